@@ -1,0 +1,1 @@
+"""MoveNet pose estimation: runtime, pre-processing, crop tracking, smoothing."""

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Run the whole test suite on a fresh Debian / Raspberry Pi OS machine with only python3:
+# installs what the tests need (venv, the project with [test], Chromium, systemd-analyze), then
+# pytest. Extra arguments go to pytest (for example: scripts/test.sh -k rules).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib/venv.sh
+
+apt_needed=()
+command -v chromium >/dev/null || apt_needed+=(chromium chromium-driver)
+command -v systemd-analyze >/dev/null || apt_needed+=(systemd)
+if [ ${#apt_needed[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${apt_needed[@]}" >/dev/null
+  else
+    echo "note: ${apt_needed[*]} missing and not root; tests that need them will say so" >&2
+  fi
+fi
+ensure_venv test
+exec .venv/bin/python -m pytest "$@"

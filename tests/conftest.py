@@ -1,0 +1,48 @@
+"""Shared fixtures: the model and recordings from ../shared, temp data dirs."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from device import paths
+
+SHARED = paths.SHARED_DIR
+MODEL = SHARED / "models" / "movenet_singlepose_lightning_int8_v4.tflite"
+DATA = SHARED / "data"
+
+
+def _require(path: Path) -> Path:
+    if not path.exists():
+        pytest.fail(f"{path} is missing: tests read the model and recordings from ../shared")
+    return path
+
+
+@pytest.fixture(scope="session")
+def model_path() -> Path:
+    return _require(MODEL)
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    return _require(DATA)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(tmp_path, monkeypatch):
+    """No test reads the user's or the system's station state."""
+    monkeypatch.setenv("OHSA_DATA_DIR", str(tmp_path / "ohsa-data"))
+    monkeypatch.delenv("OHSA_CONFIG", raising=False)
+    monkeypatch.delenv("OHSA_MODEL", raising=False)
+    monkeypatch.setenv("GPIOZERO_PIN_FACTORY", "mock")
+    yield
+
+
+def pytest_collection_modifyitems(config, items):
+    on_pi = os.path.exists("/dev/video0") and os.path.exists("/proc/device-tree/model")
+    skip = pytest.mark.skip(reason="needs a Raspberry Pi camera or GPIO (marker 'hardware')")
+    for item in items:
+        if "hardware" in item.keywords and not on_pi:
+            item.add_marker(skip)
