@@ -10,8 +10,11 @@ ensure_venv() {
       echo "python3-venv is missing: run 'sudo apt-get install python3-venv' and try again" >&2; return 1
     fi
   fi
-  # --system-site-packages: on a Pi, picamera2 and lgpio come from apt, not pip
-  [ -x "$root/.venv/bin/python" ] || python3 -m venv --system-site-packages "$root/.venv"
+  # On a Pi, picamera2 and lgpio come from apt, not pip: let the venv see them there only, so
+  # that elsewhere the venv holds exactly what pyproject.toml asks for.
+  local site=""
+  python3 -c 'import picamera2' 2>/dev/null && site=--system-site-packages
+  [ -x "$root/.venv/bin/python" ] || python3 -m venv $site "$root/.venv"
   "$root/.venv/bin/python" -m pip install -q --upgrade pip >/dev/null 2>&1 || true
   "$root/.venv/bin/python" -m pip install -q -e "$root${extras:+[$extras]}" 2>&1 | grep -v "^WARNING: Location" >&2 || true
   "$root/.venv/bin/python" -c 'import device, numpy, cv2, flask' || { echo "install into .venv failed" >&2; return 1; }
