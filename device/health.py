@@ -1,0 +1,141 @@
+"""The Pi's health as a trainer should see it: disk, CPU temperature, under-voltage.
+
+API (the station and the web layer call these; every reading is None when this machine cannot
+give it, never a guess):
+
+    health.disk_percent(data_dir) -> float | None      # % used, as `df` counts it
+    health.disk_level(percent, storage) -> "ok" | "warn" | "stop_images"   # storage = config["storage"]
+    health.store_images_allowed(data_dir, storage) -> bool
+    health.cpu_temperature() -> float | None            # degrees C from /sys/class/thermal
+    health.throttled() -> dict | None                   # under-voltage / throttling flags
+    health.check(data_dir, storage) -> dict             # all of it plus plain-words warnings:
+        {"disk_percent": 83.1, "disk_level": "warn", "cpu_temp_c": 61.3,
+         "under_voltage_now": False, "under_voltage_since_boot": True, "throttled_now": False,
+         "warnings": ["Disk 83 % full: ...", ...]}
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+THERMAL_DIR = Path("/sys/class/thermal")
+# Zone types that are the SoC/CPU (Pi: cpu-thermal; PCs: x86_pkg_temp). Other zones (acpitz,
+# battery, wifi) are not the CPU and are not reported as if they were.
+CPU_ZONE_TYPES = ("cpu-thermal", "cpu_thermal", "soc-thermal", "soc_thermal", "x86_pkg_temp")
+THROTTLED_FILE = Path("/sys/devices/platform/soc/soc:firmware/get_throttled")
+
+# Bits of the firmware's get_throttled word (Raspberry Pi documentation, vcgencmd).
+UNDER_VOLTAGE_NOW = 1 << 0
+FREQ_CAPPED_NOW = 1 << 1
+THROTTLED_NOW = 1 << 2
+UNDER_VOLTAGE_SINCE_BOOT = 1 << 16
+THROTTLED_SINCE_BOOT = 1 << 18
+
+
+def disk_percent(path: str | os.PathLike) -> float | None:
+    """Per cent of the file system holding `path` in use, counted like `df`: used / (used +
+    available to unprivileged users), so 100 % is when the station can no longer write."""
+    path = Path(path)
+    while not path.exists() and path != path.parent:
+        path = path.parent  # the data dir may not exist yet: measure where it will be
+    try:
+        st = os.statvfs(path)
+    except OSError:
+        return None
+    used = (st.f_blocks - st.f_bfree) * st.f_frsize
+    avail = st.f_bavail * st.f_frsize
+    if used + avail <= 0:
+        return None
+    return round(100.0 * used / (used + avail), 1)
+
+
+def disk_level(percent: float | None, storage: dict) -> str:
+    """"stop_images" at storage.disk_stop_images_percent, "warn" at disk_warn_percent."""
+    if percent is None:
+        return "ok"
+    if percent >= storage["disk_stop_images_percent"]:
+        return "stop_images"
+    if percent >= storage["disk_warn_percent"]:
+        return "warn"
+    return "ok"
+
+
+def store_images_allowed(data_dir: str | os.PathLike, storage: dict) -> bool:
+    return disk_level(disk_percent(data_dir), storage) != "stop_images"
+
+
+def cpu_temperature(thermal_dir: str | os.PathLike = THERMAL_DIR) -> float | None:
+    """The CPU's temperature in degrees C, or None without a CPU thermal zone."""
+    for zone in sorted(Path(thermal_dir).glob("thermal_zone*")):
+        try:
+            kind = (zone / "type").read_text().strip()
+            if kind in CPU_ZONE_TYPES:
+                return round(int((zone / "temp").read_text().strip()) / 1000.0, 1)
+        except (OSError, ValueError):
+            continue
+    return None
+
+
+def _throttled_word(sys_file: Path) -> int | None:
+    vcgencmd = shutil.which("vcgencmd")
+    if vcgencmd:
+        try:
+            out = subprocess.run(
+                [vcgencmd, "get_throttled"], capture_output=True, text=True, timeout=3
+            ).stdout.strip()  # "throttled=0x50005"
+            if out.startswith("throttled="):
+                return int(out.split("=", 1)[1], 16)
+        except (OSError, subprocess.SubprocessError, ValueError):
+            pass
+    try:
+        return int(sys_file.read_text().strip(), 16)
+    except (OSError, ValueError):
+        return None
+
+
+def throttled(sys_file: str | os.PathLike = THROTTLED_FILE) -> dict | None:
+    """Under-voltage and throttling flags from the Pi's firmware, or None off a Pi."""
+    word = _throttled_word(Path(sys_file))
+    if word is None:
+        return None
+    return {
+        "under_voltage_now": bool(word & UNDER_VOLTAGE_NOW),
+        "under_voltage_since_boot": bool(word & UNDER_VOLTAGE_SINCE_BOOT),
+        "throttled_now": bool(word & (THROTTLED_NOW | FREQ_CAPPED_NOW)),
+        "throttled_since_boot": bool(word & THROTTLED_SINCE_BOOT),
+        "raw": f"0x{word:x}",
+    }
+
+
+def check(data_dir: str | os.PathLike, storage: dict) -> dict:
+    """Every reading with plain-words warnings for the page (missing readings warn of nothing)."""
+    percent = disk_percent(data_dir)
+    level = disk_level(percent, storage)
+    temp = cpu_temperature()
+    power = throttled()
+    warnings = []
+    if level == "stop_images":
+        warnings.append(
+            f"Disk {percent:.0f} % full: stills are no longer stored (results still are). "
+            "Delete old assessments or lower storage.retention_days."
+        )
+    elif level == "warn":
+        warnings.append(f"Disk {percent:.0f} % full: delete old assessments soon.")
+    if power and power["under_voltage_now"]:
+        warnings.append("Under-voltage now: use the official power supply (5 V, 3 A or more).")
+    elif power and power["under_voltage_since_boot"]:
+        warnings.append("Under-voltage happened since start-up: check the power supply.")
+    if power and power["throttled_now"]:
+        warnings.append("The CPU is throttled: give the Pi air or a heatsink.")
+    return {
+        "disk_percent": percent,
+        "disk_level": level,
+        "cpu_temp_c": temp,
+        "under_voltage_now": power["under_voltage_now"] if power else None,
+        "under_voltage_since_boot": power["under_voltage_since_boot"] if power else None,
+        "throttled_now": power["throttled_now"] if power else None,
+        "warnings": warnings,
+    }
