@@ -72,6 +72,8 @@ DEFAULTS: dict = {
         "host": "0.0.0.0",
         "port": 8080,
         "result_link_days": 30,  # a result's QR link stops working after this many days
+        "public_url": "",  # base of the QR link, e.g. "http://192.168.1.20:8080"; "" = guessed
+        "kiosk_addresses": [],  # besides the station itself, addresses whose page may press Start
     },
     "storage": {
         "retention_days": 365,  # delete assessments older than this; 0 keeps them forever
