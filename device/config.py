@@ -19,15 +19,18 @@ from device import atomic, paths
 from device.errors import ConfigError
 
 
-def _camera(backend: str) -> dict:
+def _camera(backend: str, number: int) -> dict:
     return {
         "backend": backend,  # auto | picamera2 | usb | replay | none
         "camera_id": "",  # picamera2: the Id from Picamera2.global_camera_info(); "" = by number
-        "number": 0,  # picamera2 camera number or V4L2 device index (/dev/videoN)
+        "number": number,  # picamera2 camera number or V4L2 device index (/dev/videoN)
         "source": "",  # replay: a video file or an image folder
+        "loop": True,  # replay: start again at the end (a demo station runs on)
         "width": 1280,  # main stream size
         "height": 720,
         "fps": 30,
+        "lores_width": 640,  # picamera2: YUV420 stream for inference; 0 = use the main stream
+        "lores_height": 360,
         "rotation": 0,  # 0, 90, 180, 270 degrees clockwise
         "mirror": False,  # flip left-right (a webcam that shows a mirror image)
         "offline_after_s": 3.0,  # no frame for this long -> camera offline
@@ -48,8 +51,8 @@ DEFAULTS: dict = {
     },
     "cameras": {
         "restarts_per_minute": 5,  # reconnect attempts budget per camera
-        "front": _camera("auto"),
-        "side": _camera("auto"),
+        "front": _camera("auto", 0),
+        "side": _camera("auto", 1),
     },
     "panel": {
         "enabled": True,  # False: no GPIO at all (the page mirrors a mock panel)
