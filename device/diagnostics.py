@@ -1,0 +1,187 @@
+"""The diagnostics bundle a trainer downloads: one zip to send to whoever looks after stations.
+
+API:
+
+    ring = diagnostics.capture_logs(capacity=2000)   # the station, once at start: keep recent
+                                                     # log lines in memory (used off systemd)
+    data = diagnostics.build_zip(data_dir=..., config_path=..., stats=station.stats(),
+                                 safe_mode=reason_or_None)    # -> bytes of a zip
+    diagnostics.filename()                           # "ohsa-diagnostics-<host>-<time>.zip"
+
+The zip holds `versions.json` (ohsa, Python, OS, Pi model, library versions), `config.toml`
+(the config in force with secrets replaced by "<redacted>"), `logs.txt` (`journalctl -u ohsa`
+when the journal has the station's lines, else the in-memory ring), `stats.json` (the station's
+stats, health readings, safe-mode reason) and `README.txt` saying where each came from. No
+images, no assessments, no personal data.
+"""
+
+from __future__ import annotations
+
+import collections
+import io
+import json
+import logging
+import platform
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import zipfile
+from importlib import metadata
+from pathlib import Path
+
+import tomli_w
+
+from device import __version__, config, health, paths
+from device.errors import ConfigError
+
+LOG_LINES = 2000
+UNIT = "ohsa"
+# key names whose values never leave the station
+SECRET_KEY = re.compile(r"secret|password|passwd|token|salt|hash|private|api_?key|credential", re.I)
+LIBRARIES = ("ai-edge-litert", "tflite-runtime", "numpy", "opencv-python-headless", "flask",
+             "waitress", "gpiozero", "lgpio", "picamera2", "segno", "tomli-w")
+
+
+class LogRing(logging.Handler):
+    """The last `capacity` formatted log records, for a station not run by systemd."""
+
+    def __init__(self, capacity: int = LOG_LINES):
+        super().__init__()
+        self.lines: collections.deque[str] = collections.deque(maxlen=capacity)
+        self.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            self.lines.append(self.format(record))
+        except Exception:  # a log line that cannot be formatted is not worth a crash
+            self.handleError(record)
+
+
+_ring: LogRing | None = None
+
+
+def capture_logs(capacity: int = LOG_LINES) -> LogRing:
+    """Attach (once) a ring of recent log lines to the root logger and return it."""
+    global _ring
+    if _ring is None:
+        _ring = LogRing(capacity)
+        _ring.setLevel(logging.INFO)
+        logging.getLogger().addHandler(_ring)
+    return _ring
+
+
+def redact(value):
+    """A copy of a config table with every secret-looking key's value replaced."""
+    if isinstance(value, dict):
+        return {k: "<redacted>" if SECRET_KEY.search(k) else redact(v) for k, v in value.items()}
+    return value
+
+
+def _config_text(config_path) -> str:
+    path = paths.config_file(config_path)
+    try:
+        cfg = config.load(config_path)
+    except ConfigError as e:
+        # the file as written, secret lines blanked, so the mistake can be seen
+        try:
+            raw = Path(path).read_text(encoding="utf-8", errors="replace") if path else ""
+        except OSError:
+            raw = ""
+        lines = [
+            (ln.split("=", 1)[0] + '= "<redacted>"') if "=" in ln and SECRET_KEY.search(ln.split("=", 1)[0]) else ln
+            for ln in raw.splitlines()
+        ]
+        return f"# config rejected: {e}\n# file: {path}\n" + "\n".join(lines) + "\n"
+    return f"# config in force (file: {path or 'none, defaults'})\n" + tomli_w.dumps(redact(cfg))
+
+
+def _versions() -> dict:
+    libs = {}
+    for name in LIBRARIES:
+        try:
+            libs[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    out = {
+        "ohsa": __version__,
+        "python": sys.version.split()[0],
+        "machine": platform.machine(),
+        "kernel": platform.release(),
+        "libraries": libs,
+    }
+    try:
+        for line in Path("/etc/os-release").read_text().splitlines():
+            if line.startswith("PRETTY_NAME="):
+                out["os"] = line.split("=", 1)[1].strip('"')
+    except OSError:
+        pass
+    try:
+        out["board"] = Path("/proc/device-tree/model").read_bytes().rstrip(b"\0").decode()
+    except OSError:
+        pass
+    return out
+
+
+def _journal_lines(unit: str = UNIT, lines: int = LOG_LINES) -> list[str] | None:
+    """The unit's recent journal lines, or None when the journal has none for it."""
+    journalctl = shutil.which("journalctl")
+    if not journalctl:
+        return None
+    try:
+        proc = subprocess.run(
+            [journalctl, "-u", unit, "-n", str(lines), "--no-pager", "-o", "short-iso", "-q"],
+            capture_output=True, text=True, timeout=15,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    rows = [ln for ln in proc.stdout.splitlines() if ln.strip() and not ln.startswith("-- ")]
+    return rows if proc.returncode == 0 and rows else None
+
+
+def recent_logs() -> tuple[str, list[str]]:
+    """(where from, lines): the journal of the unit, else this process's ring."""
+    rows = _journal_lines()
+    if rows is not None:
+        return f"journalctl -u {UNIT}", rows
+    if _ring is not None:
+        return "the station's in-memory log (last lines of this run)", list(_ring.lines)
+    return "none (not run by systemd and no in-memory log)", []
+
+
+def build_zip(data_dir=None, config_path=None, stats: dict | None = None,
+              safe_mode: str | None = None) -> bytes:
+    data_dir = paths.data_dir(data_dir)
+    try:
+        storage = config.load(config_path)["storage"]
+    except ConfigError:
+        storage = config.DEFAULTS["storage"]
+    source, logs = recent_logs()
+    state = {
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "safe_mode": safe_mode,
+        "health": health.check(data_dir, storage),
+        "station": stats,
+    }
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("README.txt", (
+            "OHSA station diagnostics\n"
+            "versions.json  software and hardware versions\n"
+            "config.toml    the config in force, secrets redacted\n"
+            f"logs.txt       recent log lines from {source}\n"
+            "stats.json     station stats, health readings, safe mode\n"
+        ))
+        z.writestr("versions.json", json.dumps(_versions(), indent=2))
+        z.writestr("config.toml", _config_text(config_path))
+        z.writestr("logs.txt", "\n".join(logs) + ("\n" if logs else ""))
+        z.writestr("stats.json", json.dumps(state, indent=2, default=str))
+    return buf.getvalue()
+
+
+def filename() -> str:
+    host = re.sub(r"[^A-Za-z0-9-]", "", socket.gethostname()) or "station"
+    return f"ohsa-diagnostics-{host}-{time.strftime('%Y%m%d-%H%M%S')}.zip"
+
