@@ -44,6 +44,12 @@ DEFAULTS: dict = {
         "record_limit_s": 60.0,  # a set stops after this long whatever the rep count
         "result_idle_s": 120.0,  # the result stays on screen this long, then idle
         "countdown_s": 3,  # seconds of countdown with beeps
+        "min_reps": 3,  # a set with fewer reps is not assessed ("too few reps")
+        "positioning_hold_s": 1.0,  # the start position must hold this long before the countdown
+        "positioning_timeout_s": 90.0,  # nobody gets into position this long -> back to idle
+        "person_lost_s": 2.0,  # person out of view this long during a set -> the set stops
+        "message_idle_s": 30.0,  # a stopped/cancelled/fault message stays this long, then idle
+        "retest_offer": True,  # after a result, offer the heels-raised and hands-on-hips re-tests
     },
     "model": {
         "path": "",  # explicit MoveNet file; "" = OHSA_MODEL, data dir, then ../shared/models
@@ -67,6 +73,7 @@ DEFAULTS: dict = {
         "buzzer": 18,
         "hold_cancel_s": 1.5,  # hold the button this long to cancel or report pain
         "hold_shutdown_s": 8.0,  # hold this long for a safe shutdown of the Pi
+        "shutdown_command": "systemctl poweroff",  # what the long hold runs
     },
     "rules": {
         "thresholds": {},  # overrides of device.rules thresholds by name
