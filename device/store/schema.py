@@ -1,0 +1,104 @@
+"""The store's schema as an ordered list of migrations; `PRAGMA user_version` says how many ran.
+
+Never edit a migration that has shipped: append a new one. Each migration runs in one
+transaction together with the bump of `user_version`, so a power cut leaves the database at
+either the old or the new version, never in between.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Callable
+
+from device.vocabulary import PRESENT
+
+KINDS = ("standard", "heels_raised", "hands_on_hips")
+
+
+
+def summary(result: dict, overrides: dict[str, str] | None = None) -> tuple[int | None, str]:
+    """(reps, findings) columns of a result: the ids present after overrides, comma-separated."""
+    overrides = overrides or {}
+    comps = result.get("compensations") or {}
+    present = [
+        cid for cid, entry in comps.items()
+        if overrides.get(cid, (entry or {}).get("status")) == PRESENT
+    ]
+    reps = result.get("reps")
+    return (reps if isinstance(reps, int) and not isinstance(reps, bool) else None), ",".join(present)
+
+
+def _backfill_summary(conn: sqlite3.Connection) -> None:
+    rows = conn.execute("SELECT id, result_json FROM assessments").fetchall()
+    for aid, text in rows:
+        reps, findings = summary(json.loads(text))
+        conn.execute("UPDATE assessments SET reps = ?, findings = ? WHERE id = ?", (reps, findings, aid))
+
+
+Step = str | Callable[[sqlite3.Connection], None]
+
+# Each entry: the statements (SQL or a function of the connection) that take the schema from
+# version i to i + 1.
+MIGRATIONS: list[tuple[Step, ...]] = [
+    # 1: assessments, their compressed keypoint tracks and annotated stills, key/value meta.
+    (
+        """CREATE TABLE assessments (
+            id TEXT PRIMARY KEY,
+            created_at TEXT NOT NULL,
+            label TEXT NOT NULL DEFAULT '',
+            notes TEXT NOT NULL DEFAULT '',
+            result_json TEXT NOT NULL,
+            station_version TEXT NOT NULL DEFAULT '',
+            model_sha256 TEXT NOT NULL DEFAULT ''
+        )""",
+        """CREATE TABLE tracks (
+            assessment_id TEXT PRIMARY KEY REFERENCES assessments(id) ON DELETE CASCADE,
+            encoding TEXT NOT NULL,
+            data BLOB NOT NULL
+        )""",
+        """CREATE TABLE images (
+            assessment_id TEXT NOT NULL REFERENCES assessments(id) ON DELETE CASCADE,
+            view TEXT NOT NULL,
+            jpeg BLOB NOT NULL,
+            PRIMARY KEY (assessment_id, view)
+        )""",
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        "CREATE INDEX assessments_created ON assessments(created_at)",
+    ),
+    # 2: re-tests (kind, parent), the pain flag, denormalised summary columns for fast lists.
+    (
+        "ALTER TABLE assessments ADD COLUMN kind TEXT NOT NULL DEFAULT 'standard'",
+        "ALTER TABLE assessments ADD COLUMN parent_id TEXT REFERENCES assessments(id) ON DELETE SET NULL",
+        "ALTER TABLE assessments ADD COLUMN pain INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE assessments ADD COLUMN reps INTEGER",
+        "ALTER TABLE assessments ADD COLUMN findings TEXT NOT NULL DEFAULT ''",
+        "CREATE INDEX assessments_label ON assessments(label COLLATE NOCASE, created_at)",
+        "CREATE INDEX assessments_parent ON assessments(parent_id)",
+        _backfill_summary,
+    ),
+    # 3: trainer overrides of findings, trainer-edited plans, expiring share links.
+    (
+        """CREATE TABLE overrides (
+            assessment_id TEXT NOT NULL REFERENCES assessments(id) ON DELETE CASCADE,
+            compensation_id TEXT NOT NULL,
+            status TEXT NOT NULL,
+            note TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (assessment_id, compensation_id)
+        )""",
+        """CREATE TABLE plans (
+            assessment_id TEXT PRIMARY KEY REFERENCES assessments(id) ON DELETE CASCADE,
+            plan_json TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )""",
+        """CREATE TABLE share_tokens (
+            token TEXT PRIMARY KEY,
+            assessment_id TEXT NOT NULL REFERENCES assessments(id) ON DELETE CASCADE,
+            expires_at TEXT NOT NULL
+        )""",
+        "CREATE INDEX share_tokens_assessment ON share_tokens(assessment_id)",
+    ),
+]
+
+VERSION = len(MIGRATIONS)

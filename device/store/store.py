@@ -1,0 +1,588 @@
+"""The SQLite store of assessments: results, compressed keypoint tracks, annotated stills.
+
+One connection, opened with `check_same_thread=False` and guarded by one lock, serves every
+thread (Waitress workers, the station loop): the writes are tiny and a Pi has few cores, so a
+single serialised connection is simpler than a pool and fast enough (see docs/performance.md).
+WAL with `synchronous=FULL`: a commit is on the card before `save_assessment` returns, and a
+killed process leaves the file readable with every committed row intact. `secure_delete` is on
+and deletions checkpoint the WAL away, so deleted data is gone from the files, not just unlinked.
+
+No video is ever stored: only the result, the keypoint track and at most one JPEG still per view.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+import logging
+import secrets
+import sqlite3
+import threading
+import uuid
+import zlib
+from pathlib import Path
+
+import device
+from device.errors import InputError
+from device.store.schema import KINDS, MIGRATIONS, VERSION, summary
+from device.vocabulary import COMPENSATION_IDS, FORMAT_RESULT, PRESENT, STATUSES, VIEWS
+
+log = logging.getLogger(__name__)
+
+MAX_IMAGE_BYTES = 2_000_000  # a downscaled still is ~50-150 KB; anything this big is a mistake
+TRACK_ENCODING = "zlib+json"
+
+
+class NotFound(InputError, KeyError):
+    """No assessment with that id."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+def iso(t: dt.datetime) -> str:
+    """The one timestamp format in the store: ISO 8601, UTC, microseconds, 'Z' (sorts as text)."""
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=dt.timezone.utc)
+    return t.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _bound(value, name: str, end: bool) -> str | None:
+    """A date filter as an ISO bound; a plain date is a whole day (date_to includes it)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        try:
+            value = dt.date.fromisoformat(value) if len(value) == 10 else dt.datetime.fromisoformat(value)
+        except ValueError:
+            raise InputError(f"{name}: not a date (YYYY-MM-DD), got {value!r}") from None
+    if isinstance(value, dt.datetime):
+        return iso(value)
+    if isinstance(value, dt.date):
+        day = value + dt.timedelta(days=1) if end else value
+        return iso(dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone.utc))
+    raise InputError(f"{name}: expected a date, got {type(value).__name__}")
+
+
+def _like_pattern(search: str) -> str:
+    escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+class Store:
+    """Assessments in one SQLite file. Safe to share between threads; `close()` when done."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        try:
+            self._db = sqlite3.connect(
+                self.path, isolation_level=None, check_same_thread=False, timeout=10.0
+            )
+            self._db.execute("PRAGMA busy_timeout = 10000")
+            mode = self._db.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if mode.lower() != "wal":
+                log.warning("%s: journal mode is %s, not WAL", self.path, mode)
+            self._db.execute("PRAGMA synchronous = FULL")
+            self._db.execute("PRAGMA foreign_keys = ON")
+            self._db.execute("PRAGMA secure_delete = ON")
+            self._migrate()
+        except sqlite3.DatabaseError as e:
+            self._close_quietly()
+            raise InputError(f"{self.path}: not a usable assessment database ({e})") from None
+
+    # -- schema ---------------------------------------------------------------------------
+
+    @property
+    def version(self) -> int:
+        with self._lock:
+            return self._db.execute("PRAGMA user_version").fetchone()[0]
+
+    def _migrate(self) -> None:
+        with self._lock:
+            current = self._db.execute("PRAGMA user_version").fetchone()[0]
+            if current > VERSION:
+                raise InputError(
+                    f"{self.path}: database schema version {current} is newer than this "
+                    f"station knows ({VERSION}); update the station software"
+                )
+            for number in range(current, VERSION):
+                self._db.execute("BEGIN IMMEDIATE")
+                try:
+                    for step in MIGRATIONS[number]:
+                        if callable(step):
+                            step(self._db)
+                        else:
+                            self._db.execute(step)
+                    self._db.execute(f"PRAGMA user_version = {number + 1}")
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+                log.info("%s: schema migrated to version %d", self.path, number + 1)
+
+    def _write(self, sql_steps):
+        """Run `sql_steps(db)` in one IMMEDIATE transaction under the lock; return its value."""
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                out = sql_steps(self._db)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            return out
+
+    def _read(self, sql: str, params=()) -> list[tuple]:
+        with self._lock:
+            return self._db.execute(sql, params).fetchall()
+
+    # -- saving ---------------------------------------------------------------------------
+
+    def save_assessment(
+        self,
+        result: dict,
+        track: dict | None,
+        images: dict[str, bytes],
+        *,
+        label: str = "",
+        notes: str = "",
+        kind: str = "standard",
+        parent_id: str | None = None,
+        pain: bool = False,
+        station_version: str = device.__version__,
+        model_sha256: str = "",
+        created_at: dt.datetime | None = None,
+    ) -> str:
+        """Store one assessment; returns its new id (12 hex digits).
+
+        `result` is an `ohsa-result/1`; `track` an `ohsa-keypoints/1` dict (or an object with
+        `to_json()`), stored compressed; `images` maps a view to one JPEG still.
+        """
+        if not isinstance(result, dict) or result.get("format") != FORMAT_RESULT:
+            tag = result.get("format") if isinstance(result, dict) else type(result).__name__
+            raise InputError(f"result: not an {FORMAT_RESULT} result (format tag {tag!r})")
+        if not isinstance(result.get("compensations"), dict):
+            raise InputError("result: 'compensations' must be an object")
+        if kind not in KINDS:
+            raise InputError(f"kind: must be one of {', '.join(KINDS)}, got {kind!r}")
+        images = dict(images or {})
+        for view, jpeg in images.items():
+            if view not in VIEWS:
+                raise InputError(f"images: unknown view {view!r}; views are {', '.join(VIEWS)}")
+            if not isinstance(jpeg, (bytes, bytearray)) or not bytes(jpeg[:3]) == b"\xff\xd8\xff":
+                raise InputError(f"images[{view!r}]: not JPEG bytes")
+            if len(jpeg) > MAX_IMAGE_BYTES:
+                raise InputError(f"images[{view!r}]: {len(jpeg)} bytes, more than {MAX_IMAGE_BYTES}")
+        if track is not None and hasattr(track, "to_json"):
+            track = track.to_json()
+        if track is not None and not isinstance(track, dict):
+            raise InputError(f"track: expected an ohsa-keypoints/1 object, got {type(track).__name__}")
+        result_json = json.dumps(result, separators=(",", ":"), allow_nan=False)
+        track_blob = (
+            zlib.compress(json.dumps(track, separators=(",", ":")).encode("utf-8"), 6)
+            if track is not None else None
+        )
+        reps, findings = summary(result)
+        created = iso(created_at or utc_now())
+        label = _clean_label(label)
+
+        def steps(db):
+            if parent_id is not None and not db.execute(
+                "SELECT 1 FROM assessments WHERE id = ?", (parent_id,)
+            ).fetchone():
+                raise NotFound(f"parent_id: no assessment {parent_id!r}")
+            while True:
+                aid = uuid.uuid4().hex[:12]
+                if not db.execute("SELECT 1 FROM assessments WHERE id = ?", (aid,)).fetchone():
+                    break
+            db.execute(
+                "INSERT INTO assessments (id, created_at, label, notes, result_json, station_version,"
+                " model_sha256, kind, parent_id, pain, reps, findings)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (aid, created, label, str(notes), result_json, str(station_version),
+                 str(model_sha256 or ""), kind, parent_id, int(bool(pain)), reps, findings),
+            )
+            if track_blob is not None:
+                db.execute(
+                    "INSERT INTO tracks (assessment_id, encoding, data) VALUES (?, ?, ?)",
+                    (aid, TRACK_ENCODING, track_blob),
+                )
+            for view, jpeg in images.items():
+                db.execute(
+                    "INSERT INTO images (assessment_id, view, jpeg) VALUES (?, ?, ?)",
+                    (aid, view, bytes(jpeg)),
+                )
+            return aid
+
+        aid = self._write(steps)
+        log.info("assessment %s saved (%s, %d image(s))", aid, kind, len(images))
+        return aid
+
+    # -- reading --------------------------------------------------------------------------
+
+    def get(self, assessment_id: str) -> dict | None:
+        """One assessment with trainer overrides applied (originals kept), or None."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT id, created_at, label, notes, kind, parent_id, pain, result_json,"
+                " station_version, model_sha256 FROM assessments WHERE id = ?",
+                (str(assessment_id),),
+            ).fetchone()
+            if row is None:
+                return None
+            overrides = {
+                cid: {"status": status, "note": note, "at": at}
+                for cid, status, note, at in self._db.execute(
+                    "SELECT compensation_id, status, note, created_at FROM overrides"
+                    " WHERE assessment_id = ? ORDER BY compensation_id",
+                    (row[0],),
+                )
+            }
+            plan_row = self._db.execute(
+                "SELECT plan_json FROM plans WHERE assessment_id = ?", (row[0],)
+            ).fetchone()
+            views = [
+                v for (v,) in self._db.execute(
+                    "SELECT view FROM images WHERE assessment_id = ? ORDER BY view", (row[0],)
+                )
+            ]
+            retests = [
+                r for (r,) in self._db.execute(
+                    "SELECT id FROM assessments WHERE parent_id = ? ORDER BY created_at", (row[0],)
+                )
+            ]
+            has_track = self._db.execute(
+                "SELECT 1 FROM tracks WHERE assessment_id = ?", (row[0],)
+            ).fetchone() is not None
+        aid, created, label, notes, kind, parent, pain, result_json, station_v, model_sha = row
+        original = json.loads(result_json)
+        return {
+            "id": aid,
+            "created_at": created,
+            "label": label,
+            "notes": notes,
+            "kind": kind,
+            "parent_id": parent,
+            "retests": retests,
+            "pain": bool(pain),
+            "result": apply_overrides(original, overrides),
+            "result_original": original,
+            "overrides": overrides,
+            "plan": json.loads(plan_row[0]) if plan_row else None,
+            "versions": {"station": station_v, "model_sha256": model_sha},
+            "images": views,
+            "has_track": has_track,
+        }
+
+    def get_track(self, assessment_id: str) -> dict | None:
+        rows = self._read(
+            "SELECT encoding, data FROM tracks WHERE assessment_id = ?", (str(assessment_id),)
+        )
+        if not rows:
+            return None
+        encoding, blob = rows[0]
+        if encoding != TRACK_ENCODING:
+            raise InputError(f"track of {assessment_id}: unknown encoding {encoding!r}")
+        return json.loads(zlib.decompress(blob).decode("utf-8"))
+
+    def get_image(self, assessment_id: str, view: str) -> bytes | None:
+        rows = self._read(
+            "SELECT jpeg FROM images WHERE assessment_id = ? AND view = ?",
+            (str(assessment_id), str(view)),
+        )
+        return bytes(rows[0][0]) if rows else None
+
+    def _filters(self, search: str, date_from, date_to) -> tuple[str, list]:
+        where, params = [], []
+        search = (search or "").strip()
+        if search:
+            pattern = _like_pattern(search)
+            where.append("(label LIKE ? ESCAPE '\\' OR id LIKE ? ESCAPE '\\')")
+            params += [pattern, pattern]
+        lo, hi = _bound(date_from, "date_from", False), _bound(date_to, "date_to", True)
+        if lo:
+            where.append("created_at >= ?")
+            params.append(lo)
+        if hi:
+            where.append("created_at < ?" if _is_day(date_to) else "created_at <= ?")
+            params.append(hi)
+        return (" WHERE " + " AND ".join(where)) if where else "", params
+
+    def list(self, search: str = "", date_from=None, date_to=None, limit: int = 50,
+             offset: int = 0) -> list[dict]:
+        """Newest first: summaries (no result body) matching the client label or id search."""
+        where, params = self._filters(search, date_from, date_to)
+        limit = max(0, min(int(limit), 10_000))
+        offset = max(0, int(offset))
+        rows = self._read(
+            "SELECT id, created_at, label, notes, kind, parent_id, pain, reps, findings,"
+            " EXISTS(SELECT 1 FROM plans p WHERE p.assessment_id = a.id),"
+            " EXISTS(SELECT 1 FROM overrides o WHERE o.assessment_id = a.id)"
+            f" FROM assessments a{where} ORDER BY created_at DESC, id LIMIT ? OFFSET ?",
+            (*params, limit, offset),
+        )
+        return [
+            {
+                "id": r[0], "created_at": r[1], "label": r[2], "notes": r[3], "kind": r[4],
+                "parent_id": r[5], "pain": bool(r[6]), "reps": r[7],
+                "findings": r[8].split(",") if r[8] else [],
+                "plan_edited": bool(r[9]), "overridden": bool(r[10]),
+            }
+            for r in rows
+        ]
+
+    def count(self, search: str = "", date_from=None, date_to=None) -> int:
+        where, params = self._filters(search, date_from, date_to)
+        return self._read(f"SELECT COUNT(*) FROM assessments{where}", params)[0][0]
+
+    def client_history(self, label: str) -> list[dict]:
+        """A client's assessments, oldest first, with the key measurements for progress plots."""
+        label = _clean_label(label)
+        if not label:
+            return []
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, created_at, kind, pain, reps, result_json FROM assessments"
+                " WHERE label = ? COLLATE NOCASE ORDER BY created_at, id",
+                (label,),
+            ).fetchall()
+            overrides: dict[str, dict] = {}
+            for aid, cid, status in self._db.execute(
+                "SELECT o.assessment_id, o.compensation_id, o.status FROM overrides o"
+                " JOIN assessments a ON a.id = o.assessment_id WHERE a.label = ? COLLATE NOCASE",
+                (label,),
+            ):
+                overrides.setdefault(aid, {})[cid] = status
+        out = []
+        for aid, created, kind, pain, reps, text in rows:
+            comps = json.loads(text).get("compensations", {})
+            ov = overrides.get(aid, {})
+            out.append({
+                "id": aid, "created_at": created, "kind": kind, "pain": bool(pain), "reps": reps,
+                "measurements": {
+                    cid: {
+                        "status": ov.get(cid, (comps.get(cid) or {}).get("status")),
+                        "value": (comps.get(cid) or {}).get("value"),
+                        "unit": (comps.get(cid) or {}).get("unit"),
+                        "confidence": (comps.get(cid) or {}).get("confidence"),
+                    }
+                    for cid in COMPENSATION_IDS
+                },
+                "findings": [cid for cid in COMPENSATION_IDS
+                             if ov.get(cid, (comps.get(cid) or {}).get("status")) == PRESENT],
+            })
+        return out
+
+    # -- trainer edits --------------------------------------------------------------------
+
+    def _update(self, assessment_id: str, sql: str, params: tuple) -> None:
+        def steps(db):
+            if db.execute(sql, params).rowcount == 0:
+                raise NotFound(f"no assessment {assessment_id!r}")
+        self._write(steps)
+
+    def set_notes(self, assessment_id: str, notes: str) -> None:
+        self._update(assessment_id, "UPDATE assessments SET notes = ? WHERE id = ?",
+                     (str(notes), str(assessment_id)))
+
+    def set_label(self, assessment_id: str, label: str) -> None:
+        self._update(assessment_id, "UPDATE assessments SET label = ? WHERE id = ?",
+                     (_clean_label(label), str(assessment_id)))
+
+    def override_finding(self, assessment_id: str, compensation_id: str, status: str | None,
+                         note: str = "") -> None:
+        """A trainer's verdict on one finding; `status=None` removes the override."""
+        if compensation_id not in COMPENSATION_IDS:
+            raise InputError(f"compensation_id: unknown {compensation_id!r}")
+        if status is not None and status not in STATUSES:
+            raise InputError(f"status: must be one of {', '.join(STATUSES)}, got {status!r}")
+        aid = str(assessment_id)
+
+        def steps(db):
+            row = db.execute("SELECT result_json FROM assessments WHERE id = ?", (aid,)).fetchone()
+            if row is None:
+                raise NotFound(f"no assessment {aid!r}")
+            if status is None:
+                db.execute("DELETE FROM overrides WHERE assessment_id = ? AND compensation_id = ?",
+                           (aid, compensation_id))
+            else:
+                db.execute(
+                    "INSERT INTO overrides (assessment_id, compensation_id, status, note, created_at)"
+                    " VALUES (?, ?, ?, ?, ?) ON CONFLICT (assessment_id, compensation_id)"
+                    " DO UPDATE SET status = excluded.status, note = excluded.note,"
+                    " created_at = excluded.created_at",
+                    (aid, compensation_id, status, str(note), iso(utc_now())),
+                )
+            ov = dict(db.execute(
+                "SELECT compensation_id, status FROM overrides WHERE assessment_id = ?", (aid,)
+            ).fetchall())
+            _, findings = summary(json.loads(row[0]), ov)
+            db.execute("UPDATE assessments SET findings = ? WHERE id = ?", (findings, aid))
+
+        self._write(steps)
+
+    def set_plan(self, assessment_id: str, plan: dict | None) -> None:
+        """Store a trainer-edited plan (a dict as `build_plan` gives); None goes back to generated."""
+        aid = str(assessment_id)
+        if plan is not None and not isinstance(plan, dict):
+            raise InputError(f"plan: expected an object, got {type(plan).__name__}")
+        text = json.dumps(plan, separators=(",", ":"), allow_nan=False) if plan is not None else None
+
+        def steps(db):
+            if not db.execute("SELECT 1 FROM assessments WHERE id = ?", (aid,)).fetchone():
+                raise NotFound(f"no assessment {aid!r}")
+            if text is None:
+                db.execute("DELETE FROM plans WHERE assessment_id = ?", (aid,))
+            else:
+                db.execute(
+                    "INSERT INTO plans (assessment_id, plan_json, updated_at) VALUES (?, ?, ?)"
+                    " ON CONFLICT (assessment_id) DO UPDATE SET plan_json = excluded.plan_json,"
+                    " updated_at = excluded.updated_at",
+                    (aid, text, iso(utc_now())),
+                )
+
+        self._write(steps)
+
+    # -- deleting -------------------------------------------------------------------------
+
+    def _scrub(self, vacuum: bool) -> None:
+        """Push deleted pages out of the WAL (zeroed by secure_delete); VACUUM rebuilds the file."""
+        with self._lock:
+            if vacuum:
+                self._db.execute("VACUUM")
+            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    def delete(self, assessment_id: str) -> bool:
+        """Delete one assessment with its track, images, overrides, plan and links."""
+        n = self._write(lambda db: db.execute(
+            "DELETE FROM assessments WHERE id = ?", (str(assessment_id),)).rowcount)
+        if n:
+            self._scrub(vacuum=True)
+            log.info("assessment %s deleted", assessment_id)
+        return bool(n)
+
+    def delete_client(self, label: str) -> int:
+        """Really delete every assessment of one client label; returns how many."""
+        label = _clean_label(label)
+        if not label:
+            raise InputError("label: give the client's label to delete (it is empty)")
+        n = self._write(lambda db: db.execute(
+            "DELETE FROM assessments WHERE label = ? COLLATE NOCASE", (label,)).rowcount)
+        if n:
+            self._scrub(vacuum=True)
+            log.info("deleted %d assessment(s) of one client", n)
+        return n
+
+    def apply_retention(self, days: int, now: dt.datetime | None = None) -> int:
+        """Delete assessments older than `days` (0 or less keeps everything); returns how many."""
+        now = now or utc_now()
+        expired_links = iso(now)
+        if days <= 0:
+            n = 0
+        else:
+            cutoff = iso(now - dt.timedelta(days=days))
+
+            def steps(db):
+                return db.execute("DELETE FROM assessments WHERE created_at < ?", (cutoff,)).rowcount
+            n = self._write(steps)
+        self._write(lambda db: db.execute(
+            "DELETE FROM share_tokens WHERE expires_at <= ?", (expired_links,)))
+        if n:
+            self._scrub(vacuum=False)
+            log.info("retention: deleted %d assessment(s) older than %d days", n, days)
+        return n
+
+    # -- share links ----------------------------------------------------------------------
+
+    def create_share_token(self, assessment_id: str, days: float) -> str:
+        """An unguessable token that opens one result without login until it expires."""
+        aid = str(assessment_id)
+        token = secrets.token_urlsafe(16)
+        expires = iso(utc_now() + dt.timedelta(days=float(days)))
+
+        def steps(db):
+            if not db.execute("SELECT 1 FROM assessments WHERE id = ?", (aid,)).fetchone():
+                raise NotFound(f"no assessment {aid!r}")
+            db.execute("INSERT INTO share_tokens (token, assessment_id, expires_at) VALUES (?, ?, ?)",
+                       (token, aid, expires))
+        self._write(steps)
+        return token
+
+    def resolve_share_token(self, token: str) -> str | None:
+        if not isinstance(token, str) or not token or len(token) > 200:
+            return None
+        rows = self._read(
+            "SELECT assessment_id FROM share_tokens WHERE token = ? AND expires_at > ?",
+            (token, iso(utc_now())),
+        )
+        return rows[0][0] if rows else None
+
+    # -- meta, health ---------------------------------------------------------------------
+
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        rows = self._read("SELECT value FROM meta WHERE key = ?", (str(key),))
+        return rows[0][0] if rows else default
+
+    def set_meta(self, key: str, value: str | None) -> None:
+        """Set a station-wide value (password hash, secret key); None removes it."""
+        if value is None:
+            self._write(lambda db: db.execute("DELETE FROM meta WHERE key = ?", (str(key),)))
+        else:
+            self._write(lambda db: db.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?)"
+                " ON CONFLICT (key) DO UPDATE SET value = excluded.value", (str(key), str(value))))
+
+    def integrity_check(self) -> bool:
+        with self._lock:
+            ok = self._db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+            fk = self._db.execute("PRAGMA foreign_key_check").fetchall()
+        if not ok or fk:
+            log.error("%s: integrity check failed (foreign key problems: %d)", self.path, len(fk))
+        return ok and not fk
+
+    def close(self) -> None:
+        with self._lock:
+            self._close_quietly()
+
+    def _close_quietly(self) -> None:
+        db, self._db = getattr(self, "_db", None), None
+        if db is not None:
+            try:
+                db.close()
+            except sqlite3.Error:
+                pass
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _clean_label(label) -> str:
+    return " ".join(str(label or "").split())[:64]
+
+
+def _is_day(value) -> bool:
+    if isinstance(value, str):
+        return len(value) == 10
+    return isinstance(value, dt.date) and not isinstance(value, dt.datetime)
+
+
+def apply_overrides(result: dict, overrides: dict[str, dict]) -> dict:
+    """A copy of `result` with trainer verdicts in place; each changed entry keeps its original."""
+    out = copy.deepcopy(result)
+    comps = out.setdefault("compensations", {})
+    for cid, ov in overrides.items():
+        entry = comps.setdefault(cid, {"status": None})
+        entry["original_status"] = entry.get("status")
+        entry["status"] = ov["status"]
+        entry["override"] = {"note": ov.get("note", ""), "at": ov.get("at")}
+    return out
