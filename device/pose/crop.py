@@ -1,0 +1,101 @@
+"""From a frame to MoveNet's 192x192 input and back: square regions, warp, exact inverse.
+
+A `Square` is a square region of the frame in pixel coordinates where the frame spans
+`0..width` and `0..height` (pixel `i` covers `i..i+1`, its centre is `i + 0.5`). It may reach
+beyond the frame; what lies outside is black, as in a letterbox. One affine warp (OpenCV, about
+0.1 ms) crops, pads and resizes in one step and keeps the aspect ratio; the model's normalised
+output `u` in `0..1` maps back exactly as `x = x0 + u * side`.
+
+The whole frame is the square of side `max(width, height)` centred on the frame (a letterbox).
+Crop tracking (`around_keypoints`) centres a square on the person's keypoints with a margin.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import cv2
+import numpy as np
+
+from device.pose.types import BodyPart
+
+INPUT_SIZE = 192
+
+MIN_KEYPOINT_SCORE = 0.2  # a keypoint counts as seen above this score (MoveNet's own choice)
+MARGIN = 1.4  # square side = this x the larger side of the seen keypoints' box
+TORSO_FLOOR = 2.5  # ... but at least this x the torso length: legs not yet seen stay in view
+MIN_SIDE_FRACTION = 0.1  # never a square smaller than this x the frame's larger side
+MIN_SEEN = 6  # fewer keypoints seen than this: the person is lost
+
+_SHOULDERS = (BodyPart.LEFT_SHOULDER, BodyPart.RIGHT_SHOULDER)
+_HIPS = (BodyPart.LEFT_HIP, BodyPart.RIGHT_HIP)
+
+
+class Square(NamedTuple):
+    x0: float  # left edge, frame pixels
+    y0: float  # top edge
+    side: float
+
+    def matrix(self, size: int = INPUT_SIZE) -> np.ndarray:
+        """The 2x3 affine matrix taking frame pixel indices to input pixel indices (OpenCV's
+        convention: pixel centres at integers): `dst + 0.5 = s * (src + 0.5 - x0)`."""
+        s = size / self.side
+        return np.array(
+            [[s, 0.0, s * (0.5 - self.x0) - 0.5], [0.0, s, s * (0.5 - self.y0) - 0.5]], dtype=np.float64
+        )
+
+    def to_frame(self, xy_normalised: np.ndarray) -> np.ndarray:
+        """Input-square coordinates (0..1) to frame pixel coordinates; the exact inverse of `warp`."""
+        out = np.array(xy_normalised, dtype=np.float64, copy=True)
+        out[..., 0] = self.x0 + out[..., 0] * self.side
+        out[..., 1] = self.y0 + out[..., 1] * self.side
+        return out
+
+    def shifted(self, dx: float, dy: float) -> Square:
+        return Square(self.x0 + dx, self.y0 + dy, self.side)
+
+
+def whole_frame(width: int, height: int) -> Square:
+    """The letterbox: a square of side max(width, height) centred on the frame."""
+    side = float(max(width, height))
+    return Square((width - side) / 2.0, (height - side) / 2.0, side)
+
+
+def warp(rgb: np.ndarray, square: Square, size: int = INPUT_SIZE) -> np.ndarray:
+    """The model's input: `square` of the frame, resized to size x size, black outside the frame."""
+    return cv2.warpAffine(
+        rgb,
+        square.matrix(size),
+        (size, size),
+        flags=cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_CONSTANT,
+        borderValue=(0, 0, 0),
+    )
+
+
+def person_seen(keypoints: np.ndarray, min_score: float = MIN_KEYPOINT_SCORE) -> bool:
+    """Enough of a person to follow: a shoulder, a hip and MIN_SEEN keypoints above min_score."""
+    seen = keypoints[:, 2] > min_score
+    return bool(seen[list(_SHOULDERS)].any() and seen[list(_HIPS)].any() and seen.sum() >= MIN_SEEN)
+
+
+def around_keypoints(
+    keypoints: np.ndarray, width: int, height: int, min_score: float = MIN_KEYPOINT_SCORE
+) -> Square | None:
+    """The square to run the next frame on, from this frame's `(17, 3)` pixel keypoints; None when
+    the person is lost (run the whole frame)."""
+    if not person_seen(keypoints, min_score):
+        return None
+    seen = keypoints[keypoints[:, 2] > min_score, :2]
+    lo, hi = seen.min(axis=0), seen.max(axis=0)
+    centre = (lo + hi) / 2.0
+    side = float((hi - lo).max()) * MARGIN
+
+    def mid(parts):
+        pts = [keypoints[p, :2] for p in parts if keypoints[p, 2] > min_score]
+        return np.mean(pts, axis=0)
+
+    torso = float(np.linalg.norm(mid(_SHOULDERS) - mid(_HIPS)))
+    frame_side = float(max(width, height))
+    side = min(max(side, torso * TORSO_FLOOR, frame_side * MIN_SIDE_FRACTION), frame_side)
+    return Square(float(centre[0]) - side / 2.0, float(centre[1]) - side / 2.0, side)
