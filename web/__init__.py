@@ -1,0 +1,151 @@
+"""The station's web pages: kiosk (no login), trainer area (login), JSON API.
+
+    app = create_app(store, station=station_control, config=config, data_dir=data_dir)
+    server = web.server.serve(app, host, port)      # Waitress in a background thread
+    server.stop()
+
+Access is default-deny: a view is reachable without a trainer login only when it is marked
+`@public` (the kiosk pages, the share link, the status API). Every POST carries the session's
+CSRF token. See README.md, "JSON API", for the API.
+"""
+
+from __future__ import annotations
+
+import datetime
+import ipaddress
+import logging
+import secrets
+import threading
+from pathlib import Path
+
+from flask import Flask, abort, current_app, jsonify, make_response, redirect, render_template, request, url_for
+
+from device import config as device_config
+from device import paths
+from device.errors import ConfigError
+from web import auth
+from web.access import public
+
+log = logging.getLogger(__name__)
+
+__all__ = ["create_app", "public"]
+
+
+def create_app(store, station=None, config=None, data_dir=None, testing=False, config_path=None) -> Flask:
+    """The Flask app over `store` (device.store.Store) and `station` (StationControl or None).
+
+    `config` is the station's checked config (defaults when None); `config_path` is where the
+    settings page saves it (default: device.paths.config_file(), else /etc/ohsa/ohsa.toml).
+    """
+    config = device_config.validate({}) if config is None else config
+    _check_kiosk_addresses(config["web"]["kiosk_addresses"])
+    app = Flask(__name__)
+    app.config.update(
+        TESTING=testing,
+        SECRET_KEY=_secret_key(store),
+        SESSION_COOKIE_NAME="ohsa_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Strict",
+        PERMANENT_SESSION_LIFETIME=datetime.timedelta(hours=12),
+        MAX_CONTENT_LENGTH=256 * 1024,  # forms only; nothing uploads files
+        JSON_SORT_KEYS=False,
+    )
+    from web import api, kiosk, trainer
+
+    app.extensions["ohsa"] = {
+        "store": store,
+        "station": station,
+        "config": config,
+        "config_path": Path(config_path) if config_path else (paths.config_file() or paths.SYSTEM_CONFIG),
+        "data_dir": Path(data_dir) if data_dir else paths.data_dir(),
+        "limiter": auth.LoginLimiter(),
+        "stopping": False,  # set by web.server on stop: live streams end
+        "streams": threading.BoundedSemaphore(api.MAX_STREAMS),
+    }
+
+    app.register_blueprint(kiosk.bp)
+    app.register_blueprint(trainer.bp)
+    app.register_blueprint(api.bp)
+
+    app.before_request(_guard)
+    app.after_request(_headers)
+    app.jinja_env.globals.update(csrf_token=auth.csrf_token, is_trainer=auth.is_trainer, station_name=config["station"]["name"])
+    app.jinja_env.filters["when"] = _when
+    app.register_error_handler(429, _too_many)
+    return app
+
+
+def _secret_key(store) -> str:
+    key = store.get_meta(auth.SECRET_META)
+    if not key:
+        key = secrets.token_hex(32)
+        store.set_meta(auth.SECRET_META, key)
+    return key
+
+
+def _check_kiosk_addresses(addresses) -> None:
+    if not isinstance(addresses, list):
+        raise ConfigError("web.kiosk_addresses: expected a list of addresses")
+    for a in addresses:
+        try:
+            ipaddress.ip_network(str(a), strict=False)
+        except ValueError:
+            raise ConfigError(f"web.kiosk_addresses: {a!r} is not an IP address or network") from None
+
+
+def _guard():
+    """Default deny: login for everything not @public; a CSRF token on every state change."""
+    view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
+    if view is None:
+        return None  # 404/405 follow
+    if request.method not in ("GET", "HEAD", "OPTIONS") and not auth.csrf_ok():
+        abort(403, "CSRF token missing or wrong: reload the page and try again.")
+    if request.endpoint == "static" or getattr(view, "ohsa_public", False) or auth.is_trainer():
+        return None
+    if request.path.startswith("/api/"):
+        return jsonify(error="login required"), 401
+    if request.method == "GET":
+        return redirect(url_for("trainer.login", next=request.full_path.rstrip("?")))
+    abort(401)
+
+
+def _headers(response):
+    response.headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "no-referrer"  # share links carry their token
+    response.headers["X-Frame-Options"] = "DENY"
+    if request.endpoint != "static" and "Cache-Control" not in response.headers:
+        response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _too_many(error):
+    retry = getattr(error, "retry_after", None) or 60
+    body = f"Too many failed logins from this address. Try again in {retry} s."
+    if request.path.startswith("/api/"):
+        response = jsonify(error=body)
+    else:
+        response = make_response(render_template("message.html", title="Please wait", message=body))
+    response.status_code = 429
+    response.headers["Retry-After"] = str(retry)
+    return response
+
+
+def _when(value) -> str:
+    """A stored timestamp (ISO text or epoch seconds) as local 'YYYY-MM-DD HH:MM'."""
+    if value is None or value == "":
+        return ""
+    try:
+        if isinstance(value, (int, float)):
+            moment = datetime.datetime.fromtimestamp(value)
+        else:
+            moment = datetime.datetime.fromisoformat(str(value))
+            if moment.tzinfo is not None:
+                moment = moment.astimezone()
+        return moment.strftime("%Y-%m-%d %H:%M")
+    except (ValueError, OSError, OverflowError):
+        return str(value)

@@ -1,0 +1,198 @@
+"""Kiosk pages (no login): the live page, the result page, the share link a phone opens.
+
+Who sees what without a login:
+- anyone on the network: the live state (no images) and a result through its share link;
+- the station's own screen (loopback or web.kiosk_addresses): camera previews, the buttons,
+  and results by id (the screen shows the result that was just recorded);
+- a trainer (logged in): all of it.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from flask import Blueprint, Response, abort, jsonify, render_template, request, url_for
+
+from device.vocabulary import REGIONS, VIEWS
+from web import auth, links, present
+from web.access import ctx, public
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("kiosk", __name__)
+
+ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+RETEST_KINDS = ("heels_raised", "hands_on_hips")
+NOT_RUNNING = {
+    "state": "not_running",
+    "message": "The station is not running. Ask a member of staff.",
+    "reps": 0,
+    "countdown": None,
+    "assessment_id": None,
+    "panel": {},
+    "cameras": {},
+    "safe_mode": None,
+}
+
+
+def station_state() -> dict:
+    station = ctx()["station"]
+    if station is None:
+        return dict(NOT_RUNNING)
+    try:
+        return station.state()
+    except Exception:  # the web page must stay up when the station loop has a problem
+        log.exception("station.state() failed")
+        return dict(NOT_RUNNING, state="error", message="The station has a problem. Ask a member of staff.")
+
+
+def from_kiosk() -> bool:
+    return auth.is_kiosk(request.remote_addr, ctx()["config"]["web"]["kiosk_addresses"])
+
+
+def kiosk_or_trainer() -> None:
+    if not (from_kiosk() or auth.is_trainer()):
+        abort(403, "Only the station's own screen or a trainer can open this; use the result's QR link.")
+
+
+def load(assessment_id: str) -> dict:
+    if not ID_RE.match(assessment_id or ""):
+        abort(404)
+    record = ctx()["store"].get(assessment_id)
+    if record is None:
+        abort(404)
+    return record
+
+
+def image_response(assessment_id: str, view: str) -> Response:
+    if view not in VIEWS or not ID_RE.match(assessment_id or ""):
+        abort(404)
+    jpeg = ctx()["store"].get_image(assessment_id, view)
+    if jpeg is None:
+        abort(404)
+    response = Response(jpeg, mimetype="image/jpeg")
+    response.headers["Cache-Control"] = "private, max-age=3600"
+    return response
+
+
+@bp.get("/")
+@public
+def live():
+    return render_template(
+        "live.html",
+        state=station_state(),
+        kiosk=from_kiosk(),
+        previews=from_kiosk() or auth.is_trainer(),
+        views=VIEWS,
+        regions=REGIONS,
+        target_reps=ctx()["config"]["station"]["target_reps"],
+    )
+
+
+@bp.get("/live/preview/<view>.jpg")
+@public
+def preview(view: str):
+    kiosk_or_trainer()
+    if view not in VIEWS:
+        abort(404)
+    station = ctx()["station"]
+    jpeg = station.preview_jpeg(view) if station is not None else None
+    if not jpeg:
+        return Response(status=204)
+    return Response(jpeg, mimetype="image/jpeg", headers={"Cache-Control": "no-store"})
+
+
+def _control(action):
+    if not from_kiosk():
+        abort(403, "The buttons work only on the station's own screen.")
+    station = ctx()["station"]
+    if station is None:
+        return jsonify(ok=False, error="The station is not running.", state=station_state()), 503
+    action(station)
+    return jsonify(ok=True, state=station_state())
+
+
+@bp.post("/live/start")
+@public
+def start():
+    return _control(lambda s: s.start())
+
+
+@bp.post("/live/cancel")
+@public
+def cancel():
+    return _control(lambda s: s.cancel())
+
+
+@bp.post("/live/pain")
+@public
+def pain():
+    return _control(lambda s: s.report_pain())
+
+
+@bp.post("/live/retest/<kind>")
+@public
+def retest(kind: str):
+    if kind not in RETEST_KINDS:
+        abort(404)
+    return _control(lambda s: s.retest(kind))
+
+
+def _result_page(record: dict, *, image_url, share_url: str | None, kiosk: bool):
+    view = present.view_of(record)
+    return render_template(
+        "result.html",
+        **view,
+        image_url=image_url,
+        share_url=share_url,
+        qr=links.qr_svg(share_url) if share_url else None,
+        kiosk=kiosk,
+        link_days=ctx()["config"]["web"]["result_link_days"],
+    )
+
+
+@bp.get("/result/<assessment_id>")
+@public
+def result(assessment_id: str):
+    kiosk_or_trainer()
+    record = load(assessment_id)
+    share = links.base_url() + url_for("kiosk.shared", token=links.share_token(record["id"]))
+    return _result_page(
+        record,
+        image_url=lambda v: url_for("kiosk.result_image", assessment_id=record["id"], view=v),
+        share_url=share,
+        kiosk=from_kiosk() and request.args.get("kiosk") == "1",
+    )
+
+
+@bp.get("/result/<assessment_id>/<view>.jpg")
+@public
+def result_image(assessment_id: str, view: str):
+    kiosk_or_trainer()
+    return image_response(assessment_id, view)
+
+
+def _shared_id(token: str) -> str:
+    aid = ctx()["store"].resolve_share_token(token)
+    if aid is None:
+        abort(404, "This link has expired or does not exist. Ask a trainer for a new one.")
+    return aid
+
+
+@bp.get("/s/<token>")
+@public
+def shared(token: str):
+    record = load(_shared_id(token))
+    return _result_page(
+        record,
+        image_url=lambda v: url_for("kiosk.shared_image", token=token, view=v),
+        share_url=None,
+        kiosk=False,
+    )
+
+
+@bp.get("/s/<token>/<view>.jpg")
+@public
+def shared_image(token: str, view: str):
+    return image_response(_shared_id(token), view)

@@ -1,0 +1,58 @@
+"""Share links: the unguessable, expiring URL a phone opens from the result page's QR code."""
+
+from __future__ import annotations
+
+import logging
+import socket
+
+import segno
+from flask import request
+
+from web.access import ctx
+
+log = logging.getLogger(__name__)
+
+_META_PREFIX = "share:"
+
+
+def share_token(assessment_id: str) -> str:
+    """This assessment's current share token; a new one when there is none or it expired."""
+    store = ctx()["store"]
+    key = _META_PREFIX + assessment_id
+    token = store.get_meta(key)
+    if token and store.resolve_share_token(token) == assessment_id:
+        return token
+    token = store.create_share_token(assessment_id, ctx()["config"]["web"]["result_link_days"])
+    store.set_meta(key, token)
+    return token
+
+
+def base_url() -> str:
+    """Where phones on the gym's network reach this station: web.public_url, else a guess.
+
+    The kiosk itself browses 127.0.0.1, which a phone cannot use, so a loopback host is replaced
+    by the station's address on its local network (found without sending anything).
+    """
+    configured = ctx()["config"]["web"]["public_url"].strip()
+    if configured:
+        return configured.rstrip("/")
+    host = request.host.rsplit(":", 1)[0].strip("[]")
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        return request.host_url.rstrip("/")
+    port = request.host.rsplit(":", 1)[1] if ":" in request.host else ""
+    address = _lan_address()
+    return f"http://{address}{':' + port if port else ''}"
+
+
+def _lan_address() -> str:
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.connect(("10.254.254.254", 9))  # UDP connect picks a route; sends nothing
+            return s.getsockname()[0]
+    except OSError:
+        return socket.gethostname() + ".local"
+
+
+def qr_svg(url: str) -> str:
+    """The QR code of `url` as inline SVG (no style attributes, so the page's CSP allows it)."""
+    return segno.make(url, error="m").svg_inline(scale=4, border=2, dark="#000", light="#fff")

@@ -1,0 +1,148 @@
+"""An assessment as the pages show it: regions with verdicts, measurements, the plan.
+
+Plain dicts for the templates; the wording of findings comes from device.plan.describe_findings
+and the plan from the stored (trainer-edited) plan or device.plan.build_plan.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from device.vocabulary import ABSENT, COMPENSATIONS, NOT_ASSESSED, PRESENT, REGIONS
+
+log = logging.getLogger(__name__)
+
+VERDICT_WORDS = {
+    PRESENT: "Seen",
+    ABSENT: "Not seen",
+    NOT_ASSESSED: "Not assessed",
+}
+
+
+def measurement(entry: dict) -> str:
+    """'0.71 ratio ± 0.05 (threshold 0.85)' — the value, its uncertainty, the threshold."""
+    value = entry.get("value")
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        return ""
+    unit = entry.get("unit") or ""
+    text = f"{_num(value)} {unit}".strip()
+    spread = _uncertainty(entry)
+    if spread is not None:
+        text += f" ± {_num(spread)}"
+    threshold = entry.get("threshold")
+    if isinstance(threshold, (int, float)) and not isinstance(threshold, bool):
+        text += f" (threshold {_num(threshold)})"
+    return text
+
+
+def _uncertainty(entry: dict):
+    for key in ("uncertainty", "value_sd", "sd", "spread"):
+        v = entry.get(key)
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            return v
+    return None
+
+
+def _num(v: float) -> str:
+    if abs(v) >= 100:
+        return f"{v:.0f}"
+    if abs(v) >= 10:
+        return f"{v:.1f}"
+    return f"{v:.2f}"
+
+
+def confidence_text(entry: dict) -> str:
+    c = entry.get("confidence")
+    if isinstance(c, (int, float)) and not isinstance(c, bool):
+        return f"{round(100 * c)} % sure"
+    return ""
+
+
+def regions(result: dict) -> list[dict]:
+    """One row per checkpoint region: verdict and its compensations with their measurements."""
+    comps = result.get("compensations") or {}
+    out = []
+    for region in REGIONS:
+        items = []
+        for cid, comp in COMPENSATIONS.items():
+            if comp.region != region.id:
+                continue
+            entry = comps.get(cid) or {}
+            status = entry.get("status") if entry.get("status") in VERDICT_WORDS else NOT_ASSESSED
+            items.append({
+                "id": cid,
+                "label": comp.label,
+                "view": comp.view,
+                "status": status,
+                "verdict": VERDICT_WORDS[status],
+                "side": entry.get("side") if comp.sided else None,
+                "reps_flagged": entry.get("reps_flagged"),
+                "measurement": measurement(entry),
+                "confidence": confidence_text(entry),
+                "severity": entry.get("severity"),
+                "reason": entry.get("reason") or "",
+                "override": entry.get("override"),
+                "original_status": entry.get("original_status"),
+            })
+        statuses = {i["status"] for i in items}
+        if PRESENT in statuses:
+            verdict = PRESENT
+        elif statuses == {ABSENT}:
+            verdict = ABSENT
+        elif ABSENT in statuses:
+            verdict = ABSENT  # partly assessed: what we could see looked fine
+        else:
+            verdict = NOT_ASSESSED
+        out.append({
+            "id": region.id,
+            "label": region.label,
+            "status": verdict,
+            "verdict": VERDICT_WORDS[verdict],
+            "partial": NOT_ASSESSED in statuses and verdict != NOT_ASSESSED,
+            "items": items,
+        })
+    return out
+
+
+def findings_text(result: dict) -> dict[str, dict]:
+    """Plain-words findings per region id from device.plan.describe_findings ({} when absent)."""
+    try:
+        from device.plan import describe_findings
+    except ImportError:
+        log.warning("device.plan is not available: findings are shown without descriptions")
+        return {}
+    out = {}
+    for item in describe_findings(result) or []:
+        key = item.get("region") or item.get("id")
+        if key:
+            out[key] = item
+    return out
+
+
+def plan_for(record: dict) -> dict | None:
+    """The trainer-edited plan if there is one, else the generated plan for this result."""
+    if record.get("plan"):
+        return record["plan"]
+    try:
+        from device.plan import build_plan
+    except ImportError:
+        log.warning("device.plan is not available: no corrective plan shown")
+        return None
+    return build_plan(record["result"], pain=bool(record.get("pain")))
+
+
+def view_of(record: dict) -> dict:
+    """Everything a result page needs from one stored assessment."""
+    result = record["result"]
+    described = findings_text(result)
+    rows = regions(result)
+    for row in rows:
+        row["text"] = described.get(row["id"])
+    return {
+        "record": record,
+        "result": result,
+        "regions": rows,
+        "plan": plan_for(record),
+        "views": result.get("views") or {},
+        "reps": result.get("reps"),
+    }

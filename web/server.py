@@ -1,0 +1,66 @@
+"""Waitress for the station's web app, in a background thread that can be stopped.
+
+    server = serve(app, "0.0.0.0", 8080)   # returns at once; server.port is the real port
+    ...
+    server.stop()                           # ends live streams, closes sockets, joins threads
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from waitress import create_server
+from waitress import wasyncore
+
+log = logging.getLogger(__name__)
+
+THREADS = 8  # live streams take at most web.api.MAX_STREAMS of these; pages get the rest
+
+
+class WebServer:
+    def __init__(self, app, host: str, port: int, threads: int = THREADS):
+        self.app = app
+        self._server = create_server(
+            app,
+            host=host,
+            port=port,
+            threads=threads,
+            ident="ohsa",
+            clear_untrusted_proxy_headers=True,
+            channel_timeout=30,
+        )
+        self.host = host
+        self.port = int(self._server.effective_port)
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "") else self.host
+        return f"http://{host}:{self.port}"
+
+    def start(self) -> WebServer:
+        self._thread = threading.Thread(target=self._server.run, name="web", daemon=True)
+        self._thread.start()
+        log.info("web pages on %s", self.url)
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop accepting, end live streams, close every connection, join the workers."""
+        ohsa = self.app.extensions.get("ohsa")
+        if ohsa is not None:
+            ohsa["stopping"] = True
+        server = self._server
+        if self._thread is not None and self._thread.is_alive():
+            # Close the sockets inside the loop's own thread, then the loop ends (empty map).
+            server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
+            self._thread.join(timeout)
+        else:
+            wasyncore.close_all(server._map)
+        server.task_dispatcher.shutdown(timeout=timeout)
+        log.info("web pages stopped")
+
+
+def serve(app, host: str = "0.0.0.0", port: int = 8080, *, threads: int = THREADS) -> WebServer:
+    """Start Waitress with `app` on host:port (0 = any free port) in a thread; returns the server."""
+    return WebServer(app, host, port, threads).start()

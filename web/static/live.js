@@ -1,0 +1,104 @@
+/* Live page: station state from the SSE stream (/api/events), polling /api/status as fallback;
+   camera previews at a low frame rate while a set runs; the kiosk's buttons. No libraries. */
+(function () {
+  "use strict";
+  var PREVIEW_MS = 500, POLL_MS = 1000;
+  var csrf = document.querySelector('meta[name="csrf-token"]').content;
+  var previewsBox = document.getElementById("previews");
+  var previewsOn = previewsBox && previewsBox.dataset.enabled === "yes";
+  var kiosk = !!document.getElementById("controls");
+  var views = ["front", "side"];
+  var current = JSON.parse(document.getElementById("initial-state").textContent);
+  var previewTimer = null, pollTimer = null;
+
+  function $(id) { return document.getElementById(id); }
+  function show(el, on) { if (el) { el.hidden = !on; } }
+  function text(id, value) { var el = $(id); if (el && el.textContent !== String(value)) { el.textContent = value; } }
+
+  function render(s) {
+    current = s;
+    text("state", (s.state || "").replace(/_/g, " "));
+    text("message", s.message || "");
+    show($("countdown"), s.countdown !== null && s.countdown !== undefined);
+    if (s.countdown !== null && s.countdown !== undefined) { text("countdown", s.countdown); }
+    show($("reps"), !!s.reps);
+    text("rep-count", s.reps || 0);
+    var panel = s.panel || {};
+    var status = $("led-status");
+    if (status) { status.className = "led status-" + (panel.status || "off"); }
+    var regions = panel.regions || {};
+    Object.keys(regions).forEach(function (r) {
+      var led = $("led-" + r);
+      if (led) { led.className = "led" + (regions[r] ? " on" : ""); }
+    });
+    var idle = ["idle", "not_running", "error", "result"].indexOf(s.state) >= 0;
+    setPreviews(previewsOn && !idle);
+    if (kiosk) {
+      var running = !idle;
+      show($("btn-start"), !running);
+      show($("btn-cancel"), running);
+      show($("btn-pain"), running);
+      if (s.state === "result" && s.assessment_id && sessionStorage.getItem("ohsa-shown") !== s.assessment_id) {
+        sessionStorage.setItem("ohsa-shown", s.assessment_id);
+        window.location.href = "/result/" + encodeURIComponent(s.assessment_id) + "?kiosk=1";
+      }
+    }
+  }
+
+  function refreshPreview(view) {
+    var img = $("preview-" + view);
+    var next = new Image();
+    next.onload = function () { img.src = next.src; show(img, true); show($("preview-" + view + "-off"), false); };
+    next.onerror = function () { show(img, false); show($("preview-" + view + "-off"), true); };
+    next.src = img.dataset.src + "?t=" + Date.now();
+  }
+
+  function setPreviews(on) {
+    if (on && !previewTimer) {
+      previewTimer = setInterval(function () { views.forEach(refreshPreview); }, PREVIEW_MS);
+    } else if (!on && previewTimer) {
+      clearInterval(previewTimer);
+      previewTimer = null;
+      views.forEach(function (v) { show($("preview-" + v), false); show($("preview-" + v + "-off"), true); });
+    }
+  }
+
+  function poll() {
+    if (pollTimer) { return; }
+    pollTimer = setInterval(function () {
+      fetch("/api/status", { credentials: "same-origin", cache: "no-store" })
+        .then(function (r) { return r.json(); }).then(render).catch(function () {});
+    }, POLL_MS);
+  }
+
+  function listen() {
+    if (!window.EventSource) { poll(); return; }
+    var source = new EventSource("/api/events");
+    var failures = 0;
+    source.onmessage = function (e) { failures = 0; render(JSON.parse(e.data)); };
+    source.onerror = function () {
+      failures += 1;
+      if (failures >= 3) { source.close(); poll(); }  /* the stream is refused or broken: poll */
+    };
+  }
+
+  function press(button) {
+    button.disabled = true;
+    fetch(button.dataset.action, {
+      method: "POST", credentials: "same-origin",
+      headers: { "X-CSRF-Token": csrf, "Content-Type": "application/json" }, body: "{}"
+    }).then(function (r) { return r.json(); }).then(function (body) {
+      if (body.state) { render(body.state); }
+    }).catch(function () {}).then(function () { button.disabled = false; });
+  }
+
+  ["btn-start", "btn-cancel", "btn-pain"].forEach(function (id) {
+    var b = $(id);
+    if (b) { b.addEventListener("click", function () { press(b); }); }
+  });
+  if (current.state === "result" && current.assessment_id) {
+    sessionStorage.setItem("ohsa-shown", current.assessment_id);  /* already seen: stay live */
+  }
+  render(current);
+  listen();
+}());

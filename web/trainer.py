@@ -1,0 +1,377 @@
+"""The trainer area (login required): assessments, clients, exports, settings, health."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import math
+
+from werkzeug.exceptions import TooManyRequests
+from flask import Blueprint, Response, abort, flash, jsonify, redirect, render_template, request, url_for
+
+from device import config as device_config
+from device import health as device_health
+from device.errors import ConfigError, InputError
+from device.vocabulary import COMPENSATION_IDS, COMPENSATIONS, STATUSES
+from web import auth, plot, present, settings_form
+from web.access import ctx, public
+from web.kiosk import ID_RE, load, station_state
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint("trainer", __name__, url_prefix="/trainer")
+
+PER_PAGE = 50
+PAGE_SIZES = (25, 50, 100, 1000)
+
+
+# -- password and login ---------------------------------------------------------------------
+
+
+def _password_hash() -> str | None:
+    return ctx()["store"].get_meta(auth.PASSWORD_META)
+
+
+@bp.route("/setup", methods=["GET", "POST"])
+@public
+def setup():
+    """First run: choose the trainer password (only while none is set)."""
+    if _password_hash():
+        return redirect(url_for("trainer.login"))
+    error = None
+    if request.method == "POST":
+        password, repeat = request.form.get("password", ""), request.form.get("repeat", "")
+        error = auth.password_problem(password, repeat)
+        if error is None:
+            ctx()["store"].set_meta(auth.PASSWORD_META, auth.hash_password(password))
+            log.info("trainer password set (first run)")
+            auth.log_in()
+            return redirect(url_for("trainer.index"))
+    return render_template("trainer/setup.html", error=error), (400 if error else 200)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@public
+def login():
+    if not _password_hash():
+        return redirect(url_for("trainer.setup"))
+    target = auth.safe_next(request.values.get("next"), url_for("trainer.index"))
+    error = None
+    if request.method == "POST":
+        limiter = ctx()["limiter"]
+        address = request.remote_addr or "?"
+        wait = limiter.retry_after(address)
+        if wait:
+            log.warning("login refused for %s: too many failures", address)
+            raise TooManyRequests(retry_after=wait)
+        if auth.verify_password(request.form.get("password", ""), _password_hash()):
+            limiter.succeeded(address)
+            auth.log_in()
+            return redirect(target)
+        limiter.failed(address)
+        log.warning("failed trainer login from %s", address)
+        error = "Wrong password."
+    return render_template("trainer/login.html", error=error, next=target), (401 if error else 200)
+
+
+@bp.post("/logout")
+def logout():
+    auth.log_out()
+    return redirect(url_for("trainer.login"))
+
+
+@bp.post("/password")
+def change_password():
+    store = ctx()["store"]
+    if not auth.verify_password(request.form.get("current", ""), _password_hash()):
+        flash("The current password is wrong; nothing changed.", "error")
+        return redirect(url_for("trainer.settings"))
+    problem = auth.password_problem(request.form.get("password", ""), request.form.get("repeat", ""))
+    if problem:
+        flash(problem, "error")
+    else:
+        store.set_meta(auth.PASSWORD_META, auth.hash_password(request.form["password"]))
+        auth.log_in()  # new session and CSRF token
+        flash("Password changed.", "ok")
+    return redirect(url_for("trainer.settings"))
+
+
+# -- assessments ----------------------------------------------------------------------------
+
+
+def _filters() -> dict:
+    return {
+        "q": request.args.get("q", "").strip()[:100],
+        "from": request.args.get("from", "").strip()[:32],
+        "to": request.args.get("to", "").strip()[:32],
+    }
+
+
+def _page_args() -> tuple[int, int]:
+    try:
+        page = max(1, int(request.args.get("page", 1)))
+    except ValueError:
+        page = 1
+    try:
+        per = int(request.args.get("per", PER_PAGE))
+    except ValueError:
+        per = PER_PAGE
+    return page, per if per in PAGE_SIZES else PER_PAGE
+
+
+@bp.get("/")
+def index():
+    store = ctx()["store"]
+    f = _filters()
+    page, per = _page_args()
+    error = None
+    try:
+        total = store.count(f["q"], f["from"] or None, f["to"] or None)
+        items = store.list(f["q"], f["from"] or None, f["to"] or None, limit=per, offset=(page - 1) * per)
+    except InputError as e:
+        error, total, items = str(e), 0, []
+    pages = max(1, math.ceil(total / per))
+    return render_template(
+        "trainer/list.html", items=items, total=total, page=page, pages=pages, per=per,
+        filters=f, error=error, labels=COMPENSATIONS,
+    ), (400 if error else 200)
+
+
+@bp.get("/a/<assessment_id>")
+def detail(assessment_id: str):
+    record = load(assessment_id)
+    view = present.view_of(record)
+    return render_template(
+        "trainer/detail.html", **view, statuses=STATUSES, labels=COMPENSATIONS,
+        image_url=lambda v: url_for("kiosk.result_image", assessment_id=record["id"], view=v),
+        plan_json=json.dumps(view["plan"], indent=2) if view["plan"] is not None else "",
+    )
+
+
+@bp.post("/a/<assessment_id>/notes")
+def notes(assessment_id: str):
+    record = load(assessment_id)
+    store = ctx()["store"]
+    store.set_label(record["id"], request.form.get("label", ""))
+    store.set_notes(record["id"], request.form.get("notes", "")[:10_000])
+    flash("Label and notes saved.", "ok")
+    return redirect(url_for("trainer.detail", assessment_id=record["id"]))
+
+
+@bp.post("/a/<assessment_id>/override")
+def override(assessment_id: str):
+    record = load(assessment_id)
+    cid = request.form.get("compensation_id", "")
+    status = request.form.get("status", "")
+    if cid not in COMPENSATION_IDS:
+        abort(400, f"compensation_id: unknown {cid!r}")
+    if status not in STATUSES and status != "":
+        abort(400, f"status: must be one of {', '.join(STATUSES)} or empty, got {status!r}")
+    ctx()["store"].override_finding(record["id"], cid, status or None, request.form.get("note", "")[:2000])
+    flash(f"{COMPENSATIONS[cid].label}: " + (f"set to {status.replace('_', ' ')}." if status else "back to the measured verdict."), "ok")
+    return redirect(url_for("trainer.detail", assessment_id=record["id"]) + f"#c-{cid}")
+
+
+@bp.post("/a/<assessment_id>/plan")
+def edit_plan(assessment_id: str):
+    record = load(assessment_id)
+    store = ctx()["store"]
+    if request.form.get("action") == "reset":
+        store.set_plan(record["id"], None)
+        flash("The plan is back to the generated one.", "ok")
+        return redirect(url_for("trainer.detail", assessment_id=record["id"]) + "#plan")
+    try:
+        plan = plan_from_form(present.plan_for(record), request.form)
+    except InputError as e:
+        flash(str(e), "error")
+        return redirect(url_for("trainer.detail", assessment_id=record["id"]) + "#plan")
+    store.set_plan(record["id"], plan)
+    flash("Plan saved.", "ok")
+    return redirect(url_for("trainer.detail", assessment_id=record["id"]) + "#plan")
+
+
+def plan_from_form(plan: dict | None, form) -> dict:
+    """The plan as edited: the JSON text of the plan editor, checked to be an object."""
+    text = form.get("plan_json", "")
+    try:
+        edited = json.loads(text)
+    except ValueError as e:
+        raise InputError(f"plan: not valid JSON ({e})") from None
+    if not isinstance(edited, dict):
+        raise InputError("plan: expected a JSON object")
+    return edited
+
+
+@bp.post("/a/<assessment_id>/delete")
+def delete(assessment_id: str):
+    record = load(assessment_id)
+    ctx()["store"].delete(record["id"])
+    flash("Assessment deleted.", "ok")
+    return redirect(url_for("trainer.index"))
+
+
+@bp.get("/a/<assessment_id>/report")
+def report(assessment_id: str):
+    record = load(assessment_id)
+    return render_template(
+        "trainer/report.html", **present.view_of(record),
+        image_url=lambda v: url_for("kiosk.result_image", assessment_id=record["id"], view=v),
+    )
+
+
+@bp.get("/a/<assessment_id>/export.json")
+def export_one(assessment_id: str):
+    record = load(assessment_id)
+    body = dict(record, plan=present.plan_for(record), track=ctx()["store"].get_track(record["id"]))
+    return _download(json.dumps(body, indent=2), f"assessment-{record['id']}.json", "application/json")
+
+
+@bp.get("/compare")
+def compare():
+    a, b = request.args.get("a", ""), request.args.get("b", "")
+    if not (ID_RE.match(a) and ID_RE.match(b)):
+        abort(400, "Choose two assessments to compare (a= and b=).")
+    left, right = load(a), load(b)
+    views = [present.view_of(left), present.view_of(right)]
+    return render_template(
+        "trainer/compare.html", views=views,
+        image_url=lambda rid, v: url_for("kiosk.result_image", assessment_id=rid, view=v),
+    )
+
+
+@bp.get("/client")
+def client():
+    label = request.args.get("label", "").strip()
+    history = ctx()["store"].client_history(label) if label else []
+    if not history:
+        abort(404, "No assessments with that client label.")
+    return render_template("trainer/client.html", label=label, history=history,
+                           charts=plot.progress_charts(history), labels=COMPENSATIONS)
+
+
+@bp.post("/client/delete")
+def delete_client():
+    label = request.form.get("label", "").strip()
+    if not label or request.form.get("confirm", "").strip() != label:
+        flash("Type the client label again to confirm; nothing was deleted.", "error")
+        return redirect(url_for("trainer.client", label=label) if label else url_for("trainer.index"))
+    n = ctx()["store"].delete_client(label)
+    flash(f"Deleted {n} assessment(s) of that client.", "ok")
+    return redirect(url_for("trainer.index"))
+
+
+# -- exports --------------------------------------------------------------------------------
+
+EXPORT_LIMIT = 10_000
+
+
+def _export_records() -> list[dict]:
+    store, f = ctx()["store"], _filters()
+    try:
+        items = store.list(f["q"], f["from"] or None, f["to"] or None, limit=EXPORT_LIMIT)
+    except InputError as e:
+        abort(400, str(e))
+    return [r for r in (store.get(i["id"]) for i in items) if r is not None]
+
+
+def _cell(value) -> str:
+    """A CSV cell that a spreadsheet will not run as a formula."""
+    text = "" if value is None else str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+@bp.get("/export.csv")
+def export_csv():
+    out = io.StringIO()
+    writer = csv.writer(out)
+    head = ["id", "created_at", "label", "kind", "pain", "reps", "findings", "notes"]
+    for cid in COMPENSATION_IDS:
+        head += [f"{cid}.status", f"{cid}.side", f"{cid}.value", f"{cid}.unit", f"{cid}.confidence"]
+    writer.writerow(head)
+    for r in _export_records():
+        comps = r["result"].get("compensations") or {}
+        present_ids = [cid for cid in COMPENSATION_IDS if (comps.get(cid) or {}).get("status") == "present"]
+        row = [r["id"], r["created_at"], r["label"], r["kind"], int(r["pain"]), r["result"].get("reps"),
+               " ".join(present_ids), r["notes"]]
+        for cid in COMPENSATION_IDS:
+            e = comps.get(cid) or {}
+            row += [e.get("status"), e.get("side"), e.get("value"), e.get("unit"), e.get("confidence")]
+        writer.writerow([_cell(v) for v in row])
+    return _download(out.getvalue(), "assessments.csv", "text/csv; charset=utf-8")
+
+
+@bp.get("/export.json")
+def export_json():
+    records = [dict(r, plan=present.plan_for(r)) for r in _export_records()]
+    return _download(json.dumps({"format": "ohsa-export/1", "assessments": records}, indent=2),
+                     "assessments.json", "application/json")
+
+
+def _download(text: str, filename: str, mimetype: str) -> Response:
+    return Response(text, mimetype=mimetype,
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+# -- settings and health --------------------------------------------------------------------
+
+
+@bp.route("/settings", methods=["GET", "POST"])
+def settings():
+    path = ctx()["config_path"]
+    error = None
+    if request.method == "POST":
+        try:
+            new = settings_form.parse(request.form)
+            full = device_config.validate(new)
+            device_config.save(full, path)
+        except ConfigError as e:
+            error = str(e)
+            values = settings_form.flatten_form(request.form)
+        except OSError as e:
+            error = f"{path}: cannot write the settings ({e.strerror or e})"
+            values = settings_form.flatten_form(request.form)
+        else:
+            log.info("settings saved to %s", path)
+            flash(f"Settings saved to {path}. Restart the station to use them.", "ok")
+            return redirect(url_for("trainer.settings"))
+    else:
+        values = settings_form.flatten(current_settings())
+    return render_template(
+        "trainer/settings.html", sections=settings_form.sections(values), error=error, path=path,
+    ), (400 if error else 200)
+
+
+def current_settings() -> dict:
+    """What the settings file says now (the running config when there is no file yet)."""
+    path = ctx()["config_path"]
+    if path.exists():
+        try:
+            return device_config.load(path)
+        except ConfigError as e:
+            flash(f"The settings file has a problem, showing what runs now: {e}", "error")
+    return ctx()["config"]
+
+
+@bp.get("/health")
+def health():
+    return render_template("trainer/health.html", **health_readings())
+
+
+def health_readings() -> dict:
+    station = ctx()["station"]
+    state = station_state()
+    stats = {}
+    if station is not None:
+        try:
+            stats = station.stats()
+        except Exception:
+            log.exception("station.stats() failed")
+    pi = device_health.check(ctx()["data_dir"], ctx()["config"]["storage"])
+    return {"state": state, "stats": stats, "pi": pi, "cameras": state.get("cameras") or {}}
+
+
+@bp.get("/health.json")
+def health_json():
+    return jsonify(health_readings())
