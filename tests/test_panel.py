@@ -28,6 +28,8 @@ def rig():
     panel.when_pressed = lambda: events.append("press")
     panel.when_held = lambda: events.append("hold")
     panel.when_shutdown = lambda: events.append("shutdown")
+    for pin in panel.pin_factory.pins.values():
+        pin.clear_states()  # the global mock factory keeps pins (and their history) across tests
     yield panel, events, shutdowns
     panel.close()
 
@@ -144,6 +146,7 @@ def test_region_leds_and_state_mirror(rig):
 def test_buzzer_beeps(rig):
     panel, _, _ = rig
     buzzer = _pin(panel, "buzzer")
+    buzzer.clear_states()  # the global mock factory keeps pins across tests
     panel.beep("finish")
     assert _wait(lambda: len([s for s in buzzer.states if s.state]) == 2, timeout=1.0)
     assert _wait(lambda: buzzer.state is False)

@@ -71,6 +71,8 @@ class Panel(CompositeDevice):
         self._lock = threading.Lock()
         self._status = "off"
         self._lit: frozenset[str] = frozenset()
+        self._beeps = 0  # how many beeps so far, so the kiosk page can sound them too
+        self._last_beep: str | None = None
         self._down_at: float | None = None
         self._held_fired = False
         self._shutdown_timer: threading.Timer | None = None
@@ -187,6 +189,9 @@ class Panel(CompositeDevice):
 
     def beep(self, kind: str) -> None:
         on, off, n = BEEPS[kind]
+        with self._lock:
+            self._beeps += 1
+            self._last_beep = kind
         self.buzzer.beep(on_time=on, off_time=off, n=n, background=True)
 
     # -- state --------------------------------------------------------------------------------
@@ -198,13 +203,15 @@ class Panel(CompositeDevice):
     def state(self) -> dict:
         """Plain data for the kiosk page's mirror of the panel."""
         with self._lock:
-            status, lit = self._status, self._lit
+            status, lit, beeps, last_beep = self._status, self._lit, self._beeps, self._last_beep
         return {
             "mock": self.mock,
             "status": status,
             "regions": {r: r in lit for r in REGION_IDS},
             "button_pressed": bool(self.button.is_pressed),
             "buzzer": bool(self.buzzer.is_active),
+            "beeps": beeps,
+            "last_beep": last_beep,
         }
 
     def trim_mock_history(self) -> None:

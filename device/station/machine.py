@@ -1,0 +1,641 @@
+"""The walk-up flow as plain logic: states, transitions, messages and panel effects.
+
+    station = Station(config, clock=..., panel=..., analyse=..., save=..., submit=...)
+    station.press() / long_press() / start() / cancel() / report_pain() / retest(kind)
+    station.observe(view, t, keypoints, width, height, image)   # one processed frame
+    station.set_camera(view, online, reason)                     # from the capture's status
+    station.tick()                                               # timers (call often)
+    station.state()                                              # plain dict for the page
+
+idle -> positioning (both views: whole person on the spot, facing front, start stance held for
+`positioning_hold_s`) -> countdown (a beep a second) -> recording (live rep counter; stops at
+`target_reps` or `record_limit_s`) -> analysing (off this thread: `submit(job)`) -> result
+(region LEDs) -> idle after `result_idle_s` or on a press. A long press cancels at any time
+(during recording it means "stop, it hurts"). Person leaving, a camera going offline, too few
+reps, pain and a failed analysis each end in their own state with a plain message; nothing of a
+stopped set is saved. Time comes from the injected `clock`, frames from `observe`, so every path
+is testable without cameras or threads.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from device.station import positioning, retest
+from device.station.keeper import ViewKeeper
+from device.track import Track, ViewTrack
+from device.vocabulary import COMPENSATIONS, PRESENT, VIEWS
+
+log = logging.getLogger(__name__)
+
+ACTIVE = ("positioning", "countdown", "recording", "analysing")
+STOPPED = ("cancelled", "person_left", "camera_offline", "too_few_reps", "pain", "error")
+STATES = ("idle", *ACTIVE, "result", *STOPPED, "shutting_down")
+
+MESSAGES = {
+    "idle": "Press the button to start your squat check.",
+    "idle_fault": "The {views} not working. Please ask a member of staff.",
+    "safe_mode": "The station needs a member of staff: {reason}",
+    "countdown": "Hold still: starting in {n}. Then squat slowly, arms overhead.",
+    "recording": "Squat slowly, arms overhead: {reps} of {target}.",
+    "recording_hips": "Squat slowly, hands on hips: {reps} of {target}.",
+    "analysing": "Well done! Working out your results...",
+    "result": "Your results are ready.",
+    "cancelled": "Cancelled. Press the button to start again.",
+    "person_left": "You stepped out of view, so the set was stopped. Press the button to start again.",
+    "camera_offline": "The {view} camera stopped working, so the set was stopped. Please ask a member of staff.",
+    "too_few_reps": "We counted {reps} squat{s}, at least {min} are needed, so there is no result this time. Press the button to try again.",
+    "pain": (
+        "Please stop. Pain during a squat is a reason to see a physiotherapist or doctor before "
+        "training, so there is no exercise plan this time. A trainer can help you find one."
+    ),
+    "error": "Something went wrong working out your results. Please try again or ask a member of staff.",
+    "shutting_down": "The station is shutting down.",
+}
+COUNT_EVERY_S = 0.2  # the live rep counter runs at most this often
+COUNTDOWN_SLACK_S = 0.5  # the start position may break this long during the countdown
+CANCELLED_IDLE_S = 5.0  # "cancelled" goes back to idle sooner than other messages
+
+
+@dataclass
+class Job:
+    """A finished set handed to the analysis worker (plain data; the worker owns it)."""
+
+    token: int
+    kind: str  # standard | heels_raised | hands_on_hips
+    parent_id: str | None
+    parent_result: dict | None
+    track: Track
+    keepers: dict[str, ViewKeeper]
+    live_reps: int
+    started: float
+    ended: float
+
+
+@dataclass
+class _Recording:
+    started: float
+    sizes: dict[str, tuple[int, int]] = field(default_factory=dict)
+    times: dict[str, list] = field(default_factory=lambda: {v: [] for v in VIEWS})
+    keypoints: dict[str, list] = field(default_factory=lambda: {v: [] for v in VIEWS})
+    keepers: dict[str, ViewKeeper] = field(default_factory=dict)
+    seen: dict[str, float] = field(default_factory=dict)  # clock time the person was last seen
+    reps: int = 0
+    counted_at: float = -math.inf
+
+    def view_track(self, view: str) -> ViewTrack | None:
+        if not self.times[view]:
+            return None
+        w, h = self.sizes[view]
+        return ViewTrack(
+            w, h, _fps(self.times[view]), np.array(self.times[view]), np.array(self.keypoints[view])
+        )
+
+
+def _fps(times: list) -> float:
+    if len(times) < 2 or times[-1] <= times[0]:
+        return 30.0
+    return (len(times) - 1) / (times[-1] - times[0])
+
+
+def _default_count_reps(view: ViewTrack) -> int:
+    from device.rules import count_reps
+
+    return count_reps(view)
+
+
+class Station:
+    def __init__(
+        self,
+        config: dict,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        panel=None,
+        analyse: Callable[[Job], dict] | None = None,
+        save: Callable[[Job, dict], str] | None = None,
+        submit: Callable[[Callable[[], None]], object] | None = None,
+        count_reps: Callable[[ViewTrack], int] | None = None,
+        on_pain: Callable[[str], None] | None = None,
+    ):
+        s = config["station"]
+        self.target_reps = int(s["target_reps"])
+        self.min_reps = min(int(s["min_reps"]), self.target_reps)
+        self.record_limit_s = float(s["record_limit_s"])
+        self.result_idle_s = float(s["result_idle_s"])
+        self.countdown_s = int(s["countdown_s"])
+        self.hold_s = float(s["positioning_hold_s"])
+        self.positioning_timeout_s = float(s["positioning_timeout_s"])
+        self.person_lost_s = float(s["person_lost_s"])
+        self.message_idle_s = float(s["message_idle_s"])
+        self.retest_offer = bool(s["retest_offer"])
+        self.offline_after_s = {v: float(config["cameras"][v]["offline_after_s"]) for v in VIEWS}
+        self._clock = clock
+        self._panel = panel
+        self._analyse = analyse
+        self._save = save
+        self._submit = submit or (lambda fn: fn())
+        self._count_reps = count_reps or _default_count_reps
+        self._on_pain = on_pain
+        self._lock = threading.RLock()
+        self._changed = threading.Condition(self._lock)
+        self._version = 0
+        self._outbox: list[Callable[[], None]] = []
+        self._token = 0
+        self._cameras = {v: {"online": False, "reason": "not started"} for v in VIEWS}
+        self._last_frame = {v: -math.inf for v in VIEWS}  # clock time of the last observation
+        self._latest: dict[str, tuple | None] = {v: None for v in VIEWS}
+        self._safe_mode: str | None = None
+        self._counters = {"sets": 0, "results": 0, "stopped": 0}
+        with self._lock:
+            self._enter("idle")
+
+    # -- events -------------------------------------------------------------------------------
+
+    def press(self) -> None:
+        """A short press of the big button."""
+        with self._lock:
+            if self._state == "idle":
+                self._start("standard", None, None)
+            elif self._state == "result" or self._state in STOPPED:
+                self._enter("idle")
+        self._flush()
+
+    def long_press(self) -> None:
+        """Held for hold_cancel_s: during a set "stop, it hurts"; otherwise cancel."""
+        with self._lock:
+            if self._state == "recording":
+                self._pain()
+            else:
+                self._cancel()
+        self._flush()
+
+    def start(self) -> bool:
+        """Start on the kiosk page: a new standard set from idle, a result or a message."""
+        with self._lock:
+            ok = self._state == "idle" or self._state == "result" or self._state in STOPPED
+            if ok:
+                ok = self._start("standard", None, None)
+        self._flush()
+        return ok
+
+    def cancel(self) -> bool:
+        with self._lock:
+            ok = self._cancel()
+        self._flush()
+        return ok
+
+    def report_pain(self) -> bool:
+        """'Stop, it hurts' on the page: the set stops and a referral replaces the plan."""
+        with self._lock:
+            ok = self._state in ACTIVE or self._state == "result"
+            if ok:
+                self._pain()
+        self._flush()
+        return ok
+
+    def retest(self, kind: str) -> bool:
+        """After a standard result: a set with heels raised or hands on hips, linked to it."""
+        if kind not in retest.KINDS:
+            raise ValueError(f"re-test kind must be one of {', '.join(retest.KINDS)}, got {kind!r}")
+        with self._lock:
+            ok = self._state == "result" and self._base is not None and self.retest_offer
+            if ok:
+                base_id, base_result = self._base
+                ok = self._start(kind, base_id, base_result)
+        self._flush()
+        return ok
+
+    def set_camera(self, view: str, online: bool, reason: str = "") -> None:
+        with self._lock:
+            cam = {"online": bool(online), "reason": "" if online else (reason or "offline")}
+            if cam != self._cameras[view]:
+                self._cameras[view] = cam
+                if not online and self._state in ("countdown", "recording"):
+                    self._camera_offline(view)
+                elif self._state == "idle":
+                    self._enter("idle")  # message and status light follow the cameras
+                else:
+                    self._bump()
+        self._flush()
+
+    def set_safe_mode(self, reason: str | None) -> None:
+        with self._lock:
+            self._safe_mode = reason
+            if self._state == "idle" or reason:
+                self._cancel_quietly()
+                self._enter("idle")
+        self._flush()
+
+    def shutting_down(self) -> None:
+        with self._lock:
+            self._token += 1
+            self._enter("shutting_down")
+        self._flush()
+
+    def observe(self, view, t, keypoints, width, height, image=None) -> None:
+        """One processed frame of one view: keypoints (17, 3) in pixels, or None (no pose)."""
+        with self._lock:
+            now = self._clock()
+            self._last_frame[view] = now
+            kps = None if keypoints is None else np.asarray(keypoints, dtype=np.float64).reshape(17, 3)
+            self._latest[view] = (kps, int(width), int(height), now)
+            if self._state == "recording":
+                self._record(view, t, kps, width, height, image, now)
+            elif self._state in ("positioning", "countdown"):
+                self._check_position(now)
+        self._flush()
+
+    def tick(self) -> None:
+        with self._lock:
+            self._tick(self._clock())
+        self._flush()
+
+    def analysis_done(self, token: int, outcome: dict, job: Job | None = None) -> None:
+        """The worker's answer for set `token`: {"result": ...} or {"error": "..."}."""
+        with self._lock:
+            if token != self._token or self._state != "analysing":
+                log.info("analysis of a set that was stopped meanwhile: discarded, nothing saved")
+                return
+            self._finish_analysis(outcome, job)
+        self._flush()
+
+    # -- reading ------------------------------------------------------------------------------
+
+    @property
+    def current(self) -> str:
+        return self._state
+
+    def state(self) -> dict:
+        with self._lock:
+            return self._snapshot()
+
+    def wait_for_change(self, last_version: int, timeout: float) -> tuple[int, dict]:
+        with self._changed:
+            self._changed.wait_for(lambda: self._version != last_version, timeout)
+            return self._version, self._snapshot()
+
+    def counters(self) -> dict:
+        with self._lock:
+            return dict(self._counters)
+
+    # -- transitions (lock held) --------------------------------------------------------------
+
+    def _enter(self, state: str, message: str | None = None, **extra) -> None:
+        assert state in STATES, state
+        prev = getattr(self, "_state", None)
+        self._state = state
+        self._since = self._clock()
+        if state == "idle":
+            self._reset_set()
+            self._result = None
+            self._base = None
+        if state in STOPPED:
+            self._reset_set()
+            self._counters["stopped"] += 1
+        self._message = message if message is not None else self._default_message(state)
+        self._extra = extra
+        if prev != state:
+            log.info("station: %s -> %s", prev, state)
+        self._panel_for(state)
+        self._bump()
+
+    def _default_message(self, state: str) -> str:
+        if state == "idle":
+            if self._safe_mode:
+                return MESSAGES["safe_mode"].format(reason=self._safe_mode)
+            down = [v for v in VIEWS if not self._cameras[v]["online"]]
+            if down:
+                views = " and ".join(down) + (" cameras are" if len(down) > 1 else " camera is")
+                return MESSAGES["idle_fault"].format(views=views)
+        return MESSAGES.get(state, "")
+
+    def _panel_for(self, state: str) -> None:
+        p = self._panel
+        if p is None:
+            return
+        if state == "idle":
+            p.clear_regions()
+            healthy = not self._safe_mode and all(c["online"] for c in self._cameras.values())
+            p.set_status("ready" if healthy else "attention")
+            if hasattr(p, "trim_mock_history"):
+                p.trim_mock_history()
+        elif state in ACTIVE:
+            p.clear_regions()
+            p.set_status("busy")
+        elif state == "result":
+            p.show_regions(self._result["regions"])
+            p.set_status("ready")
+            p.beep("finish")
+        elif state in STOPPED:
+            p.clear_regions()
+            p.set_status("attention")
+            p.beep("alert")
+        else:
+            p.clear_regions()
+            p.set_status("off")
+
+    def _reset_set(self) -> None:
+        self._rec: _Recording | None = None
+        self._ready_since: float | None = None
+        self._bad_since: float | None = None
+        self._codes: dict[str, str | None] = {v: None for v in VIEWS}
+        self._countdown: int | None = None
+
+    def _start(self, kind: str, parent_id, parent_result) -> bool:
+        if self._safe_mode:
+            return False
+        self._token += 1
+        self._kind, self._parent_id, self._parent_result = kind, parent_id, parent_result
+        if kind == "standard":
+            self._base = None
+        self._reset_set()
+        self._counters["sets"] += 1
+        down = [v for v in VIEWS if not self._cameras[v]["online"]]
+        if down:
+            self._camera_offline(down[0])
+            return True
+        self._enter("positioning", self._instruction(self._clock()))
+        self._check_position(self._clock())
+        return True
+
+    def _cancel(self) -> bool:
+        if self._state in ACTIVE:
+            self._token += 1
+            self._enter("cancelled")
+            return True
+        if self._state == "result" or self._state in STOPPED:
+            self._enter("idle")
+            return True
+        return False
+
+    def _cancel_quietly(self) -> None:
+        self._token += 1
+
+    def _pain(self) -> None:
+        aid = self._result["assessment_id"] if self._state == "result" and self._result else None
+        self._token += 1
+        self._enter("pain")
+        if aid and self._on_pain is not None:
+            on_pain = self._on_pain
+            self._outbox.append(lambda: on_pain(aid))
+
+    def _camera_offline(self, view: str) -> None:
+        self._token += 1
+        self._enter("camera_offline", MESSAGES["camera_offline"].format(view=view), view=view)
+
+    # -- positioning and countdown ------------------------------------------------------------
+
+    def _stance(self) -> str:
+        return retest.STANCE.get(self._kind, "arms_overhead")
+
+    def _view_code(self, view: str, now: float) -> str | None:
+        latest = self._latest[view]
+        if latest is None or now - latest[3] > self.offline_after_s[view]:
+            return "camera_missing"
+        kps, w, h, _ = latest
+        return positioning.check_view(view, kps, w, h, self._stance())
+
+    def _instruction(self, now: float) -> str:
+        for v in VIEWS:
+            code = self._codes.get(v)
+            if code:
+                return positioning.instruction(code, v)
+        if self._kind == "heels_raised":
+            return positioning.instruction("heels")
+        return "Hold that position."
+
+    def _check_position(self, now: float) -> None:
+        codes = {v: self._view_code(v, now) for v in VIEWS}
+        if self._state == "positioning":
+            changed = codes != self._codes
+            self._codes = codes
+            if any(codes.values()):
+                self._ready_since = None
+            elif self._ready_since is None:
+                self._ready_since = now
+            if self._ready_since is not None and now - self._ready_since >= self.hold_s:
+                self._begin_countdown(now)
+            elif changed:
+                self._message = self._instruction(now)
+                self._bump()
+        elif self._state == "countdown":
+            if any(codes.values()):
+                if self._bad_since is None:
+                    self._bad_since = now
+                elif now - self._bad_since > COUNTDOWN_SLACK_S:
+                    self._codes = codes
+                    self._ready_since = None
+                    self._enter("positioning", self._instruction(now))
+            else:
+                self._bad_since = None
+
+    def _begin_countdown(self, now: float) -> None:
+        if self.countdown_s <= 0:
+            self._begin_recording(now)
+            return
+        self._countdown = self.countdown_s
+        self._enter("countdown", MESSAGES["countdown"].format(n=self._countdown))
+        self._beep("tick")
+
+    def _begin_recording(self, now: float) -> None:
+        self._rec = _Recording(started=now)
+        for v in VIEWS:
+            self._rec.keepers[v] = ViewKeeper(max_reps=self.target_reps + 1)
+        self._countdown = None
+        self._enter("recording", self._recording_message())
+        self._beep("go")
+
+    def _recording_message(self) -> str:
+        reps = self._rec.reps if self._rec else 0
+        key = "recording_hips" if self._kind == "hands_on_hips" else "recording"
+        return MESSAGES[key].format(reps=reps, target=self.target_reps)
+
+    # -- recording ----------------------------------------------------------------------------
+
+    def _record(self, view, t, kps, width, height, image, now) -> None:
+        rec = self._rec
+        rec.sizes.setdefault(view, (int(width), int(height)))
+        if positioning.person_present(kps):
+            rec.seen[view] = now
+        if kps is not None:
+            rec.times[view].append(float(t))
+            rec.keypoints[view].append(kps)
+            if image is not None:
+                rec.keepers[view].add(float(t), image, kps)
+        if now - rec.counted_at >= COUNT_EVERY_S:
+            rec.counted_at = now
+            reps = 0
+            for v in VIEWS:
+                vt = rec.view_track(v)
+                if vt is not None and len(vt) >= 2:
+                    reps = max(reps, int(self._count_reps(vt)))
+            if reps > rec.reps:
+                for _ in range(reps - rec.reps):
+                    for keeper in rec.keepers.values():
+                        keeper.end_rep()
+                rec.reps = reps
+                self._message = self._recording_message()
+                self._bump()
+                if reps >= self.target_reps:
+                    self._finish_recording(now)
+
+    def _finish_recording(self, now: float) -> None:
+        rec = self._rec
+        views = {v: vt for v in VIEWS if (vt := rec.view_track(v)) is not None}
+        job = Job(
+            token=self._token, kind=self._kind, parent_id=self._parent_id,
+            parent_result=self._parent_result, track=Track(views), keepers=rec.keepers,
+            live_reps=rec.reps, started=rec.started, ended=now,
+        )
+        self._rec = None
+        self._enter("analysing")
+        self._beep("finish")
+        if self._analyse is None:
+            self._finish_analysis({"error": "no analysis configured"}, job)
+            return
+        analyse, token = self._analyse, job.token
+
+        def work():
+            try:
+                outcome = analyse(job)
+            except Exception as e:  # the station must come back whatever the analysis does
+                log.exception("analysis failed")
+                outcome = {"error": f"{e.__class__.__name__}: {e}"}
+            self.analysis_done(token, outcome, job)
+
+        self._outbox.append(lambda: self._submit(work))
+
+    def _finish_analysis(self, outcome: dict, job: Job | None) -> None:
+        if "error" in outcome:
+            log.error("analysis failed: %s", outcome["error"])
+            self._enter("error")
+            return
+        result = outcome["result"]
+        reps = int(result.get("reps") or 0)
+        if reps < self.min_reps:
+            self._enter(
+                "too_few_reps",
+                MESSAGES["too_few_reps"].format(reps=reps, s="" if reps == 1 else "s", min=self.min_reps),
+                reps=reps,
+            )
+            return
+        try:
+            aid = self._save(job, outcome) if self._save is not None else None
+        except Exception as e:
+            log.exception("saving the assessment failed")
+            self._enter("error", extra_reason=str(e))
+            return
+        present = [c for c, e in result["compensations"].items() if e.get("status") == PRESENT]
+        comparison = None
+        if job is not None and job.kind != "standard" and job.parent_result is not None:
+            comparison = retest.compare(job.parent_result, result, job.kind)
+        self._result = {
+            "assessment_id": aid,
+            "kind": job.kind if job else "standard",
+            "parent_id": job.parent_id if job else None,
+            "reps": reps,
+            "findings": present,
+            "regions": sorted({COMPENSATIONS[c].region for c in present}),
+            "comparison": comparison,
+        }
+        if self._result["kind"] == "standard":
+            self._base = (aid, result) if aid else None
+        self._counters["results"] += 1
+        self._enter("result")
+
+    # -- timers -------------------------------------------------------------------------------
+
+    def _tick(self, now: float) -> None:
+        st, age = self._state, now - self._since
+        if st == "positioning":
+            self._check_position(now)
+            if self._state == "positioning" and age >= self.positioning_timeout_s:
+                self._token += 1
+                self._enter("idle")
+        elif st == "countdown":
+            self._check_position(now)
+            if self._state != "countdown":
+                return
+            left = self.countdown_s - int(age)
+            if age >= self.countdown_s:
+                self._begin_recording(now)
+            elif left != self._countdown:
+                self._countdown = left
+                self._message = MESSAGES["countdown"].format(n=left)
+                self._beep("tick")
+                self._bump()
+        elif st == "recording":
+            for v in VIEWS:
+                if now - self._last_frame[v] > self.offline_after_s[v]:
+                    self._camera_offline(v)
+                    return
+            rec = self._rec
+            # frames keep coming but show nobody (a stalled camera is the case above)
+            if any(self._last_frame[v] - rec.seen.get(v, rec.started) > self.person_lost_s for v in VIEWS):
+                self._token += 1
+                self._enter("person_left")
+                return
+            if age >= self.record_limit_s:
+                self._finish_recording(now)
+        elif st == "result":
+            if age >= self.result_idle_s:
+                self._enter("idle")
+        elif st in STOPPED:
+            limit = min(self.message_idle_s, CANCELLED_IDLE_S) if st == "cancelled" else self.message_idle_s
+            if age >= limit:
+                self._enter("idle")
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def _beep(self, kind: str) -> None:
+        if self._panel is not None:
+            self._panel.beep(kind)
+
+    def _bump(self) -> None:
+        self._version += 1
+        self._changed.notify_all()
+
+    def _flush(self) -> None:
+        """Run what was queued under the lock (submitting analysis, pain hooks) outside it."""
+        while True:
+            with self._lock:
+                if not self._outbox:
+                    return
+                action = self._outbox.pop(0)
+            action()
+
+    def _snapshot(self) -> dict:
+        rec, res = self._rec, self._result
+        return {
+            "state": self._state,
+            "message": self._message,
+            "version": self._version,
+            "kind": getattr(self, "_kind", "standard") if self._state != "idle" else None,
+            "reps": rec.reps if rec else (res["reps"] if res and self._state == "result" else 0),
+            "target_reps": self.target_reps,
+            "countdown": self._countdown if self._state == "countdown" else None,
+            "positioning": dict(self._codes) if self._state == "positioning" else None,
+            "assessment_id": res["assessment_id"] if res and self._state == "result" else None,
+            "parent_id": res["parent_id"] if res and self._state == "result" else None,
+            "findings": list(res["findings"]) if res and self._state == "result" else [],
+            "regions": list(res["regions"]) if res and self._state == "result" else [],
+            "comparison": res["comparison"] if res and self._state == "result" else None,
+            "retests": self._offered(),
+            "referral": self._state == "pain",
+            "panel": self._panel.state() if self._panel is not None else None,
+            "cameras": {v: dict(c) for v, c in self._cameras.items()},
+            "safe_mode": self._safe_mode,
+            "detail": dict(self._extra),
+        }
+
+    def _offered(self) -> list[str]:
+        if self._state != "result" or not self.retest_offer or self._base is None:
+            return []
+        return list(retest.KINDS)

@@ -1,0 +1,437 @@
+"""The station's state machine, driven fast: fake clock, synthetic people, MockFactory panel."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from device.panel import open_panel
+from device.pose.types import BodyPart as P
+from device.station import Station
+from device.station.positioning import check_view, person_present
+from device.store import Store
+from device.vocabulary import REGION_IDS
+from tests.station_helpers import H, W, Clock, depth_at, person, result_from_reps, station_config
+
+DT = 1 / 30
+
+
+def hip_reps(view) -> int:
+    """Completed squats in a view: hips went deep and came back up (the test's rep counter)."""
+    y = view.keypoints[:, [P.LEFT_HIP, P.RIGHT_HIP], 1].mean(axis=1)
+    deep = y > y.min() + 80
+    return int(np.sum(deep[:-1] & ~deep[1:]))
+
+
+class Rig:
+    def __init__(self, tmp_path, present=(), reps_seen=None, **station):
+        self.clock = Clock()
+        self.config = station_config(**station)
+        self.panel = open_panel(self.config["panel"], shutdown_action=lambda: None)
+        self.store = Store(tmp_path / "ohsa.db")
+        self.present = set(present)
+        self.reps_seen = reps_seen  # reps the analysis reports (default: what the track shows)
+        self.pain_ids = []
+        self.jobs = []
+        self.deferred = []  # analysis work not run yet (defer=True)
+        self.defer = False
+        self.station = Station(
+            self.config, clock=self.clock, panel=self.panel, analyse=self.analyse, save=self.save,
+            submit=self.submit, count_reps=hip_reps, on_pain=self.pain_ids.append,
+        )
+        for v in ("front", "side"):
+            self.station.set_camera(v, True)
+        self.t = 0.0
+
+    def analyse(self, job):
+        self.jobs.append(job)
+        reps = self.reps_seen if self.reps_seen is not None else hip_reps(job.track.views["front"])
+        present = set(self.present)
+        if job.kind == "heels_raised":
+            present.discard("heels_rise")
+            present.discard("excessive_forward_lean")
+        return {"result": result_from_reps(reps, present)}
+
+    def save(self, job, outcome):
+        return self.store.save_assessment(
+            outcome["result"], job.track, {}, kind=job.kind, parent_id=job.parent_id
+        )
+
+    def submit(self, fn):
+        if self.defer:
+            self.deferred.append(fn)
+        else:
+            fn()
+
+    def frames(self, seconds, front=True, side=True, **pose):
+        """Feed both views at 30 fps for `seconds`; `pose` may give `depth` as a function of t."""
+        depth = pose.pop("depth", 0.0)
+        for _ in range(int(round(seconds / DT))):
+            self.clock.advance(DT)
+            self.t += DT
+            d = depth(self.t) if callable(depth) else depth
+            if front:
+                self.station.observe("front", self.t, person("front", d, **pose), W, H)
+            if side:
+                self.station.observe("side", self.t, person("side", d, **pose), W, H)
+            self.station.tick()
+
+    def squats(self, reps, **pose):
+        t0 = self.t
+        self.frames(reps * 2.0 + 0.3, depth=lambda t: depth_at(t - t0) if t - t0 < reps * 2.0 else 0.0, **pose)
+
+    def to_recording(self, **pose):
+        self.station.press()
+        self.frames(0.6, **pose)  # hold the start position
+        assert self.state == "countdown"
+        self.frames(3.1, **pose)
+        assert self.state == "recording"
+
+    @property
+    def state(self):
+        return self.station.state()["state"]
+
+    def pin(self, role):
+        return self.panel.pin_factory.pin(self.config["panel"][role])
+
+    def leds(self):
+        return {r for r in REGION_IDS if self.pin(f"led_{r}").state}
+
+    def close(self):
+        self.panel.close()
+        self.store.close()
+
+
+@pytest.fixture
+def rig(tmp_path):
+    rigs = []
+
+    def make(**kw):
+        r = Rig(tmp_path / str(len(rigs)), **kw) if False else Rig(_dir(tmp_path, len(rigs)), **kw)
+        rigs.append(r)
+        return r
+
+    yield make
+    for r in rigs:
+        r.close()
+
+
+def _dir(tmp_path, i):
+    d = tmp_path / f"rig{i}"
+    d.mkdir()
+    return d
+
+
+def test_whole_flow_to_result_lights_regions_and_saves(rig):
+    r = rig(present={"knees_cave_in", "excessive_forward_lean"})
+    assert r.state == "idle" and r.pin("status_green").state is True
+    r.station.press()
+    s = r.station.state()
+    assert s["state"] == "positioning"
+    r.frames(0.2, stance="down")
+    assert r.station.state()["message"] == "Raise both arms straight up overhead."
+    r.frames(0.3)
+    assert r.state == "positioning"  # must hold for positioning_hold_s
+    r.frames(0.3)
+    s = r.station.state()
+    assert s["state"] == "countdown" and s["countdown"] == 3
+    assert s["panel"]["last_beep"] == "tick"
+    beeps = s["panel"]["beeps"]
+    r.frames(2.0)
+    assert r.station.state()["countdown"] == 1
+    r.frames(1.1)
+    assert r.state == "recording"
+    # a tick each second, then "go"
+    assert r.station.state()["panel"]["beeps"] == beeps + 3
+    assert r.station.state()["panel"]["last_beep"] == "go"
+    r.frames(2.2, depth=lambda t: depth_at(t - 0))  # may or may not be a whole rep yet
+    r.squats(3)
+    s = r.station.state()
+    assert s["state"] == "result", s
+    assert s["reps"] >= 2
+    assert s["findings"] == ["knees_cave_in", "excessive_forward_lean"]
+    assert r.leds() == {"knees", "hips_low_back"}
+    assert s["panel"]["regions"]["knees"] is True
+    saved = r.store.get(s["assessment_id"])
+    assert saved is not None and saved["kind"] == "standard"
+    assert s["retests"] == ["heels_raised", "hands_on_hips"]
+    r.station.press()
+    assert r.state == "idle" and r.leds() == set()
+
+
+def test_recording_stops_at_target_reps_with_live_counter(rig):
+    r = rig()
+    r.to_recording()
+    seen = []
+    t0 = r.t
+    while r.state == "recording" and r.t - t0 < 12:
+        r.frames(DT, depth=lambda t: depth_at(t - t0))
+        seen.append(r.station.state()["reps"])
+    assert r.state == "result"
+    assert seen[-1] == 3 and sorted(seen) == seen and 1 in seen and 2 in seen
+    assert r.jobs[-1].live_reps == 3
+    assert r.t - t0 < 3 * 2.0 + 0.5  # stopped right after the third rep, not at the time limit
+
+
+def test_positioning_instructions(rig):
+    r = rig()
+    r.station.press()
+    r.frames(0.1, front=False)
+    assert "front camera is not working" in r.station.state()["message"].lower() or \
+        r.station.state()["positioning"]["front"] == "camera_missing"
+    r.frames(0.1, facing=False)
+    assert r.station.state()["message"] == "Turn to face the front camera."
+    r.frames(0.1, dx=160)
+    assert r.station.state()["message"] == "Stand on the footprints in the middle of the mat."
+    r.frames(0.1, score=0.05)
+    assert r.station.state()["message"] == "Step onto the footprints on the mat."
+    assert r.state == "positioning"
+
+
+def test_check_view_cut_off_and_hands_on_hips():
+    k = person("front")
+    assert check_view("front", k, W, H) is None
+    k2 = k.copy()
+    k2[P.LEFT_ANKLE, 2] = k2[P.RIGHT_ANKLE, 2] = 0.05
+    assert check_view("front", k2, W, H) == "not_whole"
+    k3 = k.copy()
+    k3[:, 1] += 80  # feet below the bottom edge
+    assert check_view("front", k3, W, H) == "not_whole"
+    assert check_view("front", k, W, H, "hands_on_hips") == "hands"
+    assert check_view("front", person("front", stance="hips"), W, H, "hands_on_hips") is None
+    assert check_view("side", person("side", facing=False), W, H) is None  # side: no facing check
+    assert check_view("front", None, W, H) == "no_person"
+    assert person_present(person("front", depth=1.0, score=0.4))
+    assert not person_present(person("front", score=0.1))
+
+
+def test_countdown_goes_back_to_positioning_when_arms_drop(rig):
+    r = rig()
+    r.station.press()
+    r.frames(0.6)
+    assert r.state == "countdown"
+    r.frames(0.7, stance="down")
+    assert r.state == "positioning"
+    assert r.station.state()["message"] == "Raise both arms straight up overhead."
+
+
+@pytest.mark.parametrize("where", ["positioning", "countdown", "recording_web", "analysing", "result"])
+def test_cancel_at_any_time(rig, where):
+    r = rig()
+    r.station.press()
+    if where != "positioning":
+        r.frames(0.6)
+    if where in ("recording_web", "analysing", "result"):
+        r.frames(3.1)
+    if where == "analysing":
+        r.defer = True
+        r.squats(3)
+        assert r.state == "analysing"
+    if where == "result":
+        r.squats(3)
+        assert r.state == "result"
+    before = r.store.count()
+    r.station.cancel()
+    if where == "result":
+        assert r.state == "idle"
+        return
+    assert r.state == "cancelled"
+    assert r.station.state()["message"].startswith("Cancelled")
+    assert r.pin("status_red").state is True
+    for fn in r.deferred:
+        fn()  # the analysis finishes after the cancel: discarded
+    assert r.state == "cancelled" and r.store.count() == before == 0
+    r.clock.advance(5.1)
+    r.station.tick()
+    assert r.state == "idle"
+
+
+def test_long_press_on_the_panel_cancels_and_in_recording_reports_pain(rig):
+    r = rig()
+    r.panel.when_pressed = r.station.press
+    r.panel.when_held = r.station.long_press
+    button = r.pin("button")
+    button.drive_low()
+    time.sleep(0.05)
+    button.drive_high()
+    assert _wait(lambda: r.state == "positioning")
+    button.drive_low()
+    assert _wait(lambda: r.state == "cancelled")
+    button.drive_high()
+    r.station.press()
+    assert r.state == "idle"
+    r.to_recording()
+    button.drive_low()
+    assert _wait(lambda: r.state == "pain")
+    button.drive_high()
+    assert r.station.state()["referral"] is True
+    assert "physiotherapist" in r.station.state()["message"]
+    assert r.store.count() == 0
+
+
+def test_pain_on_the_page_during_recording_and_on_a_result(rig):
+    r = rig()
+    r.to_recording()
+    r.squats(1)
+    assert r.station.report_pain()
+    s = r.station.state()
+    assert s["state"] == "pain" and s["referral"] and s["assessment_id"] is None
+    assert r.jobs == [] and r.store.count() == 0
+    r.station.press()
+    r.to_recording()
+    r.squats(3)
+    aid = r.station.state()["assessment_id"]
+    assert aid
+    r.station.report_pain()
+    assert r.state == "pain" and r.pain_ids == [aid]
+    assert r.leds() == set()
+
+
+def test_camera_stall_during_recording(rig):
+    r = rig()
+    r.to_recording()
+    r.squats(1)
+    r.frames(3.2, side=False)  # side camera sends nothing (offline_after_s is 3 s)
+    s = r.station.state()
+    assert s["state"] == "camera_offline"
+    assert "side camera" in s["message"] and s["detail"]["view"] == "side"
+    assert r.jobs == [] and r.store.count() == 0
+    assert r.pin("status_red").state is True
+
+
+def test_camera_reported_offline_by_capture(rig):
+    r = rig()
+    r.to_recording()
+    r.station.set_camera("front", False, "no frame for 3 s")
+    s = r.station.state()
+    assert s["state"] == "camera_offline" and "front camera" in s["message"]
+    assert s["cameras"]["front"] == {"online": False, "reason": "no frame for 3 s"}
+    r.station.press()
+    s = r.station.state()
+    assert s["state"] == "idle" and "front camera is not working" in s["message"]
+    assert r.pin("status_red").state is True
+    r.station.press()  # starting with a camera missing says so at once
+    assert r.state == "camera_offline"
+
+
+def test_person_leaving_stops_the_set(rig):
+    r = rig()
+    r.to_recording()
+    r.squats(1)
+    r.frames(1.2, score=0.05)  # nobody there
+    s = r.station.state()
+    assert s["state"] == "person_left" and "stepped out of view" in s["message"]
+    assert r.jobs == [] and r.store.count() == 0
+
+
+def test_too_few_reps_at_the_time_limit(rig):
+    r = rig(record_limit_s=4.0)
+    r.to_recording()
+    t0 = r.t
+    r.frames(4.2, depth=lambda t: depth_at(t - t0, period=4.0) if t - t0 < 4.0 else 0)
+    s = r.station.state()
+    assert s["state"] == "too_few_reps", s
+    assert "1 squat," in s["message"] and "at least 2" in s["message"]
+    assert len(r.jobs) == 1 and r.store.count() == 0
+
+
+def test_analysis_failure_is_a_clear_error(rig):
+    r = rig()
+
+    def broken(job):
+        raise RuntimeError("rules crashed")
+
+    r.station._analyse = broken
+    r.to_recording()
+    r.squats(3)
+    assert r.state == "error" and r.store.count() == 0
+
+
+def test_retests_are_linked_and_compared(rig):
+    r = rig(present={"heels_rise", "excessive_forward_lean", "knees_cave_in"})
+    r.to_recording()
+    r.squats(3)
+    base = r.station.state()
+    assert base["state"] == "result"
+    assert r.station.retest("heels_raised")
+    s = r.station.state()
+    assert s["state"] == "positioning" and s["kind"] == "heels_raised"
+    r.frames(0.6)
+    r.frames(3.1)
+    r.squats(3)
+    s = r.station.state()
+    assert s["state"] == "result" and s["parent_id"] == base["assessment_id"]
+    cmp_ = s["comparison"]
+    assert sorted(cmp_["disappeared"]) == ["excessive_forward_lean", "heels_rise"]
+    assert cmp_["persisted"] == ["knees_cave_in"]
+    assert cmp_["origin"]["heels_rise"] == "ankle_mobility" and cmp_["origin"]["knees_cave_in"] == "hip_core"
+    saved = r.store.get(s["assessment_id"])
+    assert saved["kind"] == "heels_raised" and saved["parent_id"] == base["assessment_id"]
+    # the second re-test also links to the standard set, and wants hands on hips
+    assert r.station.retest("hands_on_hips")
+    r.frames(0.6)
+    assert r.state == "positioning" and "hands on your hips" in r.station.state()["message"]
+    r.frames(0.6, stance="hips")
+    assert r.state == "countdown"
+    r.frames(3.1, stance="hips")
+    r.squats(3, stance="hips")
+    s = r.station.state()
+    assert s["parent_id"] == base["assessment_id"]
+    assert r.store.get(s["assessment_id"])["kind"] == "hands_on_hips"
+    with pytest.raises(ValueError):
+        r.station.retest("one_leg")
+
+
+def test_result_goes_idle_after_a_while_and_positioning_times_out(rig):
+    r = rig(result_idle_s=10.0, positioning_timeout_s=5.0, present={"head_forward"})
+    r.to_recording()
+    r.squats(3)
+    assert r.leds() == {"head"}
+    r.clock.advance(10.1)
+    r.station.tick()
+    assert r.state == "idle" and r.leds() == set()
+    assert r.station.retest("heels_raised") is False  # only offered on a result
+    r.station.press()
+    r.frames(5.1, stance="down")
+    assert r.state == "idle"
+
+
+def test_wait_for_change_wakes_on_a_transition(rig):
+    r = rig()
+    v, s = r.station.wait_for_change(-1, 0.01)
+    assert s["state"] == "idle"
+    got = {}
+
+    def waiter():
+        got["v"], got["s"] = r.station.wait_for_change(v, 5.0)
+
+    th = threading.Thread(target=waiter)
+    th.start()
+    time.sleep(0.05)
+    r.station.press()
+    th.join(2.0)
+    assert got["s"]["state"] == "positioning" and got["v"] > v
+    t0 = time.monotonic()
+    v2, _ = r.station.wait_for_change(got["v"] + 1000, 0.05)  # nothing new: times out
+    assert time.monotonic() - t0 < 1.0
+
+
+def test_safe_mode_refuses_to_start(rig):
+    r = rig()
+    r.station.set_safe_mode("bad config: station.target_reps: expected a number")
+    s = r.station.state()
+    assert s["safe_mode"] and "bad config" in s["message"]
+    assert r.station.start() is False and r.state == "idle"
+    assert r.pin("status_red").state is True
+
+
+def _wait(cond, timeout=2.0):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if cond():
+            return True
+        time.sleep(0.005)
+    return cond()
