@@ -1,0 +1,120 @@
+"""`ohsa assess` (recordings -> ohsa-result/1) and `ohsa check` (camera placement helper)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from device.errors import InputError
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "assess",
+        help="assess recorded clips: pose, rules, ohsa-result/1 on stdout",
+        description="Replay recordings as fast as possible through pose and rules; print the "
+        "ohsa-result/1 result. Either view may be left out (its compensations are not_assessed).",
+    )
+    p.add_argument("--front", metavar="F", help="front view: video file or image folder")
+    p.add_argument("--side", metavar="S", help="side view: video file or image folder")
+    p.add_argument("--json", metavar="OUT", help="also write the result to this file")
+    p.add_argument("--track", metavar="OUT", help="write the ohsa-keypoints/1 track to this file")
+    p.add_argument("--offset", type=float, metavar="S",
+                   help="seconds the side clip started after the front clip (default: from the motion)")
+    p.add_argument("--no-align", action="store_true", help="take the clips to start together")
+    p.add_argument("--fps", type=float, help="frame rate of image folders (default 30)")
+    _common(p)
+    p.set_defaults(func=_cmd_assess)
+
+    c = sub.add_parser(
+        "check",
+        help="camera placement helper (live cameras, or --front/--side recordings)",
+        description="For each view: is a person fully in frame with arms overhead, how much of "
+        "the height they fill, does the front camera see the front and the side camera a side, "
+        "is it too dark; and what to move. Exit status 1 when something should be moved.",
+    )
+    c.add_argument("--front", metavar="F", help="check this recording instead of the front camera")
+    c.add_argument("--side", metavar="S", help="check this recording instead of the side camera")
+    c.add_argument("--seconds", type=float, default=3.0, help="live cameras: look this long (default 3)")
+    c.add_argument("--frames", type=int, default=8, help="frames to judge per view (default 8)")
+    c.add_argument("--json", action="store_true", help="print the findings as JSON")
+    _common(c)
+    c.set_defaults(func=_cmd_check)
+
+
+def _common(p) -> None:
+    p.add_argument("--config", metavar="TOML", help="station config (default: OHSA_CONFIG or /etc/ohsa/ohsa.toml)")
+    p.add_argument("--model", metavar="PATH", help="MoveNet model file")
+    p.add_argument("--threads", type=int, default=None, help="interpreter threads (default: config)")
+
+
+def _movenet(args, cfg):
+    from device.pose import MoveNet
+
+    return MoveNet(args.model or cfg["model"]["path"] or None, threads=args.threads or cfg["model"]["threads"])
+
+
+def _writable(path: str, option: str) -> Path:
+    out = Path(path)
+    if not out.parent.is_dir():
+        raise InputError(f"{option} {out}: folder {out.parent} does not exist")
+    if out.is_dir():
+        raise InputError(f"{option} {out}: is a folder, not a file")
+    return out
+
+
+def _cmd_assess(args) -> int:
+    from device import atomic, config
+    from device.camera.assess import assess_recordings
+    from device.track import write_track
+
+    if not args.front and not args.side:
+        raise InputError("ohsa assess: give --front and/or --side recordings")
+    if args.offset is not None and not math.isfinite(args.offset):
+        raise InputError(f"--offset {args.offset}: must be a number of seconds")
+    if args.fps is not None and not args.fps > 0:
+        raise InputError(f"--fps {args.fps}: must be a positive number")
+    json_out = _writable(args.json, "--json") if args.json else None
+    track_out = _writable(args.track, "--track") if args.track else None
+    cfg = config.load(args.config)
+    result, track = assess_recordings(
+        args.front, args.side, args.offset,
+        movenet=_movenet(args, cfg), thresholds=cfg["rules"]["thresholds"] or None,
+        align=not args.no_align, fps=args.fps,
+    )
+    text = json.dumps(result, indent=2)
+    if json_out:
+        atomic.write_text(json_out, text + "\n")
+    if track_out:
+        write_track(track, track_out)
+    print(text)
+    return 0
+
+
+def _cmd_check(args) -> int:
+    from device import config
+    from device.camera.check import check_view, format_check, sample_live, sample_recording
+    from device.vocabulary import VIEWS
+
+    if not args.seconds > 0 or args.frames < 1:
+        raise InputError("--seconds and --frames must be positive")
+    cfg = config.load(args.config)
+    movenet = _movenet(args, cfg)
+    recordings = {v: p for v, p in (("front", args.front), ("side", args.side)) if p}
+    samples = {}
+    if recordings:
+        for view, path in recordings.items():
+            samples[view] = sample_recording(path, view, args.frames)
+    else:
+        from device.camera.dual import DualCapture
+
+        with DualCapture.from_config(cfg) as capture:
+            for view in VIEWS:
+                samples[view] = sample_live(capture, view, args.seconds, args.frames)
+    checks = [check_view(view, images, movenet, source) for view, (images, source) in samples.items()]
+    if args.json:
+        print(json.dumps({"views": {c.view: c.to_json() for c in checks}}, indent=2))
+    else:
+        print("\n".join(format_check(c) for c in checks))
+    return 0 if all(c.ok for c in checks) else 1

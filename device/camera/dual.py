@@ -1,0 +1,356 @@
+"""Both views at once: one capture thread per camera, newest frame wins, health per view.
+
+    capture = DualCapture.from_config(config)           # or DualCapture({"front": src, ...})
+    with capture:                                        # start() ... stop()
+        frame = capture.wait_for_frame("front", timeout=1.0)   # newer than the last one handed out
+        frame = capture.latest("side")                   # peek: newest frame or None
+        capture.status()   # {"front": {"status": "online", "reason": "", "fps": 29.8, ...}, ...}
+
+Each view keeps only its newest frame: a frame that is replaced before anyone took it counts as
+dropped (so do gaps in the source's own frame numbers); nothing queues up. Frames handed out
+carry the capture's own running `seq` per view (it survives restarts of the camera).
+
+Health: `online` while frames arrive; `offline` with a reason when no usable frame came for
+`offline_after_s`, when the camera raised, or when a recording ended; `missing` when no camera
+is configured or attached. A failed camera is closed and opened again, at most
+`restarts_per_minute` times in any minute (and not more often than `min_retry_s`); one that
+comes back is used again. A capture that hangs inside the driver still shows as offline, since
+status is worked out from the age of the newest frame when asked.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import logging
+import threading
+import time
+
+from device.camera.frame import CameraMissing, EndOfStream, Frame, FrameSource, is_usable_image
+from device.vocabulary import VIEWS
+
+log = logging.getLogger(__name__)
+
+ONLINE, OFFLINE, MISSING = "online", "offline", "missing"
+FPS_WINDOW_S = 2.0
+
+
+class RestartBudget:
+    """At most `per_minute` attempts in any `window_s`, and at least `min_gap_s` apart."""
+
+    def __init__(self, per_minute: int, window_s: float = 60.0, min_gap_s: float = 1.0):
+        self.per_minute = max(1, int(per_minute))
+        self.window_s = window_s
+        self.min_gap_s = min_gap_s
+        self._attempts: collections.deque[float] = collections.deque()
+
+    def wait_s(self, now: float) -> float:
+        """Seconds until the next attempt is allowed (0: now)."""
+        while self._attempts and now - self._attempts[0] >= self.window_s:
+            self._attempts.popleft()
+        wait = 0.0
+        if self._attempts:
+            wait = max(wait, self._attempts[-1] + self.min_gap_s - now)
+        if len(self._attempts) >= self.per_minute:
+            wait = max(wait, self._attempts[0] + self.window_s - now)
+        return max(0.0, wait)
+
+    def spend(self, now: float) -> None:
+        self._attempts.append(now)
+
+
+class _View:
+    def __init__(self, name: str, source: FrameSource | None, offline_after_s: float):
+        self.name = name
+        self.source = source
+        self.offline_after_s = float(offline_after_s)
+        self.frame: Frame | None = None  # the newest usable frame
+        self.taken = True  # whether `frame` was handed out by take/wait
+        self.last_taken_seq = 0
+        self.seq = 0
+        self.last_source_seq: int | None = None
+        self.frames = 0
+        self.dropped = 0
+        self.corrupt = 0
+        self.errors = 0
+        self.restarts = 0
+        self.opens = 0
+        self.arrivals: collections.deque[float] = collections.deque()
+        self.last_arrival: float | None = None  # capture clock
+        self.opened_at: float | None = None
+        self.status = MISSING if source is None else OFFLINE
+        self.reason = "no camera configured" if source is None else "starting"
+        self.ever_online = False
+        self.ended = False
+        self.thread: threading.Thread | None = None
+
+
+class DualCapture:
+    def __init__(
+        self,
+        sources: dict[str, FrameSource | None],
+        *,
+        offline_after_s: float | dict[str, float] = 3.0,
+        restarts_per_minute: int = 5,
+        restart_window_s: float = 60.0,
+        min_retry_s: float = 1.0,
+        read_timeout_s: float = 0.5,
+        clock=time.monotonic,
+    ):
+        unknown = set(sources) - set(VIEWS)
+        if unknown:
+            raise ValueError(f"unknown view(s) {sorted(unknown)}; views are {VIEWS}")
+        self._clock = clock
+        self._cond = threading.Condition()
+        self._stop = threading.Event()
+        self._read_timeout_s = read_timeout_s
+        self._budget_args = (restarts_per_minute, restart_window_s, min_retry_s)
+        self._views: dict[str, _View] = {}
+        for name in VIEWS:
+            after = offline_after_s.get(name, 3.0) if isinstance(offline_after_s, dict) else offline_after_s
+            self._views[name] = _View(name, sources.get(name), after)
+        self._started = False
+
+    @classmethod
+    def from_config(cls, config: dict, *, recordings: dict[str, str] | None = None,
+                    paced: bool = True, **kwargs) -> DualCapture:
+        """Sources per `config["cameras"]`; `recordings` ({view: path}) replace a view's camera."""
+        from device.camera.sources import make_source
+
+        cams = config["cameras"]
+        recordings = recordings or {}
+        sources = {v: make_source(v, cams[v], recording=recordings.get(v), paced=paced) for v in VIEWS}
+        kwargs.setdefault("offline_after_s", {v: cams[v]["offline_after_s"] for v in VIEWS})
+        kwargs.setdefault("restarts_per_minute", cams["restarts_per_minute"])
+        return cls(sources, **kwargs)
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self) -> DualCapture:
+        if self._started:
+            return self
+        self._started = True
+        self._stop.clear()
+        for view in self._views.values():
+            if view.source is None:
+                continue
+            view.thread = threading.Thread(target=self._run, args=(view,), name=f"camera-{view.name}", daemon=True)
+            view.thread.start()
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop the capture threads and close the cameras (threads stuck in a driver are left)."""
+        self._stop.set()
+        with self._cond:
+            self._cond.notify_all()
+        deadline = time.monotonic() + timeout
+        for view in self._views.values():
+            if view.thread is not None:
+                view.thread.join(max(0.0, deadline - time.monotonic()))
+                if view.thread.is_alive():
+                    log.warning("%s camera thread did not stop within %.1f s", view.name, timeout)
+                view.thread = None
+        self._started = False
+
+    def __enter__(self) -> DualCapture:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    # -- frames ----------------------------------------------------------------------------
+    def latest(self, view: str) -> Frame | None:
+        """The newest frame of `view` (or None), without marking it taken."""
+        with self._cond:
+            return self._views[view].frame
+
+    def take(self, view: str) -> Frame | None:
+        """The newest frame if it was not handed out yet, else None."""
+        with self._cond:
+            v = self._views[view]
+            return None if v.taken else self._take(v)
+
+    def wait_for_frame(self, view: str, after_seq: int | None = None, timeout: float | None = None) -> Frame | None:
+        """The newest frame with `seq > after_seq` (default: the last one handed out), waiting
+        up to `timeout` seconds; None on timeout, on stop, or when the view has ended."""
+        v = self._views[view]
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            after = v.last_taken_seq if after_seq is None else after_seq
+            while True:
+                if v.frame is not None and v.frame.seq > after:
+                    return self._take(v)
+                if self._stop.is_set() or v.ended or v.source is None:
+                    return None
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return None
+                self._cond.wait(remaining)
+
+    def wait_for_frames(self, after: dict[str, int] | None = None, timeout: float | None = None) -> dict[str, Frame]:
+        """New frames of any view (`{view: frame}`), waiting up to `timeout` for at least one."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            while True:
+                out = {}
+                for v in self._views.values():
+                    seq = v.last_taken_seq if after is None or v.name not in after else after[v.name]
+                    if v.frame is not None and v.frame.seq > seq:
+                        out[v.name] = self._take(v)
+                if out or self._stop.is_set():
+                    return out
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return out
+                self._cond.wait(remaining)
+
+    def _take(self, v: _View) -> Frame | None:
+        frame = v.frame
+        if frame is not None:
+            v.taken = True
+            v.last_taken_seq = max(v.last_taken_seq, frame.seq)
+        return frame
+
+    # -- health ----------------------------------------------------------------------------
+    def status(self, view: str | None = None) -> dict:
+        """Per view: status, reason, fps, frames, dropped, corrupt, restarts, age_s, source."""
+        with self._cond:
+            now = self._clock()
+            out = {name: self._status(v, now) for name, v in self._views.items()}
+        return out[view] if view else out
+
+    def online(self, view: str) -> bool:
+        return self.status(view)["status"] == ONLINE
+
+    def _status(self, v: _View, now: float) -> dict:
+        status, reason = v.status, v.reason
+        age = None if v.last_arrival is None else now - v.last_arrival
+        if status == ONLINE and age is not None and age > v.offline_after_s:
+            status, reason = OFFLINE, f"no frame for {age:.1f} s"
+        while v.arrivals and now - v.arrivals[0] > FPS_WINDOW_S:
+            v.arrivals.popleft()
+        fps = 0.0
+        if status == ONLINE and len(v.arrivals) >= 2:
+            span = v.arrivals[-1] - v.arrivals[0]
+            fps = (len(v.arrivals) - 1) / span if span > 0 else 0.0
+        return {
+            "status": status,
+            "reason": reason,
+            "fps": round(fps, 1),
+            "frames": v.frames,
+            "dropped": v.dropped,
+            "corrupt": v.corrupt,
+            "errors": v.errors,
+            "restarts": v.restarts,
+            "age_s": None if age is None else round(age, 2),
+            "source": None if v.source is None else v.source.name,
+        }
+
+    # -- the capture thread ----------------------------------------------------------------
+    def _set(self, v: _View, status: str, reason: str) -> None:
+        with self._cond:
+            if (status, reason) != (v.status, v.reason):
+                level = logging.INFO if status == ONLINE else logging.WARNING
+                log.log(level, "%s camera %s%s", v.name, status, f": {reason}" if reason else "")
+            v.status, v.reason = status, reason
+            self._cond.notify_all()
+
+    def _run(self, v: _View) -> None:
+        budget = RestartBudget(*self._budget_args)
+        is_open = False
+        last_problem = ""
+        try:
+            while not self._stop.is_set():
+                if not is_open:
+                    wait = budget.wait_s(self._clock())
+                    if wait > 0:
+                        if v.status != MISSING:
+                            self._set(v, OFFLINE, f"{last_problem}; next try in {wait:.0f} s".lstrip("; "))
+                        self._stop.wait(min(wait, 1.0))
+                        continue
+                    budget.spend(self._clock())
+                    v.opens += 1
+                    if v.opens > 1:
+                        v.restarts += 1
+                    try:
+                        v.source.open()
+                    except CameraMissing as e:
+                        last_problem = str(e)
+                        self._close(v)
+                        self._set(v, OFFLINE if v.ever_online else MISSING, str(e))
+                        continue
+                    except Exception as e:  # any failure to open is reported, then retried
+                        v.errors += 1
+                        last_problem = f"cannot open: {_describe(e)}"
+                        self._close(v)
+                        self._set(v, OFFLINE, last_problem)
+                        continue
+                    is_open = True
+                    v.opened_at = self._clock()
+                    v.last_source_seq = None
+                    if v.status != ONLINE:
+                        self._set(v, OFFLINE, "waiting for the first frame")
+                try:
+                    frame = v.source.read(self._read_timeout_s)
+                except EndOfStream as e:
+                    self._close(v)
+                    with self._cond:
+                        v.ended = True
+                    self._set(v, OFFLINE, str(e) or "recording ended")
+                    return
+                except Exception as e:
+                    v.errors += 1
+                    last_problem = f"camera error: {_describe(e)}"
+                    self._close(v)
+                    is_open = False
+                    self._set(v, OFFLINE, last_problem)
+                    continue
+                if frame is not None and not is_usable_image(frame.image):
+                    with self._cond:
+                        v.corrupt += 1
+                    frame = None
+                if frame is None:
+                    since = v.last_arrival if v.last_arrival is not None and v.last_arrival > v.opened_at else v.opened_at
+                    quiet = self._clock() - since
+                    if quiet > v.offline_after_s:
+                        what = "no usable frame" if v.corrupt else "no frame"
+                        last_problem = f"{what} for {quiet:.1f} s"
+                        self._close(v)
+                        is_open = False
+                        self._set(v, OFFLINE, last_problem)
+                    continue
+                self._publish(v, frame)
+        finally:
+            self._close(v)
+
+    def _publish(self, v: _View, frame: Frame) -> None:
+        now = self._clock()
+        with self._cond:
+            if v.last_source_seq is not None and frame.seq > v.last_source_seq + 1:
+                v.dropped += frame.seq - v.last_source_seq - 1  # the source skipped frames
+            v.last_source_seq = frame.seq
+            if v.frame is not None and not v.taken:
+                v.dropped += 1  # replaced before anyone took it
+            v.seq += 1
+            v.frame = dataclasses.replace(frame, view=v.name, seq=v.seq)
+            v.taken = False
+            v.frames += 1
+            v.last_arrival = now
+            v.arrivals.append(now)
+            if len(v.arrivals) > 512:
+                v.arrivals.popleft()
+            if v.status != ONLINE:
+                v.ever_online = True
+                log.info("%s camera online (%s)", v.name, v.source.name)
+                v.status, v.reason = ONLINE, ""
+            self._cond.notify_all()
+
+    def _close(self, v: _View) -> None:
+        try:
+            v.source.close()
+        except Exception as e:  # closing a failed camera may fail again; it is being replaced
+            log.debug("%s camera: close failed: %s", v.name, e)
+
+
+def _describe(e: Exception) -> str:
+    text = str(e)
+    return text if text else e.__class__.__name__
