@@ -1,0 +1,215 @@
+"""Measurements on one silhouette with its keypoints: foot direction, heel height, back curve.
+
+Each function takes a bool mask `(H, W)` and COCO-17 keypoints `(17, 3)` in the same pixels and
+returns a plain number (or a small tuple), or None when this frame cannot show it. Comparing a
+rep's bottom with the person's own standing frames is `device.silhouette.refine`'s job.
+
+Pixel geometry used:
+- front view, foot: the silhouette below the ankle (skipping the ankle itself), between the
+  midline of the two ankles and well outside the ankle. Its lowest half is the forefoot (the
+  toes are nearest the camera, so lowest in the image), its top quarter the heel and ankle. The
+  forefoot centroid's sideways offset from the top part, outwards positive, moves out when the
+  foot turns out and in when it turns in.
+- side view, heel: the floor line is the lowest silhouette row under the feet when standing; the
+  heel columns are just in front of the heel's back edge. The heel height is how far the lowest
+  silhouette pixel in those columns sits above the standing floor line.
+- side view, back: the back edge of the silhouette sampled along the hip-shoulder line (from
+  20 % to 75 % of the way up, away from the buttocks and the shoulder blades and arms), as the
+  distance behind that line; a parabola fitted to it gives how many degrees the contour turns
+  (convex backwards positive: rounding).
+"""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+
+MIN_SCORE = 0.2
+L_HIP, R_HIP, L_SHO, R_SHO = 11, 12, 5, 6
+L_KNEE, R_KNEE, L_ANK, R_ANK = 13, 14, 15, 16
+L_ELB, R_ELB, L_WRI, R_WRI = 7, 8, 9, 10
+
+BACK_SPAN = (0.20, 0.75)
+BACK_SAMPLES = 12
+
+
+def _mean_pt(kps: np.ndarray, idx) -> np.ndarray | None:
+    """Score-weighted mean of keypoints (x, y), or None if none is confident."""
+    rows = kps[list(idx)]
+    ok = rows[:, 2] >= MIN_SCORE
+    if not ok.any():
+        return None
+    w = rows[ok, 2]
+    return (rows[ok, :2] * w[:, None]).sum(0) / w.sum()
+
+
+def shank_px(kps: np.ndarray) -> float | None:
+    vals = [float(np.linalg.norm(kps[k, :2] - kps[a, :2]))
+            for k, a in ((L_KNEE, L_ANK), (R_KNEE, R_ANK)) if min(kps[k, 2], kps[a, 2]) >= MIN_SCORE]
+    return max(vals) if vals else None
+
+
+# --- front view: feet --------------------------------------------------------------------------
+
+
+def forefoot_offset(mask: np.ndarray, kps: np.ndarray, ankle: int, shank: float,
+                    valid: np.ndarray | None = None) -> float | None:
+    """Outward offset (pixels) of the forefoot centroid from the ankle; None if not visible."""
+    other = R_ANK if ankle == L_ANK else L_ANK
+    if min(kps[ankle, 2], kps[other, 2]) < MIN_SCORE:
+        return None
+    ax, ay = kps[ankle, :2]
+    mid = (ax + kps[other, 0]) / 2
+    out = 1.0 if ax >= mid else -1.0
+    h, w = mask.shape
+    y0, y1 = int(round(ay + 0.13 * shank)), int(round(ay + 0.6 * shank))
+    xa = mid + out * 0.08 * abs(ax - mid)  # keep clear of the other foot
+    xb = ax + out * 0.7 * shank
+    x0, x1 = int(round(min(xa, xb))), int(round(max(xa, xb)))
+    y0, y1, x0, x1 = max(y0, 0), min(y1, h), max(x0, 0), min(x1, w)
+    if y1 - y0 < 3 or x1 - x0 < 3:
+        return None
+    if valid is not None and valid[y0:y1, x0:x1].mean() < 0.98:
+        return None  # the empty scene under this foot is not known
+    ys, xs = np.nonzero(mask[y0:y1, x0:x1])
+    if len(ys) < max(12, 0.004 * shank * shank):
+        return None
+    if ys.max() >= y1 - y0 - 1 or (xs.min() == 0 and out < 0 and x0 > 0) or (xs.max() == x1 - x0 - 1 and out > 0):
+        # the blob runs out of the search box: not a foot on the floor (or a leg, a bag)
+        return None
+    # forefoot (lowest half of the rows) against the top rows (heel and ankle, which stay put
+    # when the foot turns about the leg): both from the silhouette, free of keypoint jitter
+    low = ys >= np.median(ys)
+    top = ys <= np.percentile(ys, 25)
+    return float((xs[low].mean() - xs[top].mean()) * out)
+
+
+# --- side view: heels ---------------------------------------------------------------------------
+
+
+def facing(kps_bottom: np.ndarray) -> float | None:
+    """+1 if the person faces image right, -1 if left (knees ahead of hips at a squat's bottom)."""
+    knee, hip = _mean_pt(kps_bottom, (L_KNEE, R_KNEE)), _mean_pt(kps_bottom, (L_HIP, R_HIP))
+    if knee is None or hip is None or abs(knee[0] - hip[0]) < 3:
+        return None
+    return 1.0 if knee[0] > hip[0] else -1.0
+
+
+def foot_floor(mask: np.ndarray, kps: np.ndarray, shank: float, face: float,
+               valid: np.ndarray | None = None):
+    """Standing: (floor row, heel columns) of the feet; None if the feet are not clear."""
+    ankle = _mean_pt(kps, (L_ANK, R_ANK))
+    if ankle is None:
+        return None
+    ax, ay = ankle
+    h, w = mask.shape
+    xa, xb = int(round(ax - 0.5 * shank)), int(round(ax + 0.5 * shank))
+    xa, xb = max(xa, 0), min(xb, w)
+    ya, yb = int(round(ay)), min(int(round(ay + 0.5 * shank)), h)
+    band = mask[ya:yb, xa:xb]
+    if valid is not None and valid[ya:yb, xa:xb].mean() < 0.98:
+        return None  # the empty scene around the feet is not known
+    if band.size == 0 or not band.any():
+        return None
+    rows = np.nonzero(band.any(1))[0]
+    if rows.max() >= band.shape[0] - 1:
+        return None  # the silhouette runs on below: no floor contact seen
+    floor = ya + int(rows.max())
+    # the heel's back edge: the backmost silhouette column just above the floor
+    low = mask[max(floor - int(0.12 * shank), 0):floor + 1, xa:xb]
+    cols = np.nonzero(low.any(0))[0]
+    if len(cols) == 0:
+        return None
+    back = xa + (cols.min() if face > 0 else cols.max())
+    c0, c1 = back + face * 0.03 * shank, back + face * 0.12 * shank
+    heel_cols = np.arange(int(round(min(c0, c1))), int(round(max(c0, c1))) + 1)
+    heel_cols = heel_cols[(heel_cols >= 0) & (heel_cols < w)]
+    if len(heel_cols) < 2:
+        return None
+    return floor, heel_cols
+
+
+def heel_bottom(mask: np.ndarray, cols: np.ndarray, floor: int, shank: float) -> float | None:
+    """Median lowest silhouette row in the heel columns (searching up to 0.4 shank above the
+    floor line), or None when most columns show no heel."""
+    h = mask.shape[0]
+    top = max(int(floor - 0.4 * shank), 0)
+    sub = mask[top:min(floor + int(0.1 * shank) + 2, h)][:, cols]
+    lows = []
+    for j in range(sub.shape[1]):
+        r = np.nonzero(sub[:, j])[0]
+        if len(r):
+            lows.append(top + r.max())
+    if len(lows) < 0.6 * len(cols):
+        return None
+    return float(np.median(lows))
+
+
+# --- side view: low back ------------------------------------------------------------------------
+
+
+def back_curve(mask: np.ndarray, kps: np.ndarray, face: float, valid: np.ndarray | None = None):
+    """(bend degrees, fit residual as a share of trunk length, reason) of the back contour.
+
+    bend > 0: convex backwards (rounded); < 0: concave (arched). None with a reason when the
+    contour cannot be trusted in this frame.
+    """
+    hip, sho = _mean_pt(kps, (L_HIP, R_HIP)), _mean_pt(kps, (L_SHO, R_SHO))
+    if hip is None or sho is None:
+        return None, None, "hips or shoulders not found"
+    axis = sho - hip
+    length = float(np.linalg.norm(axis))
+    if length < 20:
+        return None, None, "trunk too small in the image"
+    u = axis / length
+    n = np.array([u[1], -u[0]])  # one normal; make it point backwards (away from the face)
+    if n[0] * face > 0:
+        n = -n
+    # arms in the way: an elbow or wrist behind the trunk line, alongside the measured span
+    for j in (L_ELB, R_ELB, L_WRI, R_WRI):
+        if kps[j, 2] < MIN_SCORE:
+            continue
+        rel = kps[j, :2] - hip
+        along, behind = float(rel @ u) / length, float(rel @ n) / length
+        if 0.05 < along < 0.9 and 0.0 < behind < 0.5:
+            return None, None, "an arm is behind the back"
+    soft = cv2.GaussianBlur(mask.astype(np.float32), (0, 0), 1.0)
+    h, w = mask.shape
+    us = np.linspace(*BACK_SPAN, BACK_SAMPLES)
+    steps = np.arange(0.0, 0.6 * length, 0.5)
+    ds = []
+    for a in us:
+        p = hip + a * axis
+        line = p[None, :] + steps[:, None] * n[None, :]
+        xi, yi = line[:, 0], line[:, 1]
+        inside = (xi >= 0) & (xi < w - 1) & (yi >= 0) & (yi < h - 1)
+        if not inside.all():
+            ds.append(np.nan)
+            continue
+        vals = cv2.remap(soft, xi.astype(np.float32)[None, :], yi.astype(np.float32)[None, :],
+                         cv2.INTER_LINEAR)[0]
+        if vals[0] < 0.5:
+            ds.append(np.nan)  # the trunk line is not inside the silhouette here
+            continue
+        below = np.nonzero(vals < 0.5)[0]
+        if len(below) == 0:
+            ds.append(np.nan)  # no edge within reach
+            continue
+        k = below[0]
+        if valid is not None and not valid[int(round(yi[k])), int(round(xi[k]))]:
+            ds.append(np.nan)  # the edge lies where the empty scene is not known
+            continue
+        frac = (vals[k - 1] - 0.5) / max(vals[k - 1] - vals[k], 1e-6)
+        ds.append((steps[k - 1] + frac * (steps[k] - steps[k - 1])) / length)
+    ds = np.array(ds)
+    ok = np.isfinite(ds)
+    if ok.sum() < 0.75 * len(ds):
+        return None, None, "back contour broken (clothing or background too alike)"
+    x = us[ok] - us.mean()
+    c2, c1, c0 = np.polyfit(x, ds[ok], 2)
+    resid = float(np.sqrt(np.mean((np.polyval([c2, c1, c0], x) - ds[ok]) ** 2)))
+    span = BACK_SPAN[1] - BACK_SPAN[0]
+    bend = -2.0 * c2 * span  # change of slope across the span, radians
+    return math.degrees(bend), resid, None

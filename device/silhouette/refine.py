@@ -1,0 +1,443 @@
+"""`refine`: feet, heels and low back from silhouettes, merged into an `ohsa-result/1`.
+
+    refine(result, frames, track, backgrounds=None) -> result (a new dict; the input is untouched)
+
+Inputs (what the camera and station layers pass):
+
+- `result`: the rules' `ohsa-result/1` (`device.rules.evaluate`) with `rep_windows`
+  (`[{"start", "bottom", "end"}]`, seconds on the shared clock) and, when present, `views`
+  (`views["side"]["status"] != "ok"` means the side view cannot be judged; refine then leaves the
+  side entries alone).
+- `frames`: `{"front": [(t, rgb), ...], "side": [...]}`; RGB uint8 `(H, W, 3)` as the camera
+  layer delivers them, `t` on the same clock as the track. Only frames standing before/between
+  reps and within 0.12 s of each rep's bottom are used, so a caller may pass just those (see
+  `wanted(t, rep_windows)`); with no `backgrounds` the frames also build the background, and then
+  more frames spread over the set help (every 3rd frame is plenty).
+- `track`: the `device.track.Track` the result was computed from (keypoints in the frames' pixels).
+- `backgrounds`: `{"front": rgb, "side": rgb}`, each camera's empty scene from its
+  `BackgroundModel` (kept while the station is idle), same size as the frames. None or a missing
+  view: a keypoint-guided temporal median of the frames is used, which cannot see the floor the
+  feet stood on all along, so feet and heels are then usually not assessed.
+
+Output: the same result with `feet_turn_out`, `feet_turn_in`, `heels_rise`, `low_back_arch`,
+`low_back_round` replaced (status, reps_flagged, side, value, unit, threshold, confidence,
+severity, reason) where the measurement is trustworthy, unchanged otherwise; plus
+`result["silhouette"]`: per view, what background was used and why an entry was not replaced.
+`feet_flatten` is never touched: no honest measurement of the arch from these views.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from device.silhouette import measure
+from device.silhouette import thresholds as th
+from device.silhouette.background import median_background
+from device.silhouette.mask import person_mask
+from device.track import Track, ViewTrack
+from device.vocabulary import ABSENT, NOT_ASSESSED, PRESENT
+
+log = logging.getLogger(__name__)
+
+PROC_MAX = 640  # frames are processed with their longer side at most this many pixels
+BOTTOM_S = 0.12  # frames this close to a rep's bottom show the bottom
+MAX_STANDING = 8
+MAX_MEDIAN_FRAMES = 40
+MAX_BACK_RESID = 0.02  # back contour fit residual (share of trunk length) above this: unreliable
+
+FRONT_IDS = ("feet_turn_out", "feet_turn_in")
+SIDE_IDS = ("heels_rise", "low_back_arch", "low_back_round")
+
+
+def wanted(t: float, rep_windows: list[dict]) -> bool:
+    """Whether refine uses a frame at time t: standing before/between reps or near a bottom."""
+    if not rep_windows:
+        return True
+    if t < rep_windows[0]["start"] or t > rep_windows[-1]["end"]:
+        return True
+    for i, w in enumerate(rep_windows):
+        if abs(t - w["bottom"]) <= BOTTOM_S:
+            return True
+        if i + 1 < len(rep_windows) and w["end"] <= t <= rep_windows[i + 1]["start"]:
+            return True
+    return False
+
+
+@dataclass
+class _Frame:
+    t: float
+    rgb: np.ndarray
+    kps: np.ndarray
+    mask: np.ndarray | None = None
+
+
+def _kps_at(view: ViewTrack, t: float) -> np.ndarray | None:
+    if len(view) == 0:
+        return None
+    i = int(np.argmin(np.abs(view.times - t)))
+    if abs(view.times[i] - t) > max(0.6 / view.fps, 0.05):
+        return None
+    return view.keypoints[i].copy()
+
+
+class _View:
+    """One view's frames at processing scale, its background and the frames refine looks at."""
+
+    def __init__(self, name, frames, vtrack: ViewTrack, windows, background):
+        self.name = name
+        self.reason = None
+        self.background_kind = None
+        frames = [(float(t), rgb) for t, rgb in frames]
+        if not frames:
+            self.reason = "no frames"
+            return
+        h, w = frames[0][1].shape[:2]
+        self.scale = min(1.0, PROC_MAX / max(h, w))
+        self.size = (int(round(w * self.scale)), int(round(h * self.scale)))
+        paired = []
+        for t, rgb in frames:
+            k = _kps_at(vtrack, t)
+            if k is not None and rgb.shape[:2] == (h, w):
+                paired.append((t, rgb, k))
+        if not paired:
+            self.reason = "no keypoints at the frames' times"
+            return
+        self.all = paired
+        self.windows = windows
+        self._background(background, h, w)
+        if self.reason:
+            return
+        self._select()
+
+    def _small(self, rgb, kps):
+        k = kps.copy()
+        k[:, :2] *= self.scale
+        if self.scale == 1.0:
+            return rgb, k
+        return cv2.resize(rgb, self.size, interpolation=cv2.INTER_AREA), k
+
+    def _background(self, background, h, w):
+        self.valid = None
+        if background is not None and background.shape[:2] == (h, w) and background.ndim == 3:
+            self.bg = self._small(background, np.zeros((17, 3)))[0]
+            self.background_kind = "empty scene (idle model)"
+            return
+        if background is not None:
+            log.warning("%s background is %s, frames are %dx%d: ignored", self.name,
+                        background.shape, w, h)
+        pick = np.linspace(0, len(self.all) - 1, min(len(self.all), MAX_MEDIAN_FRAMES)).round().astype(int)
+        small = [self._small(self.all[i][1], self.all[i][2]) for i in sorted(set(pick))]
+        if len(small) < 5:
+            self.reason = "no empty-scene background and too few frames to build one"
+            return
+        self.bg, self.valid = median_background([s[0] for s in small], [s[1] for s in small])
+        self.background_kind = "temporal median where the person moved (no empty scene)"
+
+    def _select(self):
+        win = self.windows
+        stand = [f for f in self.all if not _in_rep(f[0], win)]
+        bottoms = [[f for f in self.all if abs(f[0] - w["bottom"]) <= BOTTOM_S] for w in win]
+        self.standing: list[_Frame] = []
+        if stand:
+            hips = np.array([_hip_y(f[2]) for f in stand])
+            shanks = [measure.shank_px(f[2]) for f in stand]
+            shank = np.nanmedian([s if s else np.nan for s in shanks]) if any(shanks) else np.nan
+            if np.isfinite(shank) and np.isfinite(hips).any():
+                upright = hips <= np.nanmin(hips) + 0.08 * shank
+                picked = [f for f, u in zip(stand, upright) if u]
+                idx = np.linspace(0, len(picked) - 1, min(len(picked), MAX_STANDING)).round().astype(int)
+                self.standing = [_Frame(picked[i][0], *self._small(picked[i][1], picked[i][2]))
+                                 for i in sorted(set(idx))]
+        self.bottoms: list[list[_Frame]] = [
+            [_Frame(f[0], *self._small(f[1], f[2])) for f in b] for b in bottoms
+        ]
+        if not self.standing:
+            self.reason = "no standing frames before or between the reps"
+        elif not any(self.bottoms):
+            self.reason = "no frames at the bottom of any rep"
+
+    def masks(self):
+        for f in self.standing + [f for b in self.bottoms for f in b]:
+            if f.mask is None:
+                f.mask = person_mask(f.rgb, self.bg, f.kps, self.valid)
+
+    @property
+    def shank(self) -> float | None:
+        vals = [measure.shank_px(f.kps) for f in self.standing]
+        vals = [v for v in vals if v]
+        return float(np.median(vals)) if vals else None
+
+
+def _in_rep(t, windows) -> bool:
+    return any(w["start"] <= t <= w["end"] for w in windows)
+
+
+def _hip_y(kps) -> float:
+    p = measure._mean_pt(kps, (measure.L_HIP, measure.R_HIP))
+    return float(p[1]) if p is not None else np.nan
+
+
+def _trunk(kps) -> float | None:
+    hip = measure._mean_pt(kps, (measure.L_HIP, measure.R_HIP))
+    sho = measure._mean_pt(kps, (measure.L_SHO, measure.R_SHO))
+    return None if hip is None or sho is None else float(np.linalg.norm(sho - hip))
+
+
+def _entry(status, reps_flagged, side, value, unit, threshold, confidence, reason) -> dict:
+    return {
+        "status": status,
+        "reps_flagged": int(reps_flagged),
+        "side": side,
+        "value": None if value is None else round(float(value), 2),
+        "unit": unit,
+        "threshold": threshold,
+        "confidence": round(float(confidence), 2),
+        "severity": th.severity(value, threshold) if status == PRESENT else "none",
+        "reason": reason,
+    }
+
+
+def _needed(n_measured: int) -> int:
+    return max(1, math.ceil(th.REPS_SHARE * n_measured - 1e-9))
+
+
+def _consistency(values, threshold) -> float:
+    if len(values) < 2:
+        return 0.85  # one rep: nothing to cross-check
+    return float(1.0 / (1.0 + (np.std(values) / threshold) ** 2))
+
+
+# --- front view: feet ---------------------------------------------------------------------------
+
+
+def _feet(v: _View, n_reps: int) -> tuple[dict, str | None]:
+    shank = v.shank
+    if not shank or shank < th.MIN_SHANK_PX:
+        return {}, "the person's legs are too small in the front image"
+    widths = [abs(f.kps[measure.L_HIP, 0] - f.kps[measure.R_HIP, 0]) / (_trunk(f.kps) or np.inf)
+              for f in v.standing]
+    if np.median(widths) < th.FRONT_VIEW_MIN_WIDTH:
+        return {}, "the front camera does not face the person"
+    v.masks()
+    per_foot = {}
+    for name, ank in (("left", measure.L_ANK), ("right", measure.R_ANK)):
+        base = [measure.forefoot_offset(f.mask, f.kps, ank, shank, v.valid) for f in v.standing]
+        base = [b for b in base if b is not None]
+        if len(base) < max(1, len(v.standing) // 2):
+            continue
+        b0 = float(np.median(base))
+        reps = []
+        for frames in v.bottoms:
+            vals = [measure.forefoot_offset(f.mask, f.kps, ank, shank, v.valid) for f in frames]
+            vals = [x for x in vals if x is not None]
+            if not vals:
+                reps.append(None)
+                continue
+            change = (float(np.median(vals)) - b0) / (th.TOE_REACH * shank)
+            reps.append(math.degrees(math.asin(max(-1.0, min(1.0, change)))))
+        per_foot[name] = reps
+    if not per_foot:
+        return {}, "the feet are not clear in the front view's silhouette"
+    measured = [i for i in range(n_reps) if all(per_foot[s][i] is not None for s in per_foot)]
+    if not measured:
+        return {}, "the feet are not clear at the bottom of any rep"
+    scores = np.mean([f.kps[[measure.L_ANK, measure.R_ANK], 2].mean() for f in v.standing])
+    coverage = len(measured) / n_reps * (len(per_foot) / 2)
+    out = {}
+    for cid, sign, thr in (("feet_turn_out", 1.0, th.FEET_TURN_OUT_DEG), ("feet_turn_in", -1.0, th.FEET_TURN_IN_DEG)):
+        flagged, sides, worst = 0, set(), []
+        for i in measured:
+            turn = {s: sign * per_foot[s][i] for s in per_foot}
+            worst.append(max(turn.values()))
+            over = [s for s, x in turn.items() if x >= thr]
+            if over:
+                flagged += 1
+                sides.update(over)
+        value = float(np.median(worst))
+        conf = min(1.0, scores / 0.6) * coverage * _consistency(worst, thr)
+        present = flagged >= _needed(len(measured))
+        side = None
+        if present:
+            side = "both" if len(sides) == 2 else next(iter(sides))
+        what = "out" if sign > 0 else "in"
+        reason = (f"silhouette: toes moved {what} by {value:.0f} degrees (median of {len(measured)} reps; "
+                  f"estimated from the forefoot's sideways shift, feet of "
+                  f"{'both sides' if len(per_foot) == 2 else 'one side'} measured)")
+        out[cid] = (_entry(PRESENT if present else ABSENT, flagged, side, value, "degrees", thr, conf, reason), conf)
+    return out, None
+
+
+# --- side view: heels and low back ---------------------------------------------------------------
+
+
+def _side_checks(v: _View, result: dict) -> str | None:
+    status = ((result.get("views") or {}).get("side") or {}).get("status")
+    if status not in (None, "ok"):
+        why = ((result.get("views") or {}).get("side") or {}).get("reason") or status
+        return f"side view not usable ({why})"
+    skews = []
+    for f in v.standing:
+        tr = _trunk(f.kps)
+        if not tr:
+            continue
+        k = f.kps
+        skews.append(max(abs(k[measure.L_HIP, 0] - k[measure.R_HIP, 0]),
+                         abs(k[measure.L_SHO, 0] - k[measure.R_SHO, 0])) / tr)
+    if not skews:
+        return "hips and shoulders not found in the side view"
+    if np.median(skews) > th.SIDE_VIEW_MAX_SKEW:
+        return ("the side camera sees the person at an angle (left and right sides apart by "
+                f"{np.median(skews):.0%} of the trunk); the heel and back contour need a true side view")
+    return None
+
+
+def _face(v: _View) -> float | None:
+    votes = [measure.facing(f.kps) for b in v.bottoms for f in b]
+    votes = [x for x in votes if x is not None]
+    if not votes:
+        return None
+    return 1.0 if np.sum(votes) > 0 else -1.0
+
+
+def _heels(v: _View, face: float, n_reps: int, rules_entry: dict | None) -> tuple[dict, str | None]:
+    shank = v.shank
+    if not shank or shank < th.MIN_SHANK_PX:
+        return {}, "the person's legs are too small in the side image"
+    floors = [measure.foot_floor(f.mask, f.kps, shank, face, v.valid) for f in v.standing]
+    floors = [x for x in floors if x is not None]
+    if len(floors) < max(1, len(v.standing) // 2):
+        return {}, "the floor line under the feet is not clear in the side view (no empty-scene background?)"
+    floor = int(np.median([x[0] for x in floors]))
+    starts = [x[1][0] for x in floors]
+    cols = floors[int(np.argsort(starts)[len(starts) // 2])][1]
+    base = [measure.heel_bottom(f.mask, cols, floor, shank) for f in v.standing]
+    base = [b for b in base if b is not None]
+    if not base:
+        return {}, "the heel is not clear in the standing frames"
+    b0 = float(np.median(base))
+    reps = []
+    for frames in v.bottoms:
+        vals = [measure.heel_bottom(f.mask, cols, floor, shank) for f in frames]
+        vals = [x for x in vals if x is not None]
+        reps.append(None if not vals else (b0 - float(np.median(vals))) / shank * th.SHANK_CM)
+    measured = [r for r in reps if r is not None]
+    if not measured:
+        return {}, "the heel is not clear at the bottom of any rep"
+    thr = th.HEELS_RISE_CM
+    flagged = sum(r >= thr for r in measured)
+    value = float(np.median(measured))
+    present = flagged >= _needed(len(measured))
+    conf = (len(measured) / n_reps) * _consistency(measured, thr) * min(1.0, shank / (2 * th.MIN_SHANK_PX))
+    reason = f"silhouette: heel {value:.1f} cm above its standing floor line (median of {len(measured)} reps)"
+    # the rules' ankle-rise proxy, when they measured one, cross-checks the silhouette
+    if rules_entry and rules_entry.get("status") in (PRESENT, ABSENT):
+        agree = (rules_entry["status"] == PRESENT) == present
+        conf = min(1.0, conf + 0.15) if agree else conf * 0.7
+        reason += "; the ankle-rise proxy " + ("agrees" if agree else f"disagrees ({rules_entry['status']})")
+    entry = _entry(PRESENT if present else ABSENT, flagged, None, value, "cm", thr, conf, reason)
+    return {"heels_rise": (entry, conf)}, None
+
+
+def _back(v: _View, face: float, n_reps: int) -> tuple[dict, str | None]:
+    def curve(f):
+        bend, resid, why = measure.back_curve(f.mask, f.kps, face, v.valid)
+        if bend is None or resid > MAX_BACK_RESID:
+            return None, why or "back contour too uneven (loose clothing?)"
+        return (bend, resid), None
+
+    base, whys = [], []
+    for f in v.standing:
+        c, why = curve(f)
+        (base if c else whys).append(c or why)
+    if len(base) < max(2, len(v.standing) // 2):
+        return {}, "standing back contour unreliable: " + (max(set(whys), key=whys.count) if whys else "no frames")
+    b0 = float(np.median([c[0] for c in base]))
+    reps, resids = [], [c[1] for c in base]
+    for frames in v.bottoms:
+        vals = []
+        for f in frames:
+            c, why = curve(f)
+            if c:
+                vals.append(c[0])
+                resids.append(c[1])
+            else:
+                whys.append(why)
+        reps.append(float(np.median(vals)) - b0 if vals else None)
+    measured = [r for r in reps if r is not None]
+    if not measured:
+        return {}, "back contour unreliable at the bottom: " + (max(set(whys), key=whys.count) if whys else "no frames")
+    smooth = max(0.0, 1.0 - float(np.median(resids)) / MAX_BACK_RESID)
+    out = {}
+    for cid, sign, thr, word in (("low_back_round", 1.0, th.LOW_BACK_ROUND_DEG, "rounder"),
+                                 ("low_back_arch", -1.0, th.LOW_BACK_ARCH_DEG, "more arched")):
+        vals = [sign * r for r in measured]
+        flagged = sum(x >= thr for x in vals)
+        value = float(np.median(vals))
+        present = flagged >= _needed(len(measured))
+        conf = (len(measured) / n_reps) * _consistency(vals, thr) * (0.5 + 0.5 * smooth)
+        reason = (f"silhouette: back contour {abs(value):.0f} degrees "
+                  f"{word if value > 0 else ('more arched' if sign > 0 else 'rounder')} than standing "
+                  f"(median of {len(measured)} reps)")
+        out[cid] = (_entry(PRESENT if present else ABSENT, flagged, None, value, "degrees", thr, conf, reason), conf)
+    return out, None
+
+
+# --- the entry point -------------------------------------------------------------------------------
+
+
+def refine(result: dict, frames: dict, track: Track, backgrounds: dict | None = None) -> dict:
+    """The result with feet, heels and low back measured from silhouettes where trustworthy."""
+    out = copy.deepcopy(result)
+    comps = out.setdefault("compensations", {})
+    windows = sorted(out.get("rep_windows") or [], key=lambda w: w["bottom"])
+    notes: dict[str, dict] = {}
+    out["silhouette"] = {"views": notes}
+    if not windows:
+        notes["all"] = {"reason": "no reps found"}
+        return out
+    backgrounds = backgrounds or {}
+    n = len(windows)
+    found: dict[str, tuple[dict, float]] = {}
+    for name, ids in (("front", FRONT_IDS), ("side", SIDE_IDS)):
+        if name not in (frames or {}) or name not in track.views:
+            notes[name] = {"reason": f"no {name} frames or keypoints"}
+            continue
+        v = _View(name, frames[name], track.views[name], windows, backgrounds.get(name))
+        note = {"background": v.background_kind}
+        notes[name] = note
+        if v.reason:
+            note["reason"] = v.reason
+            continue
+        if name == "front":
+            got, why = _feet(v, n)
+            found.update(got)
+            if why:
+                note["feet"] = why
+            continue
+        why = _side_checks(v, out)
+        face = None if why else _face(v)
+        if why or face is None:
+            note["reason"] = why or "cannot tell which way the person faces"
+            continue
+        v.masks()
+        got, why = _heels(v, face, n, comps.get("heels_rise"))
+        found.update(got)
+        if why:
+            note["heels"] = why
+        got, why = _back(v, face, n)
+        found.update(got)
+        if why:
+            note["low_back"] = why
+    for cid, (entry, conf) in found.items():
+        if conf < th.MIN_CONFIDENCE:
+            notes.setdefault("low_confidence", {})[cid] = round(conf, 2)
+            continue
+        comps[cid] = entry
+    log.info("silhouette: replaced %s; notes %s", sorted(c for c in found if comps.get(c) is found[c][0]), notes)
+    return out
