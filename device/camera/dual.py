@@ -288,7 +288,8 @@ class DualCapture:
                     v.opened_at = self._clock()
                     v.last_source_seq = None
                     if v.status != ONLINE:
-                        self._set(v, OFFLINE, "waiting for the first frame")
+                        waiting = "reopened, waiting for a frame" if last_problem else "waiting for the first frame"
+                        self._set(v, OFFLINE, f"{last_problem}; {waiting}".lstrip("; "))
                 try:
                     frame = v.source.read(self._read_timeout_s)
                 except EndOfStream as e:

@@ -1,0 +1,290 @@
+"""DualCapture: newest frame wins, shared clock, counters, and health under injected faults
+(stalls, exceptions, disconnect/reconnect with a restart budget, corrupt frames)."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from device import config
+from device.camera.dual import DualCapture, RestartBudget
+from device.camera.frame import CameraMissing, Frame, FrameSource, SourceError
+from tests import fake_picamera2
+from tests.fake_picamera2 import FakeCamera
+from tests.test_camera_sources import write_video
+
+
+class FaultySource(FrameSource):
+    """A camera whose behaviour a test switches at any time.
+
+    mode: "ok" (frames at `fps`), "stall" (nothing, read times out), "raise" (read raises),
+    "corrupt" (frames of the wrong shape/type), "unplugged" (read raises, open fails),
+    "missing" (open raises CameraMissing), "hang" (read blocks until the mode changes).
+    """
+
+    def __init__(self, view: str, fps: float = 100.0, mode: str = "ok"):
+        self.view, self.fps, self.mode = view, fps, mode
+        self.name = f"faulty {view}"
+        self.opens = self.closes = 0
+        self.is_open = False
+        self._seq = 0
+        self.skip_every = 0  # >0: the source's own frame numbers skip one every n frames
+
+    def open(self):
+        self.opens += 1
+        if self.mode == "unplugged":
+            raise SourceError(f"{self.name}: device unplugged")
+        if self.mode == "missing":
+            raise CameraMissing(f"{self.name}: not attached")
+        self.is_open = True
+
+    def close(self):
+        self.closes += 1
+        self.is_open = False
+
+    def read(self, timeout=1.0):
+        assert self.is_open, "read on a closed source"
+        mode = self.mode
+        if mode == "hang":
+            while self.mode == "hang":
+                time.sleep(0.01)
+            mode = self.mode
+        if mode == "stall":
+            time.sleep(timeout)
+            return None
+        if mode in ("raise", "unplugged"):
+            time.sleep(0.01)
+            raise SourceError(f"{self.name}: USB device disconnected")
+        time.sleep(1.0 / self.fps)
+        self._seq += 1
+        if self.skip_every and self._seq % self.skip_every == 0:
+            self._seq += 1
+        if mode == "corrupt":
+            bad = [np.zeros((8, 8), np.uint8), np.zeros((48, 64, 3), np.float32), None][self._seq % 3]
+            return Frame(self.view, time.monotonic(), bad, self._seq)
+        image = np.full((48, 64, 3), self._seq % 256, np.uint8)
+        return Frame(self.view, time.monotonic(), image, self._seq)
+
+
+def wait_until(predicate, timeout=3.0, step=0.01):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(step)
+    return predicate()
+
+
+def capture(front, side=None, **kw):
+    kw.setdefault("offline_after_s", 0.3)
+    kw.setdefault("restarts_per_minute", 100)
+    kw.setdefault("min_retry_s", 0.02)
+    kw.setdefault("read_timeout_s", 0.05)
+    return DualCapture({"front": front, "side": side}, **kw)
+
+
+def test_both_views_on_one_monotonic_clock_with_fps_and_clean_stop():
+    front, side = FaultySource("front", 100), FaultySource("side", 50)
+    cap = capture(front, side)
+    with cap:
+        a = cap.wait_for_frame("front", timeout=2)
+        b = cap.wait_for_frame("side", timeout=2)
+        assert a.view == "front" and b.view == "side"
+        assert abs(a.t - b.t) < 0.5 and abs(time.monotonic() - a.t) < 0.5
+        time.sleep(0.5)
+        status = cap.status()
+        assert status["front"]["status"] == status["side"]["status"] == "online"
+        assert 30 < status["front"]["fps"] < 110 and 15 < status["side"]["fps"] < 55
+        assert status["front"]["fps"] > status["side"]["fps"]
+        threads = [v.thread for v in cap._views.values()]
+    assert not any(t.is_alive() for t in threads)
+    assert not front.is_open and not side.is_open and front.closes >= 1
+    cap.take("front")  # the last frame may still be waiting
+    start = time.monotonic()
+    assert cap.wait_for_frame("front", timeout=5) is None  # stopped: no waiting for ever
+    assert time.monotonic() - start < 0.5
+
+
+def test_newest_frame_wins_and_unread_frames_count_as_dropped():
+    src = FaultySource("front", 200)
+    with capture(src) as cap:
+        first = cap.wait_for_frame("front", timeout=2)
+        time.sleep(0.3)  # nobody reads: frames pile up nowhere, the slot keeps the newest
+        newest = cap.latest("front")
+        assert newest.seq > first.seq + 10
+        again = cap.wait_for_frame("front", timeout=1)
+        assert again.seq >= newest.seq
+        stats = cap.status("front")
+        # every delivered frame is either handed out, dropped, or the one now waiting
+        assert stats["dropped"] >= again.seq - first.seq - 2
+        assert stats["frames"] - stats["dropped"] in (2, 3)
+        assert cap.take("front") is None or cap.take("front") is None  # taken once only
+
+
+def test_gaps_in_the_sources_frame_numbers_count_as_dropped():
+    src = FaultySource("front", 200)
+    src.skip_every = 5
+    with capture(src) as cap:
+        seen = []
+        deadline = time.monotonic() + 0.5
+        while time.monotonic() < deadline:
+            f = cap.wait_for_frame("front", timeout=1)
+            seen.append(f.seq)
+        stats = cap.status("front")
+    assert seen == sorted(seen) and len(set(seen)) == len(seen)  # the capture's own seq increases
+    assert stats["dropped"] >= stats["frames"] // 6
+
+
+def test_wait_for_frame_times_out_and_wait_for_frames_gives_any_view():
+    front, side = FaultySource("front", 100), FaultySource("side", 100, mode="stall")
+    with capture(front, side) as cap:
+        assert cap.wait_for_frame("side", timeout=0.2) is None
+        got = cap.wait_for_frames(timeout=1)
+        assert set(got) == {"front"}
+        got2 = cap.wait_for_frames(timeout=1)
+        assert got2["front"].seq > got["front"].seq
+
+
+def test_a_stalled_camera_goes_offline_is_restarted_and_comes_back():
+    src = FaultySource("front", 100)
+    with capture(src) as cap:
+        assert cap.wait_for_frame("front", timeout=2)
+        src.mode = "stall"
+        assert wait_until(lambda: cap.status("front")["status"] == "offline")
+        assert "no frame for" in cap.status("front")["reason"]
+        assert wait_until(lambda: src.opens >= 2)  # closed and opened again
+        src.mode = "ok"
+        assert wait_until(lambda: cap.status("front")["status"] == "online")
+        assert cap.status("front")["restarts"] >= 1
+        assert cap.wait_for_frame("front", timeout=1) is not None
+
+
+def test_a_read_that_hangs_in_the_driver_still_shows_offline():
+    src = FaultySource("front", 100)
+    with capture(src) as cap:
+        assert cap.wait_for_frame("front", timeout=2)
+        src.mode = "hang"
+        assert wait_until(lambda: cap.status("front")["status"] == "offline")
+        assert "no frame for" in cap.status("front")["reason"]
+        src.mode = "ok"
+        assert wait_until(lambda: cap.status("front")["status"] == "online")
+
+
+def test_exceptions_are_reported_with_the_reason_and_recovered_from():
+    src = FaultySource("side", 100)
+    with capture(FaultySource("front"), src) as cap:
+        assert cap.wait_for_frame("side", timeout=2)
+        src.mode = "raise"
+        assert wait_until(lambda: "USB device disconnected" in cap.status("side")["reason"])
+        assert cap.status("side")["status"] == "offline"
+        assert cap.status("front")["status"] == "online"  # the other view keeps going
+        src.mode = "ok"
+        assert wait_until(lambda: cap.status("side")["status"] == "online")
+        assert cap.status("side")["errors"] >= 1
+
+
+def test_reconnect_attempts_follow_the_restart_budget():
+    src = FaultySource("front", 100)
+    with capture(src, restarts_per_minute=3, restart_window_s=60.0, min_retry_s=0.01) as cap:
+        assert cap.wait_for_frame("front", timeout=2)  # open number 1 of 3 this minute
+        src.mode = "unplugged"
+        assert wait_until(lambda: "next try in" in cap.status("front")["reason"])
+        time.sleep(0.4)
+        assert src.opens == 3  # budget spent: no more attempts this minute
+        status = cap.status("front")
+        assert status["status"] == "offline" and "unplugged" in status["reason"]
+
+
+def test_a_camera_that_comes_back_is_used_again_once_the_budget_allows():
+    src = FaultySource("front", 100)
+    with capture(src, restarts_per_minute=2, restart_window_s=0.8, min_retry_s=0.01) as cap:
+        assert cap.wait_for_frame("front", timeout=2)
+        src.mode = "unplugged"
+        assert wait_until(lambda: cap.status("front")["status"] == "offline")
+        src.mode = "ok"  # plugged back in
+        assert wait_until(lambda: cap.status("front")["status"] == "online", timeout=3)
+        before = cap.wait_for_frame("front", timeout=1).seq
+        assert cap.wait_for_frame("front", timeout=1).seq > before
+
+
+def test_corrupt_frames_are_counted_never_handed_on_and_end_in_offline():
+    src = FaultySource("front", 100)
+    with capture(src) as cap:
+        good = cap.wait_for_frame("front", timeout=2)
+        src.mode = "corrupt"
+        assert wait_until(lambda: cap.status("front")["status"] == "offline")
+        status = cap.status("front")
+        assert status["corrupt"] >= 5
+        assert "no usable frame" in status["reason"] or "no frame" in status["reason"]
+        latest = cap.latest("front")
+        assert latest.image.dtype == np.uint8 and latest.image.shape == (48, 64, 3)
+        assert latest.seq >= good.seq
+        src.mode = "ok"
+        assert wait_until(lambda: cap.status("front")["status"] == "online")
+
+
+def test_missing_and_unconfigured_views():
+    with capture(FaultySource("front", mode="missing"), None) as cap:
+        assert wait_until(lambda: cap.status("front")["reason"].endswith("not attached"))
+        status = cap.status()
+        assert status["front"]["status"] == "missing"
+        assert status["side"] == {**status["side"], "status": "missing", "reason": "no camera configured"}
+        assert cap.wait_for_frame("side", timeout=0.1) is None
+
+
+def test_restart_budget_window_and_gap():
+    b = RestartBudget(3, window_s=60, min_gap_s=1.0)
+    assert b.wait_s(0.0) == 0
+    b.spend(0.0)
+    assert b.wait_s(0.5) == pytest.approx(0.5)
+    b.spend(1.0), b.spend(2.0)
+    assert b.wait_s(3.0) == pytest.approx(57.0)
+    assert b.wait_s(60.0) == 0  # the first attempt left the window
+
+
+def test_replay_through_dual_capture_ends_offline(tmp_path):
+    clip = write_video(tmp_path / "clip.mp4", frames=5, fps=50)
+    cfg = config.validate({"cameras": {"front": {"backend": "replay", "source": str(clip), "loop": False},
+                                       "side": {"backend": "none"}}})
+    with DualCapture.from_config(cfg) as cap:
+        seqs = []
+        while (f := cap.wait_for_frame("front", timeout=1)) is not None:
+            seqs.append(f.seq)
+        status = cap.status("front")
+    assert seqs and seqs == sorted(seqs)
+    assert status["status"] == "offline" and "recording ended" in status["reason"]
+    assert cap.status("side")["status"] == "missing"
+
+
+def test_two_pi_cameras_pinned_by_id_one_unplugged_and_back(monkeypatch):
+    cams = fake_picamera2.install(monkeypatch, [FakeCamera("imx708", "/base/i2c@88000/imx708@1a"),
+                                                FakeCamera("imx708", "/base/i2c@80000/imx708@1a")])
+    cfg = config.validate({"cameras": {
+        "front": {"backend": "picamera2", "camera_id": cams[1].id, "lores_width": 320, "lores_height": 240},
+        "side": {"backend": "picamera2", "camera_id": cams[0].id, "lores_width": 320, "lores_height": 240},
+    }})
+    with DualCapture.from_config(cfg, offline_after_s=0.3, min_retry_s=0.05, read_timeout_s=0.1) as cap:
+        f = cap.wait_for_frame("front", timeout=2)
+        assert f.image.shape == (240, 320, 3)
+        assert cap._views["front"].source.info["Id"] == cams[1].id
+        assert cap.wait_for_frame("side", timeout=2) is not None
+        cams[0].unplug()  # the side camera's cable comes out
+        assert wait_until(lambda: cap.status("side")["status"] == "offline")
+        assert cap.status("front")["status"] == "online"
+        cams[0].plug()
+        assert wait_until(lambda: cap.status("side")["status"] == "online", timeout=4)
+
+
+def test_stop_is_prompt_even_while_waiting_for_a_restart():
+    src = FaultySource("front", mode="unplugged")
+    cap = capture(src, restarts_per_minute=1).start()
+    assert wait_until(lambda: "next try in" in cap.status("front")["reason"])
+    waiter = threading.Thread(target=cap.wait_for_frame, args=("front",), kwargs={"timeout": 10})
+    waiter.start()
+    start = time.monotonic()
+    cap.stop()
+    waiter.join(2)
+    assert time.monotonic() - start < 2.5 and not waiter.is_alive()
