@@ -10,11 +10,11 @@ import threading
 
 import cv2
 
-from device import media, paths
+from device import paths
 from device.vocabulary import COMPENSATIONS, FORMAT_RESULT, REGION_IDS
 
-FRONT_VIDEO = paths.SHARED_DIR / "data" / "overhead-squat-pair" / "front.mov"
-SIDE_VIDEO = paths.SHARED_DIR / "data" / "overhead-squat-pair" / "side_oblique.mov"
+FRONT_VIDEO = paths.SHARED_DIR / "data" / "tfjs-pose-detection" / "pose_squats.mp4"  # front view, fast to open
+SIDE_VIDEO = paths.SHARED_DIR / "data" / "side-back-squat" / "squat.mp4"  # a true side view
 
 # Values as the rules layer reports them (contract keys plus confidence and severity).
 _MEASURED = {
@@ -54,15 +54,14 @@ _stills: dict[str, bytes] = {}
 
 
 def stills() -> dict[str, bytes]:
-    """One real JPEG still per view from the shared overhead squat recordings (640 px wide)."""
+    """One real JPEG still per view from the shared squat recordings (480 px wide)."""
     if not _stills:
         for view, path in (("front", FRONT_VIDEO), ("side", SIDE_VIDEO)):
-            with media.open_media(path) as m:
-                rgb = None
-                for i, (_, frame) in enumerate(m):
-                    rgb = frame
-                    if i >= 0:
-                        break
+            capture = cv2.VideoCapture(str(path))  # one frame is enough; OpenCV applies the rotation
+            ok, bgr = capture.read()
+            capture.release()
+            assert ok, f"{path}: cannot read a frame"
+            rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
             h, w = rgb.shape[:2]
             small = cv2.resize(rgb, (480, round(480 * h / w)), interpolation=cv2.INTER_AREA)
             ok, jpeg = cv2.imencode(".jpg", cv2.cvtColor(small, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 80])

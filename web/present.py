@@ -104,6 +104,15 @@ def regions(result: dict) -> list[dict]:
     return out
 
 
+# describe_findings' verdicts -> (chip class, words)
+THEIR_VERDICTS = {
+    "seen": (PRESENT, "Seen"),
+    "not_seen": (ABSENT, "Not seen"),
+    "partly_checked": (ABSENT, "Partly checked"),
+    "not_checked": (NOT_ASSESSED, "Not checked"),
+}
+
+
 def findings_text(result: dict) -> dict[str, dict]:
     """Plain-words findings per region id from device.plan.describe_findings ({} when absent)."""
     try:
@@ -111,12 +120,7 @@ def findings_text(result: dict) -> dict[str, dict]:
     except ImportError:
         log.warning("device.plan is not available: findings are shown without descriptions")
         return {}
-    out = {}
-    for item in describe_findings(result) or []:
-        key = item.get("region") or item.get("id")
-        if key:
-            out[key] = item
-    return out
+    return {item["region"]: item for item in describe_findings(result) or [] if item.get("region")}
 
 
 def plan_for(record: dict) -> dict | None:
@@ -134,10 +138,19 @@ def plan_for(record: dict) -> dict | None:
 def view_of(record: dict) -> dict:
     """Everything a result page needs from one stored assessment."""
     result = record["result"]
+    comps = result.get("compensations") or {}
     described = findings_text(result)
     rows = regions(result)
     for row in rows:
-        row["text"] = described.get(row["id"])
+        text = described.get(row["id"])
+        row["text"] = text
+        if text and text.get("verdict") in THEIR_VERDICTS:
+            row["status"], row["verdict"] = THEIR_VERDICTS[text["verdict"]]
+        if text:
+            for item in text.get("findings", []) + text.get("checked", []):
+                spread = _uncertainty(comps.get(item["id"]) or {})
+                item["spread"] = f"± {_num(spread)} {(comps[item['id']].get('unit') or '')}".rstrip() if spread is not None else ""
+        row["overridden"] = [i for i in row["items"] if i["override"]]
     return {
         "record": record,
         "result": result,

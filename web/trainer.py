@@ -193,14 +193,46 @@ def edit_plan(assessment_id: str):
 
 
 def plan_from_form(plan: dict | None, form) -> dict:
-    """The plan as edited: the JSON text of the plan editor, checked to be an object."""
-    text = form.get("plan_json", "")
-    try:
-        edited = json.loads(text)
-    except ValueError as e:
-        raise InputError(f"plan: not valid JSON ({e})") from None
-    if not isinstance(edited, dict):
-        raise InputError("plan: expected a JSON object")
+    """The plan as the trainer edited it.
+
+    Either the structured form (untick `keep:<phase>:<exercise>` to drop an exercise, a note per
+    exercise in `note:<phase>:<exercise>`, a note for the whole plan in `trainer_note`), or, with
+    action=json, the whole plan as JSON text in `plan_json`.
+    """
+    if form.get("action") == "json":
+        try:
+            edited = json.loads(form.get("plan_json", ""))
+        except ValueError as e:
+            raise InputError(f"plan: not valid JSON ({e})") from None
+        if not isinstance(edited, dict):
+            raise InputError("plan: expected a JSON object")
+        return edited
+    if not plan:
+        raise InputError("plan: there is no plan to edit for this result")
+    edited = json.loads(json.dumps(plan))  # a deep copy of plain data
+    phases = []
+    for phase in edited.get("phases") or []:
+        kept = []
+        for ex in phase.get("exercises") or []:
+            key = f"{phase.get('id')}:{ex.get('id')}"
+            if form.get(f"keep:{key}") != "on":
+                continue
+            note = form.get(f"note:{key}", "").strip()[:500]
+            if note:
+                ex["trainer_note"] = note
+            else:
+                ex.pop("trainer_note", None)
+            kept.append(ex)
+        if kept:
+            phases.append(dict(phase, exercises=kept))
+    edited["phases"] = phases
+    edited["total_minutes"] = round(sum(ex.get("minutes") or 0 for p in phases for ex in p["exercises"]), 1)
+    note = form.get("trainer_note", "").strip()[:2000]
+    if note:
+        edited["trainer_note"] = note
+    else:
+        edited.pop("trainer_note", None)
+    edited["edited_by_trainer"] = True
     return edited
 
 

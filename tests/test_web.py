@@ -1,0 +1,596 @@
+"""The web app through Flask's test client: kiosk, share links, trainer area, API, security."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import threading
+import time
+
+import pytest
+
+from device import config as device_config
+from device.errors import ConfigError
+from device.store import Store
+from tests.test_web_fakes import FakeStation, sample_result, stills
+from web import auth, create_app
+
+PASSWORD = "squat-deep-2026"
+PASSWORD_HASH = auth.hash_password(PASSWORD)  # once: scrypt is slow on purpose
+LAN = {"REMOTE_ADDR": "192.168.1.50"}
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = Store(tmp_path / "assessments.db")
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def station():
+    return FakeStation()
+
+
+@pytest.fixture
+def config_path(tmp_path):
+    return tmp_path / "ohsa.toml"
+
+
+@pytest.fixture
+def app(store, station, tmp_path, config_path):
+    return create_app(store, station, data_dir=tmp_path, testing=True, config_path=config_path)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def aid(store):
+    return store.save_assessment(sample_result(), None, stills(), label="AB")
+
+
+def token_of(client, path="/", **kw) -> str:
+    html = client.get(path, **kw).get_data(as_text=True)
+    return re.search(r'name="csrf-token" content="([^"]+)"', html).group(1)
+
+
+@pytest.fixture
+def trainer(client, store):
+    """A client logged in as the trainer (password set beforehand)."""
+    store.set_meta(auth.PASSWORD_META, PASSWORD_HASH)
+    csrf = token_of(client, "/trainer/login")
+    r = client.post("/trainer/login", data={"password": PASSWORD, "csrf_token": csrf})
+    assert r.status_code == 302
+    client.csrf = token_of(client, "/trainer/")
+    return client
+
+
+# -- kiosk ----------------------------------------------------------------------------------
+
+
+def test_live_page_shows_state_and_buttons_only_on_the_kiosk(client, station):
+    station.set(state="recording", message="Squat down slowly.", reps=3,
+                panel={"status": "busy", "regions": {"knees": True}})
+    html = client.get("/").get_data(as_text=True)
+    assert "Squat down slowly." in html
+    assert 'id="rep-count">3<' in html
+    assert 'id="led-knees"' in html and 'class="led on" id="led-knees"' in html
+    assert "status-busy" in html
+    assert 'id="btn-start"' in html and 'id="btn-pain"' in html
+    lan = client.get("/", environ_base=LAN).get_data(as_text=True)
+    assert "Squat down slowly." in lan
+    assert 'id="btn-start"' not in lan
+    assert 'data-enabled="no"' in lan  # no camera previews for phones
+
+
+def test_live_page_without_station(store, tmp_path):
+    client = create_app(store, None, data_dir=tmp_path, testing=True).test_client()
+    html = client.get("/").get_data(as_text=True)
+    assert "The station is not running" in html
+    assert client.get("/api/status").get_json()["state"] == "not_running"
+    assert client.get("/api/stats").get_json() == {"running": False}
+    assert client.get("/live/preview/front.jpg").status_code == 204
+    csrf = token_of(client)
+    assert client.post("/live/start", headers={"X-CSRF-Token": csrf}).status_code == 503
+
+
+def test_kiosk_buttons_need_csrf_and_the_kiosk_address(client, station):
+    assert client.post("/live/start").status_code == 403
+    assert client.post("/live/start", headers={"X-CSRF-Token": "wrong"}).status_code == 403
+    assert station.calls == []
+    csrf = token_of(client)
+    r = client.post("/live/start", headers={"X-CSRF-Token": csrf})
+    assert r.status_code == 200 and r.get_json()["state"]["state"] == "countdown"
+    assert client.post("/live/pain", headers={"X-CSRF-Token": csrf}).status_code == 200
+    assert client.post("/live/cancel", data={"csrf_token": csrf}).status_code == 200
+    assert client.post("/live/retest/heels_raised", headers={"X-CSRF-Token": csrf}).status_code == 200
+    assert client.post("/live/retest/bogus", headers={"X-CSRF-Token": csrf}).status_code == 404
+    assert station.calls == ["start", "pain", "cancel", "retest:heels_raised"]
+    # a phone on the LAN with a valid token of its own still cannot press Start
+    lan_csrf = token_of(client, environ_base=LAN)
+    assert client.post("/live/start", headers={"X-CSRF-Token": lan_csrf}, environ_base=LAN).status_code == 403
+    assert station.calls == ["start", "pain", "cancel", "retest:heels_raised"]
+
+
+def test_configured_kiosk_address_may_press_start(store, station, tmp_path):
+    config = device_config.validate({"web": {"kiosk_addresses": ["192.168.1.0/28"]}})
+    client = create_app(store, station, config=config, data_dir=tmp_path, testing=True).test_client()
+    csrf = token_of(client, environ_base={"REMOTE_ADDR": "192.168.1.7"})
+    assert client.post("/live/start", headers={"X-CSRF-Token": csrf},
+                       environ_base={"REMOTE_ADDR": "192.168.1.7"}).status_code == 200
+    assert client.post("/live/start", headers={"X-CSRF-Token": csrf},
+                       environ_base={"REMOTE_ADDR": "192.168.1.70"}).status_code == 403
+
+
+def test_bad_kiosk_address_in_config_is_a_config_error(store, tmp_path):
+    config = device_config.validate({"web": {"kiosk_addresses": ["not-an-ip"]}})
+    with pytest.raises(ConfigError, match="web.kiosk_addresses"):
+        create_app(store, None, config=config, data_dir=tmp_path)
+
+
+def test_preview_only_on_the_kiosk_and_only_real_views(client, station):
+    assert client.get("/live/preview/front.jpg").status_code == 204  # idle: no preview
+    station.preview = stills()["front"]
+    r = client.get("/live/preview/side.jpg")
+    assert r.status_code == 200 and r.mimetype == "image/jpeg" and r.data[:3] == b"\xff\xd8\xff"
+    assert client.get("/live/preview/front.jpg", environ_base=LAN).status_code == 403
+    assert client.get("/live/preview/top.jpg").status_code == 404
+
+
+def test_result_page_on_the_kiosk(client, aid, store):
+    html = client.get(f"/result/{aid}?kiosk=1").get_data(as_text=True)
+    for region in ("Feet and ankles", "Knees", "Hips and lower back", "Shoulders and arms", "Head and neck"):
+        assert region in html
+    assert "Knees cave in" in html and "4 of 5 reps" in html and "your left side" in html
+    assert "± 0.05" in html  # measurement with its uncertainty
+    assert "the feet are too small" in html  # not assessed, with the reason
+    assert 'class="plan"' in html and "Release" in html and "Left side only" in html
+    assert "<svg" in html and 'class="segno"' in html  # the QR code, inline
+    link = re.search(r'id="share-link" href="([^"]+)"', html).group(1)
+    token = link.rsplit("/s/", 1)[1]
+    assert store.resolve_share_token(token) == aid and len(token) >= 20
+    assert 'id="done"' in html  # kiosk mode
+    assert "print.css" in html
+    for view in ("front", "side"):
+        r = client.get(f"/result/{aid}/{view}.jpg")
+        assert r.status_code == 200 and r.data == stills()[view]
+    # the same link next time (no new token per page view)
+    again = client.get(f"/result/{aid}").get_data(as_text=True)
+    assert link in again
+
+
+def test_result_page_public_url_from_config(store, station, tmp_path, aid):
+    config = device_config.validate({"web": {"public_url": "http://ohsa.gym.lan:8080/"}})
+    client = create_app(store, station, config=config, data_dir=tmp_path, testing=True).test_client()
+    html = client.get(f"/result/{aid}").get_data(as_text=True)
+    assert re.search(r'href="http://ohsa\.gym\.lan:8080/s/[A-Za-z0-9_-]+"', html)
+
+
+def test_result_by_id_is_not_public(client, aid):
+    assert client.get(f"/result/{aid}", environ_base=LAN).status_code == 403
+    assert client.get(f"/result/{aid}/front.jpg", environ_base=LAN).status_code == 403
+    assert client.get("/result/000000000000").status_code == 404
+
+
+def test_pain_result_shows_a_referral_not_a_plan(client, store):
+    aid = store.save_assessment(sample_result(), None, {}, pain=True)
+    html = client.get(f"/result/{aid}").get_data(as_text=True)
+    assert "We don't give exercises" in html or "see a" in html
+    assert 'class="plan"' not in html and "Release" not in html
+
+
+def test_share_link_opens_the_result_and_expires(client, store, aid):
+    token = store.create_share_token(aid, 1)
+    html = client.get(f"/s/{token}", environ_base=LAN).get_data(as_text=True)
+    assert "Knees cave in" in html and "Your plan" in html
+    assert f"/s/{token}/front.jpg" in html
+    assert client.get(f"/s/{token}/front.jpg", environ_base=LAN).data == stills()["front"]
+    api = client.get(f"/api/assessments/{aid}?token={token}", environ_base=LAN)
+    assert api.status_code == 200
+    body = api.get_json()
+    assert body["result"]["compensations"]["knees_cave_in"]["status"] == "present"
+    assert body["plan"]["format"] == "ohsa-plan/1" and "label" not in body and "notes" not in body
+    other = store.save_assessment(sample_result(), None, {})
+    assert client.get(f"/api/assessments/{other}?token={token}", environ_base=LAN).status_code == 401
+    expired = store.create_share_token(aid, -1)
+    assert client.get(f"/s/{expired}", environ_base=LAN).status_code == 404
+    assert client.get(f"/s/{expired}/front.jpg", environ_base=LAN).status_code == 404
+    assert client.get(f"/api/assessments/{aid}?token={expired}", environ_base=LAN).status_code == 401
+    assert client.get("/s/not-a-token", environ_base=LAN).status_code == 404
+
+
+# -- trainer area: access -------------------------------------------------------------------
+
+
+def _sample_path(rule, aid: str) -> str:
+    values = {"assessment_id": aid, "view": "front", "token": "x", "kind": "heels_raised", "filename": "style.css"}
+    path = rule.rule
+    for arg in rule.arguments:
+        path = re.sub(rf"<(?:[a-z]+:)?{arg}>", values[arg], path)
+    return path
+
+
+def test_every_route_not_marked_public_refuses_anonymous_access(app, client, aid):
+    checked = 0
+    for rule in app.url_map.iter_rules():
+        view = app.view_functions[rule.endpoint]
+        if rule.endpoint == "static" or getattr(view, "ohsa_public", False):
+            continue
+        path = _sample_path(rule, aid)
+        if "GET" in rule.methods:
+            r = client.get(path, environ_base=LAN)
+            assert r.status_code in (302, 401), (path, r.status_code)
+            if r.status_code == 302:
+                assert r.headers["Location"].startswith("/trainer/login")
+            checked += 1
+        if "POST" in rule.methods:
+            csrf = token_of(client, environ_base=LAN)
+            r = client.post(path, data={"csrf_token": csrf}, environ_base=LAN)
+            assert r.status_code == 401, (path, r.status_code)
+            checked += 1
+    assert checked >= 20
+    assert client.get("/api/assessments").status_code == 401
+    assert client.get(f"/api/assessments/{aid}").status_code == 401
+
+
+def test_public_routes_are_the_intended_ones(app):
+    public = sorted(r.endpoint for r in app.url_map.iter_rules()
+                    if getattr(app.view_functions[r.endpoint], "ohsa_public", False))
+    assert public == sorted([
+        "api.assessment", "api.events", "api.stats", "api.status", "kiosk.cancel", "kiosk.live",
+        "kiosk.pain", "kiosk.preview", "kiosk.result", "kiosk.result_image", "kiosk.retest",
+        "kiosk.shared", "kiosk.shared_image", "kiosk.start", "trainer.login", "trainer.setup",
+    ])
+
+
+def test_every_post_route_refuses_a_missing_csrf_token(app, trainer, aid):
+    for rule in app.url_map.iter_rules():
+        if "POST" not in rule.methods:
+            continue
+        path = _sample_path(rule, aid)
+        assert trainer.post(path, data={"label": "AB", "confirm": "AB"}).status_code == 403, path
+        assert trainer.post(path, data={"csrf_token": "forged"}).status_code == 403, path
+    assert trainer.application.extensions["ohsa"]["store"].get(aid) is not None
+
+
+def test_first_run_sets_the_password(client, store):
+    assert client.get("/trainer/login").headers["Location"].endswith("/trainer/setup")
+    csrf = token_of(client, "/trainer/setup")
+    r = client.post("/trainer/setup", data={"password": "short", "repeat": "short", "csrf_token": csrf})
+    assert r.status_code == 400 and "at least 8" in r.get_data(as_text=True)
+    r = client.post("/trainer/setup", data={"password": "long enough", "repeat": "different", "csrf_token": csrf})
+    assert r.status_code == 400 and store.get_meta(auth.PASSWORD_META) is None
+    r = client.post("/trainer/setup", data={"password": PASSWORD, "repeat": PASSWORD, "csrf_token": csrf})
+    assert r.status_code == 302
+    stored = store.get_meta(auth.PASSWORD_META)
+    assert stored.startswith("scrypt$") and PASSWORD not in stored
+    assert auth.verify_password(PASSWORD, stored) and not auth.verify_password("nope", stored)
+    assert client.get("/trainer/").status_code == 200  # logged in by setting it
+    # once set, setup cannot replace it
+    other = client.application.test_client()
+    assert other.get("/trainer/setup").status_code == 302
+    csrf2 = token_of(other, "/trainer/login")
+    other.post("/trainer/setup", data={"password": "attacker-pass", "repeat": "attacker-pass", "csrf_token": csrf2})
+    assert store.get_meta(auth.PASSWORD_META) == stored
+
+
+def test_login_cookie_flags_and_logout(client, store):
+    store.set_meta(auth.PASSWORD_META, PASSWORD_HASH)
+    csrf = token_of(client, "/trainer/login")
+    r = client.post("/trainer/login", data={"password": "wrong", "csrf_token": csrf})
+    assert r.status_code == 401
+    r = client.post("/trainer/login", data={"password": PASSWORD, "csrf_token": csrf, "next": "//evil.example/x"})
+    assert r.status_code == 302 and r.headers["Location"] == "/trainer/"
+    cookie = r.headers["Set-Cookie"]
+    assert "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    assert client.get("/trainer/").status_code == 200
+    new_csrf = token_of(client, "/trainer/")
+    assert new_csrf != csrf  # a new token after login
+    assert client.post("/trainer/logout").status_code == 403  # no token
+    assert client.post("/trainer/logout", data={"csrf_token": new_csrf}).status_code == 302
+    assert client.get("/trainer/").status_code == 302
+
+
+def test_login_rate_limit(client, store):
+    store.set_meta(auth.PASSWORD_META, PASSWORD_HASH)
+    csrf = token_of(client, "/trainer/login", environ_base=LAN)
+    for _ in range(auth.MAX_FAILURES):
+        r = client.post("/trainer/login", data={"password": "guess", "csrf_token": csrf}, environ_base=LAN)
+        assert r.status_code == 401
+    r = client.post("/trainer/login", data={"password": PASSWORD, "csrf_token": csrf}, environ_base=LAN)
+    assert r.status_code == 429 and int(r.headers["Retry-After"]) > 0
+    assert "Too many failed logins" in r.get_data(as_text=True)
+    # another address is not locked out
+    other = {"REMOTE_ADDR": "192.168.1.51"}
+    csrf = token_of(client, "/trainer/login", environ_base=other)
+    r = client.post("/trainer/login", data={"password": PASSWORD, "csrf_token": csrf}, environ_base=other)
+    assert r.status_code == 302
+
+
+def test_limiter_window_passes():
+    now = [1000.0]
+    limiter = auth.LoginLimiter(max_failures=2, window_s=60, clock=lambda: now[0])
+    limiter.failed("a")
+    limiter.failed("a")
+    assert 0 < limiter.retry_after("a") <= 61
+    now[0] += 61
+    assert limiter.retry_after("a") == 0
+
+
+# -- trainer area: assessments --------------------------------------------------------------
+
+
+def test_list_search_and_pagination(trainer, store):
+    for i in range(60):
+        store.save_assessment(sample_result(), None, {}, label=f"C{i:02d}")
+    html = trainer.get("/trainer/").get_data(as_text=True)
+    assert "(60)" in html and "Page 1 of 2" in html
+    assert html.count('name="a"') == 50
+    html = trainer.get("/trainer/?page=2").get_data(as_text=True)
+    assert html.count('name="a"') == 10
+    html = trainer.get("/trainer/?q=C07").get_data(as_text=True)
+    assert "(1)" in html and ">C07<" in html
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    assert "(60)" in trainer.get(f"/trainer/?from={today}&to={today}").get_data(as_text=True)
+    assert "(0)" in trainer.get("/trainer/?from=2001-01-01&to=2001-01-02").get_data(as_text=True)
+    r = trainer.get("/trainer/?from=yesterday")
+    assert r.status_code == 400 and "date_from" in r.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("query", ["' OR 1=1 --", "%", "_", "\"; DROP TABLE assessments; --", "\\", "C0%' --"])
+def test_search_with_sql_metacharacters_is_harmless(trainer, store, query):
+    store.save_assessment(sample_result(), None, {}, label="AB")
+    store.save_assessment(sample_result(), None, {}, label="CD")
+    r = trainer.get("/trainer/", query_string={"q": query})
+    assert r.status_code == 200 and "(0)" in r.get_data(as_text=True)
+    api = trainer.get("/api/assessments", query_string={"q": query}).get_json()
+    assert api["total"] == 0 and api["items"] == []
+    assert store.count() == 2  # the table is still there, untouched
+
+
+def test_path_traversal_in_file_routes_fails(trainer, client, aid, store):
+    token = store.create_share_token(aid, 1)
+    attempts = [
+        f"/result/{aid}/../../../../etc/passwd.jpg",
+        f"/result/{aid}/..%2F..%2Fetc%2Fpasswd.jpg",
+        f"/result/..%2F..%2Fetc/front.jpg",
+        f"/result/{aid}/%2e%2e.jpg",
+        f"/s/{token}/..%2f..%2fdevice%2fconfig.py.jpg",
+        f"/s/..%2F{token}/front.jpg",
+        "/live/preview/..%2F..%2Fetc%2Fpasswd.jpg",
+        "/static/../device/config.py",
+        "/static/..%2Fdevice%2Fconfig.py",
+        "/static/%2e%2e/%2e%2e/pyproject.toml",
+        f"/trainer/a/..%2F{aid}",
+        f"/api/assessments/..%2F{aid}",
+    ]
+    for path in attempts:
+        r = trainer.get(path)
+        assert r.status_code in (400, 403, 404), (path, r.status_code)
+        assert b"DEFAULTS" not in r.data and b"root:" not in r.data and b"[project]" not in r.data
+    assert trainer.get("/static/style.css").status_code == 200
+
+
+def test_detail_override_notes_and_label(trainer, aid, store):
+    html = trainer.get(f"/trainer/a/{aid}").get_data(as_text=True)
+    assert "Knees cave in" in html and 'id="plan-editor"' in html
+    r = trainer.post(f"/trainer/a/{aid}/override", data={
+        "csrf_token": trainer.csrf, "compensation_id": "knees_cave_in", "status": "absent",
+        "note": "Knee tracking fine on video review"})
+    assert r.status_code == 302
+    record = store.get(aid)
+    assert record["result"]["compensations"]["knees_cave_in"]["status"] == "absent"
+    html = trainer.get(f"/trainer/a/{aid}").get_data(as_text=True)
+    assert "Knee tracking fine on video review" in html and "measured: seen" in html
+    assert "(1)" in trainer.get("/trainer/?q=AB").get_data(as_text=True)
+    r = trainer.post(f"/trainer/a/{aid}/override", data={
+        "csrf_token": trainer.csrf, "compensation_id": "knees_cave_in", "status": ""})
+    assert store.get(aid)["overrides"] == {}
+    assert trainer.post(f"/trainer/a/{aid}/override", data={
+        "csrf_token": trainer.csrf, "compensation_id": "nonsense", "status": "absent"}).status_code == 400
+    assert trainer.post(f"/trainer/a/{aid}/override", data={
+        "csrf_token": trainer.csrf, "compensation_id": "knees_cave_in", "status": "maybe"}).status_code == 400
+    r = trainer.post(f"/trainer/a/{aid}/notes", data={"csrf_token": trainer.csrf, "label": "  XY  9 ", "notes": "Tight calves"})
+    assert r.status_code == 302
+    assert store.get(aid)["label"] == "XY 9" and store.get(aid)["notes"] == "Tight calves"
+    assert trainer.get("/trainer/a/000000000000").status_code == 404
+
+
+def test_edit_plan(trainer, aid, store):
+    from device.plan import build_plan
+
+    plan = build_plan(store.get(aid)["result"])
+    first = plan["phases"][0]
+    keep = {f"keep:{p['id']}:{e['id']}": "on" for p in plan["phases"] for e in p["exercises"]}
+    dropped = first["exercises"][0]
+    del keep[f"keep:{first['id']}:{dropped['id']}"]
+    noted = first["exercises"][1]
+    form = dict(keep, csrf_token=trainer.csrf, action="save", trainer_note="Twice a week.",
+                **{f"note:{first['id']}:{noted['id']}": "Go gently on the left."})
+    assert trainer.post(f"/trainer/a/{aid}/plan", data=form).status_code == 302
+    saved = store.get(aid)["plan"]
+    names = [e["name"] for p in saved["phases"] for e in p["exercises"]]
+    assert dropped["name"] not in names and noted["name"] in names
+    assert saved["trainer_note"] == "Twice a week." and saved["edited_by_trainer"] is True
+    html = trainer.get(f"/result/{aid}").get_data(as_text=True)
+    assert "Go gently on the left." in html and "Twice a week." in html
+    # JSON editing: invalid JSON changes nothing; valid JSON replaces
+    trainer.post(f"/trainer/a/{aid}/plan", data={"csrf_token": trainer.csrf, "action": "json", "plan_json": "{not json"})
+    assert store.get(aid)["plan"] == saved
+    assert "not valid JSON" in trainer.get(f"/trainer/a/{aid}").get_data(as_text=True)
+    trainer.post(f"/trainer/a/{aid}/plan", data={"csrf_token": trainer.csrf, "action": "json",
+                                                  "plan_json": json.dumps(dict(saved, message="Edited by hand."))})
+    assert store.get(aid)["plan"]["message"] == "Edited by hand."
+    trainer.post(f"/trainer/a/{aid}/plan", data={"csrf_token": trainer.csrf, "action": "reset"})
+    assert store.get(aid)["plan"] is None
+
+
+def test_compare_client_progress_and_delete_client(trainer, store):
+    ids = []
+    for i, value in enumerate((0.71, 0.78, 0.9)):
+        status = "present" if value < 0.85 else "absent"
+        ids.append(store.save_assessment(sample_result(knees_cave_in={"value": value, "status": status}), None,
+                                         stills() if i == 0 else {}, label="CD"))
+    store.save_assessment(sample_result(), None, {}, label="EF")
+    html = trainer.get(f"/trainer/compare?a={ids[0]}&b={ids[2]}").get_data(as_text=True)
+    assert html.count('class="regions"') == 2 and f"/result/{ids[0]}/front.jpg" in html
+    assert trainer.get(f"/trainer/compare?a={ids[0]}&b=../x").status_code == 400
+    assert trainer.get(f"/trainer/compare?a={ids[0]}&b=000000000000").status_code == 404
+    html = trainer.get("/trainer/client?label=cd").get_data(as_text=True)
+    assert 'id="charts"' in html and "<polyline" in html
+    chart = re.search(r'<svg class="chart"[^>]*aria-label="Knees cave in[^"]*".*?</svg>', html, re.S).group(0)
+    assert chart.count("<circle") == 3 and chart.count('fill="#c62828"') == 2  # two seen, one not
+    assert "style=" not in chart
+    assert trainer.get("/trainer/client?label=nobody").status_code == 404
+    r = trainer.post("/trainer/client/delete", data={"csrf_token": trainer.csrf, "label": "CD", "confirm": "C"})
+    assert store.count("CD") == 3
+    r = trainer.post("/trainer/client/delete", data={"csrf_token": trainer.csrf, "label": "CD", "confirm": "CD"})
+    assert r.status_code == 302 and store.count("CD") == 0 and store.count("EF") == 1
+    assert all(store.get(i) is None and store.get_image(i, "front") is None for i in ids)
+
+
+def test_delete_one_assessment(trainer, aid, store):
+    assert trainer.post(f"/trainer/a/{aid}/delete", data={"csrf_token": trainer.csrf}).status_code == 302
+    assert store.get(aid) is None
+    assert trainer.get(f"/result/{aid}/front.jpg").status_code == 404
+
+
+def test_exports(trainer, store, aid):
+    evil = store.save_assessment(sample_result(), None, {}, label="=HYPERLINK(\"http://x\")", notes="+1 then -2")
+    r = trainer.get("/trainer/export.csv")
+    assert r.status_code == 200 and "attachment" in r.headers["Content-Disposition"]
+    rows = list(csv.DictReader(io.StringIO(r.get_data(as_text=True))))
+    assert {row["id"] for row in rows} == {aid, evil}
+    row = next(x for x in rows if x["id"] == aid)
+    assert row["label"] == "AB" and row["knees_cave_in.status"] == "present" and row["knees_cave_in.value"] == "0.71"
+    assert row["feet_flatten.status"] == "not_assessed" and "knees_cave_in" in row["findings"]
+    bad = next(x for x in rows if x["id"] == evil)
+    assert bad["label"].startswith("'=") and bad["notes"].startswith("'+")  # no formula injection
+    only = list(csv.DictReader(io.StringIO(trainer.get("/trainer/export.csv?q=AB").get_data(as_text=True))))
+    assert [x["id"] for x in only] == [aid]
+    body = json.loads(trainer.get("/trainer/export.json").get_data(as_text=True))
+    assert body["format"] == "ohsa-export/1" and len(body["assessments"]) == 2
+    assert all(a["plan"]["format"] == "ohsa-plan/1" for a in body["assessments"])
+    one = json.loads(trainer.get(f"/trainer/a/{aid}/export.json").get_data(as_text=True))
+    assert one["id"] == aid and one["result"]["reps"] == 5 and "track" in one
+    report = trainer.get(f"/trainer/a/{aid}/report").get_data(as_text=True)
+    assert "print.css" in report and "Knees cave in" in report and "Release" in report
+
+
+def test_settings_validate_and_save_atomically(trainer, config_path):
+    html = trainer.get("/trainer/settings").get_data(as_text=True)
+    assert 'name="cameras.front.fps"' in html and 'name="panel.button"' in html and 'name="rules.thresholds"' in html
+    form = _settings_form(html)
+    form.update({"csrf_token": trainer.csrf, "cameras.front.fps": "25", "panel.button": "23",
+                 "web.kiosk_addresses": "192.168.1.9, 10.0.0.0/8"})
+    r = trainer.post("/trainer/settings", data=form)
+    assert r.status_code == 302, r.get_data(as_text=True)[:2000]
+    saved = device_config.load(config_path)
+    assert saved["cameras"]["front"]["fps"] == 25 and saved["panel"]["button"] == 23
+    assert saved["web"]["kiosk_addresses"] == ["192.168.1.9", "10.0.0.0/8"]
+    before = config_path.read_text()
+    for key, value, words in (("cameras.front.fps", "fast", "cameras.front.fps: expected a whole number"),
+                              ("panel.hold_cancel_s", "-1", "panel.hold_cancel_s"),
+                              ("rules.thresholds", "not toml at all ===", "rules.thresholds")):
+        bad = dict(form, **{key: value})
+        r = trainer.post("/trainer/settings", data=bad)
+        assert r.status_code == 400 and words in r.get_data(as_text=True), key
+        assert config_path.read_text() == before
+    html = trainer.get("/trainer/settings").get_data(as_text=True)
+    assert 'name="cameras.front.fps" value="25"' in html
+
+
+def _settings_form(html: str) -> dict:
+    form = {}
+    for m in re.finditer(r'<input type="(text|number|checkbox)" name="([^"]+)"([^>]*)>', html):
+        kind, name, rest = m.groups()
+        if kind == "checkbox":
+            if "checked" in rest:
+                form[name] = "on"
+        else:
+            form[name] = re.search(r'value="([^"]*)"', rest).group(1)
+    for m in re.finditer(r'<textarea name="(rules\.thresholds)"[^>]*>([^<]*)</textarea>', html):
+        form[m.group(1)] = m.group(2)
+    return form
+
+
+def test_health_page(trainer):
+    html = trainer.get("/trainer/health").get_data(as_text=True)
+    assert "2.6 ms" in html
+    assert re.search(r"Front</td>\s*<td>online", html) and re.search(r"Side</td>\s*<td><strong>offline", html)
+    assert "29.8" in html and "Disk in use" in html and "Under-voltage now" in html
+    body = trainer.get("/trainer/health.json").get_json()
+    assert body["stats"]["inference_ms"] == 2.6 and "disk_percent" in body["pi"]
+
+
+# -- JSON API -------------------------------------------------------------------------------
+
+
+def test_api_status_stats_and_assessments(trainer, client, station, store, aid):
+    station.set(state="recording", reps=2)
+    status = client.get("/api/status").get_json()
+    assert status["state"] == "recording" and status["reps"] == 2
+    stats = client.get("/api/stats").get_json()
+    assert stats["running"] is True and stats["inference_ms"] == 2.6
+    for i in range(3):
+        store.save_assessment(sample_result(), None, {}, label=f"Z{i}")
+    page = trainer.get("/api/assessments?limit=2&offset=1").get_json()
+    assert page["total"] == 4 and len(page["items"]) == 2 and page["offset"] == 1
+    assert trainer.get("/api/assessments?limit=abc").status_code == 400
+    assert trainer.get("/api/assessments?from=nope").status_code == 400
+    one = trainer.get(f"/api/assessments/{aid}").get_json()
+    assert one["label"] == "AB" and one["plan"]["kind"] == "plan" and one["plan_edited"] is False
+    assert trainer.get("/api/assessments/000000000000").status_code == 404
+
+
+def test_security_headers_and_no_external_references(client, aid):
+    r = client.get(f"/result/{aid}")
+    csp = r.headers["Content-Security-Policy"]
+    assert "default-src 'self'" in csp and "script-src 'self'" in csp
+    assert r.headers["Referrer-Policy"] == "no-referrer" and r.headers["X-Frame-Options"] == "DENY"
+    html = r.get_data(as_text=True)
+    external = [u for u in re.findall(r'(?:src|href)="([^"]+)"', html) if u.startswith(("http:", "https:", "//"))]
+    assert all("/s/" in u for u in external), external  # only the share link itself
+    assert "style=" not in html  # CSP forbids inline styles
+
+
+# -- server-sent events ---------------------------------------------------------------------
+
+
+def _read_until(chunks, text: str, limit: int = 20) -> str:
+    seen = ""
+    for _ in range(limit):
+        seen += next(chunks).decode() if isinstance(seen, str) else ""
+        if text in seen:
+            return seen
+    raise AssertionError(f"{text!r} not in {seen!r}")
+
+
+def test_sse_stream_sends_state_changes(client, station):
+    r = client.get("/api/events", buffered=False)
+    assert r.mimetype == "text/event-stream"
+    chunks = iter(r.response)
+    first = _read_until(chunks, "data: ")
+    assert '"state":"idle"' in first
+    threading.Timer(0.2, lambda: station.set(state="countdown", countdown=2)).start()
+    assert '"countdown":2' in _read_until(chunks, "countdown")
+    r.close()
+
+
+def test_sse_streams_are_bounded_and_released(client, app):
+    from web.api import MAX_STREAMS
+
+    open_ = [client.get("/api/events", buffered=False) for _ in range(MAX_STREAMS)]
+    assert all(r.status_code == 200 for r in open_)
+    refused = client.get("/api/events")
+    assert refused.status_code == 503  # the page falls back to polling /api/status
+    for r in open_:
+        r.close()
+    again = client.get("/api/events", buffered=False)
+    assert again.status_code == 200
+    again.close()
