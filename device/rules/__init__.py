@@ -1,0 +1,297 @@
+"""The rule engine: from a two-view keypoint track to an `ohsa-result/1` (pure numpy).
+
+    from device.rules import evaluate, count_reps
+    result = evaluate(track)              # track: device.track.Track (front and/or side)
+    n = count_reps(track.views["front"])  # live rep counter on a partial track
+
+Steps: clean each view's keypoints into confidence weights (signals) -> squat depth per frame
+and reps from it (reps) -> near side, facing, how square each camera is, standing baseline
+(views) -> the two views' clocks aligned by their hip motion -> per-rep measurements at the
+bottom of each rep (measures) -> a verdict per compensation (decide). Every threshold is in
+`device.rules.thresholds`. docs/rules.md explains the method, docs/formats.md the result.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from device.rules import decide as dec
+from device.rules import measures, signals, views
+from device.rules import reps as repmod
+from device.rules.thresholds import validate_overrides
+from device.track import Track, ViewTrack
+from device.vocabulary import COMPENSATION_IDS, COMPENSATIONS, FORMAT_RESULT, VIEWS
+
+__all__ = ["evaluate", "count_reps"]
+
+
+def count_reps(view: ViewTrack, thresholds: dict | None = None, kind: str | None = None) -> int:
+    """Complete reps in one view's (possibly partial) track; fast enough to call live.
+
+    `kind` is "front" or "side"; left out, it is guessed from how wide the person looks.
+    """
+    th = validate_overrides(thresholds, "thresholds")
+    if len(view) == 0:
+        return 0
+    v = signals.prepare(kind or "front", view, th)
+    if kind is None:
+        vs = views.ViewState("front", v, None, np.zeros(len(v)), repmod.Segmentation([]))
+        ratio = views.width_ratio(vs, np.arange(min(len(v), 60)))
+        kind = "front" if ratio is None or ratio >= 0.6 else "side"
+    return len(views.analyse(kind, v, th).seg.reps)
+
+
+def _missing(name: str) -> dict:
+    return {"status": views.MISSING, "reason": f"no {name} view in the recording", "near_side": None}
+
+
+def evaluate(track: Track, thresholds: dict | None = None) -> dict:
+    """A full `ohsa-result/1` for `track`, every compensation id present.
+
+    `thresholds`: overrides by name (or the full table) from `device.rules.thresholds`.
+    """
+    th = validate_overrides(thresholds, "thresholds")
+    states: dict[str, views.ViewState] = {}
+    info: dict[str, dict] = {}
+    for name in VIEWS:
+        vt = track.views.get(name)
+        if vt is None or len(vt) == 0:
+            info[name] = _missing(name)
+            continue
+        states[name] = views.analyse(name, signals.prepare(name, vt, th), th)
+
+    # reps: from the view that found the most complete reps (the front on a tie)
+    found = [s for s in states.values() if s.seg.reps]
+    primary = max(found, key=lambda s: (len(s.seg.reps), s.name == "front")) if found else None
+    offset, corr = 0.0, 0.0
+    if "front" in states and "side" in states:
+        f, s = states["front"], states["side"]
+        offset, corr = repmod.clock_offset(f.v.t, f.d, s.v.t, s.d, th["max_clock_offset_s"])
+    lag = {"front": 0.0, "side": offset}
+    reps = primary.seg.reps if primary else []
+    for s in states.values():
+        delta = lag[s.name] - lag[primary.name] if primary else 0.0
+        pad = 0.0 if s is primary else 0.25
+        s.bottoms = [views.bottom_frames(s, r.t_start + delta - pad, r.t_end + delta + pad, th) for r in reps]
+        s.wide = [views.bottom_frames(s, r.t_start + delta - pad, r.t_end + delta + pad, th, 0.5) for r in reps]
+        s.standing = views.standing_frames(s, reps[0].t_start + delta if reps else None, th)
+
+    _check_views(states, info, th, bool(reps))
+
+    # measurements per rep, per view
+    per_rep: dict[str, list] = {}
+    confs: dict[str, list] = {}
+    base_missing: dict[str, str] = {}
+    for name, s in states.items():
+        if s.status != views.OK or not reps:
+            continue
+        arrays = measures.front(s) if name == "front" else measures.side(s)
+        base = {k: measures.robust_mean(a[s.standing], w[s.standing], th["min_rep_weight"])[0]
+                for k, (a, w) in arrays.items()}  # fmt: skip
+        for key, rows, conf in _per_rep(name, s, arrays, base, th, base_missing):
+            per_rep[key], confs[key] = rows, conf
+
+    comps: dict[str, dict] = {}
+    for cid in COMPENSATION_IDS:
+        comps[cid] = _judge(cid, states, info, per_rep, confs, base_missing, th, reps)
+
+    worst = None
+    if reps:
+        scores = [dec.rep_score(comps, th, i) for i in range(len(reps))]
+        worst = int(np.argmax(scores))
+    rep_windows = [
+        {"start": round(r.t_start, 3), "bottom": round(r.t_bottom, 3), "end": round(r.t_end, 3),
+         "depth": round(r.peak, 3)}
+        for r in reps
+    ]  # fmt: skip
+    return {
+        "format": FORMAT_RESULT,
+        "reps": len(reps),
+        "compensations": comps,
+        "views": info,
+        "rep_windows": rep_windows,
+        "worst_rep": worst,
+        "segmentation": {
+            "view": primary.name if primary else None,
+            "shallow_reps": primary.seg.shallow if primary else max([s.seg.shallow for s in states.values()] or [0]),
+            "incomplete_reps": primary.seg.incomplete if primary else 0,
+            "clock_offset_s": round(offset, 3),
+            "clock_match": round(corr, 2),
+        },
+    }
+
+
+def _check_views(states: dict, info: dict, th: dict, have_reps: bool) -> None:
+    """Fill `info` per view and mark views that cannot be judged (status, reason)."""
+    front = states.get("front")
+    front_ratio = None
+    if front is not None:
+        front_ratio = views.width_ratio(front, front.standing)
+    for name, s in states.items():
+        seen = _core_seen(s, th)
+        ratio = views.width_ratio(s, s.standing) if name == "side" else front_ratio
+        s.width_ratio = ratio
+        if seen < 0.2:
+            s.status, s.reason = views.UNUSABLE, f"the person was not seen in the {name} view"
+        elif name == "front" and ratio is not None:
+            s.skew_deg = float(np.degrees(np.arccos(np.clip(ratio / th["frontal_width_ratio"], 0, 1))))
+            if s.skew_deg > th["front_max_skew_deg"]:
+                s.status, s.reason = views.UNUSABLE, (
+                    f"the front camera does not see the person from the front (about "
+                    f"{s.skew_deg:.0f} degrees off; at most {th['front_max_skew_deg']:g})"
+                )
+        elif name == "side" and ratio is not None:
+            wide = th["frontal_width_ratio"]
+            if front is not None and front_ratio and front.status == views.OK:
+                wide = max(front_ratio, 0.5 * wide)
+            s.skew_deg = float(np.degrees(np.arcsin(np.clip(ratio / wide, 0, 1))))
+            if s.skew_deg > th["side_max_skew_deg"]:
+                s.status, s.reason = views.UNUSABLE, (
+                    f"the side camera is about {s.skew_deg:.0f} degrees off square to the person "
+                    f"(at most {th['side_max_skew_deg']:g}), which distorts the side-view angles"
+                )
+        if s.status == views.OK and name == "side":
+            s.forward = views.facing(s)
+        if s.status == views.OK and have_reps:
+            if not any(b is not None and len(b) for b in s.bottoms):
+                s.status, s.reason = views.UNUSABLE, f"the person was not seen in the {name} view during the reps"
+            else:
+                missing = _not_seen(s, views.CORE[name], th)
+                if missing:
+                    s.status, s.reason = views.UNUSABLE, f"the person was not fully visible in the {name} view: {missing}"
+        info[name] = {
+            "status": s.status,
+            "reason": s.reason,
+            "near_side": s.near,
+            "frames": len(s.v),
+            "fps": s.v.fps,
+            "skew_deg": None if s.skew_deg is None else round(s.skew_deg, 1),
+            "reps_found": len(s.seg.reps),
+            "standing_frames": int(len(s.standing)),
+        }
+
+
+def _core_seen(s: views.ViewState, th: dict) -> float:
+    parts = [s.idx(p, side) for p in views.CORE[s.name] for side in ((s.near,) if s.near else ("left", "right"))]
+    return float((s.v.score[:, parts] >= th["score_floor"]).all(axis=1).mean()) if len(s.v) else 0.0
+
+
+def _parts(s: views.ViewState, names) -> list[tuple[str, int]]:
+    sides = (s.near,) if s.near else ("left", "right")
+    out = []
+    for p in names:
+        if p == "nose":
+            out.append(("nose", s.idx("nose")))
+        else:
+            out += [(f"{side} {p}", s.idx(p, side)) for side in sides]
+    return out
+
+
+def _not_seen(s: views.ViewState, names, th: dict) -> str | None:
+    """Plain words for the keypoints in `names` that were not seen at the bottom, or None."""
+    out, uncertain = [], []
+    for label, i in _parts(s, names):
+        inside, seen = views.visibility(s, [i], th)
+        if seen < th["min_visible_fraction"]:
+            (out if inside < th["min_visible_fraction"] else uncertain).append(label)
+    words = []
+    if out:
+        words.append(f"{', '.join(out)} out of the picture")
+    if uncertain:
+        words.append(f"{', '.join(uncertain)} too uncertain")
+    return "; ".join(words) if words else None
+
+
+def _per_rep(name, s, arrays, base, th, base_missing):
+    """Yield (measure key, per-rep values, per-rep confidences) for one view."""
+    mw = th["min_rep_weight"]
+
+    def at(key, i):
+        a, w = arrays[key]
+        for frames in (s.bottoms[i], s.wide[i]):
+            if frames is None or len(frames) == 0:
+                continue
+            val, conf = measures.robust_mean(a[frames], w[frames], mw)
+            if np.isfinite(val):
+                return val, conf
+        return float("nan"), 0.0
+
+    n = len(s.bottoms)
+    if name == "front":
+        knees, kc, shift, sc = [], [], [], []
+        for i in range(n):
+            (l, cl), (r, cr) = at("knee_ratio_left", i), at("knee_ratio_right", i)
+            row = {k: v for k, v in (("left", l), ("right", r)) if np.isfinite(v)}
+            knees.append(row or None)
+            kc.append(float(np.mean([c for c, v in ((cl, l), (cr, r)) if np.isfinite(v)] or [0])))
+            h, hc = at("hip_shift", i)
+            ok = np.isfinite(h) and np.isfinite(base["hip_shift"])
+            shift.append({"left": h - base["hip_shift"], "right": base["hip_shift"] - h} if ok else None)
+            sc.append(hc)
+        if not np.isfinite(base["hip_shift"]):
+            base_missing["shift"] = "front"
+        yield "knees", knees, kc
+        yield "shift", shift, sc
+        return
+    shin = base["shin_px"]
+    for key, src, ref in (
+        ("lean", "lean", None),
+        ("arms", "arms", None),
+        ("head_forward", "head_offset", "head_offset"),
+        ("head_down", "head_pitch", "head_pitch"),
+        ("heels", "ankle_y", "ankle_y"),
+    ):
+        rows, cs = [], []
+        b = base[ref] if ref else 0.0
+        if not np.isfinite(b) or (key == "heels" and not (np.isfinite(shin) and shin > 0)):
+            base_missing[key] = "side"
+        for i in range(n):
+            val, c = at(src, i)
+            if not np.isfinite(val) or not np.isfinite(b):
+                rows.append(None)
+            elif key == "heels":
+                rows.append({None: (val - b) / shin} if np.isfinite(shin) and shin > 0 else None)
+            else:
+                rows.append({None: val - b})
+            cs.append(c)
+        yield key, rows, cs
+
+
+def _judge(cid, states, info, per_rep, confs, base_missing, th, reps) -> dict:
+    if cid in dec.CANNOT_SEE:
+        return dec.not_assessed(dec.CANNOT_SEE[cid])
+    spec = dec.SPECS[cid]
+    t = th[cid]
+    unit = dec.THRESHOLDS[cid].unit
+    view = spec.view
+    s = states.get(view)
+    label = COMPENSATIONS[cid].label.lower()
+    if s is None:
+        return dec.not_assessed(f"no {view} view was recorded, and {label} is judged from the {view}", t, unit)
+    if s.status != views.OK:
+        return dec.not_assessed(s.reason, t, unit)
+    if not reps:
+        shallow = max(x.seg.shallow for x in states.values())
+        why = (
+            f"the squats were too shallow to judge ({shallow} found; the hips must drop at least "
+            f"{th['rep_min_depth']:.0%} of their standing height)"
+            if shallow
+            else "no complete squat rep was found"
+        )
+        return dec.not_assessed(why, t, unit)
+    missing = _not_seen(s, spec.parts, th)
+    if missing:
+        return dec.not_assessed(f"not seen well enough in the {view} view: {missing}", t, unit)
+    if cid == "arms_fall_forward":
+        share = views.arms_overhead(s)
+        if share is not None and share < 0.5:
+            return dec.not_assessed(
+                "the arms were not held overhead (the wrists stayed below the head when standing), "
+                "so arm position cannot be judged against the trunk",
+                t, unit,
+            )
+    if spec.measure in base_missing:
+        return dec.not_assessed(
+            f"no standing frames in the {view} view to calibrate the person's own posture against", t, unit
+        )
+    return dec.decide(cid, per_rep[spec.measure], confs[spec.measure], th)

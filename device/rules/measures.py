@@ -1,0 +1,97 @@
+"""Measurements: per frame for a whole view (vectorised), then per rep over its bottom frames.
+
+Each measurement is a pair of arrays `(value, weight)` per frame; the weight is the smallest
+confidence weight of the keypoints it uses. A rep's value is a robust weighted mean over its
+bottom frames (points further than 3 MADs from the weighted median are dropped), so low-score
+knees and ankles at the bottom still count, just less.
+
+Front view (person's left/right; the person faces the camera):
+  knee_ratio_<side>  knee's distance from the ankle midline over the ankle's (1 = knee over ankle)
+  hip_shift          hip midpoint sideways from the ankle midpoint, in stance widths (+ = left)
+Side view (near side; x along the way the person faces, y up):
+  lean        trunk angle minus shin angle from vertical, degrees (+ = trunk more forward)
+  arms        shoulder-to-wrist angle minus the trunk angle, degrees (+ = arms forward)
+  head_offset ear's distance forward of the trunk line, in trunk lengths
+  head_pitch  ear-to-nose line below the trunk's normal, degrees (+ = looking down)
+  ankle_y     near ankle height in pixels (up), over `shin_px` for the heel-rise proxy
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from device.rules.signals import SIDE
+from device.rules.views import ViewState
+
+
+def _wrap(deg):
+    return (deg + 180.0) % 360.0 - 180.0
+
+
+def front(vs: ViewState) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    v = vs.v
+    L, R = SIDE["left"], SIDE["right"]
+    xa_l, xa_r = v.x[:, L["ankle"]], v.x[:, R["ankle"]]
+    wa = np.minimum(v.w[:, L["ankle"]], v.w[:, R["ankle"]])
+    mid = (xa_l + xa_r) / 2
+    half = (xa_l - xa_r) / 2  # signed: the left ankle's side of the midline is +
+    out = {}
+    with np.errstate(invalid="ignore", divide="ignore"):
+        good = np.abs(half) > 1.0
+        for side, sign in (("left", 1.0), ("right", -1.0)):
+            ratio = np.where(good, (v.x[:, SIDE[side]["knee"]] - mid) / half * sign, np.nan)
+            out[f"knee_ratio_{side}"] = (ratio, np.minimum(wa, v.w[:, SIDE[side]["knee"]]) * good)
+        hip_mid = (v.x[:, L["hip"]] + v.x[:, R["hip"]]) / 2
+        shift = np.where(good, (hip_mid - mid) / (2 * half), np.nan)
+        wh = np.minimum(v.w[:, L["hip"]], v.w[:, R["hip"]])
+        out["hip_shift"] = (shift, np.minimum(wa, wh) * good)
+    return out
+
+
+def side(vs: ViewState) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    v, f = vs.v, vs.forward
+
+    def pt(part):
+        i = vs.idx(part)
+        return f * v.x[:, i], -v.y[:, i], v.w[:, i]
+
+    sx, sy, sw = pt("shoulder")
+    hx, hy, hw = pt("hip")
+    kx, ky, kw = pt("knee")
+    ax, ay, aw = pt("ankle")
+    wx, wy, ww = pt("wrist")
+    ex, ey, ew = pt("ear")
+    nx, ny, nw = pt("nose")
+    out = {}
+    with np.errstate(invalid="ignore", divide="ignore"):
+        trunk = np.degrees(np.arctan2(sx - hx, sy - hy))
+        tw = np.minimum(sw, hw)
+        shin = np.degrees(np.arctan2(kx - ax, ky - ay))
+        out["lean"] = (_wrap(trunk - shin), np.minimum(tw, np.minimum(kw, aw)))
+        arm = np.degrees(np.arctan2(wx - sx, wy - sy))
+        out["arms"] = (_wrap(arm - trunk), np.minimum(tw, ww))
+        tlen = np.hypot(sx - hx, sy - hy)
+        rad = np.radians(trunk)
+        off = ((ex - sx) * np.cos(rad) - (ey - sy) * np.sin(rad)) / tlen
+        out["head_offset"] = (off, np.minimum(tw, ew))
+        pitch = np.degrees(np.arctan2(-(ny - ey), nx - ex))
+        out["head_pitch"] = (_wrap(pitch - trunk), np.minimum(tw, np.minimum(ew, nw)))
+        out["ankle_y"] = (ay, aw)
+        out["shin_px"] = (np.hypot(kx - ax, ky - ay), np.minimum(kw, aw))
+    return out
+
+
+def robust_mean(values: np.ndarray, weights: np.ndarray, min_weight: float) -> tuple[float, float]:
+    """(value, mean weight) of a weighted sample without its outliers; NaN when too little weight."""
+    ok = np.isfinite(values) & (weights > 0)
+    v, w = values[ok], weights[ok]
+    if w.sum() < min_weight:
+        return float("nan"), float(w.mean()) if len(w) else 0.0
+    order = np.argsort(v)
+    cw = np.cumsum(w[order])
+    med = v[order][np.searchsorted(cw, cw[-1] / 2)]
+    mad = np.median(np.abs(v - med)) * 1.4826
+    keep = np.abs(v - med) <= 3 * mad + 1e-9
+    if w[keep].sum() < min_weight:
+        keep = np.ones_like(v, bool)
+    return float(np.sum(v[keep] * w[keep]) / np.sum(w[keep])), float(w.mean())

@@ -1,0 +1,113 @@
+"""Rep segmentation from the depth signal, and time alignment of the two views.
+
+A rep starts when depth passes `rep_enter_depth`, ends when it comes back under
+`rep_exit_depth`, and is judged only if its deepest point reached `rep_min_depth` (shallower
+dips are counted as shallow). A gap longer than `max_gap_s` (the person left the picture) or
+the end of the recording in the middle of a rep drops that rep as incomplete. A pause at the
+bottom or at the top changes nothing; the bottom of a paused rep is the middle of the pause.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class Rep:
+    start: int  # frame indices in the view it was found in
+    bottom: int
+    end: int
+    peak: float  # deepest depth
+    t_start: float
+    t_bottom: float
+    t_end: float
+
+
+@dataclass
+class Segmentation:
+    reps: list[Rep]
+    shallow: int = 0
+    incomplete: int = 0
+
+
+def segment(t: np.ndarray, d: np.ndarray, th: dict) -> Segmentation:
+    enter, leave, need = th["rep_enter_depth"], th["rep_exit_depth"], th["rep_min_depth"]
+    max_gap = th["max_gap_s"]
+    reps: list[Rep] = []
+    shallow = incomplete = 0
+    down = False
+    last_low = 0  # last frame standing (depth under half the exit level)
+    last_ok_t = None
+    start = peak_i = 0
+    peak = 0.0
+    for i in range(len(d)):
+        v = d[i]
+        if v != v:  # NaN: lost
+            continue
+        if last_ok_t is not None and t[i] - last_ok_t > max_gap and down:
+            down = False
+            incomplete += 1
+        last_ok_t = t[i]
+        if not down:
+            if v <= leave * 0.5:
+                last_low = i
+            if v > enter:
+                down, start, peak, peak_i = True, last_low, v, i
+        else:
+            if v > peak:
+                peak, peak_i = v, i
+            if v < leave:
+                down = False
+                if peak >= need:
+                    seg = d[start : i + 1]
+                    deep = np.flatnonzero(seg >= peak - 0.02 * max(peak, 0.1))
+                    b = start + int(deep[len(deep) // 2]) if len(deep) else peak_i
+                    reps.append(Rep(start, b, i, float(peak), float(t[start]), float(t[b]), float(t[i])))
+                else:
+                    shallow += 1
+                last_low = i
+    if down:
+        incomplete += 1
+    return Segmentation(reps, shallow, incomplete)
+
+
+def clock_offset(ta, da, tb, db, max_offset: float, step: float = 0.02) -> tuple[float, float]:
+    """Offset (s) to add to view a's times to find the same moment in view b, and its correlation.
+
+    Both depth signals see the same hip motion, so the lag that best correlates them is the
+    difference between the cameras' clocks. Returns (0.0, corr) when the signals are too short
+    or too flat to tell.
+    """
+    ok_a, ok_b = np.isfinite(da), np.isfinite(db)
+    if ok_a.sum() < 10 or ok_b.sum() < 10:
+        return 0.0, 0.0
+    lo = max(ta[ok_a][0], tb[ok_b][0] - max_offset)
+    hi = min(ta[ok_a][-1], tb[ok_b][-1] + max_offset)
+    if hi - lo < 2.0:
+        return 0.0, 0.0
+    grid = np.arange(lo, hi, step)
+    m = int(round(max_offset / step))
+    ga = np.interp(grid, ta[ok_a], da[ok_a], left=np.nan, right=np.nan)
+    gb_t = np.arange(lo - m * step, hi + (m + 1) * step, step)
+    gb = np.interp(gb_t, tb[ok_b], db[ok_b], left=np.nan, right=np.nan)
+    best, best_lag, corrs = -2.0, 0, {}
+    for lag in range(-m, m + 1):
+        b = gb[m + lag : m + lag + len(grid)]
+        ok = np.isfinite(ga) & np.isfinite(b)
+        if ok.sum() < 50:
+            continue
+        x, y = ga[ok] - ga[ok].mean(), b[ok] - b[ok].mean()
+        den = np.sqrt((x * x).sum() * (y * y).sum())
+        c = float((x * y).sum() / den) if den > 0 else 0.0
+        corrs[lag] = c
+        if c > best:
+            best, best_lag = c, lag
+    if best < 0.5:
+        return 0.0, max(best, 0.0)
+    off = best_lag * step
+    c0, c1, c2 = corrs.get(best_lag - 1), best, corrs.get(best_lag + 1)
+    if c0 is not None and c2 is not None and (c0 - 2 * c1 + c2) < 0:
+        off += step * 0.5 * (c0 - c2) / (c0 - 2 * c1 + c2)
+    return float(off), float(best)

@@ -1,0 +1,208 @@
+"""The one table of the rule engine's thresholds, each with its unit and its source or reason.
+
+Every number the rules decide with lives here. A trainer may override any of them by name in
+the station's config (`[rules.thresholds]`); `validate_overrides` checks those overrides (unknown
+names, wrong types and out-of-range values are `ConfigError`s naming the key path) and returns
+the full table of values as a plain `{name: float}` dict, which is what `device.rules.evaluate`
+takes.
+
+Decision thresholds are per compensation (same name as the compensation id). Each has a
+direction (`above`: flagged when the measured value is above the threshold; `below`: flagged
+when below) and a `step`: how far past the threshold a value must be to count one grade worse
+(half a step past = moderate, a full step = marked). The step is fixed, so moving a threshold
+moves the grades with it.
+
+The synthetic ground truth (tests/synth) and scripts/eval_rules.py are how these values were
+checked; docs/rules.md has the table in prose.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from device.errors import ConfigError
+
+
+class Threshold(NamedTuple):
+    value: float
+    unit: str
+    low: float  # smallest value an override may take
+    high: float  # largest value an override may take
+    source: str  # where the number comes from, or why it is what it is
+    direction: str = ""  # "above" | "below" for decision thresholds, "" for the others
+    step: float = 0.0  # severity step (decision thresholds only)
+
+
+THRESHOLDS: dict[str, Threshold] = {
+    # --- decisions, one per compensation the keypoints can see -------------------------------
+    "knees_cave_in": Threshold(
+        0.85, "knee-to-ankle width ratio", 0.3, 1.2,
+        "Knee valgus from the knee-to-ankle separation ratio at the bottom (per side: knee's "
+        "distance from the midline over the ankle's), not a single-leg frontal-plane angle, "
+        "which inflates near full depth. Knees over the feet give about 1.0-1.1 (perspective "
+        "adds a little as the knees come towards the camera); screening studies of landings "
+        "use ratios of 0.6-0.8, a slow squat is judged stricter. Checked on the synthetic set.",
+        "below", 0.2,
+    ),
+    "knees_push_out": Threshold(
+        1.30, "knee-to-ankle width ratio", 1.0, 2.5,
+        "Knee varus: the same ratio above what knees tracking over the feet give (1.0-1.15 "
+        "with perspective and a slight toe-out); 1.3 is a knee about 4 cm outside the ankle "
+        "for a 45 cm stance. Engineering choice, checked on the synthetic set.",
+        "above", 0.3,
+    ),
+    "asymmetric_weight_shift": Threshold(
+        0.10, "fraction of stance width", 0.02, 0.5,
+        "Sideways shift of the hip midpoint over the ankle midpoint at the bottom, relative to "
+        "the person's own standing position: a tenth of the stance (about 5 cm) is above "
+        "keypoint noise after averaging and is what a trainer notices. Engineering choice.",
+        "above", 0.15,
+    ),
+    "excessive_forward_lean": Threshold(
+        20.0, "degrees (trunk minus shin angle)", 5.0, 60.0,
+        "NASM's criterion is the trunk parallel to the shin; one commercial screening system "
+        "flags the trunk and shin angles differing by more than 20 degrees at the bottom.",
+        "above", 20.0,
+    ),
+    "arms_fall_forward": Threshold(
+        20.0, "degrees forward of the trunk line", 5.0, 60.0,
+        "Arms should stay in line with the trunk (NASM). 20 degrees is about twice the "
+        "rep-to-rep scatter of the shoulder-wrist angle from MoveNet and what a trainer sees "
+        "as 'fall forward'. Engineering choice, checked on the synthetic set.",
+        "above", 25.0,
+    ),
+    "head_forward": Threshold(
+        0.10, "fraction of trunk length", 0.02, 0.5,
+        "Ear moving forward of the trunk line at the bottom, relative to the standing "
+        "posture: 0.1 trunk lengths (about 5 cm) is a visible jut and above ear-keypoint "
+        "noise. Engineering choice, checked on the synthetic set.",
+        "above", 0.15,
+    ),
+    "head_down": Threshold(
+        20.0, "degrees of head flexion", 5.0, 60.0,
+        "Ear-to-nose line tipping down relative to the trunk, compared with standing: a "
+        "neutral head stays in line with the trunk (NASM); 20 degrees is above the noise of "
+        "the short ear-nose segment. Engineering choice, checked on the synthetic set.",
+        "above", 20.0,
+    ),
+    "heels_rise": Threshold(
+        0.06, "fraction of shin length", 0.02, 0.3,
+        "Rise of the near ankle keypoint at the bottom over its standing height (a proxy: "
+        "the heel lifting raises the ankle about 3/4 as much). 0.06 shin lengths is about "
+        "2.5 cm, above the ankle keypoint's averaged noise. Side view only.",
+        "above", 0.08,
+    ),
+    # --- keypoint confidence ------------------------------------------------------------------
+    "score_floor": Threshold(
+        0.15, "MoveNet score", 0.0, 0.6,
+        "Below this a keypoint gets no weight. Not a 0.5 gate: MoveNet's knee and ankle scores "
+        "fall to 0.35-0.7 at the bottom of a real squat (../shared/data/README.md).",
+    ),
+    "score_full": Threshold(
+        0.5, "MoveNet score", 0.2, 1.0,
+        "At and above this a keypoint gets full weight; between floor and full the weight "
+        "rises linearly.",
+    ),
+    "min_visible_fraction": Threshold(
+        0.5, "fraction of bottom frames", 0.1, 1.0,
+        "A keypoint counts as seen when it is inside the picture with a score above the floor "
+        "in at least this share of the frames that are judged.",
+    ),
+    # --- reps -----------------------------------------------------------------------------------
+    "rep_min_depth": Threshold(
+        0.25, "fraction of standing hip height", 0.05, 0.9,
+        "Depth is how far the hips drop, as a fraction of their standing height over the "
+        "ankles (chair depth is about 0.5). A rep must reach 0.25 (about a quarter squat) to "
+        "be judged; shallower dips are counted as shallow, not as reps.",
+    ),
+    "rep_enter_depth": Threshold(
+        0.12, "fraction of standing hip height", 0.02, 0.5,
+        "Hysteresis: a descent starts when depth passes this.",
+    ),
+    "rep_exit_depth": Threshold(
+        0.07, "fraction of standing hip height", 0.0, 0.4,
+        "Hysteresis: a rep ends when depth comes back under this (standing again).",
+    ),
+    "bottom_fraction": Threshold(
+        0.75, "fraction of the rep's peak depth", 0.3, 1.0,
+        "Frames deeper than this share of the rep's deepest point are 'the bottom' that is "
+        "measured; widened to half the peak when too few confident frames are there.",
+    ),
+    "min_rep_weight": Threshold(
+        1.5, "frames at full confidence", 0.5, 10.0,
+        "A rep's measurement needs at least this much keypoint weight at its bottom (for "
+        "example three frames at score 0.33); otherwise that rep is not measured.",
+    ),
+    "max_gap_s": Threshold(
+        0.5, "seconds", 0.05, 5.0,
+        "Gaps in a view's keypoints up to this long are interpolated; a longer gap (the person "
+        "left the picture) ends a rep in progress without counting it.",
+    ),
+    "max_clock_offset_s": Threshold(
+        1.0, "seconds", 0.0, 5.0,
+        "The two cameras' timestamps are aligned by the hip motion seen in both, searching "
+        "offsets up to this much.",
+    ),
+    # --- views ----------------------------------------------------------------------------------
+    "side_max_skew_deg": Threshold(
+        25.0, "degrees", 5.0, 60.0,
+        "A side camera more than this far from square to the person foreshortens sagittal "
+        "angles (a 30 degree trunk lean reads as about 27 at 25 degrees off, 22 at 45) and "
+        "separates left and right points; the side-view checks are then not assessed.",
+    ),
+    "frontal_width_ratio": Threshold(
+        1.39, "(shoulder width + hip width) / trunk length", 0.8, 2.0,
+        "A person's width seen square from the front, used to tell how far off square a "
+        "camera is when the front view cannot tell it: Winter's proportions (shoulders 0.259 H, "
+        "hip points about 0.14 H, trunk 0.288 H). With a usable front view the person's own "
+        "measured ratio is used instead.",
+    ),
+    "front_max_skew_deg": Threshold(
+        35.0, "degrees", 5.0, 80.0,
+        "The front camera must see the person roughly from the front for knee and hip widths "
+        "to mean anything.",
+    ),
+}
+
+NAMES = tuple(THRESHOLDS)
+
+
+def defaults() -> dict[str, float]:
+    """The table's values as a plain dict."""
+    return {name: t.value for name, t in THRESHOLDS.items()}
+
+
+def validate_overrides(value, key_path: str = "rules.thresholds") -> dict[str, float]:
+    """Check trainer overrides (a dict of name -> number) and return the full merged table.
+
+    Unknown names, non-numbers and values out of a threshold's range raise `ConfigError`
+    naming `<key_path>.<name>`.
+    """
+    if value is None:
+        value = {}
+    if not isinstance(value, dict):
+        raise ConfigError(f"{key_path}: expected a table of threshold names and numbers")
+    merged = defaults()
+    for name, v in value.items():
+        where = f"{key_path}.{name}"
+        spec = THRESHOLDS.get(name)
+        if spec is None:
+            raise ConfigError(f"{where}: unknown threshold (known: {', '.join(NAMES)})")
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise ConfigError(f"{where}: expected a number ({spec.unit}), got {v!r}")
+        if not spec.low <= float(v) <= spec.high:
+            raise ConfigError(
+                f"{where}: must be between {spec.low:g} and {spec.high:g} ({spec.unit}), got {v!r}"
+            )
+        merged[name] = float(v)
+    if not merged["rep_exit_depth"] < merged["rep_enter_depth"] < merged["rep_min_depth"]:
+        raise ConfigError(
+            f"{key_path}: rep_exit_depth < rep_enter_depth < rep_min_depth must hold, got "
+            f"{merged['rep_exit_depth']:g}, {merged['rep_enter_depth']:g}, {merged['rep_min_depth']:g}"
+        )
+    if not merged["score_floor"] < merged["score_full"]:
+        raise ConfigError(
+            f"{key_path}: score_floor must be below score_full, got "
+            f"{merged['score_floor']:g} and {merged['score_full']:g}"
+        )
+    return merged
