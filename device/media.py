@@ -26,7 +26,11 @@ import cv2  # noqa: E402
 
 from device.errors import InputError  # noqa: E402
 
-cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+try:
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+except AttributeError:  # OpenCV 4.x wheels without cv2.utils.logging
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
+    cv2.setLogLevel(2)  # LOG_LEVEL_ERROR
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".ppm", ".pgm"})
 FOLDER_FPS = 30.0  # a folder of stills has no frame rate of its own
