@@ -51,7 +51,7 @@ def client(app):
 
 @pytest.fixture
 def aid(store):
-    return store.save_assessment(sample_result(), None, stills(), label="AB")
+    return store.save_assessment(sample_result(), None, stills(), label="MK")
 
 
 def token_of(client, path="/", **kw) -> str:
@@ -253,7 +253,7 @@ def test_every_post_route_refuses_a_missing_csrf_token(app, trainer, aid):
         if "POST" not in rule.methods:
             continue
         path = _sample_path(rule, aid)
-        assert trainer.post(path, data={"label": "AB", "confirm": "AB"}).status_code == 403, path
+        assert trainer.post(path, data={"label": "MK", "confirm": "MK"}).status_code == 403, path
         assert trainer.post(path, data={"csrf_token": "forged"}).status_code == 403, path
     assert trainer.application.extensions["ohsa"]["store"].get(aid) is not None
 
@@ -327,14 +327,14 @@ def test_limiter_window_passes():
 
 def test_list_search_and_pagination(trainer, store):
     for i in range(60):
-        store.save_assessment(sample_result(), None, {}, label=f"C{i:02d}")
+        store.save_assessment(sample_result(), None, {}, label=f"K{i:02d}")
     html = trainer.get("/trainer/").get_data(as_text=True)
     assert "(60)" in html and "Page 1 of 2" in html
     assert html.count('name="a"') == 50
     html = trainer.get("/trainer/?page=2").get_data(as_text=True)
     assert html.count('name="a"') == 10
-    html = trainer.get("/trainer/?q=C07").get_data(as_text=True)
-    assert "(1)" in html and ">C07<" in html
+    html = trainer.get("/trainer/?q=K07").get_data(as_text=True)
+    assert "(1)" in html and ">K07<" in html
     today = time.strftime("%Y-%m-%d", time.gmtime())
     assert "(60)" in trainer.get(f"/trainer/?from={today}&to={today}").get_data(as_text=True)
     assert "(0)" in trainer.get("/trainer/?from=2001-01-01&to=2001-01-02").get_data(as_text=True)
@@ -344,8 +344,8 @@ def test_list_search_and_pagination(trainer, store):
 
 @pytest.mark.parametrize("query", ["' OR 1=1 --", "%", "_", "\"; DROP TABLE assessments; --", "\\", "C0%' --"])
 def test_search_with_sql_metacharacters_is_harmless(trainer, store, query):
-    store.save_assessment(sample_result(), None, {}, label="AB")
-    store.save_assessment(sample_result(), None, {}, label="CD")
+    store.save_assessment(sample_result(), None, {}, label="MK")
+    store.save_assessment(sample_result(), None, {}, label="PQ")
     r = trainer.get("/trainer/", query_string={"q": query})
     assert r.status_code == 200 and "(0)" in r.get_data(as_text=True)
     api = trainer.get("/api/assessments", query_string={"q": query}).get_json()
@@ -387,7 +387,7 @@ def test_detail_override_notes_and_label(trainer, aid, store):
     assert record["result"]["compensations"]["knees_cave_in"]["status"] == "absent"
     html = trainer.get(f"/trainer/a/{aid}").get_data(as_text=True)
     assert "Knee tracking fine on video review" in html and "measured: seen" in html
-    assert "(1)" in trainer.get("/trainer/?q=AB").get_data(as_text=True)
+    assert "(1)" in trainer.get("/trainer/?q=MK").get_data(as_text=True)
     r = trainer.post(f"/trainer/a/{aid}/override", data={
         "csrf_token": trainer.csrf, "compensation_id": "knees_cave_in", "status": ""})
     assert store.get(aid)["overrides"] == {}
@@ -435,22 +435,22 @@ def test_compare_client_progress_and_delete_client(trainer, store):
     for i, value in enumerate((0.71, 0.78, 0.9)):
         status = "present" if value < 0.85 else "absent"
         ids.append(store.save_assessment(sample_result(knees_cave_in={"value": value, "status": status}), None,
-                                         stills() if i == 0 else {}, label="CD"))
-    store.save_assessment(sample_result(), None, {}, label="EF")
+                                         stills() if i == 0 else {}, label="PQ"))
+    store.save_assessment(sample_result(), None, {}, label="RS")
     html = trainer.get(f"/trainer/compare?a={ids[0]}&b={ids[2]}").get_data(as_text=True)
     assert html.count('class="regions"') == 2 and f"/result/{ids[0]}/front.jpg" in html
     assert trainer.get(f"/trainer/compare?a={ids[0]}&b=../x").status_code == 400
     assert trainer.get(f"/trainer/compare?a={ids[0]}&b=000000000000").status_code == 404
-    html = trainer.get("/trainer/client?label=cd").get_data(as_text=True)
+    html = trainer.get("/trainer/client?label=pq").get_data(as_text=True)
     assert 'id="charts"' in html and "<polyline" in html
     chart = re.search(r'<svg class="chart"[^>]*aria-label="Knees cave in[^"]*".*?</svg>', html, re.S).group(0)
     assert chart.count("<circle") == 3 and chart.count('fill="#c62828"') == 2  # two seen, one not
     assert "style=" not in chart
     assert trainer.get("/trainer/client?label=nobody").status_code == 404
-    r = trainer.post("/trainer/client/delete", data={"csrf_token": trainer.csrf, "label": "CD", "confirm": "C"})
-    assert store.count("CD") == 3
-    r = trainer.post("/trainer/client/delete", data={"csrf_token": trainer.csrf, "label": "CD", "confirm": "CD"})
-    assert r.status_code == 302 and store.count("CD") == 0 and store.count("EF") == 1
+    r = trainer.post("/trainer/client/delete", data={"csrf_token": trainer.csrf, "label": "PQ", "confirm": "P"})
+    assert store.count("PQ") == 3
+    r = trainer.post("/trainer/client/delete", data={"csrf_token": trainer.csrf, "label": "PQ", "confirm": "PQ"})
+    assert r.status_code == 302 and store.count("PQ") == 0 and store.count("RS") == 1
     assert all(store.get(i) is None and store.get_image(i, "front") is None for i in ids)
 
 
@@ -467,11 +467,11 @@ def test_exports(trainer, store, aid):
     rows = list(csv.DictReader(io.StringIO(r.get_data(as_text=True))))
     assert {row["id"] for row in rows} == {aid, evil}
     row = next(x for x in rows if x["id"] == aid)
-    assert row["label"] == "AB" and row["knees_cave_in.status"] == "present" and row["knees_cave_in.value"] == "0.71"
+    assert row["label"] == "MK" and row["knees_cave_in.status"] == "present" and row["knees_cave_in.value"] == "0.71"
     assert row["feet_flatten.status"] == "not_assessed" and "knees_cave_in" in row["findings"]
     bad = next(x for x in rows if x["id"] == evil)
     assert bad["label"].startswith("'=") and bad["notes"].startswith("'+")  # no formula injection
-    only = list(csv.DictReader(io.StringIO(trainer.get("/trainer/export.csv?q=AB").get_data(as_text=True))))
+    only = list(csv.DictReader(io.StringIO(trainer.get("/trainer/export.csv?q=MK").get_data(as_text=True))))
     assert [x["id"] for x in only] == [aid]
     body = json.loads(trainer.get("/trainer/export.json").get_data(as_text=True))
     assert body["format"] == "ohsa-export/1" and len(body["assessments"]) == 2
@@ -522,7 +522,7 @@ def _settings_form(html: str) -> dict:
 def test_health_page(trainer):
     html = trainer.get("/trainer/health").get_data(as_text=True)
     assert "2.6 ms" in html
-    assert re.search(r"Front</td>\s*<td>online", html) and re.search(r"Side</td>\s*<td><strong>offline", html)
+    assert re.search(r"Front</td>\s*<td>online", html) and re.search(r"Side</td>\s*<td><strong>offline</strong> — no frame for 3 s", html)
     assert "29.8" in html and "Disk in use" in html and "Under-voltage now" in html
     body = trainer.get("/trainer/health.json").get_json()
     assert body["stats"]["inference_ms"] == 2.6 and "disk_percent" in body["pi"]
@@ -544,7 +544,7 @@ def test_api_status_stats_and_assessments(trainer, client, station, store, aid):
     assert trainer.get("/api/assessments?limit=abc").status_code == 400
     assert trainer.get("/api/assessments?from=nope").status_code == 400
     one = trainer.get(f"/api/assessments/{aid}").get_json()
-    assert one["label"] == "AB" and one["plan"]["kind"] == "plan" and one["plan_edited"] is False
+    assert one["label"] == "MK" and one["plan"]["kind"] == "plan" and one["plan_edited"] is False
     assert trainer.get("/api/assessments/000000000000").status_code == 404
 
 

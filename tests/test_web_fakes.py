@@ -85,8 +85,10 @@ class FakeStation:
             "assessment_id": None,
             "panel": {"mock": True, "status": "ready", "regions": {r: False for r in REGION_IDS},
                       "button_pressed": False, "buzzer": False},
-            "cameras": {"front": {"online": True, "fps": 29.8}, "side": {"online": False, "fps": 0.0}},
+            "cameras": {"front": {"status": "online", "reason": "", "fps": 29.8},
+                        "side": {"status": "offline", "reason": "no frame for 3 s", "fps": 0.0}},
             "safe_mode": None,
+            "retests": [],
         }
         self.preview = None
 
@@ -95,9 +97,9 @@ class FakeStation:
             return copy.deepcopy(self._state)
 
     def stats(self) -> dict:
-        return {"inference_ms": 2.6, "cameras": {"front": {"fps": 29.8, "skipped_fps": 0.4},
-                                                 "side": {"fps": 0.0, "skipped_fps": 0.0}},
-                "state": self._state["state"], "uptime_s": 42.0}
+        return {"inference_ms": 2.6, "state": self._state["state"], "uptime_s": 42.0,
+                "cameras": {"front": {"status": "online", "reason": "", "fps": 29.8, "processed_fps": 14.9, "skipped": 3},
+                            "side": {"status": "offline", "reason": "no frame for 3 s", "fps": 0.0, "processed_fps": 0.0, "skipped": 0}}}
 
     def set(self, **changes) -> None:
         with self._cond:

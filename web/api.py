@@ -23,6 +23,7 @@ bp = Blueprint("api", __name__, url_prefix="/api")
 MAX_STREAMS = 4  # each open stream holds one Waitress thread; the rest poll /api/status
 STREAM_SECONDS = 120.0  # a stream ends after this; EventSource reconnects by itself
 KEEPALIVE_S = 5.0  # a comment this often finds closed connections and keeps proxies open
+WAIT_S = 1.0  # longest wait for a change, so a stopping server ends its streams quickly
 
 
 @bp.get("/status")
@@ -116,21 +117,24 @@ def events():
             yield _event(None, NOT_RUNNING)
         version = None
         deadline = time.monotonic() + STREAM_SECONDS
+        quiet_since = time.monotonic()
         while time.monotonic() < deadline and not app_ctx["stopping"]:
             if station is None:
-                time.sleep(KEEPALIVE_S)
+                time.sleep(WAIT_S)
+                state, new_version = None, None
+            else:
+                try:
+                    new_version, state = station.wait_for_change(version, WAIT_S)
+                except Exception:
+                    log.exception("station.wait_for_change failed")
+                    return
+            if station is not None and new_version != version:
+                version = new_version
+                quiet_since = time.monotonic()
+                yield _event(version, state)
+            elif time.monotonic() - quiet_since >= KEEPALIVE_S:
+                quiet_since = time.monotonic()
                 yield ": keepalive\n\n"
-                continue
-            try:
-                new_version, state = station.wait_for_change(version, KEEPALIVE_S)
-            except Exception:
-                log.exception("station.wait_for_change failed")
-                return
-            if new_version == version:
-                yield ": keepalive\n\n"
-                continue
-            version = new_version
-            yield _event(version, state)
 
     response = Response(
         stream(),

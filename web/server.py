@@ -33,6 +33,7 @@ class WebServer:
         self.host = host
         self.port = int(self._server.effective_port)
         self._thread: threading.Thread | None = None
+        self._stopped = False
 
     @property
     def url(self) -> str:
@@ -47,6 +48,9 @@ class WebServer:
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop accepting, end live streams, close every connection, join the workers."""
+        if self._stopped:
+            return
+        self._stopped = True
         ohsa = self.app.extensions.get("ohsa")
         if ohsa is not None:
             ohsa["stopping"] = True

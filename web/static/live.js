@@ -3,6 +3,8 @@
 (function () {
   "use strict";
   var PREVIEW_MS = 500, POLL_MS = 1000;
+  /* device/station/machine.py ACTIVE: a set is under way (Cancel and "Stop, it hurts" apply) */
+  var ACTIVE = ["positioning", "countdown", "recording", "analysing"];
   var csrf = document.querySelector('meta[name="csrf-token"]').content;
   var previewsBox = document.getElementById("previews");
   var previewsOn = previewsBox && previewsBox.dataset.enabled === "yes";
@@ -31,11 +33,10 @@
       var led = $("led-" + r);
       if (led) { led.className = "led" + (regions[r] ? " on" : ""); }
     });
-    var idle = ["idle", "not_running", "error", "result"].indexOf(s.state) >= 0;
-    setPreviews(previewsOn && !idle);
+    var running = ACTIVE.indexOf(s.state) >= 0;
+    setPreviews(previewsOn && running);
     if (kiosk) {
-      var running = !idle;
-      show($("btn-start"), !running);
+      show($("btn-start"), !running && s.state !== "not_running" && s.state !== "shutting_down");
       show($("btn-cancel"), running);
       show($("btn-pain"), running);
       if (s.state === "result" && s.assessment_id && sessionStorage.getItem("ohsa-shown") !== s.assessment_id) {

@@ -6,9 +6,25 @@
   if (print) { print.addEventListener("click", function () { window.print(); }); }
   if (!me || me.dataset.kiosk !== "yes") { return; }
   var id = me.dataset.assessment;
+  var csrf = document.querySelector('meta[name="csrf-token"]').content;
+  var kinds = ["heels_raised", "hands_on_hips"];
   function check(s) {
-    if (s.state !== "result" || s.assessment_id !== id) { window.location.href = "/"; }
+    if (s.state !== "result" || s.assessment_id !== id) { window.location.href = "/"; return; }
+    kinds.forEach(function (k) {  /* the station offers re-tests after a standard set */
+      var b = document.getElementById("retest-" + k);
+      if (b) { b.hidden = (s.retests || []).indexOf(k) < 0; }
+    });
   }
+  kinds.forEach(function (k) {
+    var b = document.getElementById("retest-" + k);
+    if (!b) { return; }
+    b.addEventListener("click", function () {
+      b.disabled = true;
+      fetch(b.dataset.action, { method: "POST", credentials: "same-origin", headers: { "X-CSRF-Token": csrf } })
+        .then(function () { window.location.href = "/"; })
+        .catch(function () { b.disabled = false; });
+    });
+  });
   setInterval(function () {
     fetch("/api/status", { credentials: "same-origin", cache: "no-store" })
       .then(function (r) { return r.json(); }).then(check).catch(function () {});
