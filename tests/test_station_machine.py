@@ -19,7 +19,7 @@ from tests.test_station_helpers import H, W, Clock, depth_at, person, result_fro
 DT = 1 / 30
 
 
-def hip_reps(view) -> int:
+def hip_reps(view, name=None) -> int:
     """Completed squats in a view: hips went deep and came back up (the test's rep counter)."""
     y = view.keypoints[:, [P.LEFT_HIP, P.RIGHT_HIP], 1].mean(axis=1)
     deep = y > y.min() + 80
@@ -180,8 +180,11 @@ def test_positioning_instructions(rig):
     r = rig()
     r.station.press()
     r.frames(0.1, front=False)
-    assert "front camera is not working" in r.station.state()["message"].lower() or \
-        r.station.state()["positioning"]["front"] == "camera_missing"
+    assert r.station.state()["positioning"]["front"] == "no_person"  # frames are only starting
+    r.frames(3.0, front=False)
+    s = r.station.state()
+    assert s["positioning"]["front"] == "camera_missing"
+    assert s["message"] == "The front camera is not working. Please ask a member of staff."
     r.frames(0.1, facing=False)
     assert r.station.state()["message"] == "Turn to face the front camera."
     r.frames(0.1, dx=160)

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import logging
+import os
 import shlex
 import subprocess
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from gpiozero import Button, Buzzer, CompositeDevice, LEDBoard
 from gpiozero.pins.mock import MockFactory
 
+from device import atomic
 from device.errors import ConfigError
 from device.vocabulary import REGION_IDS
 
@@ -240,8 +243,21 @@ def _call(callback, what: str) -> None:
         log.exception("panel %s handler failed", what)
 
 
+POWEROFF_REQUEST = "poweroff-request"  # watched by systemd/ohsa-poweroff.path
+
+
 def poweroff(command: str = "systemctl poweroff") -> None:
-    """The default shutdown action: a clean poweroff through systemd."""
+    """The default shutdown action: a clean poweroff through systemd.
+
+    Under the station's sandboxed unit (RuntimeDirectory=ohsa) the station has no right to power
+    off; it creates /run/ohsa/poweroff-request and ohsa-poweroff.path does the rest. Elsewhere
+    (a development machine, a unit without the path watcher) `command` runs.
+    """
+    run_dir = os.environ.get("RUNTIME_DIRECTORY", "").split(":")[0]
+    if run_dir and Path(run_dir).is_dir():
+        log.warning("asking for a power-off: %s", Path(run_dir) / POWEROFF_REQUEST)
+        atomic.write_text(Path(run_dir) / POWEROFF_REQUEST, "poweroff\n")
+        return
     log.warning("running %r", command)
     subprocess.run(shlex.split(command), check=False, timeout=30)
 

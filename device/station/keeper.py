@@ -1,9 +1,11 @@
 """Frames kept during a set, with bounded memory: each rep's bottom, not the whole video.
 
 Per view and per rep (the stretch between two increments of the live rep counter) the keeper
-holds the deepest frame (hips lowest in the image) at still size, for the annotated still of the
-worst rep, and a few downscaled frames around it, for silhouette refinement. Memory is bounded
-by `max_reps x (1 still + 2 x around + 1 small frames)` per view whatever the set's length.
+holds the deepest frame (hips lowest in the image), for the annotated still of the worst rep, and
+the frames around it plus a few standing frames from the start of the set, for silhouette
+refinement. All are downscaled to KEEP_LONG_SIDE (with their scale, so keypoints can follow).
+Memory is bounded by `max_reps x (2 x around + 1) + STANDING` frames per view (about 17 MB per
+view at the defaults) whatever the set's length.
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ import numpy as np
 
 from device.pose.types import BodyPart as P
 
-STILL_LONG_SIDE = 640  # annotated stills on the result page
-SMALL_LONG_SIDE = 320  # frames for silhouette refinement
+KEEP_LONG_SIDE = 480  # kept frames: annotated stills and silhouette refinement
+AROUND = 3  # frames kept on each side of a rep's bottom (0.1 s at 30 fps)
+STANDING = 4  # standing frames kept from the start of the set (for the silhouette)
+STANDING_EVERY_S = 0.25
 HIP_MIN_SCORE = 0.2
 
 
@@ -38,34 +42,36 @@ class Bottom:
     t: float
     depth: float  # hip y in pixels of the original frame (bigger = lower)
     keypoints: np.ndarray  # (17, 3) at that moment, original pixels
-    still: np.ndarray  # RGB, long side STILL_LONG_SIDE
-    still_scale: float
-    around: list = field(default_factory=list)  # [(t, small RGB)] around the bottom, in order
-    small_scale: float = 1.0
-    _after: int = 0  # small frames still to take after the bottom
+    still: np.ndarray  # RGB, long side KEEP_LONG_SIDE
+    around: list = field(default_factory=list)  # [(t, RGB)] around the bottom, in order
+    _after: int = 0  # frames still to take after the bottom
 
 
 class ViewKeeper:
-    def __init__(self, max_reps: int, around: int = 2):
+    def __init__(self, max_reps: int, around: int = AROUND):
         self.max_reps = max(1, int(max_reps))
         self.around = int(around)
-        self._recent: deque = deque(maxlen=self.around)  # (t, small) before the current frame
+        self.scale: float | None = None  # kept pixels per original pixel
+        self.standing: list = []  # [(t, RGB)] from the start of the set
+        self._recent: deque = deque(maxlen=self.around)  # (t, RGB) before the current frame
         self.bottoms: deque[Bottom] = deque(maxlen=self.max_reps)
         self._current: Bottom | None = None
 
     def add(self, t: float, image: np.ndarray, keypoints: np.ndarray) -> None:
-        small, small_scale = downscale(image, SMALL_LONG_SIDE)
+        small, self.scale = downscale(image, KEEP_LONG_SIDE)
+        if len(self.standing) < STANDING and not self.bottoms and (
+            not self.standing or t - self.standing[-1][0] >= STANDING_EVERY_S
+        ):
+            self.standing.append((t, small))
         cur = self._current
         if cur is not None and cur._after > 0:
             cur.around.append((t, small))
             cur._after -= 1
         depth = _hip_y(keypoints)
         if depth is not None and (cur is None or depth > cur.depth):
-            still, still_scale = downscale(image, STILL_LONG_SIDE)
             self._current = Bottom(
                 t=t, depth=depth, keypoints=np.array(keypoints, dtype=np.float64).reshape(17, 3),
-                still=still, still_scale=still_scale,
-                around=[*self._recent, (t, small)], small_scale=small_scale, _after=self.around,
+                still=small, around=[*self._recent, (t, small)], _after=self.around,
             )
         self._recent.append((t, small))
 
@@ -77,6 +83,16 @@ class ViewKeeper:
 
     def all_bottoms(self) -> list[Bottom]:
         return [*self.bottoms, *([self._current] if self._current is not None else [])]
+
+    def frames(self) -> list:
+        """Every kept frame once, in time order: [(t, RGB)] at `scale`."""
+        seen = {}
+        for t, rgb in self.standing:
+            seen[t] = rgb
+        for b in self.all_bottoms():
+            for t, rgb in b.around:
+                seen[t] = rgb
+        return sorted(seen.items(), key=lambda item: item[0])
 
     def nearest(self, t: float) -> Bottom | None:
         kept = self.all_bottoms()

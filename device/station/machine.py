@@ -105,10 +105,10 @@ def _fps(times: list) -> float:
     return (len(times) - 1) / (times[-1] - times[0])
 
 
-def _default_count_reps(view: ViewTrack) -> int:
+def _default_count_reps(view: ViewTrack, name: str) -> int:
     from device.rules import count_reps
 
-    return count_reps(view)
+    return count_reps(view, kind=name)
 
 
 class Station:
@@ -121,7 +121,7 @@ class Station:
         analyse: Callable[[Job], dict] | None = None,
         save: Callable[[Job, dict], str] | None = None,
         submit: Callable[[Callable[[], None]], object] | None = None,
-        count_reps: Callable[[ViewTrack], int] | None = None,
+        count_reps: Callable[[ViewTrack, str], int] | None = None,
         on_pain: Callable[[str], None] | None = None,
     ):
         s = config["station"]
@@ -398,7 +398,8 @@ class Station:
     def _view_code(self, view: str, now: float) -> str | None:
         latest = self._latest[view]
         if latest is None or now - latest[3] > self.offline_after_s[view]:
-            return "camera_missing"
+            # frames start flowing when a set starts (no pose while idle): give them a moment
+            return "camera_missing" if now - self._since > self.offline_after_s[view] else "no_person"
         kps, w, h, _ = latest
         return positioning.check_view(view, kps, w, h, self._stance())
 
@@ -475,7 +476,7 @@ class Station:
             for v in VIEWS:
                 vt = rec.view_track(v)
                 if vt is not None and len(vt) >= 2:
-                    reps = max(reps, int(self._count_reps(vt)))
+                    reps = max(reps, int(self._count_reps(vt, v)))
             if reps > rec.reps:
                 for _ in range(reps - rec.reps):
                     for keeper in rec.keepers.values():

@@ -1,0 +1,372 @@
+"""The supervised station process: one owner per camera, one for the GPIO, one inference worker,
+one analysis worker, and the `StationControl` the web layer calls.
+
+    runtime = StationRuntime(config, data_dir, recordings={"front": F, "side": S}).open()
+    app = web.create_app(runtime.store, station=runtime, config=config, data_dir=data_dir)
+    ...
+    runtime.close()
+
+Threads: `camera-front` / `camera-side` (DualCapture: newest frame wins), `frames` (this module:
+pose on each new frame while a set is under way, the state machine's observations and timers,
+the systemd watchdog ping), `analysis` (rules, silhouette, stills, store), gpiozero's own
+threads for the button (they only call the state machine), and Waitress's threads for the web
+(they only read state and call start/cancel/...). Inference and analysis never run on a web or
+GPIO thread, so the page and the button stay responsive.
+
+Memory stays bounded over a day: each view keeps one newest frame, one preview, one pose; a set's
+keypoints are bounded by `record_limit_s`, its frames by the keeper; stats use fixed windows.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from device import sdnotify
+from device.errors import OhsaError
+from device.panel import open_panel
+from device.annotate import annotate
+from device.station.analysis import Analyser
+from device.station.keeper import KEEP_LONG_SIDE, downscale
+from device.station.machine import Station
+from device.vocabulary import VIEWS
+
+log = logging.getLogger(__name__)
+
+INFER_STATES = ("positioning", "countdown", "recording")  # pose runs only while a set is under way
+PREVIEW_STATES = INFER_STATES
+PREVIEW_EVERY_S = 0.2  # the kiosk preview is re-encoded at most this often per view
+PREVIEW_LONG_SIDE = 480
+BACKGROUND_EVERY_S = 1.0  # idle: one frame per second per view may teach the empty scene
+NOBODY_SCORE = 0.15  # an idle frame with a mean keypoint score below this shows nobody
+CAMERA_SYNC_EVERY_S = 0.25
+RETENTION_EVERY_S = 6 * 3600.0
+EMA_ALPHA = 0.1
+STORE_FILE = "assessments.db"
+
+
+class Stats:
+    """inference_ms (moving average around the tracker), processed fps per view, uptime."""
+
+    def __init__(self, clock=time.monotonic):
+        self._clock = clock
+        self.started = clock()
+        self.inference_ms: float | None = None
+        self.inferences = 0
+        self._lock = threading.Lock()
+        self._processed = {v: deque(maxlen=90) for v in VIEWS}
+
+    def inference(self, view: str | None, ms: float) -> None:
+        with self._lock:
+            self.inferences += 1
+            self.inference_ms = ms if self.inference_ms is None else (
+                (1 - EMA_ALPHA) * self.inference_ms + EMA_ALPHA * ms
+            )
+            if view is not None:
+                self._processed[view].append(self._clock())
+
+    def processed_fps(self, view: str) -> float:
+        with self._lock:
+            times = list(self._processed[view])
+        now = self._clock()
+        times = [t for t in times if now - t <= 2.0]
+        if len(times) < 2 or times[-1] <= times[0]:
+            return 0.0
+        return round((len(times) - 1) / (times[-1] - times[0]), 1)
+
+
+def process_memory() -> dict:
+    """RSS (MB) and open file descriptors of this process, from /proc (None elsewhere)."""
+    rss = fds = None
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+        rss = round(pages * os.sysconf("SC_PAGE_SIZE") / 2**20, 1)
+        fds = len(os.listdir("/proc/self/fd"))
+    except (OSError, ValueError, IndexError):
+        pass
+    return {"rss_mb": rss, "open_files": fds}
+
+
+class StationRuntime:
+    """The station process's parts, wired together; implements StationControl for web/."""
+
+    def __init__(
+        self,
+        config: dict,
+        data_dir: str | os.PathLike,
+        *,
+        recordings: dict[str, str] | None = None,
+        safe_mode: str | None = None,
+        model_path: str | os.PathLike | None = None,
+        shutdown_action=None,
+        store=None,
+        capture=None,
+        movenet=None,
+    ):
+        self.config = config
+        self.data_dir = Path(data_dir)
+        self.recordings = {v: p for v, p in (recordings or {}).items() if p}
+        self._safe_mode = safe_mode
+        self._model_path = model_path or config["model"]["path"] or None
+        self._shutdown_action = shutdown_action
+        self.store = store
+        self.capture = capture
+        self.movenet = movenet
+        self.panel = None
+        self.station: Station | None = None
+        self._stats = Stats()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._executor: ThreadPoolExecutor | None = None
+        self._trackers: dict = {}
+        self._backgrounds: dict = {}
+        self._bg_at = {v: -1e9 for v in VIEWS}
+        self._poses: dict[str, tuple[int, np.ndarray]] = {}
+        self._preview: dict[str, tuple[int, float, bytes]] = {}
+        self._preview_lock = threading.Lock()
+        self._ready = threading.Event()
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def open(self) -> StationRuntime:
+        from device.camera import DualCapture
+        from device.store import Store
+
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if self.store is None:
+            self.store = Store(self.data_dir / STORE_FILE)
+        self._retention()
+        self.panel = open_panel(self.config["panel"], shutdown_action=self._shutdown_action)
+        if self.movenet is None:
+            try:
+                from device.pose import MoveNet
+
+                self.movenet = MoveNet(self._model_path, threads=self.config["model"]["threads"])
+            except OhsaError as e:
+                log.error("no pose model: %s", e)
+                self._safe_mode = "; ".join(filter(None, [self._safe_mode, f"pose model: {e}"]))
+        if self.movenet is not None:
+            from device.pose import PoseTracker
+
+            self._trackers = {v: PoseTracker(self.movenet) for v in VIEWS}
+        if self.capture is None:
+            self.capture = DualCapture.from_config(self.config, recordings=self.recordings, paced=True)
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="analysis")
+        from device.silhouette import BackgroundModel
+
+        self._backgrounds = {v: BackgroundModel() for v in VIEWS}
+        analyser = Analyser(
+            self.config, self.store, backgrounds=self._background_images, model_sha256=_model_sha()
+        )
+        self.analyser = analyser
+        self.station = Station(
+            self.config, panel=self.panel, analyse=analyser.analyse, save=analyser.save,
+            submit=self._executor.submit, on_pain=analyser.mark_pain,
+        )
+        self.panel.when_pressed = self._press
+        self.panel.when_held = self.station.long_press
+        self.panel.when_shutdown = self.station.shutting_down
+        if self._safe_mode:
+            log.error("safe mode: %s", self._safe_mode)
+            self.station.set_safe_mode(self._safe_mode)
+        self.capture.start()
+        for view, st in self.capture.status().items():
+            if st["status"] == "missing":
+                log.warning("%s camera missing (%s): the station runs without it and says so", view, st["reason"])
+        self._thread = threading.Thread(target=self._frame_loop, name="frames", daemon=True)
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(10.0)
+            self._thread = None
+        if self.capture is not None:
+            self.capture.stop()
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=True)
+            self._executor = None
+        if self.panel is not None:
+            self.panel.close()
+            self.panel = None
+        if self.store is not None:
+            self.store.close()
+
+    def __enter__(self):
+        return self.open()
+
+    def __exit__(self, *exc):
+        self.close()
+
+    @property
+    def ready(self) -> bool:
+        """Cameras started and the frame loop running (the model loaded, unless in safe mode)."""
+        return self._ready.is_set()
+
+    # -- the frame loop (the one inference worker) --------------------------------------------
+
+    def _frame_loop(self) -> None:
+        interval = sdnotify.watchdog_interval()
+        last_ping = last_sync = last_retention = time.monotonic()
+        prev = None
+        self._ready.set()
+        while not self._stop.is_set():
+            try:
+                frames = self.capture.wait_for_frames(timeout=0.1)
+                state = self.station.current
+                if state == "positioning" and prev not in INFER_STATES:
+                    for tracker in self._trackers.values():
+                        tracker.reset()  # a new person: the crop starts from the whole frame
+                prev = state
+                for view, frame in frames.items():
+                    self._handle(view, frame, state)
+                now = time.monotonic()
+                if now - last_sync >= CAMERA_SYNC_EVERY_S:
+                    last_sync = now
+                    self._sync_cameras()
+                self.station.tick()
+                if interval and now - last_ping >= interval / 2:
+                    sdnotify.watchdog()  # only from here: a hung frame loop gets restarted
+                    last_ping = now
+                if now - last_retention >= RETENTION_EVERY_S:
+                    last_retention = now
+                    self._executor.submit(self._retention)
+            except Exception:  # the loop must survive one bad frame; systemd watches for hangs
+                log.exception("frame loop error")
+                self._stop.wait(0.5)
+
+    def _handle(self, view: str, frame, state: str) -> None:
+        if state in INFER_STATES and view in self._trackers:
+            t0 = time.perf_counter()
+            pose = self._trackers[view].process(frame.image, frame.t)
+            self._stats.inference(view, (time.perf_counter() - t0) * 1000)
+            kps = pose.to_array()
+            self._poses[view] = (frame.seq, kps)
+            self.station.observe(view, frame.t, kps, frame.width, frame.height, frame.image)
+        elif state == "idle" and self.movenet is not None:
+            now = time.monotonic()
+            if now - self._bg_at[view] >= BACKGROUND_EVERY_S:
+                self._bg_at[view] = now
+                self._learn_background(view, frame)
+
+    def _sync_cameras(self) -> None:
+        """The capture's view of each camera into the state machine (it acts on changes)."""
+        for view, st in self.capture.status().items():
+            self.station.set_camera(view, st["status"] == "online", st["reason"])
+
+    def _press(self) -> None:
+        self._sync_cameras()  # a press right after a camera came up sees it up
+        self.station.press()
+
+    def _learn_background(self, view: str, frame) -> None:
+        from device.pose import estimate_image
+
+        t0 = time.perf_counter()
+        pose = estimate_image(self.movenet, frame.image)
+        self._stats.inference(None, (time.perf_counter() - t0) * 1000)
+        if pose.mean_score < NOBODY_SCORE:
+            small, _ = downscale(frame.image, KEEP_LONG_SIDE)
+            self._backgrounds[view].update(small)
+
+    def _background_images(self) -> dict:
+        return {v: m.image for v, m in self._backgrounds.items() if m.ready}
+
+    def _retention(self) -> None:
+        days = self.config["storage"]["retention_days"]
+        if days > 0 and self.store is not None:
+            try:
+                removed = self.store.apply_retention(days)
+                if removed:
+                    log.info("retention: %d assessment(s) older than %d days deleted", removed, days)
+            except Exception:
+                log.exception("retention failed")
+
+    # -- StationControl -----------------------------------------------------------------------
+
+    def state(self) -> dict:
+        return self._with_cameras(self.station.state())
+
+    def wait_for_change(self, last_version: int, timeout: float) -> tuple[int, dict]:
+        version, state = self.station.wait_for_change(last_version, timeout)
+        return version, self._with_cameras(state)
+
+    def stats(self) -> dict:
+        cams = self.capture.status() if self.capture is not None else {}
+        skipped = sum(int(c.get("dropped") or 0) for c in cams.values())
+        return {
+            "state": self.station.current,
+            "uptime_s": round(time.monotonic() - self._stats.started, 1),
+            "inference_ms": None if self._stats.inference_ms is None else round(self._stats.inference_ms, 2),
+            "inferences": self._stats.inferences,
+            "runtime": getattr(self.movenet, "runtime", None),
+            "cameras": {
+                v: {
+                    "status": c.get("status"), "reason": c.get("reason"), "fps": c.get("fps"),
+                    "processed_fps": self._stats.processed_fps(v), "skipped": c.get("dropped"),
+                    "frames": c.get("frames"), "restarts": c.get("restarts"),
+                }
+                for v, c in cams.items()
+            },
+            "skipped_frames": skipped,
+            "counters": self.station.counters(),
+            **process_memory(),
+        }
+
+    def start(self) -> bool:
+        self._sync_cameras()
+        return self.station.start()
+
+    def cancel(self) -> bool:
+        return self.station.cancel()
+
+    def report_pain(self) -> bool:
+        return self.station.report_pain()
+
+    def retest(self, kind: str) -> bool:
+        return self.station.retest(kind)
+
+    def preview_jpeg(self, view: str) -> bytes | None:
+        """The newest frame of `view` with its skeleton, at most 5 per second; None when idle."""
+        if view not in VIEWS or self.station.current not in PREVIEW_STATES or self.capture is None:
+            return None
+        frame = self.capture.latest(view)
+        if frame is None:
+            return None
+        now = time.monotonic()
+        with self._preview_lock:
+            cached = self._preview.get(view)
+            if cached and (cached[0] == frame.seq or now - cached[1] < PREVIEW_EVERY_S):
+                return cached[2]
+            small, scale = downscale(frame.image, PREVIEW_LONG_SIDE)
+            pose = self._poses.get(view)
+            rows = None
+            if pose is not None:
+                rows = pose[1].copy()
+                rows[:, :2] *= scale
+            jpeg = annotate(small, rows, [], view, quality=70)
+            self._preview[view] = (frame.seq, now, jpeg)
+            return jpeg
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def _with_cameras(self, state: dict) -> dict:
+        if self.capture is not None:
+            for v, c in self.capture.status().items():
+                state["cameras"][v].update(status=c["status"], reason=c["reason"], fps=c["fps"])
+        return state
+
+
+def _model_sha() -> str:
+    try:
+        from device.model import SHA256
+    except ImportError:
+        return ""
+    return str(SHA256)
