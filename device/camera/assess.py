@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 import math
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -30,23 +29,49 @@ from device.vocabulary import COMPENSATIONS, NOT_ASSESSED, VIEWS
 log = logging.getLogger(__name__)
 
 
-class Recording:
-    """A clip's frames on the shared clock, to read again as often as needed (no frames kept)."""
-
-    def __init__(self, path: str | os.PathLike, view: str, t0: float = 0.0, fps: float | None = None):
-        self.path, self.view, self.t0, self.fps = Path(path), view, t0, fps
-
-    def __iter__(self) -> Iterator[Frame]:
-        return iter(ReplaySource(self.path, self.view, paced=False, t0=self.t0, fps=self.fps))
+# Frames kept for the silhouette refinement: every KEEP_EVERY-th frame (near each rep's bottom
+# there are then still frames within its 0.12 s), shrunk so the longer side is KEEP_LONG_SIDE
+# pixels (the size it works at anyway); at most KEEP_MAX frames per view.
+KEEP_EVERY = 3
+KEEP_LONG_SIDE = 640
+KEEP_MAX = 240
 
 
-def track_recording(source: ReplaySource, movenet) -> ViewTrack:
-    """Every frame of `source` through a fresh PoseTracker; a ViewTrack in the frames' pixels."""
+class KeptFrames:
+    """Shrunk copies of some frames of one view, with the scale from the view's pixels."""
+
+    def __init__(self, frame_count: int, width: int, height: int):
+        self.every = max(KEEP_EVERY, -(-frame_count // KEEP_MAX))
+        self.scale = min(1.0, KEEP_LONG_SIDE / max(width, height))
+        self.size = (max(1, round(width * self.scale)), max(1, round(height * self.scale)))
+        self.frames: list[tuple[float, np.ndarray]] = []
+
+    def offer(self, index: int, frame: Frame) -> None:
+        if index % self.every or len(self.frames) >= KEEP_MAX:
+            return
+        import cv2
+
+        image = frame.image
+        if self.scale < 1.0:
+            image = cv2.resize(image, self.size, interpolation=cv2.INTER_AREA)
+        self.frames.append((frame.t, image))
+
+    def scaled(self, view: ViewTrack) -> ViewTrack:
+        """`view` in the pixels of the kept frames."""
+        kps = view.keypoints.copy()
+        kps[..., :2] *= self.scale
+        return ViewTrack(self.size[0], self.size[1], view.fps, view.times.copy(), kps)
+
+
+def track_recording(source: ReplaySource, movenet, keep: bool = False) -> tuple[ViewTrack, KeptFrames | None]:
+    """Every frame of `source` through a fresh PoseTracker: a ViewTrack in the frames' pixels,
+    and (with `keep`) shrunk copies of some frames for the silhouette refinement."""
     from device.pose import PoseTracker
 
     source.open()  # InputError for a missing or undecodable file
     width, height = source.size
     fps = source.fps
+    kept = KeptFrames(source.media.frame_count, width, height) if keep else None
     tracker = PoseTracker(movenet)
     times: list[float] = []
     chunks: list[np.ndarray] = []
@@ -60,6 +85,8 @@ def track_recording(source: ReplaySource, movenet) -> ViewTrack:
                     f"the first was {width}x{height}"
                 )
             block[n] = tracker.process(frame.image, frame.t).to_array()
+            if kept is not None:
+                kept.offer(len(times), frame)
             times.append(frame.t)
             n += 1
             if n == len(block):
@@ -71,7 +98,7 @@ def track_recording(source: ReplaySource, movenet) -> ViewTrack:
     if not times:
         raise InputError(f"{source.path}: no frames could be decoded")
     keypoints = np.concatenate(chunks).astype(np.float64)
-    return ViewTrack(width, height, fps, np.asarray(times, dtype=np.float64), keypoints)
+    return ViewTrack(width, height, fps, np.asarray(times, dtype=np.float64), keypoints), kept
 
 
 def assess_recordings(
@@ -85,12 +112,15 @@ def assess_recordings(
     thresholds: dict | None = None,
     align: bool = True,
     fps: float | None = None,
+    silhouette: bool = True,
 ) -> tuple[dict, Track]:
     """The `ohsa-result/1` result and the keypoint track of one or two recordings.
 
     `offset`: side time + offset = front time, in seconds (None: estimate from the motion unless
-    `align` is False, then 0). `fps`: frame rate of image folders. Raises InputError when no
-    view can be used; a view that cannot be read while the other can is reported in the result.
+    `align` is False, then 0). `fps`: frame rate of image folders. `silhouette`: let
+    device.silhouette refine feet/heel/low-back entries when that module is installed. Raises
+    InputError when no view can be used; a view that cannot be read while the other can is
+    reported in the result.
     """
     if offset is not None and not math.isfinite(offset):
         raise InputError(f"offset {offset!r}: must be a finite number of seconds")
@@ -102,25 +132,32 @@ def assess_recordings(
 
         movenet = MoveNet(model_path, threads=threads)
 
+    refine = _silhouette_refine() if silhouette else None
     views: dict[str, ViewTrack] = {}
+    kept: dict[str, KeptFrames] = {}
     problems: dict[str, str] = {}
     for view in VIEWS:
         if view not in given:
             problems[view] = f"no {view} recording was given"
             continue
         try:
-            views[view] = track_recording(ReplaySource(given[view], view, paced=False, fps=fps), movenet)
+            source = ReplaySource(given[view], view, paced=False, fps=fps)
+            views[view], kept[view] = track_recording(source, movenet, keep=refine is not None)
         except InputError as e:
             if len(given) == 1:
                 raise
-            log.warning("%s view not assessed: %s", view, e)
             problems[view] = str(e)
     if not views:
         raise InputError("; ".join(problems[v] for v in VIEWS if v in given))
+    for view in given:
+        if view in problems:
+            log.warning("%s view not assessed: %s", view, problems[view])
 
     alignment = _align(views, offset, align)
     if "side" in views and alignment.offset_s:
         views["side"].times = views["side"].times + alignment.offset_s
+        if kept.get("side"):
+            kept["side"].frames = [(t + alignment.offset_s, img) for t, img in kept["side"].frames]
     track = Track(views)
 
     from device.rules import evaluate
@@ -130,14 +167,20 @@ def assess_recordings(
         _mark_view_missing(result, view, problem)
     result["alignment"] = alignment.to_json()
 
-    # --- silhouette refinement (device/silhouette, another module) ------------------------
-    # refine(result, frames, track) may replace feet/heel/low-back entries it can measure from
-    # the silhouettes; `frames` gives each view's frames again on the shared clock, on demand.
-    refine = _silhouette_refine()
-    if refine is not None:
-        t0 = {"front": 0.0, "side": alignment.offset_s or 0.0}
-        frames = {v: Recording(given[v], v, t0[v], fps) for v in views}
-        result = refine(result, frames, track)
+    # --- silhouette refinement (device/silhouette, another engineer's module) ---------------
+    # refine(result, frames, track) replaces the feet/heel/low-back entries it can measure from
+    # silhouettes. It gets the kept frames ({view: [(t, rgb)]}, shared clock) and the track in
+    # those frames' pixels. Skipped cleanly while the module is not there.
+    if refine is not None and views:
+        frames = {v: kept[v].frames for v in views if kept.get(v)}
+        small = Track({v: kept[v].scaled(views[v]) for v in frames})
+        try:
+            result = refine(result, frames, small)
+        except Exception as e:  # a fault there must not cost the user the keypoint result
+            log.error("silhouette refinement failed, keypoint result kept: %s", e, exc_info=log.isEnabledFor(logging.DEBUG))
+            result["silhouette"] = {"error": f"refinement failed: {e.__class__.__name__}: {e}"}
+        for view, problem in problems.items():  # refine may have rewritten the entries
+            _mark_view_missing(result, view, problem)
     return result, track
 
 

@@ -24,6 +24,8 @@ def add_parser(sub) -> None:
                    help="seconds the side clip started after the front clip (default: from the motion)")
     p.add_argument("--no-align", action="store_true", help="take the clips to start together")
     p.add_argument("--fps", type=float, help="frame rate of image folders (default 30)")
+    p.add_argument("--no-silhouette", action="store_true",
+                   help="keypoints only: skip the silhouette refinement of feet, heels and low back")
     _common(p)
     p.set_defaults(func=_cmd_assess)
 
@@ -81,7 +83,7 @@ def _cmd_assess(args) -> int:
     result, track = assess_recordings(
         args.front, args.side, args.offset,
         movenet=_movenet(args, cfg), thresholds=cfg["rules"]["thresholds"] or None,
-        align=not args.no_align, fps=args.fps,
+        align=not args.no_align, fps=args.fps, silhouette=not args.no_silhouette,
     )
     text = json.dumps(result, indent=2)
     if json_out:
