@@ -358,3 +358,17 @@ def test_many_threads_share_one_store(store):
     assert errors == []
     assert store.count() == 90 and all(store.count(f"T{n}") == 15 for n in range(6))
     assert store.integrity_check()
+
+
+def test_vacuum_gives_space_back(store):
+    ids = fill(store, 30, seed=9)
+    store.close()
+    store = Store(store.path)
+    before = store.path.stat().st_size
+    for aid in ids[:25]:
+        store.delete(aid)
+    assert store.path.stat().st_size == before  # deleting zeroes pages, it does not shrink
+    store.vacuum()
+    assert store.path.stat().st_size < before / 2
+    assert store.count() == 5 and store.integrity_check()
+    store.close()

@@ -140,17 +140,20 @@ def demo_jpeg(view: str, width: int = 320, height: int = 240) -> bytes:
 
 
 def fill(store, n: int, *, seed: int = 0, clients: int = 0, with_tracks: bool = True,
-         start: dt.datetime | None = None, days: float = 180.0) -> list[str]:
+         track_seconds: float = 2.0, start: dt.datetime | None = None,
+         days: float = 180.0) -> list[str]:
     """Save `n` plausible assessments spread over `days` before `start` (default now); ids.
 
     `clients` labels (0 = about n/4) are reused so client histories have several entries;
-    about one in ten assessments is a re-test linked to the one before it.
+    about one in ten assessments is a re-test linked to the one before it. A station's real
+    track is about 20 s at 30 fps per view (`track_seconds=20, fps 30`); the default is short
+    to keep tests fast.
     """
     rng = random.Random(seed)
     clients = clients or max(1, n // 4)
     labels = [f"M{1000 + i}" for i in range(clients)]
     images = {"front": demo_jpeg("front"), "side": demo_jpeg("side")}
-    track = demo_track(rng) if with_tracks else None
+    track = demo_track(rng, seconds=track_seconds, fps=30.0 if track_seconds > 5 else 15.0) if with_tracks else None
     start = start or dt.datetime.now(dt.timezone.utc)
     ids: list[str] = []
     times = sorted(start - dt.timedelta(days=rng.uniform(0, days)) for _ in range(n))

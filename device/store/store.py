@@ -5,7 +5,8 @@ thread (Waitress workers, the station loop): the writes are tiny and a Pi has fe
 single serialised connection is simpler than a pool and fast enough (see docs/performance.md).
 WAL with `synchronous=FULL`: a commit is on the card before `save_assessment` returns, and a
 killed process leaves the file readable with every committed row intact. `secure_delete` is on
-and deletions checkpoint the WAL away, so deleted data is gone from the files, not just unlinked.
+and deletions checkpoint the WAL away, so deleted data is gone from the files (overwritten with
+zeros), not just unlinked; `vacuum()` gives the space back when wanted (not needed for privacy).
 
 No video is ever stored: only the result, the keypoint track and at most one JPEG still per view.
 """
@@ -19,6 +20,7 @@ import logging
 import secrets
 import sqlite3
 import threading
+import time
 import uuid
 import zlib
 from pathlib import Path
@@ -186,7 +188,7 @@ class Store:
             raise InputError(f"track: expected an ohsa-keypoints/1 object, got {type(track).__name__}")
         result_json = json.dumps(result, separators=(",", ":"), allow_nan=False)
         track_blob = (
-            zlib.compress(json.dumps(track, separators=(",", ":")).encode("utf-8"), 6)
+            zlib.compress(json.dumps(track, separators=(",", ":")).encode("utf-8"), 4)
             if track is not None else None
         )
         reps, findings = summary(result)
@@ -452,19 +454,35 @@ class Store:
 
     # -- deleting -------------------------------------------------------------------------
 
-    def _scrub(self, vacuum: bool) -> None:
-        """Push deleted pages out of the WAL (zeroed by secure_delete); VACUUM rebuilds the file."""
+    def _scrub(self) -> None:
+        """Push deleted data out of the WAL file once secure_delete has zeroed it in the pages.
+
+        With `secure_delete` on, SQLite overwrites deleted rows (and freed pages) with zeros;
+        the old page images still sit in the WAL until a checkpoint copies the zeroed pages
+        back and TRUNCATE empties the WAL. A reader in another process can hold the
+        checkpoint back, so it is retried for a moment and a failure is logged, not hidden.
+        """
+        for attempt in range(20):
+            with self._lock:
+                busy, wal_pages, done = self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            if not busy and wal_pages in (0, done, -1):
+                return
+            time.sleep(0.1)
+        log.warning("%s: deleted data may stay in the WAL file until the next checkpoint "
+                    "(another process is reading the database)", self.path)
+
+    def vacuum(self) -> None:
+        """Rebuild the file to give the space of deleted assessments back to the SD card."""
         with self._lock:
-            if vacuum:
-                self._db.execute("VACUUM")
-            self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self._db.execute("VACUUM")
+        self._scrub()
 
     def delete(self, assessment_id: str) -> bool:
         """Delete one assessment with its track, images, overrides, plan and links."""
         n = self._write(lambda db: db.execute(
             "DELETE FROM assessments WHERE id = ?", (str(assessment_id),)).rowcount)
         if n:
-            self._scrub(vacuum=True)
+            self._scrub()
             log.info("assessment %s deleted", assessment_id)
         return bool(n)
 
@@ -476,7 +494,7 @@ class Store:
         n = self._write(lambda db: db.execute(
             "DELETE FROM assessments WHERE label = ? COLLATE NOCASE", (label,)).rowcount)
         if n:
-            self._scrub(vacuum=True)
+            self._scrub()
             log.info("deleted %d assessment(s) of one client", n)
         return n
 
@@ -495,7 +513,7 @@ class Store:
         self._write(lambda db: db.execute(
             "DELETE FROM share_tokens WHERE expires_at <= ?", (expired_links,)))
         if n:
-            self._scrub(vacuum=False)
+            self._scrub()
             log.info("retention: deleted %d assessment(s) older than %d days", n, days)
         return n
 
