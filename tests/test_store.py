@@ -174,8 +174,12 @@ def test_notes_label_plan_and_missing_ids(store):
     assert store.list()[0]["plan_edited"]
     store.set_plan(aid, None)
     assert store.get(aid)["plan"] is None
+    store.set_pain(aid)
+    assert store.get(aid)["pain"] is True and store.list()[0]["pain"] is True
+    store.set_pain(aid, False)
+    assert store.get(aid)["pain"] is False
     for call in (lambda: store.set_notes("x", ""), lambda: store.set_label("x", ""),
-                 lambda: store.set_plan("x", {})):
+                 lambda: store.set_plan("x", {}), lambda: store.set_pain("x")):
         with pytest.raises(NotFound):
             call()
     with pytest.raises(InputError):

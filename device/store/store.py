@@ -398,6 +398,11 @@ class Store:
         self._update(assessment_id, "UPDATE assessments SET label = ? WHERE id = ?",
                      (_clean_label(label), str(assessment_id)))
 
+    def set_pain(self, assessment_id: str, pain: bool = True) -> None:
+        """Record a pain report on a stored assessment (its plan becomes a referral)."""
+        self._update(assessment_id, "UPDATE assessments SET pain = ? WHERE id = ?",
+                     (int(bool(pain)), str(assessment_id)))
+
     def override_finding(self, assessment_id: str, compensation_id: str, status: str | None,
                          note: str = "") -> None:
         """A trainer's verdict on one finding; `status=None` removes the override."""
