@@ -376,3 +376,22 @@ def test_vacuum_gives_space_back(store):
     assert store.path.stat().st_size < before / 2
     assert store.count() == 5 and store.integrity_check()
     store.close()
+
+
+def test_a_failing_migration_changes_nothing(tmp_path, monkeypatch):
+    path = tmp_path / "m.db"
+    Store(path).close()
+    broken = (
+        "CREATE TABLE half_done (x INTEGER)",
+        "ALTER TABLE no_such_table ADD COLUMN y TEXT",
+    )
+    monkeypatch.setattr(store_module, "MIGRATIONS", MIGRATIONS + [broken])
+    with pytest.raises(InputError, match="m.db"):
+        Store(path)
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA user_version").fetchone()[0] == VERSION
+    assert db.execute("SELECT name FROM sqlite_master WHERE name = 'half_done'").fetchone() is None
+    db.close()
+    monkeypatch.setattr(store_module, "MIGRATIONS", MIGRATIONS + [("CREATE TABLE later (x INTEGER)",)])
+    with Store(path) as s:
+        assert s.version == VERSION + 1 and s.integrity_check()

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import device
 from device.errors import InputError
-from device.store.schema import KINDS, MIGRATIONS, VERSION, summary
+from device.store.schema import KINDS, MIGRATIONS, summary
 from device.vocabulary import COMPENSATION_IDS, FORMAT_RESULT, PRESENT, STATUSES, VIEWS
 
 log = logging.getLogger(__name__)
@@ -81,9 +81,9 @@ class Store:
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.RLock()
         try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(
                 self.path, isolation_level=None, check_same_thread=False, timeout=10.0
             )
@@ -95,9 +95,12 @@ class Store:
             self._db.execute("PRAGMA foreign_keys = ON")
             self._db.execute("PRAGMA secure_delete = ON")
             self._migrate()
-        except sqlite3.DatabaseError as e:
+        except (sqlite3.DatabaseError, OSError) as e:
             self._close_quietly()
             raise InputError(f"{self.path}: not a usable assessment database ({e})") from None
+        except BaseException:
+            self._close_quietly()
+            raise
 
     # -- schema ---------------------------------------------------------------------------
 
@@ -109,12 +112,12 @@ class Store:
     def _migrate(self) -> None:
         with self._lock:
             current = self._db.execute("PRAGMA user_version").fetchone()[0]
-            if current > VERSION:
+            if current > len(MIGRATIONS):
                 raise InputError(
                     f"{self.path}: database schema version {current} is newer than this "
-                    f"station knows ({VERSION}); update the station software"
+                    f"station knows ({len(MIGRATIONS)}); update the station software"
                 )
-            for number in range(current, VERSION):
+            for number in range(current, len(MIGRATIONS)):
                 self._db.execute("BEGIN IMMEDIATE")
                 try:
                     for step in MIGRATIONS[number]:
@@ -563,9 +566,14 @@ class Store:
                 " ON CONFLICT (key) DO UPDATE SET value = excluded.value", (str(key), str(value))))
 
     def integrity_check(self) -> bool:
-        with self._lock:
-            ok = self._db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
-            fk = self._db.execute("PRAGMA foreign_key_check").fetchall()
+        """True when SQLite finds the file sound and no row points at a missing parent."""
+        try:
+            with self._lock:
+                ok = self._db.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+                fk = self._db.execute("PRAGMA foreign_key_check").fetchall()
+        except sqlite3.DatabaseError as e:
+            log.error("%s: integrity check could not run (%s)", self.path, e)
+            return False
         if not ok or fk:
             log.error("%s: integrity check failed (foreign key problems: %d)", self.path, len(fk))
         return ok and not fk
