@@ -189,7 +189,7 @@ def _trunk(kps) -> float | None:
     return None if hip is None or sho is None else float(np.linalg.norm(sho - hip))
 
 
-def _entry(status, reps_flagged, side, value, unit, threshold, confidence, reason) -> dict:
+def _entry(cid, status, reps_flagged, side, value, unit, threshold, confidence, reason) -> dict:
     return {
         "status": status,
         "reps_flagged": int(reps_flagged),
@@ -198,13 +198,19 @@ def _entry(status, reps_flagged, side, value, unit, threshold, confidence, reaso
         "unit": unit,
         "threshold": threshold,
         "confidence": round(float(confidence), 2),
-        "severity": th.severity(value, threshold) if status == PRESENT else "none",
+        "severity": th.severity(value, threshold, th.STEP[cid]) if status == PRESENT else "none",
         "reason": reason,
     }
 
 
-def _needed(n_measured: int) -> int:
-    return max(1, math.ceil(th.REPS_SHARE * n_measured - 1e-9))
+def _present(flagged: int, n_measured: int) -> bool:
+    """As the rules decide: flagged in more than half of the measured reps."""
+    return flagged * 2 > n_measured
+
+
+def _enough(n_measured: int, n_reps: int) -> bool:
+    """As the rules: measured in at least half of the reps."""
+    return n_measured > 0 and n_measured * 2 >= n_reps
 
 
 def _consistency(values, threshold) -> float:
@@ -245,8 +251,8 @@ def _feet(v: _View, n_reps: int) -> tuple[dict, str | None]:
     if not per_foot:
         return {}, "the feet are not clear in the front view's silhouette"
     measured = [i for i in range(n_reps) if all(per_foot[s][i] is not None for s in per_foot)]
-    if not measured:
-        return {}, "the feet are not clear at the bottom of any rep"
+    if not _enough(len(measured), n_reps):
+        return {}, f"the feet are clear at the bottom of only {len(measured)} of {n_reps} reps"
     scores = np.mean([f.kps[[measure.L_ANK, measure.R_ANK], 2].mean() for f in v.standing])
     coverage = len(measured) / n_reps * (len(per_foot) / 2)
     out = {}
@@ -261,7 +267,7 @@ def _feet(v: _View, n_reps: int) -> tuple[dict, str | None]:
                 sides.update(over)
         value = float(np.median(worst))
         conf = min(1.0, scores / 0.6) * coverage * _consistency(worst, thr)
-        present = flagged >= _needed(len(measured))
+        present = _present(flagged, len(measured))
         side = None
         if present:
             side = "both" if len(sides) == 2 else next(iter(sides))
@@ -269,7 +275,7 @@ def _feet(v: _View, n_reps: int) -> tuple[dict, str | None]:
         reason = (f"silhouette: toes moved {what} by {value:.0f} degrees (median of {len(measured)} reps; "
                   f"estimated from the forefoot's sideways shift, feet of "
                   f"{'both sides' if len(per_foot) == 2 else 'one side'} measured)")
-        out[cid] = (_entry(PRESENT if present else ABSENT, flagged, side, value, "degrees", thr, conf, reason), conf)
+        out[cid] = (_entry(cid, PRESENT if present else ABSENT, flagged, side, value, "degrees", thr, conf, reason), conf)
     return out, None
 
 
@@ -327,12 +333,12 @@ def _heels(v: _View, face: float, n_reps: int, rules_entry: dict | None) -> tupl
         vals = [x for x in vals if x is not None]
         reps.append(None if not vals else (b0 - float(np.median(vals))) / shank * th.SHANK_CM)
     measured = [r for r in reps if r is not None]
-    if not measured:
-        return {}, "the heel is not clear at the bottom of any rep"
+    if not _enough(len(measured), n_reps):
+        return {}, f"the heel is clear at the bottom of only {len(measured)} of {n_reps} reps"
     thr = th.HEELS_RISE_CM
     flagged = sum(r >= thr for r in measured)
     value = float(np.median(measured))
-    present = flagged >= _needed(len(measured))
+    present = _present(flagged, len(measured))
     conf = (len(measured) / n_reps) * _consistency(measured, thr) * min(1.0, shank / (2 * th.MIN_SHANK_PX))
     reason = f"silhouette: heel {value:.1f} cm above its standing floor line (median of {len(measured)} reps)"
     # the rules' ankle-rise proxy, when they measured one, cross-checks the silhouette
@@ -340,7 +346,7 @@ def _heels(v: _View, face: float, n_reps: int, rules_entry: dict | None) -> tupl
         agree = (rules_entry["status"] == PRESENT) == present
         conf = min(1.0, conf + 0.15) if agree else conf * 0.7
         reason += "; the ankle-rise proxy " + ("agrees" if agree else f"disagrees ({rules_entry['status']})")
-    entry = _entry(PRESENT if present else ABSENT, flagged, None, value, "cm", thr, conf, reason)
+    entry = _entry("heels_rise", PRESENT if present else ABSENT, flagged, None, value, "cm", thr, conf, reason)
     return {"heels_rise": (entry, conf)}, None
 
 
@@ -370,8 +376,8 @@ def _back(v: _View, face: float, n_reps: int) -> tuple[dict, str | None]:
                 whys.append(why)
         reps.append(float(np.median(vals)) - b0 if vals else None)
     measured = [r for r in reps if r is not None]
-    if not measured:
-        return {}, "back contour unreliable at the bottom: " + (max(set(whys), key=whys.count) if whys else "no frames")
+    if not _enough(len(measured), n_reps):
+        return {}, f"back contour reliable in only {len(measured)} of {n_reps} reps: " + (max(set(whys), key=whys.count) if whys else "no frames")
     smooth = max(0.0, 1.0 - float(np.median(resids)) / MAX_BACK_RESID)
     out = {}
     for cid, sign, thr, word in (("low_back_round", 1.0, th.LOW_BACK_ROUND_DEG, "rounder"),
@@ -379,12 +385,12 @@ def _back(v: _View, face: float, n_reps: int) -> tuple[dict, str | None]:
         vals = [sign * r for r in measured]
         flagged = sum(x >= thr for x in vals)
         value = float(np.median(vals))
-        present = flagged >= _needed(len(measured))
+        present = _present(flagged, len(measured))
         conf = (len(measured) / n_reps) * _consistency(vals, thr) * (0.5 + 0.5 * smooth)
         reason = (f"silhouette: back contour {abs(value):.0f} degrees "
                   f"{word if value > 0 else ('more arched' if sign > 0 else 'rounder')} than standing "
                   f"(median of {len(measured)} reps)")
-        out[cid] = (_entry(PRESENT if present else ABSENT, flagged, None, value, "degrees", thr, conf, reason), conf)
+        out[cid] = (_entry(cid, PRESENT if present else ABSENT, flagged, None, value, "degrees", thr, conf, reason), conf)
     return out, None
 
 

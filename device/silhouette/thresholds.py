@@ -1,41 +1,43 @@
-"""Thresholds of the silhouette measurements: the one table for feet, heels and the low back.
+"""Numbers the silhouette measurements decide and measure with.
 
-`device/rules/thresholds.py` (the rules' table) did not exist when this layer was written, so the
-silhouette layer keeps its own table here. Values are in the unit each entry reports; see
-docs/silhouette.md for how each was chosen (synthetic renderer, scripts/eval_silhouette.py).
+The decision thresholds live in the rules' one table, `device/rules/thresholds.py` (entries
+`silhouette_*`, with unit, range and reason; a trainer may override them by name in
+`[rules.thresholds]`). This module reads them from there and holds only the measurement's own
+geometry constants. docs/silhouette.md says how each was chosen (scripts/eval_silhouette.py).
 """
 
-# A compensation is present when the change from the person's own standing start, at the bottom
-# of a rep, exceeds these (and the measurement is trustworthy).
-FEET_TURN_OUT_DEG = 10.0  # toes move outwards during the squat, estimated degrees of foot turn
-FEET_TURN_IN_DEG = 10.0  # toes move inwards during the squat
-HEELS_RISE_CM = 1.5  # heel leaves the floor line, approximate cm (scale from the shank)
-LOW_BACK_ROUND_DEG = 10.0  # back contour bends convex (lumbar flexion), degrees of contour turn
-LOW_BACK_ARCH_DEG = 10.0  # back contour bends concave (lumbar extension)
+from device.rules.thresholds import THRESHOLDS
 
-# Share of the measured reps that must show it for "present" (at least one rep).
-REPS_SHARE = 0.5
+# decision thresholds (read from the rules' table)
+FEET_TURN_OUT_DEG = THRESHOLDS["silhouette_feet_turn_out"].value
+FEET_TURN_IN_DEG = THRESHOLDS["silhouette_feet_turn_in"].value
+HEELS_RISE_CM = THRESHOLDS["silhouette_heels_rise"].value
+LOW_BACK_ROUND_DEG = THRESHOLDS["silhouette_low_back_round"].value
+LOW_BACK_ARCH_DEG = THRESHOLDS["silhouette_low_back_arch"].value
+STEP = {
+    "feet_turn_out": THRESHOLDS["silhouette_feet_turn_out"].step,
+    "feet_turn_in": THRESHOLDS["silhouette_feet_turn_in"].step,
+    "heels_rise": THRESHOLDS["silhouette_heels_rise"].step,
+    "low_back_round": THRESHOLDS["silhouette_low_back_round"].step,
+    "low_back_arch": THRESHOLDS["silhouette_low_back_arch"].step,
+}
 
-# Below this confidence (0..1) a measurement is not reported: the entry stays not_assessed.
+# Below this confidence (0..1) a measurement is not reported: the entry stays as the rules left it.
 MIN_CONFIDENCE = 0.5
 
 # Geometry the measurements need before they are trusted.
-MIN_SHANK_PX = 22.0  # knee-to-ankle length in the processed image (at most 640 px wide)
+MIN_SHANK_PX = 22.0  # knee-to-ankle length in the processed image (longer side at most 640 px)
 SIDE_VIEW_MAX_SKEW = 0.25  # |left-right hip/shoulder separation| / trunk length in the side view
 FRONT_VIEW_MIN_WIDTH = 0.25  # hip width / trunk length in the front view
 
 # Adult proportions used to turn pixels into cm and degrees (documented in docs/silhouette.md).
 SHANK_CM = 43.0  # knee to ankle joint
-TOE_REACH = 0.25  # ankle-region to forefoot-centroid shift per unit sin(turn), as a share of the shank
+TOE_REACH = 0.25  # forefoot-centroid shift per unit sin(turn), as a share of the shank
 
 
-def severity(value: float, threshold: float) -> str:
-    """none / mild / moderate / marked from how far a value passes its threshold."""
-    ratio = abs(value) / threshold if threshold else 0.0
-    if ratio < 1.0:
+def severity(value: float, threshold: float, step: float) -> str:
+    """As the rules grade: past the threshold mild, half a step further moderate, a step marked."""
+    if value <= threshold:
         return "none"
-    if ratio < 1.5:
-        return "mild"
-    if ratio < 2.5:
-        return "moderate"
-    return "marked"
+    excess = (value - threshold) / step if step else 0.0
+    return "mild" if excess < 0.5 else "moderate" if excess < 1.0 else "marked"

@@ -1,0 +1,201 @@
+"""Silhouette layer on the synthetic renderer: background, mask, and refine's five entries."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from device.silhouette import BackgroundModel, median_background, person_mask, refine, wanted
+from device.vocabulary import COMPENSATION_IDS
+from tests.synth.render import SquatSpec, keypoints, render, render_sequence, scene
+
+IDS = ("feet_turn_out", "feet_turn_in", "heels_rise", "low_back_arch", "low_back_round")
+
+
+def _rules_result(synth) -> dict:
+    """What the rules hand over for these: every entry not assessed, and the rep windows."""
+    return {
+        "format": "ohsa-result/1",
+        "reps": synth.spec.reps,
+        "rep_windows": synth.rep_windows,
+        "views": {"front": {"status": "ok"}, "side": {"status": "ok"}},
+        "compensations": {c: {"status": "not_assessed", "reason": "rules: no keypoint for it"}
+                          for c in COMPENSATION_IDS},
+    }
+
+
+def _backgrounds(synth) -> dict:
+    out = {}
+    for view, images in synth.backgrounds.items():
+        model = BackgroundModel()
+        for im in images:
+            model.update(im)
+        assert model.ready
+        out[view] = model.image
+    return out
+
+
+def _run(**fault):
+    synth = render_sequence(SquatSpec(reps=3, seed=fault.pop("seed", 1), **fault))
+    return refine(_rules_result(synth), synth.frames, synth.track, _backgrounds(synth))
+
+
+@pytest.fixture(scope="module")
+def clean():
+    return _run()
+
+
+def test_clean_squat_measures_all_five_and_flags_none(clean):
+    for cid in IDS:
+        e = clean["compensations"][cid]
+        assert e["status"] == "absent", (cid, e)
+        assert e["confidence"] >= 0.5 and e["severity"] == "none"
+        assert e["unit"] and e["threshold"] > 0 and e["reason"].startswith("silhouette")
+        assert e["value"] < e["threshold"]
+    assert clean["compensations"]["feet_flatten"]["status"] == "not_assessed"  # never touched
+
+
+@pytest.mark.parametrize(
+    "fault, present, absent",
+    [
+        ({"foot_turn_deg": (22.0, 22.0)}, "feet_turn_out", "feet_turn_in"),
+        ({"foot_turn_deg": (-22.0, -22.0)}, "feet_turn_in", "feet_turn_out"),
+        ({"lumbar_deg": 30.0}, "low_back_round", "low_back_arch"),
+        ({"lumbar_deg": -30.0}, "low_back_arch", "low_back_round"),
+    ],
+)
+def test_injected_fault_is_found_and_its_opposite_is_not(fault, present, absent):
+    comps = _run(**fault)["compensations"]
+    assert comps[present]["status"] == "present", comps[present]
+    assert comps[present]["reps_flagged"] >= 2
+    assert comps[present]["severity"] in ("mild", "moderate", "marked")
+    assert comps[absent]["status"] == "absent", comps[absent]
+    if present.startswith("feet"):
+        assert comps[present]["side"] == "both"
+        assert 14 <= comps[present]["value"] <= 30  # 22 degrees injected
+
+
+def test_one_foot_turning_out_names_that_side():
+    comps = _run(foot_turn_deg=(0.0, 25.0), seed=4)["compensations"]
+    assert comps["feet_turn_out"]["status"] == "present"
+    assert comps["feet_turn_out"]["side"] == "right"
+
+
+def test_heel_rise_grows_with_the_lift():
+    values = []
+    for lift in (0.0, 2.5, 5.0):
+        e = _run(heel_lift_cm=lift, seed=2)["compensations"]["heels_rise"]
+        assert e["status"] == ("absent" if lift == 0 else "present"), (lift, e)
+        values.append(e["value"])
+    assert values[0] < 0.7 < values[1] < values[2]
+    assert 2.5 <= values[2] <= 6.0  # cm, 5 injected (the heel columns sit just in front of the heel)
+
+
+def test_heel_rise_cross_checked_with_the_rules_ankle_proxy():
+    synth = render_sequence(SquatSpec(reps=3, seed=5, heel_lift_cm=4.0))
+    result = _rules_result(synth)
+    bgs = _backgrounds(synth)
+    result["compensations"]["heels_rise"] = {"status": "present", "value": 0.08}
+    agree = refine(result, synth.frames, synth.track, bgs)["compensations"]["heels_rise"]
+    result["compensations"]["heels_rise"] = {"status": "absent", "value": 0.01}
+    disagree = refine(result, synth.frames, synth.track, bgs)["compensations"]["heels_rise"]
+    assert agree["status"] == "present" and "agrees" in agree["reason"]
+    assert "disagrees" in disagree["reason"] and disagree["confidence"] < agree["confidence"]
+
+
+def test_without_empty_scene_feet_and_heels_stay_as_the_rules_left_them():
+    synth = render_sequence(SquatSpec(reps=3, seed=6, heel_lift_cm=4.0))
+    result = _rules_result(synth)
+    out = refine(result, synth.frames, synth.track, None)
+    for cid in ("feet_turn_out", "feet_turn_in", "heels_rise"):
+        assert out["compensations"][cid] == result["compensations"][cid]
+    notes = out["silhouette"]["views"]
+    assert "temporal median" in notes["side"]["background"]
+    assert "heels" in notes["side"] and "feet" in notes["front"]
+
+
+def test_unusable_side_view_leaves_side_entries_and_input_untouched():
+    synth = render_sequence(SquatSpec(reps=2, seed=7, lumbar_deg=30.0), views=("side",))
+    result = _rules_result(synth)
+    result["views"]["side"] = {"status": "unusable", "reason": "camera 45 degrees off"}
+    before = repr(result)
+    out = refine(result, synth.frames, synth.track, _backgrounds(synth))
+    assert repr(result) == before
+    for cid in IDS:
+        assert out["compensations"][cid] == result["compensations"][cid]
+    assert "45 degrees" in out["silhouette"]["views"]["side"]["reason"]
+
+
+def test_oblique_side_camera_is_refused_from_keypoints_alone():
+    synth = render_sequence(SquatSpec(reps=2, seed=8), views=("side",))
+    track = synth.track
+    kps = track.views["side"].keypoints
+    kps[:, [6, 12], 0] += 40.0  # right shoulder and hip far from the left ones: a 45-degree view
+    out = refine(_rules_result(synth), synth.frames, track, _backgrounds(synth))
+    assert out["compensations"]["low_back_round"]["status"] == "not_assessed"
+    assert "angle" in out["silhouette"]["views"]["side"]["reason"]
+
+
+def test_no_reps_changes_nothing():
+    synth = render_sequence(SquatSpec(reps=1, seed=9), views=("front",))
+    result = _rules_result(synth)
+    result["rep_windows"] = []
+    out = refine(result, synth.frames, synth.track, None)
+    assert out["compensations"] == result["compensations"]
+
+
+# --- the parts ---------------------------------------------------------------------------------
+
+
+def test_background_model_follows_lighting_drift_and_restarts_on_new_size():
+    spec = SquatSpec(seed=3)
+    rng = np.random.default_rng(0)
+    model = BackgroundModel(alpha=0.1)
+    for _ in range(3):
+        model.update(render(spec, "front", None, rng))
+    assert not model.ready
+    for _ in range(60):
+        model.update(render(spec, "front", None, rng, gain=1.15))
+    truth = scene(spec, "front") * 1.15
+    assert model.ready
+    assert np.abs(model.image.astype(float) - np.clip(truth, 0, 255)).mean() < 3.0
+    model.update(np.zeros((10, 10, 3), np.uint8))
+    assert model.count == 1 and not model.ready
+
+
+def test_mask_holds_the_body_not_its_shadow_nor_the_empty_scene():
+    spec = SquatSpec(seed=2, heel_lift_cm=5.0)
+    rng = np.random.default_rng(1)
+    bg = render(spec, "side", None, rng)
+    t = spec.rep_windows()[0]["bottom"]
+    frame = render(spec, "side", t, rng, gain=1.04)  # the room got a little brighter
+    kps = keypoints(spec, "side", t, rng)
+    mask = person_mask(frame, bg, kps)
+    inside = [mask[int(round(y)), int(round(x))] for x, y, _ in kps[5:]]
+    assert all(inside)
+    # the contact shadow under the raised heel is darker floor, not person
+    dark = (frame.astype(float).sum(2) < bg.astype(float).sum(2) * 0.9) & ~mask
+    assert dark.sum() > 20
+    empty = person_mask(render(spec, "side", None, rng), bg, kps)
+    assert empty.sum() < 0.01 * mask.sum()
+
+
+def test_median_background_knows_only_where_the_person_moved_away():
+    spec = SquatSpec(seed=4, reps=2, fps=6)
+    rng = np.random.default_rng(2)
+    times = np.arange(0.0, spec.duration, 1 / spec.fps)
+    images = [render(spec, "side", t, rng) for t in times]
+    kps = [keypoints(spec, "side", t, rng) for t in times]
+    bg, valid = median_background(images, kps)
+    truth = scene(spec, "side")
+    err = np.abs(bg.astype(float) - truth).mean(2)
+    assert np.median(err[valid]) < 4.0
+    ankle = kps[0][16, :2].round().astype(int)
+    assert not valid[ankle[1], ankle[0]]  # the feet never moved: nothing known under them
+    assert valid.mean() > 0.7
+
+
+def test_wanted_frames_are_standing_and_bottoms():
+    windows = [{"start": 1.0, "bottom": 2.0, "end": 3.0}, {"start": 3.4, "bottom": 4.4, "end": 5.4}]
+    assert wanted(0.5, windows) and wanted(2.05, windows) and wanted(3.2, windows) and wanted(6.0, windows)
+    assert not wanted(1.5, windows) and not wanted(4.0, windows)
