@@ -225,3 +225,29 @@ def test_findings_are_described_per_region_plainly_with_uncertainty():
     text = repr(regions).lower()
     for phrase in ("all clear", "you are safe", "no problems", "perfect", "all green", "bad", "poor"):
         assert phrase not in text, phrase
+
+
+def test_end_to_end_from_the_rule_engine(tmp_path):
+    """A synthetic squat with the left knee caving in -> rules -> store -> plan and wording."""
+    from device.rules import evaluate
+    from device.store import Store
+    from tests.synth import make_case
+
+    case = make_case(3, {"knees_cave_in": "clear"}, sides={"knees_cave_in": "left"})
+    result = evaluate(case.track)
+    assert result["compensations"]["knees_cave_in"]["status"] == PRESENT
+    with Store(tmp_path / "s.db") as store:
+        aid = store.save_assessment(result, case.track, {})
+        stored = store.get(aid)
+        assert store.get_track(aid)["views"].keys() == case.track.views.keys()
+    plan = build_plan(stored["result"])
+    assert plan == build_plan(result)
+    assert plan["findings"][0]["id"] == "knees_cave_in" and plan["findings"][0]["side"] == "left"
+    sided = [e for e in exercises(plan) if e["side"] is not None]
+    assert sided and all(e["side"] == "left" for e in sided)
+    knees = next(r for r in describe_findings(result) if r["region"] == "knees")
+    assert "your left side" in knees["findings"][0]["what_we_saw"]
+    # the rules cannot see the feet from keypoints: said plainly, not hidden
+    feet = next(r for r in describe_findings(result) if r["region"] == "feet_ankles")
+    assert feet["not_checked"] and all(n["reason"] and n["reason"] in n["text"] for n in feet["not_checked"])
+    assert feet["verdict"] in ("partly_checked", "not_checked", "seen")
