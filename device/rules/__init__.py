@@ -129,7 +129,7 @@ def _check_views(states: dict, info: dict, th: dict, have_reps: bool) -> None:
         front_ratio = views.width_ratio(front, front.standing)
     for name, s in states.items():
         seen = _core_seen(s, th)
-        ratio = views.width_ratio(s, s.standing) if name == "side" else front_ratio
+        ratio = views.width_ratio(s, _person_frames(s, th)) if name == "side" else front_ratio
         s.width_ratio = ratio
         if seen < 0.2:
             s.status, s.reason = views.UNUSABLE, f"the person was not seen in the {name} view"
@@ -169,6 +169,11 @@ def _check_views(states: dict, info: dict, th: dict, have_reps: bool) -> None:
             "reps_found": len(s.seg.reps),
             "standing_frames": int(len(s.standing)),
         }
+
+
+def _person_frames(s: views.ViewState, th: dict) -> np.ndarray:
+    parts = [s.idx(p, side) for p in ("shoulder", "hip") for side in ("left", "right")]
+    return np.flatnonzero((s.v.score[:, parts] >= th["score_floor"]).any(axis=1) & np.isfinite(s.v.x[:, parts]).all(axis=1))
 
 
 def _core_seen(s: views.ViewState, th: dict) -> float:
@@ -294,4 +299,10 @@ def _judge(cid, states, info, per_rep, confs, base_missing, th, reps) -> dict:
         return dec.not_assessed(
             f"no standing frames in the {view} view to calibrate the person's own posture against", t, unit
         )
-    return dec.decide(cid, per_rep[spec.measure], confs[spec.measure], th)
+    entry = dec.decide(cid, per_rep[spec.measure], confs[spec.measure], th)
+    if cid == "heels_rise" and entry["status"] != dec.NOT_ASSESSED:
+        # The proxy is reported but not trusted: see dec.HEELS_PROXY.
+        proxy = {k: entry[k] for k in ("status", "reps_flagged", "value", "unit", "threshold", "rep_values")}
+        entry = dec.not_assessed(dec.HEELS_PROXY, t, unit)
+        entry["proxy"] = proxy
+    return entry

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from device.rules.thresholds import THRESHOLDS
-from device.vocabulary import ABSENT, COMPENSATIONS, NOT_ASSESSED, PRESENT
+from device.vocabulary import ABSENT, COMPENSATIONS, NOT_ASSESSED, PRESENT  # noqa: F401
 
 
 @dataclass(frozen=True)
@@ -49,6 +49,11 @@ CANNOT_SEE = {
     "low_back_round": "MoveNet's 17 keypoints have no points along the spine, so the curve of the "
     "low back cannot be measured from keypoints",
 }
+HEELS_PROXY = (
+    "MoveNet has no heel point; the ankle point's rise is only a proxy, and on real clips it "
+    "moves by up to 0.12 shin lengths at the bottom of a deep squat with the heels down, as much "
+    "as a heel rise would move it. The proxy's reading is under 'proxy', for information only"
+)
 assert set(SPECS) | set(CANNOT_SEE) == set(COMPENSATIONS)
 
 
