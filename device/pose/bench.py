@@ -11,6 +11,7 @@ Also: mean keypoint score with crop tracking against the whole frame only, on th
 from __future__ import annotations
 
 import itertools
+import os
 import platform
 import resource
 import tempfile
@@ -169,6 +170,7 @@ def _measure(clips, front, side, frames, warmup, model_path, threads, compare_wh
         "frame_size": list(size) if size else None,
         "input_size": INPUT_SIZE,
         "machine": f"{platform.machine()}, {platform.python_implementation()} {platform.python_version()}",
+        "load_average": [round(x, 2) for x in os.getloadavg()],  # other work on the machine skews times
     }
     if compare_whole_frame:
         report["mean_score"] = {
@@ -181,7 +183,8 @@ def _measure(clips, front, side, frames, warmup, model_path, threads, compare_wh
 def format_report(r: dict) -> str:
     s = r["stages"]
     lines = [
-        f"runtime            {r['runtime']}, {r['threads']} thread(s), {r['machine']}",
+        f"runtime            {r['runtime']}, {r['threads']} thread(s), {r['machine']}, "
+        f"{os.cpu_count()} CPUs, load average {r['load_average'][0]:.2f} during the run",
         f"recordings         {r['recordings']['front']} / {r['recordings']['side']}",
         f"frames             {r['frames']} timed after {r['warmup']} warm-up, frame {r['frame_size'][0]}x{r['frame_size'][1]}",
         "per frame (ms)     median     p95",

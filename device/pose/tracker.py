@@ -63,10 +63,10 @@ class PoseTracker:
         t0 = time.perf_counter()
         inp = crop.warp(rgb, square)
         t1 = time.perf_counter()
-        out = self.movenet.infer(inp)
+        kps = self.movenet.infer(inp)  # a fresh array: mapped in place
         t2 = time.perf_counter()
-        kps = out.copy()
-        kps[:, :2] = square.to_frame(out[:, :2])
+        kps[:, 0] = square.x0 + kps[:, 0] * square.side
+        kps[:, 1] = square.y0 + kps[:, 1] * square.side
         t3 = time.perf_counter()
         timing["pre_ms"] += (t1 - t0) * 1e3
         timing["invoke_ms"] += (t2 - t1) * 1e3
