@@ -56,6 +56,9 @@ def main() -> int:
         images = {"front": demo_jpeg("front", 405, 720), "side": demo_jpeg("side", 405, 720)}
         figures["save_one_ms"] = timed(lambda: store.save_assessment(result, track, images, label="B1"))
         label = store.get(ids[-1])["label"] or "M1000"
+        # the reads below must hit real rows, not time a miss
+        assert store.get_image(ids[0], "front") and store.get_track(ids[0]) and store.get(ids[1])
+        assert len(store.list(limit=args.n)) == args.n and store.count() == args.n + 20
         figures["list_page_50_ms"] = timed(lambda: store.list(limit=50))
         figures[f"list_all_{args.n}_ms"] = timed(lambda: store.list(limit=args.n), repeat=10)
         figures["count_ms"] = timed(lambda: store.count())
