@@ -395,3 +395,19 @@ def test_a_failing_migration_changes_nothing(tmp_path, monkeypatch):
     monkeypatch.setattr(store_module, "MIGRATIONS", MIGRATIONS + [("CREATE TABLE later (x INTEGER)",)])
     with Store(path) as s:
         assert s.version == VERSION + 1 and s.integrity_check()
+
+
+def test_numpy_values_and_nan_are_stored_as_plain_json(store):
+    import numpy as np
+    r = _result(knees_cave_in=PRESENT)
+    r["compensations"]["knees_cave_in"].update(value=np.float64(0.7), reps_flagged=np.int64(4),
+                                               rep_values=[0.7, float("nan"), None])
+    track = {"format": "ohsa-keypoints/1", "views": {"front": {"width": 640, "height": 480, "fps": 30,
+             "frames": [{"t": 0.0, "keypoints": np.full((17, 3), np.nan).tolist()}]}}}
+    aid = store.save_assessment(r, track, {})
+    kci = store.get(aid)["result"]["compensations"]["knees_cave_in"]
+    assert kci["value"] == 0.7 and kci["reps_flagged"] == 4 and kci["rep_values"] == [0.7, None, None]
+    back = store.get_track(aid)["views"]["front"]["frames"][0]["keypoints"]
+    assert len(back) == 17 and all(v != v for v in back[0])  # NaN (a lost keypoint) round-trips
+    with pytest.raises(InputError, match="JSON"):
+        store.save_assessment({**_result(), "extra": object()}, None, {})

@@ -17,6 +17,7 @@ import copy
 import datetime as dt
 import json
 import logging
+import math
 import secrets
 import sqlite3
 import threading
@@ -189,11 +190,16 @@ class Store:
             track = track.to_json()
         if track is not None and not isinstance(track, dict):
             raise InputError(f"track: expected an ohsa-keypoints/1 object, got {type(track).__name__}")
-        result_json = json.dumps(result, separators=(",", ":"), allow_nan=False)
-        track_blob = (
-            zlib.compress(json.dumps(track, separators=(",", ":")).encode("utf-8"), 4)
-            if track is not None else None
-        )
+        try:
+            result_json = json.dumps(_finite(result), separators=(",", ":"), allow_nan=False,
+                                     default=_plain)
+            track_blob = (
+                zlib.compress(json.dumps(track, separators=(",", ":"), default=_plain)
+                              .encode("utf-8"), 4)
+                if track is not None else None
+            )
+        except (TypeError, ValueError) as e:
+            raise InputError(f"result or track: cannot be stored as JSON ({e})") from None
         reps, findings = summary(result)
         created = iso(created_at or utc_now())
         label = _clean_label(label)
@@ -595,6 +601,26 @@ class Store:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _plain(value):
+    """JSON for numpy scalars and arrays that slipped into a result or track."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def _finite(value):
+    """The result with NaN and infinities as null (strict JSON; 'not measured')."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    if hasattr(value, "tolist"):
+        return _finite(value.tolist())
+    return value
 
 
 def _clean_label(label) -> str:
