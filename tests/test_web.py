@@ -594,3 +594,35 @@ def test_sse_streams_are_bounded_and_released(client, app):
     again = client.get("/api/events", buffered=False)
     assert again.status_code == 200
     again.close()
+
+
+def test_settings_threshold_overrides(trainer, config_path):
+    html = trainer.get("/trainer/settings").get_data(as_text=True)
+    assert "<code>knees_cave_in</code>" in html  # the table of names and built-in values
+    form = dict(_settings_form(html), csrf_token=trainer.csrf)
+    r = trainer.post("/trainer/settings", data=dict(form, **{"rules.thresholds": "knees_cave_in = 0.75\n"}))
+    assert r.status_code == 302
+    assert device_config.load(config_path)["rules"]["thresholds"]["knees_cave_in"] == 0.75
+    html = trainer.get("/trainer/settings").get_data(as_text=True)
+    shown = re.search(r'<textarea name="rules.thresholds"[^>]*>([^<]*)</textarea>', html).group(1)
+    assert shown.strip() == "knees_cave_in = 0.75"  # only what differs from the built-in table
+    for bad, words in (("no_such_threshold = 1", "rules.thresholds.no_such_threshold: unknown"),
+                       ("knees_cave_in = 5", "rules.thresholds.knees_cave_in: must be between")):
+        r = trainer.post("/trainer/settings", data=dict(form, **{"rules.thresholds": bad}))
+        assert r.status_code == 400 and words in r.get_data(as_text=True)
+    assert device_config.load(config_path)["rules"]["thresholds"]["knees_cave_in"] == 0.75
+
+
+def test_change_password(trainer, store):
+    old = store.get_meta(auth.PASSWORD_META)
+    trainer.post("/trainer/password", data={"csrf_token": trainer.csrf, "current": "wrong",
+                                            "password": "new-password-1", "repeat": "new-password-1"})
+    assert store.get_meta(auth.PASSWORD_META) == old
+    trainer.post("/trainer/password", data={"csrf_token": trainer.csrf, "current": PASSWORD,
+                                            "password": "new-password-1", "repeat": "new-password-2"})
+    assert store.get_meta(auth.PASSWORD_META) == old
+    r = trainer.post("/trainer/password", data={"csrf_token": trainer.csrf, "current": PASSWORD,
+                                                "password": "new-password-1", "repeat": "new-password-1"})
+    assert r.status_code == 302
+    assert auth.verify_password("new-password-1", store.get_meta(auth.PASSWORD_META))
+    assert "Password changed." in trainer.get("/trainer/settings").get_data(as_text=True)

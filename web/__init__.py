@@ -48,7 +48,6 @@ def create_app(store, station=None, config=None, data_dir=None, testing=False, c
         SESSION_COOKIE_SAMESITE="Strict",
         PERMANENT_SESSION_LIFETIME=datetime.timedelta(hours=12),
         MAX_CONTENT_LENGTH=256 * 1024,  # forms only; nothing uploads files
-        JSON_SORT_KEYS=False,
     )
     from web import api, kiosk, trainer
 

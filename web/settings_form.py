@@ -62,7 +62,8 @@ def flatten(config: dict) -> dict[str, str | bool]:
             continue
         value = _get(config, path)
         if path == THRESHOLDS:
-            out[path] = tomli_w.dumps(value) if value else ""
+            changed = _overrides_only(value)
+            out[path] = tomli_w.dumps(changed) if changed else ""
         elif isinstance(default, bool):
             out[path] = bool(value)
         elif isinstance(default, list):
@@ -70,6 +71,21 @@ def flatten(config: dict) -> dict[str, str | bool]:
         else:
             out[path] = str(value)
     return out
+
+
+def _overrides_only(thresholds: dict) -> dict:
+    """The thresholds that differ from the rules' built-in table (the config holds all of them)."""
+    defaults = {t["name"]: t["value"] for t in threshold_table()}
+    return {k: v for k, v in (thresholds or {}).items() if defaults.get(k) != v}
+
+
+def threshold_table() -> list[dict]:
+    """The rules' thresholds (name, default, unit, allowed range) for the page's help."""
+    try:
+        from device.rules.thresholds import THRESHOLDS as table
+    except ImportError:
+        return []
+    return [{"name": n, "value": t.value, "unit": t.unit, "low": t.low, "high": t.high} for n, t in table.items()]
 
 
 def flatten_form(form) -> dict[str, str | bool]:

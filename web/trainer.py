@@ -372,6 +372,7 @@ def settings():
         values = settings_form.flatten(current_settings())
     return render_template(
         "trainer/settings.html", sections=settings_form.sections(values), error=error, path=path,
+        thresholds=settings_form.threshold_table(),
     ), (400 if error else 200)
 
 
