@@ -54,6 +54,8 @@ def validate(lib: dict) -> dict:
                 raise _problem(f"exercises.{ex_id}", f"missing {key!r}")
         if ex["phase"] not in PHASES:
             raise _problem(f"exercises.{ex_id}", f"unknown phase {ex['phase']!r}")
+        if ex["phase"] == "lengthen" and "dose" in ex:
+            raise _problem(f"exercises.{ex_id}", "stretches take the phase's dose (it changes from age 65)")
         if not 1 <= len(ex["cues"]) <= 2:
             raise _problem(f"exercises.{ex_id}", "give one or two cues")
     comps = lib.get("compensations", {})
