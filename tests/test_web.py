@@ -147,7 +147,7 @@ def test_result_page_on_the_kiosk(client, aid, store):
     for region in ("Feet and ankles", "Knees", "Hips and lower back", "Shoulders and arms", "Head and neck"):
         assert region in html
     assert "Knees cave in" in html and "4 of 5 reps" in html and "your left side" in html
-    assert "± 0.05" in html  # measurement with its uncertainty
+    assert "Reps ranged 0.66 to 0.90 knee/ankle width ratio" in html  # how much the measurement varied
     assert "the feet are too small" in html  # not assessed, with the reason
     assert 'class="plan"' in html and "Release" in html and "Left side only" in html
     assert "<svg" in html and 'class="segno"' in html  # the QR code, inline
@@ -455,9 +455,12 @@ def test_compare_client_progress_and_delete_client(trainer, store):
 
 
 def test_delete_one_assessment(trainer, aid, store):
+    trainer.get(f"/result/{aid}")  # makes its share link
+    assert store.get_meta(f"share:{aid}")
     assert trainer.post(f"/trainer/a/{aid}/delete", data={"csrf_token": trainer.csrf}).status_code == 302
     assert store.get(aid) is None
     assert trainer.get(f"/result/{aid}/front.jpg").status_code == 404
+    assert store.get_meta(f"share:{aid}") is None
 
 
 def test_exports(trainer, store, aid):

@@ -19,9 +19,11 @@ SIDE_VIDEO = paths.SHARED_DIR / "data" / "side-back-squat" / "squat.mp4"  # a tr
 # Values as the rules layer reports them (contract keys plus confidence and severity).
 _MEASURED = {
     "knees_cave_in": dict(status="present", reps_flagged=4, side="left", value=0.71, unit="knee/ankle width ratio",
-                          threshold=0.85, confidence=0.8, severity="moderate", uncertainty=0.05),
+                          threshold=0.85, confidence=0.8, severity="moderate",
+                          rep_values=[0.66, 0.7, 0.71, 0.74, 0.9]),
     "excessive_forward_lean": dict(status="present", reps_flagged=3, side=None, value=38.0, unit="deg",
-                                   threshold=30.0, confidence=0.7, severity="mild", uncertainty=3.5),
+                                   threshold=30.0, confidence=0.7, severity="mild",
+                                   rep_values=[36.0, 38.0, 41.5, 29.0, 33.0]),
     "arms_fall_forward": dict(status="absent", reps_flagged=0, side=None, value=12.0, unit="deg",
                               threshold=20.0, confidence=0.75, severity="none"),
     "feet_flatten": dict(status="not_assessed", reps_flagged=0, side=None, value=None, unit="",

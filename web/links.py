@@ -27,6 +27,13 @@ def share_token(assessment_id: str) -> str:
     return token
 
 
+def forget(assessment_ids) -> None:
+    """Drop the remembered share tokens of deleted assessments (the tokens died with them)."""
+    store = ctx()["store"]
+    for aid in assessment_ids:
+        store.set_meta(_META_PREFIX + aid, None)
+
+
 def base_url() -> str:
     """Where phones on the gym's network reach this station: web.public_url, else a guess.
 

@@ -20,27 +20,31 @@ VERDICT_WORDS = {
 
 
 def measurement(entry: dict) -> str:
-    """'0.71 ratio ± 0.05 (threshold 0.85)' — the value, its uncertainty, the threshold."""
+    """'0.71 ratio (threshold 0.85); reps ranged 0.66 to 0.79' — value, threshold, spread."""
     value = entry.get("value")
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
+    if not _is_number(value):
         return ""
+    text = f"{_num(value)} {entry.get('unit') or ''}".strip()
+    if _is_number(entry.get("threshold")):
+        text += f" (threshold {_num(entry['threshold'])})"
+    spread = spread_text(entry)
+    return f"{text}; {spread}" if spread else text
+
+
+def spread_text(entry: dict) -> str:
+    """How much the measurement varied: an explicit ± from the rules, else the per-rep range."""
     unit = entry.get("unit") or ""
-    text = f"{_num(value)} {unit}".strip()
-    spread = _uncertainty(entry)
-    if spread is not None:
-        text += f" ± {_num(spread)}"
-    threshold = entry.get("threshold")
-    if isinstance(threshold, (int, float)) and not isinstance(threshold, bool):
-        text += f" (threshold {_num(threshold)})"
-    return text
+    for key in ("uncertainty", "value_sd"):
+        if _is_number(entry.get(key)):
+            return f"± {_num(entry[key])} {unit}".rstrip()
+    reps = [v for v in entry.get("rep_values") or [] if _is_number(v)]
+    if len(reps) >= 2:
+        return f"reps ranged {_num(min(reps))} to {_num(max(reps))} {unit}".rstrip()
+    return ""
 
 
-def _uncertainty(entry: dict):
-    for key in ("uncertainty", "value_sd", "sd", "spread"):
-        v = entry.get(key)
-        if isinstance(v, (int, float)) and not isinstance(v, bool):
-            return v
-    return None
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
 
 
 def _num(v: float) -> str:
@@ -53,7 +57,7 @@ def _num(v: float) -> str:
 
 def confidence_text(entry: dict) -> str:
     c = entry.get("confidence")
-    if isinstance(c, (int, float)) and not isinstance(c, bool):
+    if _is_number(c):
         return f"{round(100 * c)} % sure"
     return ""
 
@@ -148,8 +152,7 @@ def view_of(record: dict) -> dict:
             row["status"], row["verdict"] = THEIR_VERDICTS[text["verdict"]]
         if text:
             for item in text.get("findings", []) + text.get("checked", []):
-                spread = _uncertainty(comps.get(item["id"]) or {})
-                item["spread"] = f"± {_num(spread)} {(comps[item['id']].get('unit') or '')}".rstrip() if spread is not None else ""
+                item["spread"] = spread_text(comps.get(item["id"]) or {})
         row["overridden"] = [i for i in row["items"] if i["override"]]
     return {
         "record": record,

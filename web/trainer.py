@@ -15,7 +15,7 @@ from device import config as device_config
 from device import health as device_health
 from device.errors import ConfigError, InputError
 from device.vocabulary import COMPENSATION_IDS, COMPENSATIONS, STATUSES
-from web import auth, plot, present, settings_form
+from web import auth, links, plot, present, settings_form
 from web.access import ctx, public
 from web.kiosk import ID_RE, load, station_state
 
@@ -240,6 +240,7 @@ def plan_from_form(plan: dict | None, form) -> dict:
 def delete(assessment_id: str):
     record = load(assessment_id)
     ctx()["store"].delete(record["id"])
+    links.forget([record["id"]])
     flash("Assessment deleted.", "ok")
     return redirect(url_for("trainer.index"))
 
@@ -289,7 +290,9 @@ def delete_client():
     if not label or request.form.get("confirm", "").strip() != label:
         flash("Type the client label again to confirm; nothing was deleted.", "error")
         return redirect(url_for("trainer.client", label=label) if label else url_for("trainer.index"))
+    ids = [h["id"] for h in ctx()["store"].client_history(label)]
     n = ctx()["store"].delete_client(label)
+    links.forget(ids)
     flash(f"Deleted {n} assessment(s) of that client.", "ok")
     return redirect(url_for("trainer.index"))
 
