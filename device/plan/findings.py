@@ -61,7 +61,7 @@ def _seen(cid: str, entry: dict, reps, lib: dict) -> dict:
         "severity": entry.get("severity"),
         "what_we_saw": saw,
         "why_it_matters": data["why"],
-        "what_helps": data["helps"] + " Your plan includes exercises for this.",
+        "what_helps": data["helps"],
         "measurement": {k: entry.get(k) for k in ("value", "unit", "threshold", "reps_flagged")},
         "confidence": entry.get("confidence"),
         "uncertainty": (measure[0].upper() + measure[1:] + "; " if measure else "") + sure + ".",
