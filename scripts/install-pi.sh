@@ -1,0 +1,171 @@
+#!/usr/bin/env bash
+# Install (or update) the OHSA station on a Raspberry Pi with Raspberry Pi OS Bookworm. Run as
+# root; safe to run again (it updates in place and keeps config and data).
+#
+#   sudo scripts/install-pi.sh                      # online: apt, PyPI, model from upstream
+#   sudo scripts/install-pi.sh --bundle FILE|DIR    # offline: everything from the bundle
+#                                                   # (scripts/make-offline-bundle.sh)
+# Options:
+#   --model PATH   the MoveNet file from here (verified by SHA-256) instead of the bundle/upstream
+#   --no-apt       do not run apt-get (say what is missing instead)
+#   --no-start     install and enable the units but do not (re)start the station now
+#
+# What it makes: user `ohsa` (groups video, gpio), venv /opt/ohsa (--system-site-packages, for
+# apt's picamera2 and lgpio), config /etc/ohsa/ohsa.toml, data /var/lib/ohsa (model, assessments),
+# units ohsa.service + ohsa-poweroff.path enabled. scripts/uninstall-pi.sh removes it again.
+set -euo pipefail
+export PATH=$PATH:/usr/local/sbin:/usr/sbin:/sbin   # useradd and friends, also under plain su
+PREFIX=/opt/ohsa
+CONF_DIR=/etc/ohsa
+DATA_DIR=/var/lib/ohsa
+UNIT_DIR=/etc/systemd/system
+USER_NAME=ohsa
+APT_PACKAGES=(python3-venv python3-pip python3-numpy python3-picamera2 python3-lgpio)
+APT_REQUIRED=(python3-venv)   # without these nothing works; the others degrade (no CSI/GPIO)
+
+say() { echo "install-pi: $*" >&2; }
+die() { say "$*"; exit 1; }
+
+bundle="" model="" use_apt=1 start=1
+while [ $# -gt 0 ]; do
+  case $1 in
+    --bundle) bundle=${2:?--bundle needs a file or folder}; shift 2 ;;
+    --model) model=${2:?--model needs a path}; shift 2 ;;
+    --no-apt) use_apt=0; shift ;;
+    --no-start) start=0; shift ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    *) die "unknown option $1 (see --help)" ;;
+  esac
+done
+[ "$(id -u)" = 0 ] || die "run as root (sudo $0 $*)"
+here=$(cd "$(dirname "$0")" && pwd)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+
+# --- where the software comes from -----------------------------------------------------------
+if [ -n "$bundle" ]; then
+  [ -e "$bundle" ] || die "$bundle: no such bundle"
+  if [ -f "$bundle" ]; then
+    tar -C "$work" -xf "$bundle" || die "$bundle: not a bundle archive (tar failed)"
+    src=$work/ohsa-bundle
+  else
+    src=$(cd "$bundle" && pwd)
+  fi
+  [ -f "$src/SHA256SUMS" ] && [ -d "$src/wheels" ] || die "$bundle: not an OHSA bundle (no SHA256SUMS or wheels/)"
+  (cd "$src" && sha256sum --quiet -c SHA256SUMS) >&2 || die "$bundle: damaged (SHA-256 mismatch above); copy it again"
+  bundle_machine=$(sed -n 's/.*"machine": "\([^"]*\)".*/\1/p' "$src/manifest.json")
+  [ "$bundle_machine" = "$(uname -m)" ] || die "$bundle: built for $bundle_machine, this machine is $(uname -m)"
+  units=$src/systemd
+  constraints=$src/lib/pi-constraints.txt
+  docs=$src/docs/setup-pi.md
+  [ -n "$model" ] || model=$(ls "$src"/model/*.tflite 2>/dev/null | head -n1)
+else
+  repo=$(cd "$here/.." && pwd)
+  [ -f "$repo/pyproject.toml" ] || die "run from a checkout (scripts/install-pi.sh) or pass --bundle"
+  units=$repo/systemd
+  constraints=$repo/scripts/lib/pi-constraints.txt
+  docs=$repo/docs/setup-pi.md
+fi
+
+# --- apt --------------------------------------------------------------------------------------
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ] && [ $use_apt = 1 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  # only packages this machine's apt sources know (picamera2 and lgpio: Raspberry Pi OS only)
+  [ -n "$bundle" ] || apt-get update -qq || say "apt-get update failed; trying with the lists there are"
+  known=()
+  for p in "${missing[@]}"; do
+    apt-cache show "$p" >/dev/null 2>&1 && known+=("$p")
+  done
+  [ ${#known[@]} -eq 0 ] || apt-get install -y -qq --no-install-recommends "${known[@]}" >/dev/null \
+    || say "apt-get install ${known[*]} failed (offline?); going on with what is there"
+  missing=()
+  for p in "${APT_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+  done
+fi
+for p in "${APT_REQUIRED[@]}"; do
+  [[ " ${missing[*]} " == *" $p "* ]] && die "$p is missing: sudo apt-get install ${APT_REQUIRED[*]}"
+done
+[ ${#missing[@]} -eq 0 ] || say "not installed: ${missing[*]} (picamera2: no CSI cameras, USB ones work; lgpio: no panel)"
+py_version=$(python3 -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')
+[ -z "$bundle" ] || [ "$py_version" = 3.11 ] || die "the bundle holds cp311 wheels; this system's python3 is $py_version"
+
+# --- user and folders -------------------------------------------------------------------------
+for g in video gpio; do getent group "$g" >/dev/null || groupadd --system "$g"; done
+if ! getent passwd "$USER_NAME" >/dev/null; then
+  useradd --system --user-group --home-dir "$DATA_DIR" --no-create-home --shell /usr/sbin/nologin \
+    --comment "OHSA station" "$USER_NAME"
+fi
+groups=video,gpio
+getent group systemd-journal >/dev/null && groups=$groups,systemd-journal
+usermod -a -G "$groups" "$USER_NAME"
+install -d -o "$USER_NAME" -g "$USER_NAME" -m 0700 "$DATA_DIR"
+install -d -o root -g "$USER_NAME" -m 0770 "$CONF_DIR"
+
+# --- the venv and the project -----------------------------------------------------------------
+[ -x "$PREFIX/bin/python" ] || python3 -m venv --system-site-packages "$PREFIX"
+pip=("$PREFIX/bin/python" -m pip -q --disable-pip-version-check --no-input)
+if [ -n "$bundle" ]; then
+  wheel=$(ls "$src"/wheels/ohsa_station-*.whl | head -n1)
+  offline=(--no-index --find-links "$src/wheels")
+  "${pip[@]}" install "${offline[@]}" -c "$constraints" "$wheel"
+  # the same version number may carry newer code: always put this bundle's project in place
+  "${pip[@]}" install "${offline[@]}" --no-deps --force-reinstall "$wheel"
+else
+  "${pip[@]}" install -c "$constraints" "$repo"
+  "${pip[@]}" install --no-deps --force-reinstall "$repo"
+fi
+"$PREFIX/bin/ohsa" --version >&2
+
+# --- the model --------------------------------------------------------------------------------
+ohsa_as_station() { OHSA_DATA_DIR=$DATA_DIR "$PREFIX/bin/ohsa" "$@"; }
+if [ -n "$model" ]; then
+  ohsa_as_station model install "$model" >/dev/null
+elif ! ohsa_as_station model status >/dev/null 2>&1; then
+  ohsa_as_station model fetch >/dev/null
+fi
+chown -R "$USER_NAME:$USER_NAME" "$DATA_DIR"
+say "model: $(ohsa_as_station model status)"
+
+# --- config -----------------------------------------------------------------------------------
+if [ ! -f "$CONF_DIR/ohsa.toml" ]; then
+  cat > "$CONF_DIR/ohsa.toml" <<'EOF'
+# OHSA station settings. Every key, its default and meaning: docs/config.md. Only what differs
+# from the defaults needs to be here; the trainer's settings page writes this file too.
+[station]
+name = "OHSA station"
+EOF
+fi
+chown "$USER_NAME:$USER_NAME" "$CONF_DIR/ohsa.toml"
+chmod 0640 "$CONF_DIR/ohsa.toml"
+"$PREFIX/bin/python" -c 'import sys; from device import config; config.load(sys.argv[1])' "$CONF_DIR/ohsa.toml" \
+  || say "$CONF_DIR/ohsa.toml has a problem (above): the station will start in safe mode until it is fixed"
+
+# --- units ------------------------------------------------------------------------------------
+install -d "$PREFIX/share/doc/ohsa"
+[ ! -f "$docs" ] || install -m 0644 "$docs" "$PREFIX/share/doc/ohsa/setup-pi.md"
+for u in "$units"/ohsa*.service "$units"/ohsa*.path; do
+  install -m 0644 "$u" "$UNIT_DIR/$(basename "$u")"
+done
+if command -v systemctl >/dev/null; then
+  if [ -d /run/systemd/system ]; then
+    systemctl daemon-reload
+    systemctl enable -q ohsa.service ohsa-poweroff.path
+    if [ $start = 1 ]; then
+      systemctl start ohsa-poweroff.path
+      systemctl restart ohsa.service   # restart: an update takes effect now
+      say "station started: systemctl status ohsa; journalctl -u ohsa -f"
+    fi
+  else
+    # a chroot or image being prepared: enable only, it starts at the next boot
+    systemctl enable -q ohsa.service ohsa-poweroff.path 2>/dev/null \
+      || say "could not enable the units here; run 'systemctl enable ohsa ohsa-poweroff.path' on the Pi"
+  fi
+else
+  say "systemd not found: units copied to $UNIT_DIR but not enabled"
+fi
+say "done: $PREFIX (software), $CONF_DIR/ohsa.toml (settings), $DATA_DIR (data)"
