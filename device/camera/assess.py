@@ -63,9 +63,11 @@ class KeptFrames:
         return ViewTrack(self.size[0], self.size[1], view.fps, view.times.copy(), kps)
 
 
-def track_recording(source: ReplaySource, movenet, keep: bool = False) -> tuple[ViewTrack, KeptFrames | None]:
+def track_recording(source: ReplaySource, movenet, keep: bool = False,
+                    limit_s: float | None = None) -> tuple[ViewTrack, KeptFrames | None]:
     """Every frame of `source` through a fresh PoseTracker: a ViewTrack in the frames' pixels,
-    and (with `keep`) shrunk copies of some frames for the silhouette refinement."""
+    and (with `keep`) shrunk copies of some frames for the silhouette refinement. `limit_s`
+    stops after that much recording time (a looped source runs for ever otherwise)."""
     from device.pose import PoseTracker
 
     source.open()  # InputError for a missing or undecodable file
@@ -79,6 +81,8 @@ def track_recording(source: ReplaySource, movenet, keep: bool = False) -> tuple[
     n = 0
     try:
         for frame in source:
+            if limit_s is not None and times and frame.t - times[0] >= limit_s:
+                break
             if frame.image.shape[:2] != (height, width):
                 raise InputError(
                     f"{source.path}: frame {len(times)} is {frame.width}x{frame.height}, "

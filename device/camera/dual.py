@@ -249,7 +249,8 @@ class DualCapture:
     def _set(self, v: _View, status: str, reason: str) -> None:
         with self._cond:
             if (status, reason) != (v.status, v.reason):
-                level = logging.INFO if status == ONLINE else logging.WARNING
+                starting = status == ONLINE or reason == "waiting for the first frame"
+                level = logging.INFO if starting else logging.WARNING
                 log.log(level, "%s camera %s%s", v.name, status, f": {reason}" if reason else "")
             v.status, v.reason = status, reason
             self._cond.notify_all()
