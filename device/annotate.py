@@ -84,12 +84,13 @@ def _check(rgb, pose_rows, findings, view) -> np.ndarray:
 
 
 def annotate(rgb: np.ndarray, pose_rows, findings: list[str], view: str, *,
-             quality: int = JPEG_QUALITY) -> bytes:
+             sides: dict[str, str | None] | None = None, quality: int = JPEG_QUALITY) -> bytes:
     """JPEG bytes of `rgb` (RGB uint8) with the skeleton and this view's findings drawn.
 
     `pose_rows` are 17 COCO rows of x, y (pixels of `rgb`), score — or None (no person: the
     still then only says so). `findings` are compensation ids; only those of this `view` are
-    drawn, the others belong on the other camera's still.
+    drawn, the others belong on the other camera's still. `sides` (optional, the result's
+    `side` per finding) limits a one-sided finding's highlight to that side's joints.
     """
     findings = list(findings or [])
     rows = _check(rgb, pose_rows, findings, view)
@@ -102,7 +103,12 @@ def annotate(rgb: np.ndarray, pose_rows, findings: list[str], view: str, *,
     pts = rows[:, :2] * scale
     seen = rows[:, 2] >= MIN_SCORE
     mine = [f for f in findings if COMPENSATIONS[f].view == view]
-    hot = {K[j] for f in mine for j in JOINTS[f]}
+    sides = sides or {}
+    hot = set()
+    for f in mine:
+        side = sides.get(f) if COMPENSATIONS[f].sided and f != "asymmetric_weight_shift" else None
+        other = {"left": "right_", "right": "left_"}.get(side or "")
+        hot |= {K[j] for j in JOINTS[f] if not (other and j.startswith(other))}
 
     size = bgr.shape[0]
     thick = max(2, round(size / 180))
@@ -120,7 +126,8 @@ def annotate(rgb: np.ndarray, pose_rows, findings: list[str], view: str, *,
     lines = [f"{view.capitalize()} view"]
     if pose_rows is None or not seen.any():
         lines.append("No person found in this frame")
-    lines += [COMPENSATIONS[f].label for f in mine]
+    lines += [COMPENSATIONS[f].label + (f" ({sides[f]})" if sides.get(f) in ("left", "right")
+                                        and COMPENSATIONS[f].sided else "") for f in mine]
     _legend(bgr, lines, first_hot=False)
     ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, int(quality),
                                          cv2.IMWRITE_JPEG_OPTIMIZE, 1])

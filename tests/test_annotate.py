@@ -107,3 +107,11 @@ def test_tall_frame_is_downscaled_and_small(data_dir, model_path):
 def test_bad_input_is_one_clear_error(args, match):
     with pytest.raises(InputError, match=match):
         annotate(*args)
+
+
+def test_a_one_sided_finding_highlights_that_side_only(dance):
+    rgb, rows = dance
+    img = _decode(annotate(rgb, rows, ["knees_cave_in"], "front", sides={"knees_cave_in": "left"}))
+    left, right = (rows[KEYPOINT_NAMES.index(k)] for k in ("left_knee", "right_knee"))
+    assert _near(img, left, FINDING) and not _near(img, right, FINDING, radius=1)
+    assert _near(img, right, SKELETON)
