@@ -312,6 +312,13 @@ def test_login_rate_limit(client, store):
     assert r.status_code == 302
 
 
+def test_kiosk_addresses():
+    assert auth.is_kiosk("127.0.0.1", []) and auth.is_kiosk("::1", []) and auth.is_kiosk("::ffff:127.0.0.1", [])
+    assert not auth.is_kiosk("192.168.1.5", []) and not auth.is_kiosk("", []) and not auth.is_kiosk("bogus", [])
+    assert auth.is_kiosk("192.168.1.5", ["192.168.1.5"]) and auth.is_kiosk("10.1.2.3", ["10.0.0.0/8"])
+    assert not auth.is_kiosk("10.1.2.3", ["10.0.0.0/16", "not-an-address"])
+
+
 def test_limiter_window_passes():
     now = [1000.0]
     limiter = auth.LoginLimiter(max_failures=2, window_s=60, clock=lambda: now[0])

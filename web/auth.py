@@ -135,6 +135,8 @@ def is_kiosk(address: str | None, kiosk_addresses) -> bool:
         ip = ipaddress.ip_address(address or "")
     except ValueError:
         return False
+    if ip.version == 6 and ip.ipv4_mapped is not None:  # a dual-stack socket's IPv4 client
+        ip = ip.ipv4_mapped
     if ip.is_loopback:
         return True
     for allowed in kiosk_addresses:

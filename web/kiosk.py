@@ -97,7 +97,11 @@ def preview(view: str):
     if view not in VIEWS:
         abort(404)
     station = ctx()["station"]
-    jpeg = station.preview_jpeg(view) if station is not None else None
+    try:
+        jpeg = station.preview_jpeg(view) if station is not None else None
+    except Exception:
+        log.exception("station.preview_jpeg(%s) failed", view)
+        jpeg = None
     if not jpeg:
         return Response(status=204)
     return Response(jpeg, mimetype="image/jpeg", headers={"Cache-Control": "no-store"})

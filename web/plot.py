@@ -15,7 +15,7 @@ LEFT, RIGHT, TOP, BOTTOM = 44, 10, 12, 26
 
 
 def progress_charts(history: list[dict]) -> list[dict]:
-    """One chart per compensation with a value in at least two assessments."""
+    """One chart per compensation seen at least once, with a value in at least two assessments."""
     charts = []
     for cid, comp in COMPENSATIONS.items():
         points = []
@@ -26,7 +26,7 @@ def progress_charts(history: list[dict]) -> list[dict]:
             if isinstance(v, (int, float)) and not isinstance(v, bool):
                 points.append((i, float(v), m.get("status"), h.get("created_at", "")))
                 unit = unit or (m.get("unit") or "")
-        if len(points) < 2:
+        if len(points) < 2 or not any(p[2] == "present" for p in points):
             continue
         charts.append({"id": cid, "label": comp.label, "unit": unit,
                        "svg": chart(points, len(history), f"{comp.label} ({unit})" if unit else comp.label)})
@@ -37,7 +37,8 @@ def chart(points: list[tuple], n: int, title: str) -> Markup:
     values = [p[1] for p in points]
     lo, hi = min(values), max(values)
     if hi - lo < 1e-9:
-        lo, hi = lo - 1, hi + 1
+        half = max(abs(hi) * 0.1, 0.05)
+        lo, hi = lo - half, hi + half
     pad = (hi - lo) * 0.1
     lo, hi = lo - pad, hi + pad
 
