@@ -74,6 +74,7 @@ def evaluate(track: Track, thresholds: dict | None = None) -> dict:
         pad = 0.0 if s is primary else 0.25
         s.bottoms = [views.bottom_frames(s, r.t_start + delta - pad, r.t_end + delta + pad, th) for r in reps]
         s.wide = [views.bottom_frames(s, r.t_start + delta - pad, r.t_end + delta + pad, th, 0.5) for r in reps]
+        s.windows = [np.flatnonzero((s.v.t >= r.t_start + delta) & (s.v.t <= r.t_end + delta)) for r in reps]
         s.standing = views.standing_frames(s, reps[0].t_start + delta if reps else None, th)
 
     _check_views(states, info, th, bool(reps))
@@ -153,12 +154,11 @@ def _check_views(states: dict, info: dict, th: dict, have_reps: bool) -> None:
         if s.status == views.OK and name == "side":
             s.forward = views.facing(s)
         if s.status == views.OK and have_reps:
-            if not any(b is not None and len(b) for b in s.bottoms):
+            missing = _not_seen(s, views.CORE[name], th)
+            if missing:
+                s.status, s.reason = views.UNUSABLE, f"the person was not fully visible in the {name} view: {missing}"
+            elif not any(b is not None and len(b) for b in s.bottoms):
                 s.status, s.reason = views.UNUSABLE, f"the person was not seen in the {name} view during the reps"
-            else:
-                missing = _not_seen(s, views.CORE[name], th)
-                if missing:
-                    s.status, s.reason = views.UNUSABLE, f"the person was not fully visible in the {name} view: {missing}"
         info[name] = {
             "status": s.status,
             "reason": s.reason,
@@ -177,7 +177,8 @@ def _person_frames(s: views.ViewState, th: dict) -> np.ndarray:
 
 
 def _core_seen(s: views.ViewState, th: dict) -> float:
-    parts = [s.idx(p, side) for p in views.CORE[s.name] for side in ((s.near,) if s.near else ("left", "right"))]
+    """Share of frames where the person's trunk (shoulders and hips) is seen at all."""
+    parts = [s.idx(p, side) for p in ("shoulder", "hip") for side in ((s.near,) if s.near else ("left", "right"))]
     return float((s.v.score[:, parts] >= th["score_floor"]).all(axis=1).mean()) if len(s.v) else 0.0
 
 

@@ -6,7 +6,9 @@ bottom frames (points further than 3 MADs from the weighted median are dropped),
 knees and ankles at the bottom still count, just less.
 
 Front view (person's left/right; the person faces the camera):
-  knee_ratio_<side>  knee's distance from the ankle midline over the ankle's (1 = knee over ankle)
+  knee_ratio_<side>  knee's distance from the ankle midline over the ankle's (1 = knee over
+                     ankle). A front camera off square shifts both knees sideways as they come
+                     forward (about 0.09 of the ratio at 5 degrees off), so it should be square.
   hip_shift          hip midpoint sideways from the ankle midpoint, in stance widths (+ = left)
 Side view (near side; x along the way the person faces, y up):
   lean        trunk angle minus shin angle from vertical, degrees (+ = trunk more forward)

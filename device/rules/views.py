@@ -13,7 +13,7 @@ from device.rules import signals
 from device.rules.signals import NOSE, SIDE, View
 
 LIMB = ("ear", "shoulder", "elbow", "wrist", "hip", "knee", "ankle")
-CORE = {"front": ("hip", "knee", "ankle"), "side": ("shoulder", "hip", "knee", "ankle")}
+CORE = {"front": ("hip", "ankle"), "side": ("shoulder", "hip", "ankle")}  # the depth signal needs these
 OK, MISSING, UNUSABLE = "ok", "missing", "unusable"
 
 
@@ -31,6 +31,7 @@ class ViewState:
     forward: float = 1.0  # side view: +1 if the person faces towards +x in the picture
     bottoms: list = field(default_factory=list)  # per rep: frame indices of the bottom, or None
     wide: list = field(default_factory=list)  # the same, widened to half the peak depth
+    windows: list = field(default_factory=list)  # per rep: all frame indices of the rep
     standing: np.ndarray = field(default_factory=lambda: np.zeros(0, int))
 
     def idx(self, part: str, side: str | None = None) -> int:
@@ -130,8 +131,10 @@ def facing(vs: ViewState) -> float:
 
 def visibility(vs: ViewState, parts: list[int], th: dict) -> tuple[float, float]:
     """Over the judged (bottom) frames of all reps: share of frames where every one of `parts`
-    is inside the picture, and share where they are also above the score floor."""
+    is inside the picture, and share where they are also above the score floor."""  # noqa: D205
     frames = [b for b in vs.bottoms if b is not None and len(b)]
+    if not frames:  # no depth seen in this view (hips or ankles lost): the whole reps
+        frames = [w for w in vs.windows if len(w)]
     if not frames:
         return 0.0, 0.0
     f = np.concatenate(frames)

@@ -107,7 +107,7 @@ class Movement:
     tail_s: float = 1.2  # standing after the last rep
     depth: list[float] = field(default_factory=list)  # per rep, 1.0 = the body's full depth
     compensations: dict[str, tuple[float, str]] = field(default_factory=dict)
-    leave_at: float | None = None  # seconds: the person walks off sideways from here
+    leave_at: float | None = None  # seconds: the person walks off sideways, gone 1 s later
 
     @classmethod
     def random(cls, rng: np.random.Generator, reps: int = 5, **kw) -> Movement:
@@ -141,8 +141,6 @@ def phase_at(movement: Movement, t: np.ndarray) -> np.ndarray:
         up = (t >= c) & (t < e)
         p[up] = d * 0.5 * (1 + np.cos(np.pi * (t[up] - c) / movement.ascent_s))
         start = e + movement.top_pause_s
-    if movement.leave_at is not None:
-        p[t >= movement.leave_at] = 0.0
     return p
 
 
@@ -336,6 +334,9 @@ def film(camera: Camera, body: Body, movement: Movement, rng: np.random.Generato
     uv[..., 0] = np.clip(uv[..., 0], 0, camera.width)
     uv[..., 1] = np.clip(uv[..., 1], 0, camera.height)
     score[off] = np.minimum(score[off], rng.uniform(0.02, 0.12, int(off.sum())))
+    if movement.leave_at is not None:  # out of both pictures a second after leaving
+        gone = true_t > movement.leave_at + 1.0
+        score[gone] = rng.uniform(0.0, 0.08, (int(gone.sum()), 17))
     score = np.clip(score, 0.0, 1.0)
     if mirror:
         uv[..., 0] = camera.width - uv[..., 0]
@@ -384,7 +385,9 @@ def make_case(seed: int, compensations: dict[str, str | float] | None = None, *,
 
     `compensations`: id -> "none" | "borderline" | "clear" | a number (times the clear amount).
     Camera distance (2.2-4.5 m), height (0.5-1.5 m), resolution, frame rate (15-30 fps),
-    aim, clock offset (up to +-0.4 s) and the person's proportions vary with the seed.
+    aim, placement (front camera up to 5 degrees off square, side camera up to 8 unless
+    `side_skew` is given), clock offset (up to +-0.4 s) and the person's proportions vary with
+    the seed.
     """
     rng = np.random.default_rng(seed)
     body = body or Body.random(rng)
@@ -413,7 +416,7 @@ def make_case(seed: int, compensations: dict[str, str | float] | None = None, *,
                   size=size, fill=float(rng.uniform(0.6, 0.85)), fps=fps,
                   aim=float(rng.uniform(0.5, 0.6)), yaw_jitter=float(rng.uniform(-4, 4)))  # fmt: skip
         if view == "front":
-            cam = _fit(front_camera(body, off_axis_deg=float(rng.uniform(-8, 8)), **kw), body, mv)
+            cam = _fit(front_camera(body, off_axis_deg=float(rng.uniform(-5, 5)), **kw), body, mv)
             vt = film(cam, body, mv, rng, noise=noise, drop=0.02 if drop is None else drop)
         else:
             cam = _fit(side_camera(body, side=near, skew_deg=skew, **kw), body, mv)
