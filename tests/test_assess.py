@@ -142,6 +142,30 @@ def test_side_only_back_squat(empty_config):
     assert result["alignment"]["offset_s"] is None
 
 
+def test_image_folder_and_clips_of_other_sizes_and_rates(tmp_path, empty_config):
+    """A front view as a folder of JPEG stills (given fps) and a side clip of another size and
+    frame rate: each view keeps its own pixels and rate."""
+    from device.media import open_media
+
+    folder = tmp_path / "front"
+    folder.mkdir()
+    with open_media(SHORT) as media:
+        for i, (_, rgb) in enumerate(media):
+            if i < 40:
+                cv2.imwrite(str(folder / f"{i:04d}.jpg"), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    code, stdout, stderr = run("assess", "--front", folder, "--fps", "5", "--side", BACK_SQUAT, "--track",
+                               tmp_path / "t.json", "--config", empty_config, "--model", MODEL, "--no-silhouette")
+    assert code == 0, stderr
+    assert_complete(json.loads(stdout))
+    track = read_track(tmp_path / "t.json")
+    front, side = track.views["front"], track.views["side"]
+    assert (front.width, front.height, front.fps, len(front)) == (720, 1280, 5.0, 40)
+    assert (side.width, side.height) == (608, 1080) and side.fps == pytest.approx(29.97, abs=0.01)
+    assert np.allclose(np.diff(front.times), 0.2)
+    # keypoints are in each view's own pixels
+    assert front.keypoints[..., 0].max() <= 720 * 1.1 and side.keypoints[..., 0].max() <= 608 * 1.1
+
+
 def test_one_unreadable_view_is_not_assessed_with_the_reason(tmp_path, empty_config):
     bad = tmp_path / "side.mov"
     bad.write_bytes(b"\x00\x01 not a movie " * 64)
