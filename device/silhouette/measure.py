@@ -167,14 +167,6 @@ def back_curve(mask: np.ndarray, kps: np.ndarray, face: float, valid: np.ndarray
     n = np.array([u[1], -u[0]])  # one normal; make it point backwards (away from the face)
     if n[0] * face > 0:
         n = -n
-    # arms in the way: an elbow or wrist behind the trunk line, alongside the measured span
-    for j in (L_ELB, R_ELB, L_WRI, R_WRI):
-        if kps[j, 2] < MIN_SCORE:
-            continue
-        rel = kps[j, :2] - hip
-        along, behind = float(rel @ u) / length, float(rel @ n) / length
-        if 0.05 < along < 0.9 and 0.0 < behind < 0.5:
-            return None, None, "an arm is behind the back"
     soft = cv2.GaussianBlur(mask.astype(np.float32), (0, 0), 1.0)
     h, w = mask.shape
     us = np.linspace(*BACK_SPAN, BACK_SAMPLES)
@@ -206,7 +198,15 @@ def back_curve(mask: np.ndarray, kps: np.ndarray, face: float, valid: np.ndarray
     ds = np.array(ds)
     ok = np.isfinite(ds)
     if ok.sum() < 0.75 * len(ds):
-        return None, None, "back contour broken (clothing or background too alike)"
+        return None, None, "back contour broken (background unknown there, or clothing like it)"
+    # arms in the way: an elbow or wrist behind the trunk line, alongside the measured span
+    for j in (L_ELB, R_ELB, L_WRI, R_WRI):
+        if kps[j, 2] < MIN_SCORE:
+            continue
+        rel = kps[j, :2] - hip
+        along, behind = float(rel @ u) / length, float(rel @ n) / length
+        if 0.05 < along < 0.9 and 0.0 < behind < 0.5:
+            return None, None, "an arm is behind the back"
     x = us[ok] - us.mean()
     c2, c1, c0 = np.polyfit(x, ds[ok], 2)
     resid = float(np.sqrt(np.mean((np.polyval([c2, c1, c0], x) - ds[ok]) ** 2)))
