@@ -9,6 +9,7 @@ when set (for a person to look at), else to the test's temp folder.
 
 from __future__ import annotations
 
+import http.client
 import os
 import re
 import shutil
@@ -118,6 +119,26 @@ def test_kiosk_follows_the_station_to_the_result_with_its_plan(browser, site, tm
     station.set(state="idle", assessment_id=None, reps=0, message="Press the button to start your squat check.")
     page.wait_for_url(server.url + "/", timeout=10_000)
     context.close()
+
+
+def test_live_page_polls_when_no_event_stream_is_free(browser, site):
+    server, station, _, _ = site
+    from web.api import MAX_STREAMS
+
+    held = []
+    for _ in range(MAX_STREAMS):  # other screens hold every stream
+        conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+        conn.request("GET", "/api/events")
+        assert conn.getresponse().status == 200
+        held.append(conn)
+    context = browser.new_context(viewport=KIOSK)
+    page = context.new_page()
+    page.goto(server.url + "/")
+    station.set(state="positioning", message="Step back a little, please.")
+    _wait(page, "document.getElementById('message').textContent === 'Step back a little, please.'")
+    context.close()
+    for conn in held:
+        conn.close()
 
 
 def test_phone_opens_the_result_through_its_share_link(browser, site, tmp_path):

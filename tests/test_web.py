@@ -238,6 +238,22 @@ def test_every_route_not_marked_public_refuses_anonymous_access(app, client, aid
     assert client.get(f"/api/assessments/{aid}").status_code == 401
 
 
+def test_every_get_route_answers_a_trainer(app, trainer, store, aid, station):
+    token = store.create_share_token(aid, 1)
+    station.preview = stills()["front"]
+    queries = {"trainer.compare": f"?a={aid}&b={aid}", "trainer.client": "?label=MK"}
+    seen = set()
+    for rule in app.url_map.iter_rules():
+        if "GET" not in rule.methods or rule.endpoint == "api.events":
+            continue
+        path = _sample_path(rule, aid).replace("/s/x", f"/s/{token}") + queries.get(rule.endpoint, "")
+        r = trainer.get(path)
+        expected = 302 if rule.endpoint == "trainer.setup" else 200  # the password is set already
+        assert r.status_code == expected, (path, r.status_code)
+        seen.add(rule.endpoint)
+    assert len(seen) == 24  # every GET route but the event stream (tested on its own)
+
+
 def test_public_routes_are_the_intended_ones(app):
     public = sorted(r.endpoint for r in app.url_map.iter_rules()
                     if getattr(app.view_functions[r.endpoint], "ohsa_public", False))

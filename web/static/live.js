@@ -78,8 +78,9 @@
     var failures = 0;
     source.onmessage = function (e) { failures = 0; render(JSON.parse(e.data)); };
     source.onerror = function () {
+      /* refused (503: too many streams) closes it for good; a broken one retries by itself */
       failures += 1;
-      if (failures >= 3) { source.close(); poll(); }  /* the stream is refused or broken: poll */
+      if (source.readyState === EventSource.CLOSED || failures >= 3) { source.close(); poll(); }
     };
   }
 
