@@ -139,3 +139,16 @@ def test_bench_json_has_the_documented_keys(data_dir):
 
 def test_bench_bad_recording(tmp_path):
     one_line_error(ohsa("bench", "--front", str(tmp_path / "gone.mov")), "gone.mov", "no such file")
+
+
+def test_config_model_path_is_used(tmp_path, stills, model_path):
+    """The station's config `model.path` counts as the explicit choice when no --model is given."""
+    truncated = tmp_path / "cut.tflite"
+    truncated.write_bytes(model_path.read_bytes()[:1000])
+    cfg = tmp_path / "ohsa.toml"
+    cfg.write_text(f'[model]\npath = "{truncated}"\nthreads = 2\n')
+    env = {"OHSA_CONFIG": str(cfg)}
+    one_line_error(ohsa("pose", str(stills[0][0]), env_extra=env), "cut.tflite", "truncated")
+    one_line_error(ohsa("model", "status", env_extra=env), "cut.tflite", "truncated")
+    out = ohsa("pose", str(stills[0][0]), "--model", str(model_path), env_extra=env)
+    assert out.returncode == 0, out.stderr

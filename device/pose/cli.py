@@ -13,8 +13,28 @@ log = logging.getLogger(__name__)
 
 
 def _model_options(p) -> None:
-    p.add_argument("--model", metavar="PATH", help="MoveNet file (default: OHSA_MODEL, data dir, ../shared)")
-    p.add_argument("--threads", type=int, default=1, help="interpreter threads (default 1)")
+    p.add_argument(
+        "--model", metavar="PATH", help="MoveNet file (default: config model.path, OHSA_MODEL, data dir, ../shared)"
+    )
+    p.add_argument("--threads", type=int, help="interpreter threads (default: config model.threads, 1)")
+
+
+def model_settings(args) -> tuple[str | None, int]:
+    """Model path and threads: the command's options, else the station's config `[model]`."""
+    from device import config
+
+    cfg = config.load()["model"]
+    threads = args.threads if args.threads is not None else cfg["threads"]
+    if threads < 1:
+        raise InputError(f"--threads {threads}: must be at least 1")
+    return args.model or cfg["path"] or None, threads
+
+
+def _movenet(args):
+    from device.pose.movenet import MoveNet
+
+    path, threads = model_settings(args)
+    return MoveNet(path, threads=threads)
 
 
 def add_parser(sub) -> None:
@@ -45,11 +65,10 @@ def add_parser(sub) -> None:
 
 def _cmd_pose(args) -> int:
     from device.media import read_image
-    from device.pose.movenet import MoveNet
     from device.pose.tracker import estimate_image
 
     images = [(path, read_image(path)) for path in args.images]  # every input checked first
-    movenet = MoveNet(args.model, threads=args.threads)
+    movenet = _movenet(args)
     for path, rgb in images:
         pose = estimate_image(movenet, rgb)
         record = {"image": str(path), "width": rgb.shape[1], "height": rgb.shape[0], "keypoints": pose.to_rows()}
@@ -69,7 +88,6 @@ def track_media(media, movenet, smoothing: bool = True, crop_tracking: bool = Tr
 
 def _cmd_track(args) -> int:
     from device.media import open_media
-    from device.pose.movenet import MoveNet
     from device.track import Track, write_track
 
     out = Path(args.output)
@@ -78,7 +96,7 @@ def _cmd_track(args) -> int:
     if args.fps is not None and not args.fps > 0:
         raise InputError(f"--fps {args.fps}: must be a positive number")
     with open_media(args.video, fps=args.fps) as media:
-        movenet = MoveNet(args.model, threads=args.threads)
+        movenet = _movenet(args)
         view = track_media(media, movenet, not args.no_smoothing, not args.no_crop)
     if len(view) == 0:
         raise InputError(f"{args.video}: no frames could be decoded")
@@ -91,9 +109,10 @@ def _cmd_track(args) -> int:
 def _cmd_bench(args) -> int:
     from device.pose.bench import format_report, run_bench
 
+    model_path, threads = model_settings(args)
     report = run_bench(
         front=args.front, side=args.side, frames=args.frames, warmup=args.warmup,
-        model_path=args.model, threads=args.threads,
+        model_path=model_path, threads=threads,
     )
     if args.json:
         keys = ("runtime", "invoke_ms", "frame_ms", "two_view_fps", "peak_rss_mb")
