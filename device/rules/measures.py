@@ -85,15 +85,22 @@ def side(vs: ViewState) -> dict[str, tuple[np.ndarray, np.ndarray]]:
 
 def robust_mean(values: np.ndarray, weights: np.ndarray, min_weight: float) -> tuple[float, float]:
     """(value, mean weight) of a weighted sample without its outliers; NaN when too little weight."""
-    ok = np.isfinite(values) & (weights > 0)
+    ok = (weights > 0) & np.isfinite(values)
     v, w = values[ok], weights[ok]
-    if w.sum() < min_weight:
-        return float("nan"), float(w.mean()) if len(w) else 0.0
+    n = len(v)
+    total = float(w.sum()) if n else 0.0
+    mean_w = total / n if n else 0.0
+    if total < min_weight:
+        return float("nan"), mean_w
     order = np.argsort(v)
-    cw = np.cumsum(w[order])
-    med = v[order][np.searchsorted(cw, cw[-1] / 2)]
-    mad = np.median(np.abs(v - med)) * 1.4826
-    keep = np.abs(v - med) <= 3 * mad + 1e-9
-    if w[keep].sum() < min_weight:
-        keep = np.ones_like(v, bool)
-    return float(np.sum(v[keep] * w[keep]) / np.sum(w[keep])), float(w.mean())
+    v, w = v[order], w[order]
+    cw = np.cumsum(w)
+    med = v[np.searchsorted(cw, cw[-1] / 2)]
+    dev = np.abs(v - med)
+    mad = np.partition(dev, n // 2)[n // 2] * 1.4826
+    keep = dev <= 3 * mad + 1e-9
+    wk = w[keep]
+    sk = float(wk.sum())
+    if sk < min_weight:
+        return float(np.dot(v, w) / total), mean_w
+    return float(np.dot(v[keep], wk) / sk), mean_w

@@ -92,22 +92,24 @@ def clock_offset(ta, da, tb, db, max_offset: float, step: float = 0.02) -> tuple
     ga = np.interp(grid, ta[ok_a], da[ok_a], left=np.nan, right=np.nan)
     gb_t = np.arange(lo - m * step, hi + (m + 1) * step, step)
     gb = np.interp(gb_t, tb[ok_b], db[ok_b], left=np.nan, right=np.nan)
-    best, best_lag, corrs = -2.0, 0, {}
-    for lag in range(-m, m + 1):
-        b = gb[m + lag : m + lag + len(grid)]
-        ok = np.isfinite(ga) & np.isfinite(b)
-        if ok.sum() < 50:
-            continue
-        x, y = ga[ok] - ga[ok].mean(), b[ok] - b[ok].mean()
-        den = np.sqrt((x * x).sum() * (y * y).sum())
-        c = float((x * y).sum() / den) if den > 0 else 0.0
-        corrs[lag] = c
-        if c > best:
-            best, best_lag = c, lag
+    # every lag at once: rows are view b's signal shifted by -m..m grid steps
+    shifted = np.lib.stride_tricks.sliding_window_view(gb, len(grid))[: 2 * m + 1]
+    ok = np.isfinite(ga)[None, :] & np.isfinite(shifted)
+    cnt = ok.sum(axis=1)
+    a = np.where(ok, ga[None, :], 0.0)
+    b = np.where(ok, shifted, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ma, mb = a.sum(axis=1) / cnt, b.sum(axis=1) / cnt
+        x, y = np.where(ok, a - ma[:, None], 0.0), np.where(ok, b - mb[:, None], 0.0)
+        corr = (x * y).sum(axis=1) / np.sqrt((x * x).sum(axis=1) * (y * y).sum(axis=1))
+    corr = np.where((cnt >= 50) & np.isfinite(corr), corr, -2.0)
+    k = int(np.argmax(corr))
+    best = float(corr[k])
     if best < 0.5:
         return 0.0, max(best, 0.0)
-    off = best_lag * step
-    c0, c1, c2 = corrs.get(best_lag - 1), best, corrs.get(best_lag + 1)
-    if c0 is not None and c2 is not None and (c0 - 2 * c1 + c2) < 0:
-        off += step * 0.5 * (c0 - c2) / (c0 - 2 * c1 + c2)
-    return float(off), float(best)
+    off = (k - m) * step
+    if 0 < k < 2 * m and corr[k - 1] > -2 and corr[k + 1] > -2:
+        c0, c1, c2 = corr[k - 1], corr[k], corr[k + 1]
+        if c0 - 2 * c1 + c2 < 0:
+            off += step * 0.5 * (c0 - c2) / (c0 - 2 * c1 + c2)
+    return float(off), best

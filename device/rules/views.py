@@ -32,6 +32,7 @@ class ViewState:
     bottoms: list = field(default_factory=list)  # per rep: frame indices of the bottom, or None
     wide: list = field(default_factory=list)  # the same, widened to half the peak depth
     windows: list = field(default_factory=list)  # per rep: all frame indices of the rep
+    judged: np.ndarray | None = None  # the frames visibility is judged on (filled on first use)
     standing: np.ndarray = field(default_factory=lambda: np.zeros(0, int))
 
     def idx(self, part: str, side: str | None = None) -> int:
@@ -132,12 +133,14 @@ def facing(vs: ViewState) -> float:
 def visibility(vs: ViewState, parts: list[int], th: dict) -> tuple[float, float]:
     """Over the judged (bottom) frames of all reps: share of frames where every one of `parts`
     is inside the picture, and share where they are also above the score floor."""  # noqa: D205
-    frames = [b for b in vs.bottoms if b is not None and len(b)]
-    if not frames:  # no depth seen in this view (hips or ankles lost): the whole reps
-        frames = [w for w in vs.windows if len(w)]
-    if not frames:
+    if vs.judged is None:
+        frames = [b for b in vs.bottoms if b is not None and len(b)]
+        if not frames:  # no depth seen in this view (hips or ankles lost): the whole reps
+            frames = [w for w in vs.windows if len(w)]
+        vs.judged = np.concatenate(frames) if frames else np.zeros(0, int)
+    f = vs.judged
+    if len(f) == 0:
         return 0.0, 0.0
-    f = np.concatenate(frames)
     inside = vs.v.inside[np.ix_(f, parts)].all(axis=1)
     seen = inside & (vs.v.score[np.ix_(f, parts)] >= th["score_floor"]).all(axis=1)
     return float(inside.mean()), float(seen.mean())

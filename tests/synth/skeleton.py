@@ -380,7 +380,7 @@ class Case:
 
 def make_case(seed: int, compensations: dict[str, str | float] | None = None, *, sides=None,
               reps=5, views=("front", "side"), side_skew=None, noise=1.0, movement=None,
-              near_side=None, mirror_side=False, drop=None, body=None) -> Case:  # fmt: skip
+              near_side=None, mirror_side=False, drop=None, body=None, fps=None) -> Case:  # fmt: skip
     """A random but reproducible two-view recording of five overhead squats.
 
     `compensations`: id -> "none" | "borderline" | "clear" | a number (times the clear amount).
@@ -411,9 +411,10 @@ def make_case(seed: int, compensations: dict[str, str | float] | None = None, *,
     cams, tracks = {}, {}
     for view in views:
         size = SIZES[int(rng.integers(len(SIZES)))]
-        fps = FPS[int(rng.integers(len(FPS)))]
+        rate = FPS[int(rng.integers(len(FPS)))]
+        rate = rate if fps is None else float(fps)
         kw = dict(distance=float(rng.uniform(2.2, 4.5)), cam_height=float(rng.uniform(0.5, 1.5)),
-                  size=size, fill=float(rng.uniform(0.6, 0.85)), fps=fps,
+                  size=size, fill=float(rng.uniform(0.6, 0.85)), fps=rate,
                   aim=float(rng.uniform(0.5, 0.6)), yaw_jitter=float(rng.uniform(-4, 4)))  # fmt: skip
         if view == "front":
             cam = _fit(front_camera(body, off_axis_deg=float(rng.uniform(-5, 5)), **kw), body, mv)
