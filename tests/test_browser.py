@@ -115,7 +115,23 @@ def test_kiosk_follows_the_station_to_the_result_with_its_plan(browser, site, tm
     page.screenshot(path=str(shots / "kiosk-result-full.png"), full_page=True)
     _only_local(urls, server)
 
-    # the station moves on: the kiosk goes back to the live page by itself
+    # the station offers a re-test: its button appears, and pressing it starts one
+    assert not page.is_visible("#retest-heels_raised")
+    station.set(retests=["heels_raised", "hands_on_hips"])
+    page.wait_for_selector("#retest-heels_raised", state="visible", timeout=10_000)
+    page.click("#retest-heels_raised")
+    page.wait_for_url(server.url + "/", timeout=10_000)  # back to the live page for the set
+    assert station.calls == ["start", "retest:heels_raised"]
+
+    # a result shown again after "Done" does not pull the live page back to it
+    station.set(state="result", assessment_id=aid, retests=[])
+    page.goto(server.url + "/")
+    page.wait_for_selector("#btn-start")
+    time.sleep(1.0)
+    assert page.url == server.url + "/"
+
+    # on the result, the station moves on by itself: the kiosk goes back to the live page
+    page.goto(f"{server.url}/result/{aid}?kiosk=1")
     station.set(state="idle", assessment_id=None, reps=0, message="Press the button to start your squat check.")
     page.wait_for_url(server.url + "/", timeout=10_000)
     context.close()

@@ -71,7 +71,22 @@ def create_app(store, station=None, config=None, data_dir=None, testing=False, c
     app.jinja_env.globals.update(csrf_token=auth.csrf_token, is_trainer=auth.is_trainer, station_name=config["station"]["name"])
     app.jinja_env.filters["when"] = _when
     app.register_error_handler(429, _too_many)
+    for code in (400, 401, 403, 404, 405, 413):
+        app.register_error_handler(code, _error)
     return app
+
+
+def _error(error):
+    """A plain page (or JSON under /api/) with the reason, in the station's look."""
+    text = error.description if error.description and not error.description.startswith(("The ", "You ")) else None
+    title = {400: "That did not work", 401: "Login needed", 403: "Not allowed here",
+             404: "Not found", 405: "Not allowed", 413: "Too large"}.get(error.code, error.name)
+    if request.path.startswith("/api/"):
+        response = jsonify(error=text or error.name)
+    else:
+        response = make_response(render_template("message.html", title=title, message=text or error.description))
+    response.status_code = error.code
+    return response
 
 
 def _secret_key(store) -> str:
