@@ -2,9 +2,14 @@
 
 For each view, on a few frames (live, or sampled across a recording) the pose is estimated and
 the placement judged: a person is found; fully in frame head to feet with the hands overhead;
-how much of the frame height they fill; the front camera sees the front (shoulders wide
-against the torso) and the side camera a side (shoulders narrow); the picture is bright
-enough. What is wrong comes back as plain advice on what to move.
+how much of the frame height they fill; the front camera sees the front (shoulders and hips
+wide against the trunk) and the side camera a side (narrow); the picture is bright enough.
+What is wrong comes back as plain advice on what to move.
+
+How square a camera is comes from the rule engine's own measure and limits (one home for the
+fact): width ratio = (shoulder width + hip width) / trunk length, skew from the front =
+arccos(ratio / frontal_width_ratio), skew from the side = arcsin(ratio / frontal_width_ratio),
+judged against `front_max_skew_deg` / `side_max_skew_deg` of `device.rules.thresholds`.
 """
 
 from __future__ import annotations
@@ -22,8 +27,6 @@ MIN_SCORE = 0.3  # a keypoint below this is not seen
 MIN_PERSON_SCORE = 0.3  # mean score of the 17 keypoints for "a person is there"
 EDGE = 0.02  # of the frame: a body extreme closer to the edge than this is cut off
 FILL_MIN, FILL_MAX = 0.45, 0.92  # person (hands overhead to feet) / frame height
-FRONT_MIN_RATIO = 0.45  # shoulder width / torso length at or above: facing the camera
-SIDE_MAX_RATIO = 0.30  # at or below: side on
 DARK_MEAN = 60  # mean brightness (0..255) below this is too dark
 CENTRE_TOLERANCE = 0.25  # person's centre off the frame's centre by more than this (of width)
 
@@ -44,7 +47,8 @@ class ViewCheck:
     arms_overhead: bool = False
     cut_off: list[str] = field(default_factory=list)  # "top", "bottom", "left", "right"
     fill: float | None = None  # of the frame height
-    shoulder_ratio: float | None = None
+    width_ratio: float | None = None  # (shoulder + hip width) / trunk length
+    skew_deg: float | None = None  # how far off square to what this view should see
     orientation: str | None = None  # "front" | "side" | "oblique"
     brightness: float | None = None
     dark: bool = False
@@ -56,7 +60,7 @@ class ViewCheck:
 
     def to_json(self) -> dict:
         out = {k: v for k, v in self.__dict__.items()}
-        for k in ("fill", "shoulder_ratio", "brightness"):
+        for k in ("fill", "width_ratio", "skew_deg", "brightness"):
             if out[k] is not None:
                 out[k] = round(float(out[k]), 3)
         out["ok"] = self.ok
@@ -94,14 +98,19 @@ def _frame_measures(k: np.ndarray, w: int, h: int) -> dict | None:
         "overhead": len(wrists) == 2 and len(head) > 0 and wrists[:, 1].max() < head[:, 1].min(),
         "left": float(seen[:, 0].min()),
         "right": float(seen[:, 0].max()),
-        "ratio": float(np.linalg.norm(k[B.LEFT_SHOULDER, :2] - k[B.RIGHT_SHOULDER, :2]) / torso),
+        "ratio": float(abs(k[B.LEFT_SHOULDER, 0] - k[B.RIGHT_SHOULDER, 0]) + abs(k[B.LEFT_HIP, 0] - k[B.RIGHT_HIP, 0])) / torso,
         "centre": float(hip_mid[0]) / w,
     }
 
 
-def check_view(view: str, images: list[np.ndarray], movenet, source: str = "") -> ViewCheck:
-    """Judge the placement of one camera from a few of its frames (RGB uint8)."""
+def check_view(view: str, images: list[np.ndarray], movenet, source: str = "",
+               thresholds: dict | None = None) -> ViewCheck:
+    """Judge the placement of one camera from a few of its frames (RGB uint8); `thresholds`:
+    overrides of the rule engine's table (config `rules.thresholds`)."""
     from device.pose import estimate_image
+    from device.rules.thresholds import validate_overrides
+
+    th = validate_overrides(thresholds or {}, "rules.thresholds")
 
     c = ViewCheck(view, source, frames=len(images))
     if not images:
@@ -143,9 +152,16 @@ def check_view(view: str, images: list[np.ndarray], movenet, source: str = "") -
     c.in_frame = not cut and c.arms_overhead
     spans = [m["bottom"] - m["top"] for m in measures if m["top"] is not None and m["bottom"] is not None]
     c.fill = max(spans) / h if spans else None
-    c.shoulder_ratio = float(np.median([m["ratio"] for m in measures]))
-    r = c.shoulder_ratio
-    c.orientation = "front" if r >= FRONT_MIN_RATIO else "side" if r <= SIDE_MAX_RATIO else "oblique"
+    r = c.width_ratio = float(np.median([m["ratio"] for m in measures]))
+    share = float(np.clip(r / th["frontal_width_ratio"], 0.0, 1.0))
+    off_front, off_side = float(np.degrees(np.arccos(share))), float(np.degrees(np.arcsin(share)))
+    c.skew_deg = off_front if view == "front" else off_side
+    if off_front <= th["front_max_skew_deg"] and off_front < off_side:
+        c.orientation = "front"
+    elif off_side <= th["side_max_skew_deg"]:
+        c.orientation = "side"
+    else:
+        c.orientation = "oblique"
     centre = float(np.median([m["centre"] for m in measures]))
 
     if "top" in cut:
@@ -170,14 +186,16 @@ def check_view(view: str, images: list[np.ndarray], movenet, source: str = "") -
     if view == "front" and c.orientation != "front":
         what = "from the side" if c.orientation == "side" else "at an angle"
         c.advice.append(
-            f"The front camera sees the person {what} (shoulders {r:.2f} of the torso length): "
-            "it must face the person squarely (or front and side are swapped in the config)"
+            f"The front camera sees the person {what} (about {off_front:.0f} degrees off square, "
+            f"at most {th['front_max_skew_deg']:g}): it must face the person squarely "
+            "(or front and side are swapped in the config)"
         )
     if view == "side" and c.orientation != "side":
         what = "from the front" if c.orientation == "front" else "at an angle"
         c.advice.append(
-            f"The side camera sees the person {what} (shoulders {r:.2f} of the torso length): "
-            "move it round so it looks at the person's side at 90 degrees to the front camera"
+            f"The side camera sees the person {what} (about {off_side:.0f} degrees off square, "
+            f"at most {th['side_max_skew_deg']:g}): move it round so it looks at the person's "
+            "side at 90 degrees to the front camera"
         )
     return c
 
@@ -189,7 +207,10 @@ def format_check(c: ViewCheck) -> str:
         if c.fill is not None:
             facts.append(f"fills {c.fill:.0%} of the height")
         facts.append("fully in frame" if not c.cut_off else "cut off at the " + ", ".join(c.cut_off))
-        facts.append(f"sees the {c.orientation}" if c.orientation != "oblique" else "sees the person at an angle")
+        if c.orientation != "oblique":
+            facts.append(f"sees the {c.orientation} ({c.skew_deg:.0f} degrees off square)")
+        else:
+            facts.append(f"sees the person at an angle ({c.skew_deg:.0f} degrees off square)")
     if c.brightness is not None:
         facts.append(f"brightness {c.brightness:.0f}/255")
     lines = [head]

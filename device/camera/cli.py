@@ -114,7 +114,8 @@ def _cmd_check(args) -> int:
         with DualCapture.from_config(cfg) as capture:
             for view in VIEWS:
                 samples[view] = sample_live(capture, view, args.seconds, args.frames)
-    checks = [check_view(view, images, movenet, source) for view, (images, source) in samples.items()]
+    th = cfg["rules"]["thresholds"] or None
+    checks = [check_view(view, images, movenet, source, th) for view, (images, source) in samples.items()]
     if args.json:
         print(json.dumps({"views": {c.view: c.to_json() for c in checks}}, indent=2))
     else:
