@@ -152,6 +152,7 @@ def test_a_stalled_camera_goes_offline_is_restarted_and_comes_back():
     src = FaultySource("front", 100)
     with capture(src) as cap:
         assert cap.wait_for_frame("front", timeout=2)
+        assert cap.status("front")["budget_exhausted"] is False
         src.mode = "stall"
         assert wait_until(lambda: cap.status("front")["status"] == "offline")
         assert "no frame for" in cap.status("front")["reason"]
@@ -196,6 +197,7 @@ def test_reconnect_attempts_follow_the_restart_budget():
         assert src.opens == 3  # budget spent: no more attempts this minute
         status = cap.status("front")
         assert status["status"] == "offline" and "unplugged" in status["reason"]
+        assert status["budget_exhausted"] is True
 
 
 def test_a_camera_that_comes_back_is_used_again_once_the_budget_allows():

@@ -15,7 +15,9 @@ Health: `online` while frames arrive; `offline` with a reason when no usable fra
 is configured or attached. A failed camera is closed and opened again, at most
 `restarts_per_minute` times in any minute (and not more often than `min_retry_s`); one that
 comes back is used again. A capture that hangs inside the driver still shows as offline, since
-status is worked out from the age of the newest frame when asked.
+status is worked out from the age of the newest frame when asked. picamera2 re-opens in-process
+are not always reliable: `status()[view]["budget_exhausted"]` says when a minute's reconnects are
+spent, so the station can choose to exit and let systemd restart the process.
 """
 
 from __future__ import annotations
@@ -58,6 +60,11 @@ class RestartBudget:
     def spend(self, now: float) -> None:
         self._attempts.append(now)
 
+    def exhausted(self, now: float) -> bool:
+        """All attempts of the window are spent (the next one waits for the window)."""
+        self.wait_s(now)
+        return len(self._attempts) >= self.per_minute
+
 
 class _View:
     def __init__(self, name: str, source: FrameSource | None, offline_after_s: float):
@@ -82,6 +89,7 @@ class _View:
         self.reason = "no camera configured" if source is None else "starting"
         self.ever_online = False
         self.ended = False
+        self.budget_exhausted = False
         self.thread: threading.Thread | None = None
 
 
@@ -243,6 +251,8 @@ class DualCapture:
             "restarts": v.restarts,
             "age_s": None if age is None else round(age, 2),
             "source": None if v.source is None else v.source.name,
+            # all reconnects of this minute spent: a station may prefer a process restart now
+            "budget_exhausted": v.budget_exhausted and status != ONLINE,
         }
 
     # -- the capture thread ----------------------------------------------------------------
@@ -263,6 +273,7 @@ class DualCapture:
             while not self._stop.is_set():
                 if not is_open:
                     wait = budget.wait_s(self._clock())
+                    v.budget_exhausted = budget.exhausted(self._clock())
                     if wait > 0:
                         if v.status != MISSING:
                             self._set(v, OFFLINE, f"{last_problem}; next try in {wait:.0f} s".lstrip("; "))
