@@ -47,9 +47,11 @@ THRESHOLDS: dict[str, Threshold] = {
     ),
     "knees_push_out": Threshold(
         1.30, "knee-to-ankle width ratio", 1.0, 2.5,
-        "Knee varus: the same ratio above what knees tracking over the feet give (1.0-1.15 "
-        "with perspective and a slight toe-out); 1.3 is a knee about 4 cm outside the ankle "
-        "for a 45 cm stance. Engineering choice, checked on the synthetic set.",
+        "Knee varus: the same ratio above what knees tracking over the feet give (0.85-1.1 "
+        "over the bottom frames, a little more with toes turned out); 1.3 is a knee about "
+        "7 cm outside the ankle for a 45 cm stance. Engineering choice, checked on the "
+        "synthetic set; the near-ideal real rep (trainer: slight varus) reads 1.56 at full "
+        "depth.",
         "above", 0.3,
     ),
     "asymmetric_weight_shift": Threshold(
@@ -90,7 +92,9 @@ THRESHOLDS: dict[str, Threshold] = {
         0.06, "fraction of shin length", 0.02, 0.3,
         "Rise of the near ankle keypoint at the bottom over its standing height (a proxy: "
         "the heel lifting raises the ankle about 3/4 as much). 0.06 shin lengths is about "
-        "2.5 cm, above the ankle keypoint's averaged noise. Side view only.",
+        "2.5 cm, above the ankle keypoint's averaged noise. Side view only. Reported as a "
+        "proxy, not trusted for the verdict (docs/rules.md: MoveNet's ankle point itself "
+        "moves that much at depth on real clips).",
         "above", 0.08,
     ),
     # --- keypoint confidence ------------------------------------------------------------------
