@@ -427,6 +427,12 @@ class Station:
                 self._message = self._instruction(now)
                 self._bump()
         elif self._state == "countdown":
+            # During the countdown only leaving (or a camera dropping out) counts: a person who
+            # lowers the arms for a moment is not sent back to the start.
+            codes = {
+                v: (c if c in ("camera_missing", "no_person", "not_whole") else None)
+                for v, c in codes.items()
+            }
             if any(codes.values()):
                 if self._bad_since is None:
                     self._bad_since = now
