@@ -43,24 +43,26 @@ def person_mask(rgb: np.ndarray, background: np.ndarray, kps: np.ndarray,
 
 def _mask(rgb, background, kps, valid):
     h, w = rgb.shape[:2]
-    f = rgb.astype(np.float32)
-    b = background.astype(np.float32)
+    f0, f1, f2 = (rgb[..., i].astype(np.float32) for i in range(3))  # per channel: numpy's
+    b0, b1, b2 = (background[..., i].astype(np.float32) for i in range(3))  # axis-2 sums are slow
     near = body_region(kps, (h, w), grow=1.0) > 0
     far = body_region(kps, (h, w), grow=1.6) == 0
     if valid is not None:
         far &= valid
-    fs, bs = f.sum(2), b.sum(2) + 1.0
-    if far.sum() > 500:
-        gain = float(np.median(fs[far] / bs[far]))
+    n_far = int(np.count_nonzero(far))
+    fs, bs = f0 + f1 + f2, b0 + b1 + b2 + 1.0
+    if n_far > 500:
+        gain = float(np.median(fs[far][::5] / bs[far][::5]))  # every 5th: plenty for a median
         if 0.5 < gain < 2.0:
-            b *= gain
-            bs = b.sum(2) + 1.0
-    diff = np.sqrt(((f - b) ** 2).sum(2))
-    noise = float(np.median(diff[far])) / 1.54 if far.sum() > 500 else MIN_DIFF / NOISE_K  # ~sigma
+            b0, b1, b2 = b0 * gain, b1 * gain, b2 * gain
+            bs = b0 + b1 + b2 + 1.0
+    diff = np.sqrt((f0 - b0) ** 2 + (f1 - b1) ** 2 + (f2 - b2) ** 2)
+    noise = float(np.median(diff[far][::5])) / 1.54 if n_far > 500 else MIN_DIFF / NOISE_K  # ~sigma
     fg = diff > max(MIN_DIFF, NOISE_K * noise)
     # shadows: darker, same chromaticity
     ratio = fs / bs
-    chroma = np.abs(f / (fs[..., None] + 1.0) - b / bs[..., None]).sum(2)
+    fn, bn = 1.0 / (fs + 1.0), 1.0 / bs
+    chroma = np.abs(f0 * fn - b0 * bn) + np.abs(f1 * fn - b1 * bn) + np.abs(f2 * fn - b2 * bn)
     shadow = (ratio > SHADOW_RATIO[0]) & (ratio < SHADOW_RATIO[1]) & (chroma < SHADOW_CHROMA)
     fg &= ~shadow
     fg &= near
@@ -82,10 +84,9 @@ def _mask(rgb, background, kps, valid):
     keep = np.zeros(n, bool)
     largest = 1 + int(np.argmax(areas))
     keep[largest] = True
-    touching = np.unique(labels[core & (labels > 0)])
-    for lab in touching:
-        if stats[lab, cv2.CC_STAT_AREA] >= 0.02 * areas.max():
-            keep[lab] = True
+    touching = np.bincount(labels[core], minlength=n) > 0
+    touching[0] = False
+    keep |= touching & (stats[:, cv2.CC_STAT_AREA] >= 0.02 * areas.max())
     m = (keep[labels]).astype(np.uint8) * 255
     contours, _ = cv2.findContours(m, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     filled = np.zeros_like(m)
