@@ -200,3 +200,14 @@ def test_wanted_frames_are_standing_and_bottoms():
     windows = [{"start": 1.0, "bottom": 2.0, "end": 3.0}, {"start": 3.4, "bottom": 4.4, "end": 5.4}]
     assert wanted(0.5, windows) and wanted(2.05, windows) and wanted(3.2, windows) and wanted(6.0, windows)
     assert not wanted(1.5, windows) and not wanted(4.0, windows)
+
+
+def test_hands_on_hips_put_the_elbows_in_the_way_of_the_back_contour():
+    synth = render_sequence(SquatSpec(reps=2, seed=10, arms="hips", lumbar_deg=30.0, heel_lift_cm=4.0),
+                            views=("side",))
+    result = _rules_result(synth)
+    out = refine(result, synth.frames, synth.track, _backgrounds(synth))
+    for cid in ("low_back_arch", "low_back_round"):
+        assert out["compensations"][cid] == result["compensations"][cid]
+    assert "arm" in out["silhouette"]["views"]["side"]["low_back"]
+    assert out["compensations"]["heels_rise"]["status"] == "present"  # the feet are still clear

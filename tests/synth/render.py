@@ -72,6 +72,7 @@ class SquatSpec:
     heel_lift_cm: float = 0.0
     lumbar_deg: float = 0.0  # + flexion (rounds), - extension (arches)
     trunk_lean_deg: float = 38.0  # forward lean of the hip-shoulder line at the bottom
+    arms: str = "overhead"  # or "hips": hands on the hips (the re-test), elbows out and back
     keypoint_noise_px: float = 1.0
     noise_sigma: float = 2.5  # sensor noise, grey levels
     lighting_drift: float = 0.04  # session lighting differs from the idle scene by up to this
@@ -203,12 +204,18 @@ def body_at(spec: SquatSpec, t: float) -> Body:
     for side, name in ((1, "right"), (-1, "left")):
         j[f"{name}_eye"] = head + np.array([side * 0.033, 0.085, 0.035])
         j[f"{name}_ear"] = head + np.array([side * 0.075, 0.0, 0.0])
-        # arms overhead: up, a little forward with the trunk, a little outward
-        arm = math.radians(10.0) + lean * 0.6
-        d = np.array([side * math.sin(math.radians(12)), math.sin(arm), math.cos(arm)])
-        d /= np.linalg.norm(d)
-        j[f"{name}_elbow"] = j[f"{name}_shoulder"] + 0.30 * d
-        j[f"{name}_wrist"] = j[f"{name}_elbow"] + 0.27 * d
+        if spec.arms == "hips":  # hands on the hips: elbows out to the side and back
+            j[f"{name}_wrist"] = j[f"{name}_hip"] + np.array([side * 0.13, -0.02, 0.06])
+            d = np.array([side * 0.55, -0.55, -0.62])
+            j[f"{name}_elbow"] = j[f"{name}_shoulder"] + 0.30 * d / np.linalg.norm(d)
+            d = j[f"{name}_wrist"] - j[f"{name}_elbow"]
+            d /= np.linalg.norm(d)
+        else:  # arms overhead: up, a little forward with the trunk, a little outward
+            arm = math.radians(10.0) + lean * 0.6
+            d = np.array([side * math.sin(math.radians(12)), math.sin(arm), math.cos(arm)])
+            d /= np.linalg.norm(d)
+            j[f"{name}_elbow"] = j[f"{name}_shoulder"] + 0.30 * d
+            j[f"{name}_wrist"] = j[f"{name}_elbow"] + 0.27 * d
         caps.append((j[f"{name}_shoulder"], j[f"{name}_elbow"], 0.045, "skin"))
         caps.append((j[f"{name}_elbow"], j[f"{name}_wrist"], 0.037, "skin"))
         spheres.append((j[f"{name}_wrist"] + 0.06 * d, 0.045, "skin"))
