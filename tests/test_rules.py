@@ -442,3 +442,19 @@ def test_synthetic_proportions_are_realistic():
     assert j[0, 1] > j[5, 1] > j[11, 1] > j[13, 1] > j[15, 1]  # nose > shoulder > hip > knee > ankle
     assert j[9, 1] > j[0, 1]  # wrists overhead
     assert j[5, 0] > 0 > j[6, 0]  # x is the person's left
+
+
+def test_docs_list_every_threshold_and_result_key():
+    from pathlib import Path
+
+    docs = Path(__file__).resolve().parent.parent / "docs"
+    rules_md = (docs / "rules.md").read_text(encoding="utf-8")
+    for name, t in THRESHOLDS.items():
+        if not name.startswith("silhouette_"):  # documented with the silhouette checks
+            assert f"| `{name}` | {t.value:g} |" in rules_md, name
+    formats_md = (docs / "formats.md").read_text(encoding="utf-8")
+    result = evaluate(make_case(6300, {}).track)
+    keys = set(result) | set(result["views"]["side"]) | set(result["segmentation"])
+    keys |= {k for e in result["compensations"].values() for k in e}
+    for key in keys:
+        assert any(f in formats_md for f in (f"`{key}`", f"`.{key}`", f"`{key}.")), key

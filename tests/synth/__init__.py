@@ -4,7 +4,7 @@ See `tests/synth/skeleton.py`; `make_case` is the usual entry point, `joint_posi
 kinematics (world coordinates in metres) that other generators (silhouettes) may reuse.
 """
 
-from tests.synth.skeleton import (  # noqa: F401
+from tests.synth.skeleton import (
     AMPLITUDES,
     Body,
     Camera,
@@ -16,3 +16,8 @@ from tests.synth.skeleton import (  # noqa: F401
     phase_at,
     side_camera,
 )
+
+__all__ = [
+    "AMPLITUDES", "Body", "Camera", "Case", "Movement", "front_camera", "joint_positions",
+    "make_case", "phase_at", "side_camera",
+]  # fmt: skip
