@@ -1,7 +1,8 @@
 """The whole station: replayed recordings (paced), real MoveNet, rules, store, web, mock panel.
 
 The shared overhead-squat pair has one rep per clip, so the station loops them and a set is one
-rep (`target_reps = 1`); the result must match `ohsa assess` on the same clips. Faults (camera
+rep (`target_reps = 1`); the result must match `ohsa assess` on the same recordings (decoded once
+to half-size image folders, which both take, to keep the test quick on a shared 2-core machine). Faults (camera
 stall, person leaving, too few reps, pain, cancel) run on an in-memory source of the same real
 frames, which can stall or go empty on demand.
 """
@@ -49,10 +50,36 @@ def movenet():
 
 
 @pytest.fixture(scope="module")
-def assessed(movenet):
+def clips(tmp_path_factory):
+    """Both clips decoded once at half size (540x960), in memory and as image folders.
+
+    Decoding two 1080x1920 clips is the slowest part on a 2-core machine; the folders are the
+    same recordings in a format `ohsa assess` and `ohsa run` both take (frames at 30 fps).
+    """
+    out = {}
+    root = tmp_path_factory.mktemp("clips")
+    for view, path in (("front", FRONT), ("side", SIDE)):
+        folder = root / view
+        folder.mkdir()
+        frames = []
+        with open_media(path) as media:
+            for i, (_, rgb) in enumerate(media):
+                small = cv2.resize(rgb, (540, 960), interpolation=cv2.INTER_AREA)
+                frames.append(small)
+                cv2.imwrite(str(folder / f"{i:04d}.jpg"), cv2.cvtColor(small, cv2.COLOR_RGB2BGR),
+                            [cv2.IMWRITE_JPEG_QUALITY, 95])
+        out[view] = (frames, FPS, folder)
+    return out
+
+
+FPS = 30.0
+
+
+@pytest.fixture(scope="module")
+def assessed(movenet, clips):
     from device.camera import assess_recordings
 
-    result, _ = assess_recordings(FRONT, SIDE, movenet=movenet)
+    result, _ = assess_recordings(clips["front"][2], clips["side"][2], movenet=movenet, fps=FPS)
     return result
 
 
@@ -105,12 +132,13 @@ def _get(url):
         return r.status, r.read()
 
 
-def test_whole_station_run_matches_ohsa_assess(tmp_path, movenet, assessed):
+def test_whole_station_run_matches_ohsa_assess(tmp_path, movenet, clips, assessed):
     from web import create_app
     from web.server import serve
 
     config = _config()
-    rt = StationRuntime(config, tmp_path / "data", recordings={"front": str(FRONT), "side": str(SIDE)},
+    recordings = {v: str(clips[v][2]) for v in ("front", "side")}
+    rt = StationRuntime(config, tmp_path / "data", recordings=recordings,
                         movenet=movenet, shutdown_action=lambda: None).open()
     server = None
     log = StateLog(rt)
@@ -195,17 +223,6 @@ def _borderline(entry) -> bool:
 # -- faults, on an in-memory source of the same real frames -----------------------------------
 
 
-@pytest.fixture(scope="module")
-def clips():
-    """Both clips decoded once, at half size (540x960) to keep the fault tests quick."""
-    out = {}
-    for view, path in (("front", FRONT), ("side", SIDE)):
-        with open_media(path) as media:
-            out[view] = ([cv2.resize(rgb, (540, 960), interpolation=cv2.INTER_AREA) for _, rgb in media],
-                         media.fps)
-    return out
-
-
 class MemorySource(FrameSource):
     """Loops decoded frames in real time; `stall` stops delivery, `empty` shows an empty scene."""
 
@@ -244,7 +261,7 @@ class MemorySource(FrameSource):
 def faulty(tmp_path, movenet, clips):
     config = _config(target_reps=5, min_reps=2, countdown_s=1, person_lost_s=1.0)
     config["cameras"]["front"]["offline_after_s"] = config["cameras"]["side"]["offline_after_s"] = 1.5
-    sources = {v: MemorySource(v, *clips[v]) for v in ("front", "side")}
+    sources = {v: MemorySource(v, *clips[v][:2]) for v in ("front", "side")}
     capture = DualCapture(sources, offline_after_s=1.5)
     rt = StationRuntime(config, tmp_path / "data", capture=capture, movenet=movenet,
                         shutdown_action=lambda: None).open()
