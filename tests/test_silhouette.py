@@ -36,7 +36,7 @@ def _backgrounds(synth) -> dict:
 
 
 def _run(**fault):
-    reps = fault.pop("reps", 3)
+    reps = fault.pop("reps", 2)
     synth = render_sequence(SquatSpec(reps=reps, seed=fault.pop("seed", 1), **fault))
     return refine(_rules_result(synth), synth.frames, synth.track, _backgrounds(synth))
 
@@ -96,11 +96,15 @@ def test_heel_rise_cross_checked_with_the_rules_ankle_proxy():
     synth = render_sequence(SquatSpec(reps=3, seed=5, heel_lift_cm=4.0))
     result = _rules_result(synth)
     bgs = _backgrounds(synth)
-    result["compensations"]["heels_rise"] = {"status": "present", "value": 0.08}
+    # the rules keep the proxy's reading under "proxy" of a not_assessed entry
+    result["compensations"]["heels_rise"] = {"status": "not_assessed", "reason": "proxy only",
+                                             "proxy": {"status": "present", "value": 0.08}}
     agree = refine(result, synth.frames, synth.track, bgs)["compensations"]["heels_rise"]
     result["compensations"]["heels_rise"] = {"status": "absent", "value": 0.01}
     disagree = refine(result, synth.frames, synth.track, bgs)["compensations"]["heels_rise"]
     assert agree["status"] == "present" and "agrees" in agree["reason"]
+    assert agree["proxy"]["value"] == 0.08
+    assert disagree["status"] == "present"  # the silhouette sees the heel itself
     assert "disagrees" in disagree["reason"] and disagree["confidence"] < agree["confidence"]
 
 

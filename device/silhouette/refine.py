@@ -47,7 +47,8 @@ log = logging.getLogger(__name__)
 
 PROC_MAX = 640  # frames are processed with their longer side at most this many pixels
 BOTTOM_S = 0.12  # frames this close to a rep's bottom show the bottom
-MAX_STANDING = 8
+MAX_STANDING = 6  # most upright standing frames measured for the baseline
+MAX_BOTTOM = 3  # frames nearest each rep's bottom measured
 MAX_MEDIAN_FRAMES = 40
 MAX_BACK_RESID = 0.02  # back contour fit residual (share of trunk length) above this: unreliable
 
@@ -142,7 +143,8 @@ class _View:
     def _select(self):
         win = self.windows
         stand = [f for f in self.all if not _in_rep(f[0], win)]
-        bottoms = [[f for f in self.all if abs(f[0] - w["bottom"]) <= BOTTOM_S] for w in win]
+        bottoms = [sorted((f for f in self.all if abs(f[0] - w["bottom"]) <= BOTTOM_S),
+                          key=lambda f, b=w["bottom"]: abs(f[0] - b))[:MAX_BOTTOM] for w in win]
         self.standing: list[_Frame] = []
         if stand:
             hips = np.array([_hip_y(f[2]) for f in stand])
@@ -341,12 +343,19 @@ def _heels(v: _View, face: float, n_reps: int, rules_entry: dict | None) -> tupl
     present = _present(flagged, len(measured))
     conf = (len(measured) / n_reps) * _consistency(measured, thr) * min(1.0, shank / (2 * th.MIN_SHANK_PX))
     reason = f"silhouette: heel {value:.1f} cm above its standing floor line (median of {len(measured)} reps)"
-    # the rules' ankle-rise proxy, when they measured one, cross-checks the silhouette
-    if rules_entry and rules_entry.get("status") in (PRESENT, ABSENT):
-        agree = (rules_entry["status"] == PRESENT) == present
-        conf = min(1.0, conf + 0.15) if agree else conf * 0.7
-        reason += "; the ankle-rise proxy " + ("agrees" if agree else f"disagrees ({rules_entry['status']})")
+    # The rules' ankle-rise proxy cross-checks the silhouette. The rules keep its reading under
+    # "proxy" of a not_assessed entry (the ankle point also rises in a deep squat with the heels
+    # down), or judge it outright; so it only nudges the confidence.
+    proxy = None
+    if rules_entry:
+        proxy = rules_entry.get("proxy") if isinstance(rules_entry.get("proxy"), dict) else rules_entry
+    if proxy and proxy.get("status") in (PRESENT, ABSENT):
+        agree = (proxy["status"] == PRESENT) == present
+        conf = min(1.0, conf + 0.1) if agree else conf * 0.85
+        reason += "; the ankle-rise proxy " + ("agrees" if agree else f"disagrees ({proxy['status']})")
     entry = _entry("heels_rise", PRESENT if present else ABSENT, flagged, None, value, "cm", thr, conf, reason)
+    if proxy and proxy is not rules_entry:
+        entry["proxy"] = proxy  # keep the rules' reading for the trainer
     return {"heels_rise": (entry, conf)}, None
 
 
