@@ -312,6 +312,20 @@ def test_login_cookie_flags_and_logout(client, store):
     assert client.get("/trainer/").status_code == 302
 
 
+def test_idle_trainer_session_ends(trainer):
+    assert trainer.get("/trainer/").status_code == 200
+    with trainer.session_transaction() as session:
+        session["seen"] -= auth.KIOSK_IDLE_S + 1  # on the station's screen (loopback): 5 min
+    assert trainer.get("/trainer/").status_code == 302
+    with trainer.session_transaction() as session:
+        assert "trainer" not in session
+
+
+def test_trainer_link_not_on_the_kiosk(client):
+    assert 'href="/trainer/"' not in client.get("/").get_data(as_text=True)
+    assert 'href="/trainer/"' in client.get("/", environ_base=LAN).get_data(as_text=True)
+
+
 def test_login_rate_limit(client, store):
     store.set_meta(auth.PASSWORD_META, PASSWORD_HASH)
     csrf = token_of(client, "/trainer/login", environ_base=LAN)

@@ -68,7 +68,12 @@ def create_app(store, station=None, config=None, data_dir=None, testing=False, c
 
     app.before_request(_guard)
     app.after_request(_headers)
-    app.jinja_env.globals.update(csrf_token=auth.csrf_token, is_trainer=auth.is_trainer, station_name=config["station"]["name"])
+    app.jinja_env.globals.update(
+        csrf_token=auth.csrf_token,
+        is_trainer=auth.is_trainer,
+        on_kiosk=kiosk.from_kiosk,  # the station's own screen shows no way into the trainer area
+        station_name=config["station"]["name"],
+    )
     app.jinja_env.filters["when"] = _when
     app.register_error_handler(429, _too_many)
     for code in (400, 401, 403, 404, 405, 413):
@@ -112,6 +117,9 @@ def _guard():
     view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
     if view is None:
         return None  # 404/405 follow
+    from web.kiosk import from_kiosk
+
+    auth.expire_idle(kiosk=from_kiosk())
     if request.method not in ("GET", "HEAD", "OPTIONS") and not auth.csrf_ok():
         abort(403, "CSRF token missing or wrong: reload the page and try again.")
     if request.endpoint == "static" or getattr(view, "ohsa_public", False) or auth.is_trainer():

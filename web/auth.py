@@ -25,6 +25,8 @@ SECRET_META = "web_secret_key"
 MIN_PASSWORD_LENGTH = 8
 MAX_FAILURES = 5
 WINDOW_S = 300.0
+IDLE_S = 30 * 60  # a trainer session ends after this long without a request
+KIOSK_IDLE_S = 5 * 60  # ... sooner on the station's own screen, which clients use next
 
 # scrypt cost: 2**15 x 8 x 1 needs 32 MiB and takes ~0.1 s here, a few tenths on a Pi 4.
 _SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**15, 8, 1
@@ -122,7 +124,19 @@ def log_in() -> None:
     session.clear()
     session.permanent = True
     session["trainer"] = True
+    session["seen"] = time.time()
     session["csrf"] = secrets.token_urlsafe(32)
+
+
+def expire_idle(kiosk: bool, now: float | None = None) -> None:
+    """End a trainer session idle for too long; otherwise note this request."""
+    if not is_trainer():
+        return
+    now = time.time() if now is None else now
+    if now - float(session.get("seen") or 0) > (KIOSK_IDLE_S if kiosk else IDLE_S):
+        log_out()
+    else:
+        session["seen"] = now
 
 
 def log_out() -> None:
