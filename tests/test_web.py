@@ -666,3 +666,17 @@ def test_change_password(trainer, store):
     assert r.status_code == 302
     assert auth.verify_password("new-password-1", store.get_meta(auth.PASSWORD_META))
     assert "Password changed." in trainer.get("/trainer/settings").get_data(as_text=True)
+
+
+def test_retest_result_says_what_changed(trainer, store, aid):
+    retest = store.save_assessment(
+        sample_result(knees_cave_in={"status": "absent", "value": 0.95}), None, {},
+        kind="heels_raised", parent_id=aid, label="MK")
+    html = trainer.get(f"/result/{retest}").get_data(as_text=True)
+    assert "re-test: heels raised" in html
+    comparison = re.search(r'id="comparison">([^<]+)<', html).group(1)
+    assert "knees cave in disappeared" in comparison and "ankle mobility" in comparison
+    assert "Chest leans forward stayed" in comparison
+    detail = trainer.get(f"/trainer/a/{retest}").get_data(as_text=True)
+    assert f"/trainer/compare?a={aid}&amp;b={retest}" in detail
+    assert 'id="comparison"' not in trainer.get(f"/result/{aid}").get_data(as_text=True)

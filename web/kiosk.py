@@ -144,7 +144,7 @@ def retest(kind: str):
 
 
 def _result_page(record: dict, *, image_url, share_url: str | None, kiosk: bool):
-    view = present.view_of(record)
+    view = present.view_of(record, ctx()["store"])
     return render_template(
         "result.html",
         **view,

@@ -139,7 +139,23 @@ def plan_for(record: dict) -> dict | None:
     return build_plan(record["result"], pain=bool(record.get("pain")))
 
 
-def view_of(record: dict) -> dict:
+def comparison(record: dict, store) -> dict | None:
+    """For a re-test: what changed against its standard set (device.station.retest.compare)."""
+    if record.get("kind") in (None, "standard") or not record.get("parent_id"):
+        return None
+    parent = store.get(record["parent_id"])
+    if parent is None:
+        return None
+    from device.station import retest
+
+    try:
+        return dict(retest.compare(parent["result"], record["result"], record["kind"]), parent_id=parent["id"])
+    except (KeyError, ValueError):
+        log.warning("re-test %s cannot be compared with %s", record["id"], parent["id"])
+        return None
+
+
+def view_of(record: dict, store=None) -> dict:
     """Everything a result page needs from one stored assessment."""
     result = record["result"]
     comps = result.get("compensations") or {}
@@ -161,4 +177,5 @@ def view_of(record: dict) -> dict:
         "plan": plan_for(record),
         "views": result.get("views") or {},
         "reps": result.get("reps"),
+        "comparison": comparison(record, store) if store is not None else None,
     }

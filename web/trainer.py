@@ -142,7 +142,7 @@ def index():
 @bp.get("/a/<assessment_id>")
 def detail(assessment_id: str):
     record = load(assessment_id)
-    view = present.view_of(record)
+    view = present.view_of(record, ctx()["store"])
     return render_template(
         "trainer/detail.html", **view, statuses=STATUSES, labels=COMPENSATIONS,
         image_url=lambda v: url_for("kiosk.result_image", assessment_id=record["id"], view=v),
@@ -249,7 +249,7 @@ def delete(assessment_id: str):
 def report(assessment_id: str):
     record = load(assessment_id)
     return render_template(
-        "trainer/report.html", **present.view_of(record),
+        "trainer/report.html", **present.view_of(record, ctx()["store"]),
         image_url=lambda v: url_for("kiosk.result_image", assessment_id=record["id"], view=v),
     )
 
