@@ -5,6 +5,9 @@
   flagged, and the oblique side camera must be caught (side-view checks not assessed).
 - side-back-squat: a true side view of barbell back squats (2-3 reps). The hands hold a bar on
   the back, so the arms cannot be judged; the side view itself is usable.
+- tfjs-pose-detection/pose_squats.mp4: a front view at 5 fps of band squats, hands clasped in
+  front, the person turned well off the camera at the bottom: the reps count, but knee and hip
+  widths must not be judged from it.
 
 The tracks are made once per module (MoveNet on every frame takes some seconds).
 """
@@ -38,6 +41,7 @@ def real(data_dir, model_path):
         "front": _track(data_dir / PAIR / "front.mov", model_path),
         "oblique": _track(data_dir / PAIR / "side_oblique.mov", model_path),
         "back_squat": _track(data_dir / "side-back-squat" / "squat.mp4", model_path),
+        "turned": _track(data_dir / "tfjs-pose-detection" / "pose_squats.mp4", model_path),
     }
 
 
@@ -85,3 +89,12 @@ def test_true_side_view_of_a_back_squat(real):
     for cid, spec in SPECS.items():
         if spec.view == "front":
             assert comps[cid]["status"] == "not_assessed"
+
+
+def test_person_turned_from_the_front_camera(real):
+    result = evaluate(Track({"front": real["turned"]}))
+    assert 2 <= result["reps"] <= 3  # about three reps; the clip ends in the last one
+    assert result["views"]["front"]["status"] == "ok"
+    for cid in ("knees_cave_in", "knees_push_out", "asymmetric_weight_shift"):
+        e = result["compensations"][cid]
+        assert e["status"] == "not_assessed" and "turned" in e["reason"], (cid, e)

@@ -225,7 +225,13 @@ def _per_rep(name, s, arrays, base, th, base_missing):
     n = len(s.bottoms)
     if name == "front":
         knees, kc, shift, sc = [], [], [], []
+        turned = []
         for i in range(n):
+            drift, _ = at("knee_drift", i)
+            if np.isfinite(drift) and abs(drift) > th["front_max_knee_drift"]:
+                turned.append(abs(drift))  # the person turned: widths mean nothing this rep
+                knees.append(None), kc.append(0.0), shift.append(None), sc.append(0.0)
+                continue
             (l, cl), (r, cr) = at("knee_ratio_left", i), at("knee_ratio_right", i)
             row = {k: v for k, v in (("left", l), ("right", r)) if np.isfinite(v)}
             knees.append(row or None)
@@ -236,6 +242,13 @@ def _per_rep(name, s, arrays, base, th, base_missing):
             sc.append(hc)
         if not np.isfinite(base["hip_shift"]):
             base_missing["shift"] = "front"
+        if len(turned) * 2 >= n:
+            for key in ("knees", "shift"):
+                base_missing[key] = (
+                    f"the person was turned from the front camera at the bottom of {len(turned)} of {n} "
+                    f"reps (both knees {float(np.median(turned)):.2f} stance widths to one side of the "
+                    f"feet; at most {th['front_max_knee_drift']:g}), so knee and hip widths cannot be judged"
+                )
         yield "knees", knees, kc
         yield "shift", shift, sc
         return
@@ -297,9 +310,10 @@ def _judge(cid, states, info, per_rep, confs, base_missing, th, reps) -> dict:
                 t, unit,
             )
     if spec.measure in base_missing:
-        return dec.not_assessed(
-            f"no standing frames in the {view} view to calibrate the person's own posture against", t, unit
-        )
+        why = base_missing[spec.measure]
+        if why in VIEWS:
+            why = f"no standing frames in the {view} view to calibrate the person's own posture against"
+        return dec.not_assessed(why, t, unit)
     entry = dec.decide(cid, per_rep[spec.measure], confs[spec.measure], th)
     if cid == "heels_rise" and entry["status"] != dec.NOT_ASSESSED:
         # The proxy is reported but not trusted: see dec.HEELS_PROXY.

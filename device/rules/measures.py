@@ -9,6 +9,8 @@ Front view (person's left/right; the person faces the camera):
   knee_ratio_<side>  knee's distance from the ankle midline over the ankle's (1 = knee over
                      ankle). A front camera off square shifts both knees sideways as they come
                      forward (about 0.09 of the ratio at 5 degrees off), so it should be square.
+  knee_drift         knee midpoint sideways from the ankle midpoint, in stance widths: large
+                     when the person turned from the camera (then the rep is not judged)
   hip_shift          hip midpoint sideways from the ankle midpoint, in stance widths (+ = left)
 Side view (near side; x along the way the person faces, y up):
   lean        trunk angle minus shin angle from vertical, degrees (+ = trunk more forward)
@@ -43,6 +45,9 @@ def front(vs: ViewState) -> dict[str, tuple[np.ndarray, np.ndarray]]:
         for side, sign in (("left", 1.0), ("right", -1.0)):
             ratio = np.where(good, (v.x[:, SIDE[side]["knee"]] - mid) / half * sign, np.nan)
             out[f"knee_ratio_{side}"] = (ratio, np.minimum(wa, v.w[:, SIDE[side]["knee"]]) * good)
+        knees = np.minimum(v.w[:, L["knee"]], v.w[:, R["knee"]])
+        drift = np.where(good, ((v.x[:, L["knee"]] + v.x[:, R["knee"]]) / 2 - mid) / np.abs(2 * half), np.nan)
+        out["knee_drift"] = (drift, np.minimum(wa, knees) * good)
         hip_mid = (v.x[:, L["hip"]] + v.x[:, R["hip"]]) / 2
         shift = np.where(good, (hip_mid - mid) / (2 * half), np.nan)
         wh = np.minimum(v.w[:, L["hip"]], v.w[:, R["hip"]])

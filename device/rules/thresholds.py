@@ -157,6 +157,14 @@ THRESHOLDS: dict[str, Threshold] = {
         "hips; MoveNet narrows that gap in oblique views (the real 'about 45 degree' clip reads "
         "20-23 degrees, the true side view 6-7), so the limit is 15.",
     ),
+    "front_max_knee_drift": Threshold(
+        0.3, "stance widths", 0.1, 1.0,
+        "Both knees at the bottom sitting to one side of the feet by more than this (knee "
+        "midpoint from the ankle midpoint) means the person turned from the front camera or "
+        "the camera is off square; that rep's front checks are then not judged. A clear "
+        "one-sided cave-in or push-out moves the midpoint 0.1-0.2 on the synthetic set; the "
+        "turned real clip (tfjs-pose-detection/pose_squats.mp4) reads about 0.65.",
+    ),
     "frontal_width_ratio": Threshold(
         1.05, "(shoulder width + hip width) / trunk length", 0.6, 2.0,
         "How wide a person looks square from the front, for telling how far off square a "
