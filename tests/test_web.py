@@ -536,6 +536,8 @@ def test_settings_validate_and_save_atomically(trainer, config_path):
     before = config_path.read_text()
     for key, value, words in (("cameras.front.fps", "fast", "cameras.front.fps: expected a whole number"),
                               ("panel.hold_cancel_s", "-1", "panel.hold_cancel_s"),
+                              ("panel.buzzer", "23", "panel.buzzer: pin 23 is already used by panel.button"),
+                              ("cameras.side.rotation", "45", "cameras.side.rotation: must be one of 0, 90, 180, 270"),
                               ("rules.thresholds", "not toml at all ===", "rules.thresholds")):
         bad = dict(form, **{key: value})
         r = trainer.post("/trainer/settings", data=bad)

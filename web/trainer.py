@@ -360,6 +360,7 @@ def settings():
         try:
             new = settings_form.parse(request.form)
             full = device_config.validate(new)
+            station_checks(full)
             device_config.save(full, path)
         except ConfigError as e:
             error = str(e)
@@ -377,6 +378,17 @@ def settings():
         "trainer/settings.html", sections=settings_form.sections(values), error=error, path=path,
         thresholds=settings_form.threshold_table(),
     ), (400 if error else 200)
+
+
+def station_checks(config: dict) -> None:
+    """Checks the station would make at start-up (pins used twice, camera rotation), so a bad
+    value is refused here instead of starting the station in safe mode. ConfigError if bad."""
+    from device.camera.frame import check_rotation
+    from device.panel.device import pin_map
+
+    pin_map(config["panel"])
+    for view in ("front", "side"):
+        check_rotation(config["cameras"][view]["rotation"], f"cameras.{view}.rotation")
 
 
 def current_settings() -> dict:
