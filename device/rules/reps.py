@@ -2,7 +2,7 @@
 
 A rep starts when depth passes `rep_enter_depth`, ends when it comes back under
 `rep_exit_depth`, and is judged only if its deepest point reached `rep_min_depth` (shallower
-dips are counted as shallow). A gap longer than `max_gap_s` (the person left the picture) or
+dips are counted as shallow; quicker than `rep_min_duration_s` is noise). A gap longer than `max_gap_s` (the person left the picture) or
 the end of the recording in the middle of a rep drops that rep as incomplete. A pause at the
 bottom or at the top changes nothing; the bottom of a paused rep is the middle of the pause.
 """
@@ -60,7 +60,9 @@ def segment(t: np.ndarray, d: np.ndarray, th: dict) -> Segmentation:
                 peak, peak_i = v, i
             if v < leave:
                 down = False
-                if peak >= need:
+                if t[i] - t[start] < th["rep_min_duration_s"]:
+                    pass  # too quick to be a squat: noise
+                elif peak >= need:
                     seg = d[start : i + 1]
                     deep = np.flatnonzero(seg >= peak - 0.02 * max(peak, 0.1))
                     b = start + int(deep[len(deep) // 2]) if len(deep) else peak_i

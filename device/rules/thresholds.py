@@ -128,6 +128,11 @@ THRESHOLDS: dict[str, Threshold] = {
         0.07, "fraction of standing hip height", 0.0, 0.4,
         "Hysteresis: a rep ends when depth comes back under this (standing again).",
     ),
+    "rep_min_duration_s": Threshold(
+        0.5, "seconds", 0.1, 3.0,
+        "A slow overhead squat rep takes 2-4 s and even a quick one over a second; a 'rep' "
+        "shorter than this from start to end is keypoint noise or a bounce and is ignored.",
+    ),
     "bottom_fraction": Threshold(
         0.75, "fraction of the rep's peak depth", 0.3, 1.0,
         "Frames deeper than this share of the rep's deepest point are 'the bottom' that is "
