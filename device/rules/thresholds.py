@@ -37,12 +37,14 @@ THRESHOLDS: dict[str, Threshold] = {
     # --- decisions, one per compensation the keypoints can see -------------------------------
     "knees_cave_in": Threshold(
         0.80, "knee-to-ankle width ratio", 0.3, 1.2,
-        "Knee valgus from the knee-to-ankle separation ratio at the bottom (per side: knee's "
-        "distance from the midline over the ankle's), not a single-leg frontal-plane angle, "
-        "which inflates near full depth. Knees tracking over the feet give about 0.85-1.1 "
-        "over the bottom frames (perspective adds a little as the knees come towards the "
-        "camera); screening studies of landings flag ratios of 0.6-0.8. 0.8 is a knee about "
-        "3 cm inside the ankle for a 45 cm stance. Checked on the synthetic set.",
+        "Knee valgus from the knee-to-ankle separation ratio at the bottom (per side: the "
+        "knee's distance from the midline over the ankle's), the 2-D screening measure of "
+        "drop-jump studies (KASR: Mizner et al. 2012; Ortiz et al. 2016), not a single-leg "
+        "frontal-plane angle, which inflates near full depth. Landings are far more valgus "
+        "than a slow squat (Noyes et al. 2005: knee separation about half the hip separation), "
+        "so no published cut-off transfers. Knees tracking over the feet give 0.85-1.1 over "
+        "the bottom frames; 0.8 (a knee about 4.5 cm inside the ankle for a 45 cm stance) is "
+        "an engineering choice checked on the synthetic set.",
         "below", 0.2,
     ),
     "knees_push_out": Threshold(
