@@ -130,7 +130,14 @@ def test_kiosk_follows_the_station_to_the_result_with_its_plan(browser, site, tm
     time.sleep(1.0)
     assert page.url == server.url + "/"
 
+    # "It hurt" on the result reports pain to the station (which then shows its referral)
+    page.goto(f"{server.url}/result/{aid}?kiosk=1")
+    page.click("#report-pain")
+    page.wait_for_url(server.url + "/", timeout=10_000)
+    assert station.calls[-1] == "pain"
+
     # on the result, the station moves on by itself: the kiosk goes back to the live page
+    station.set(state="result", assessment_id=aid)
     page.goto(f"{server.url}/result/{aid}?kiosk=1")
     station.set(state="idle", assessment_id=None, reps=0, message="Press the button to start your squat check.")
     page.wait_for_url(server.url + "/", timeout=10_000)

@@ -15,8 +15,8 @@
       if (b) { b.hidden = (s.retests || []).indexOf(k) < 0; }
     });
   }
-  kinds.forEach(function (k) {
-    var b = document.getElementById("retest-" + k);
+  ["retest-heels_raised", "retest-hands_on_hips", "report-pain"].forEach(function (buttonId) {
+    var b = document.getElementById(buttonId);
     if (!b) { return; }
     b.addEventListener("click", function () {
       b.disabled = true;
