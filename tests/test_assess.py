@@ -61,11 +61,22 @@ def test_pair_gives_a_complete_sensible_result(pair):
     result, out = pair
     assert_complete(result)
     assert result["reps"] == 1  # one overhead squat in each clip
-    assessed = [c for c, e in result["compensations"].items() if e["status"] != NOT_ASSESSED]
-    assert len(assessed) >= 4  # the side view (at least) is judged
-    # a trainer judged this rep near-ideal: most of what is judged is not flagged
-    present = [c for c in assessed if result["compensations"][c]["status"] == "present"]
+    comps = result["compensations"]
+    usable = [v for v in ("front", "side") if result["views"][v]["status"] == "ok"]
+    assert usable, result["views"]  # at least one of the two views can be judged
+    for view in ("front", "side"):
+        own = [c for c, comp in COMPENSATIONS.items() if comp.view == view]
+        judged = [c for c in own if comps[c]["status"] != NOT_ASSESSED]
+        if view in usable:
+            assert len(judged) >= 2, (view, comps)
+        else:  # a view the rules cannot use says why on each of its entries
+            assert not judged and all(comps[c]["reason"] for c in own)
+    assessed = [c for c, e in comps.items() if e["status"] != NOT_ASSESSED]
+    # a trainer judged this rep near-ideal (slight knee varus only): most of what is judged is
+    # not flagged, and the knees do not cave in
+    present = [c for c in assessed if comps[c]["status"] == "present"]
     assert len(present) <= len(assessed) // 2
+    assert comps["knees_cave_in"]["status"] != "present"
     assert json.loads((out / "result.json").read_text()) == result
 
 
