@@ -330,6 +330,7 @@ def test_track_file_round_trip(tmp_path):
     path = tmp_path / "t.json"
     write_track(case.track, path)
     a, b = evaluate(case.track), evaluate(read_track(path))
+    assert evaluate(json.loads(path.read_text()))["compensations"] == b["compensations"]
     assert {c: e["status"] for c, e in a["compensations"].items()} == {
         c: e["status"] for c, e in b["compensations"].items()
     }

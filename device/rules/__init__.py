@@ -19,7 +19,7 @@ from device.rules import decide as dec
 from device.rules import measures, signals, views
 from device.rules import reps as repmod
 from device.rules.thresholds import validate_overrides
-from device.track import Track, ViewTrack
+from device.track import Track, ViewTrack, parse_track
 from device.vocabulary import COMPENSATION_IDS, COMPENSATIONS, FORMAT_RESULT, VIEWS
 
 __all__ = ["evaluate", "count_reps"]
@@ -48,9 +48,12 @@ def _missing(name: str) -> dict:
 def evaluate(track: Track, thresholds: dict | None = None) -> dict:
     """A full `ohsa-result/1` for `track`, every compensation id present.
 
-    `thresholds`: overrides by name (or the full table) from `device.rules.thresholds`.
+    `track` may also be the parsed JSON of an `ohsa-keypoints/1` track. `thresholds`:
+    overrides by name (or the full table) from `device.rules.thresholds`.
     """
     th = validate_overrides(thresholds, "thresholds")
+    if isinstance(track, dict):  # parsed ohsa-keypoints/1 JSON
+        track = parse_track(track)
     states: dict[str, views.ViewState] = {}
     info: dict[str, dict] = {}
     for name in VIEWS:
