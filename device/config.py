@@ -103,7 +103,8 @@ def _check(value, default, key: str):
         if not isinstance(value, dict):
             raise ConfigError(f"{key}: expected a table")
         module, func = OPEN_SECTIONS[key].split(":")
-        return getattr(importlib.import_module(module), func)(value, key)
+        getattr(importlib.import_module(module), func)(value, key)
+        return dict(value)  # only what was set: the owner's defaults apply to the rest
     if isinstance(default, dict):
         if not isinstance(value, dict):
             raise ConfigError(f"{key}: expected a table")

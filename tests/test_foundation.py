@@ -105,3 +105,24 @@ def test_track_nan_keypoint_has_zero_score():
     data["frames"][0]["keypoints"][3] = [float("nan"), 1.0, 0.9]
     view = track.parse_view(data, "t", "front")
     assert view.keypoints[0, 3, 2] == 0.0
+
+
+def test_config_keeps_only_threshold_overrides(tmp_path):
+    from device.rules.thresholds import NAMES
+
+    name = NAMES[0]
+    with pytest.raises(ConfigError, match="rules.thresholds.no_such"):
+        config.validate({"rules": {"thresholds": {"no_such": 1.0}}})
+    cfg = config.load(None)
+    assert cfg["rules"]["thresholds"] == {}
+    path = tmp_path / "ohsa.toml"
+    config.save(cfg, path)
+    assert "thresholds" not in path.read_text()
+    value = config.validate({"rules": {"thresholds": {name: cfg_default(name)}}})
+    assert list(value["rules"]["thresholds"]) == [name]
+
+
+def cfg_default(name):
+    from device.rules.thresholds import defaults
+
+    return defaults()[name]
