@@ -459,3 +459,21 @@ def test_docs_list_every_threshold_and_result_key():
     keys |= {k for e in result["compensations"].values() for k in e}
     for key in keys:
         assert any(f in formats_md for f in (f"`{key}`", f"`.{key}`", f"`{key}.")), key
+
+
+def test_head_out_of_the_side_picture():
+    case = make_case(6400, {"excessive_forward_lean": "clear"})
+    side = case.track.views["side"]
+    k = side.keypoints.copy()
+    # the camera is tilted down: head and hands are above the picture all along (MoveNet puts
+    # them on its top edge with a low score)
+    up = [0, 1, 2, 3, 4, 7, 8, 9, 10]
+    k[:, up, 1] = 0.0
+    k[:, up, 2] = 0.05
+    view = ViewTrack(side.width, side.height, side.fps, side.times, k)
+    result = evaluate(Track({"front": case.track.views["front"], "side": view}))
+    assert result["views"]["side"]["status"] == "ok"
+    for cid in ("head_forward", "head_down", "arms_fall_forward"):
+        e = result["compensations"][cid]
+        assert e["status"] == "not_assessed" and "out of the picture" in e["reason"], (cid, e)
+    assert result["compensations"]["excessive_forward_lean"]["status"] == "present"
