@@ -477,3 +477,16 @@ def test_head_out_of_the_side_picture():
         e = result["compensations"][cid]
         assert e["status"] == "not_assessed" and "out of the picture" in e["reason"], (cid, e)
     assert result["compensations"]["excessive_forward_lean"]["status"] == "present"
+
+
+def test_movenet_ankle_drift_hides_a_heel_rise_but_nothing_else():
+    """Why heels_rise is not trusted: with the ankle drift MoveNet shows at depth on a real clip,
+    the proxy misses a clear heel rise; the other side checks do not use the ankle's height."""
+    heels = evaluate(make_case(9000, {"heels_rise": "clear"}).track)["compensations"]["heels_rise"]
+    assert heels["status"] == "not_assessed" and heels["proxy"]["status"] == "present"
+    drifted = make_case(9000, {"heels_rise": "clear"}, ankle_drift=1.0).track
+    heels = evaluate(drifted)["compensations"]["heels_rise"]
+    assert heels["status"] == "not_assessed" and heels["proxy"]["status"] == "absent"
+    lean = evaluate(make_case(9001, {"excessive_forward_lean": "clear"}, ankle_drift=1.0).track)
+    assert lean["compensations"]["excessive_forward_lean"]["status"] == "present"
+    assert lean["compensations"]["head_forward"]["status"] == "absent"

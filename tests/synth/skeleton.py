@@ -290,12 +290,13 @@ for _l, _r in zip(_LEFT, _RIGHT):
 
 def film(camera: Camera, body: Body, movement: Movement, rng: np.random.Generator, *,
          clock_offset=0.0, noise=1.0, drop=0.02, far_side: str | None = None,
-         mirror=False, swap_labels=None) -> ViewTrack:  # fmt: skip
+         mirror=False, swap_labels=None, ankle_drift=0.0) -> ViewTrack:  # fmt: skip
     """One view's `ViewTrack`: frames at the camera's rate (random start phase), noisy keypoints.
 
     `far_side` ("left"/"right") lowers the scores and raises the noise of that side (a side
     view). `clock_offset` is added to the reported timestamps. `mirror` flips the image
     left-right; MoveNet labels sides by appearance, so by default the labels swap too.
+    `ankle_drift` adds MoveNet's ankle drift at depth seen on a real clip (1.0 = as measured).
     """
     dur = movement.duration()
     n = int(dur * camera.fps)
@@ -318,6 +319,9 @@ def film(camera: Camera, body: Body, movement: Movement, rng: np.random.Generato
     for i in range(1, n):
         ar[i] = 0.7 * ar[i - 1] + eps[i]
     uv = uv + white + ar
+    # MoveNet's own drift at depth: on a real deep squat with flat heels its ankle points drop
+    # by about 0.12 shin lengths at the bottom; `ankle_drift` 1.0 reproduces that
+    uv[:, [B.LEFT_ANKLE, B.RIGHT_ANKLE], 1] += (ankle_drift * 0.12 * body.shank * person_px * p)[:, None]
     # scores: good when standing, knees and ankles drop at the bottom (0.35-0.7 on real clips)
     score = np.clip(rng.normal(0.78, 0.07, (n, 17)), 0.3, 0.98)
     lower = [B.LEFT_KNEE, B.RIGHT_KNEE, B.LEFT_ANKLE, B.RIGHT_ANKLE]
@@ -380,7 +384,8 @@ class Case:
 
 def make_case(seed: int, compensations: dict[str, str | float] | None = None, *, sides=None,
               reps=5, views=("front", "side"), side_skew=None, noise=1.0, movement=None,
-              near_side=None, mirror_side=False, drop=None, body=None, fps=None) -> Case:  # fmt: skip
+              near_side=None, mirror_side=False, drop=None, body=None, fps=None,
+              ankle_drift=0.0) -> Case:  # fmt: skip
     """A random but reproducible two-view recording of five overhead squats.
 
     `compensations`: id -> "none" | "borderline" | "clear" | a number (times the clear amount).
@@ -418,11 +423,13 @@ def make_case(seed: int, compensations: dict[str, str | float] | None = None, *,
                   aim=float(rng.uniform(0.5, 0.6)), yaw_jitter=float(rng.uniform(-4, 4)))  # fmt: skip
         if view == "front":
             cam = _fit(front_camera(body, off_axis_deg=float(rng.uniform(-5, 5)), **kw), body, mv)
-            vt = film(cam, body, mv, rng, noise=noise, drop=0.02 if drop is None else drop)
+            vt = film(cam, body, mv, rng, noise=noise, drop=0.02 if drop is None else drop,
+                      ankle_drift=ankle_drift)
         else:
             cam = _fit(side_camera(body, side=near, skew_deg=skew, **kw), body, mv)
             far = "right" if near == "left" else "left"
             vt = film(cam, body, mv, rng, clock_offset=offset, noise=noise, far_side=far,
-                      mirror=mirror_side, drop=0.02 if drop is None else drop)  # fmt: skip
+                      mirror=mirror_side, drop=0.02 if drop is None else drop,
+                      ankle_drift=ankle_drift)  # fmt: skip
         cams[view], tracks[view] = cam, vt
     return Case(Track(tracks), body, mv, truth, side_of, near, offset, cams)
