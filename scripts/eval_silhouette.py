@@ -19,6 +19,7 @@ import sys
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -58,8 +59,22 @@ def varied(seed: int, **fault) -> SquatSpec:
     )
 
 
+LONG_SIDE = None  # --long-side: shrink frames as the station's frame keeper does (480)
+
+
+def _shrink(image):
+    s = LONG_SIDE / max(image.shape[:2])
+    return cv2.resize(image, None, fx=s, fy=s, interpolation=cv2.INTER_AREA), s
+
+
 def assess(spec: SquatSpec) -> dict:
     synth = render_sequence(spec)
+    if LONG_SIDE:
+        for view in synth.frames:
+            synth.frames[view] = [(t, _shrink(im)[0]) for t, im in synth.frames[view]]
+            synth.backgrounds[view] = [_shrink(im)[0] for im in synth.backgrounds[view]]
+            scale = LONG_SIDE / max(spec.width, spec.height)
+            synth.track.views[view].keypoints[..., :2] *= scale
     backgrounds = {}
     for view, images in synth.backgrounds.items():
         model = BackgroundModel()
@@ -80,8 +95,12 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--sweep-seeds", type=int, default=3)
+    ap.add_argument("--long-side", type=int, default=None,
+                    help="shrink frames to this long side first (the station keeps 480)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args(argv)
+    global LONG_SIDE
+    LONG_SIDE = args.long_side
     t0 = time.monotonic()
     cases = [("clean", seed, {}) for seed in range(args.seeds)]
     for cid, fault in CLEAR.items():

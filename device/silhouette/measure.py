@@ -32,7 +32,6 @@ L_KNEE, R_KNEE, L_ANK, R_ANK = 13, 14, 15, 16
 L_ELB, R_ELB, L_WRI, R_WRI = 7, 8, 9, 10
 
 BACK_SPAN = (0.20, 0.75)
-BACK_SAMPLES = 12
 
 
 def _mean_pt(kps: np.ndarray, idx) -> np.ndarray | None:
@@ -150,55 +149,27 @@ def heel_bottom(mask: np.ndarray, cols: np.ndarray, floor: int, shank: float) ->
 # --- side view: low back ------------------------------------------------------------------------
 
 
-def back_curve(mask: np.ndarray, kps: np.ndarray, face: float, valid: np.ndarray | None = None):
-    """(bend degrees, fit residual as a share of trunk length, reason) of the back contour.
+PROFILE_U = np.linspace(0.0, 1.0, 41)  # where the back edge is sampled, hip (0) to shoulder (1)
+MAX_SHIFT = 0.08  # how far (trunk lengths) the keypoints may slide along the back between frames
 
-    bend > 0: convex backwards (rounded); < 0: concave (arched). None with a reason when the
-    contour cannot be trusted in this frame.
+
+def back_profile(mask: np.ndarray, kps: np.ndarray, face: float, valid: np.ndarray | None = None):
+    """(distances, reason): the back edge behind the hip-shoulder line at `PROFILE_U`.
+
+    Distances are shares of the trunk length, NaN where no edge was found in known background.
+    None with a reason when the frame cannot show the back (no hips/shoulders, arms in the way).
     """
     hip, sho = _mean_pt(kps, (L_HIP, R_HIP)), _mean_pt(kps, (L_SHO, R_SHO))
     if hip is None or sho is None:
-        return None, None, "hips or shoulders not found"
+        return None, "hips or shoulders not found"
     axis = sho - hip
     length = float(np.linalg.norm(axis))
     if length < 20:
-        return None, None, "trunk too small in the image"
+        return None, "trunk too small in the image"
     u = axis / length
     n = np.array([u[1], -u[0]])  # one normal; make it point backwards (away from the face)
     if n[0] * face > 0:
         n = -n
-    soft = cv2.GaussianBlur(mask.astype(np.float32), (0, 0), 1.0)
-    h, w = mask.shape
-    us = np.linspace(*BACK_SPAN, BACK_SAMPLES)
-    steps = np.arange(0.0, 0.6 * length, 0.5)
-    ds = []
-    for a in us:
-        p = hip + a * axis
-        line = p[None, :] + steps[:, None] * n[None, :]
-        xi, yi = line[:, 0], line[:, 1]
-        inside = (xi >= 0) & (xi < w - 1) & (yi >= 0) & (yi < h - 1)
-        if not inside.all():
-            ds.append(np.nan)
-            continue
-        vals = cv2.remap(soft, xi.astype(np.float32)[None, :], yi.astype(np.float32)[None, :],
-                         cv2.INTER_LINEAR)[0]
-        if vals[0] < 0.5:
-            ds.append(np.nan)  # the trunk line is not inside the silhouette here
-            continue
-        below = np.nonzero(vals < 0.5)[0]
-        if len(below) == 0:
-            ds.append(np.nan)  # no edge within reach
-            continue
-        k = below[0]
-        if valid is not None and not valid[int(round(yi[k])), int(round(xi[k]))]:
-            ds.append(np.nan)  # the edge lies where the empty scene is not known
-            continue
-        frac = (vals[k - 1] - 0.5) / max(vals[k - 1] - vals[k], 1e-6)
-        ds.append((steps[k - 1] + frac * (steps[k] - steps[k - 1])) / length)
-    ds = np.array(ds)
-    ok = np.isfinite(ds)
-    if ok.sum() < 0.75 * len(ds):
-        return None, None, "back contour broken (background unknown there, or clothing like it)"
     # arms in the way: an elbow or wrist behind the trunk line, alongside the measured span
     for j in (L_ELB, R_ELB, L_WRI, R_WRI):
         if kps[j, 2] < MIN_SCORE:
@@ -206,10 +177,79 @@ def back_curve(mask: np.ndarray, kps: np.ndarray, face: float, valid: np.ndarray
         rel = kps[j, :2] - hip
         along, behind = float(rel @ u) / length, float(rel @ n) / length
         if 0.05 < along < 0.9 and 0.0 < behind < 0.5:
-            return None, None, "an arm is behind the back"
-    x = us[ok] - us.mean()
-    c2, c1, c0 = np.polyfit(x, ds[ok], 2)
-    resid = float(np.sqrt(np.mean((np.polyval([c2, c1, c0], x) - ds[ok]) ** 2)))
-    span = BACK_SPAN[1] - BACK_SPAN[0]
-    bend = -2.0 * c2 * span  # change of slope across the span, radians
+            return None, "an arm is behind the back"
+    h, w = mask.shape
+    box = np.array([hip, sho, hip + 0.6 * length * n, sho + 0.6 * length * n])
+    x0, y0 = np.floor(box.min(0)).astype(int) - 3
+    x1, y1 = np.ceil(box.max(0)).astype(int) + 4
+    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+    soft = cv2.GaussianBlur(mask[y0:y1, x0:x1].astype(np.float32), (0, 0), 1.0)
+    steps = np.arange(0.0, 0.6 * length, 0.5)
+    ds = np.full(len(PROFILE_U), np.nan)
+    for i, a in enumerate(PROFILE_U):
+        line = (hip + a * axis)[None, :] + steps[:, None] * n[None, :]
+        xi, yi = line[:, 0], line[:, 1]
+        if not ((xi >= 0) & (xi < w - 1) & (yi >= 0) & (yi < h - 1)).all():
+            continue
+        vals = cv2.remap(soft, (xi - x0).astype(np.float32)[None, :], (yi - y0).astype(np.float32)[None, :],
+                         cv2.INTER_LINEAR, borderValue=0.0)[0]
+        if vals[0] < 0.5:
+            continue  # the trunk line is not inside the silhouette here
+        below = np.nonzero(vals < 0.5)[0]
+        if len(below) == 0:
+            continue  # no edge within reach
+        k = below[0]
+        if valid is not None and not valid[int(round(yi[k])), int(round(xi[k]))]:
+            continue  # the edge lies where the empty scene is not known
+        frac = (vals[k - 1] - 0.5) / max(vals[k - 1] - vals[k], 1e-6)
+        ds[i] = (steps[k - 1] + frac * (steps[k] - steps[k - 1])) / length
+    span = (PROFILE_U >= BACK_SPAN[0] - 1e-9) & (PROFILE_U <= BACK_SPAN[1] + 1e-9)
+    if np.isfinite(ds[span]).sum() < 0.75 * span.sum():
+        return None, "back contour broken (background unknown there, or clothing like it)"
+    return ds, None
+
+
+def bend_change(profile: np.ndarray, reference: np.ndarray):
+    """(degrees, residual) the back contour turned from `reference` (standing) to `profile`.
+
+    The keypoints sit a little differently on the body from frame to frame, so the standing
+    contour is first slid along the back (up to MAX_SHIFT) to where it matches best; what is
+    left, less a straight line (a lean or offset), is fitted by a parabola whose slope change
+    over the span is the bend: > 0 rounder, < 0 more arched. The residual (share of the trunk
+    length) says how well the two contours match apart from that bend.
+    """
+    span = (PROFILE_U >= BACK_SPAN[0] - 1e-9) & (PROFILE_U <= BACK_SPAN[1] + 1e-9)
+    u = PROFILE_U[span]
+    ref_ok = np.isfinite(reference)
+    best = None
+    for shift in np.arange(-MAX_SHIFT, MAX_SHIFT + 1e-9, 0.01):
+        ref = np.interp(u + shift, PROFILE_U[ref_ok], reference[ref_ok], left=np.nan, right=np.nan)
+        diff = profile[span] - ref
+        ok = np.isfinite(diff)
+        if ok.sum() < 0.75 * len(u):
+            continue
+        x = u[ok] - u.mean()
+        coef = np.polyfit(x, diff[ok], 2)
+        resid = float(np.sqrt(np.mean((np.polyval(coef, x) - diff[ok]) ** 2)))
+        if best is None or resid < best[1]:
+            best = (coef[0], resid)
+    if best is None:
+        return None, None
+    bend = -2.0 * best[0] * (BACK_SPAN[1] - BACK_SPAN[0])  # change of slope across the span, radians
+    return math.degrees(bend), best[1]
+
+
+def back_curve(mask: np.ndarray, kps: np.ndarray, face: float, valid: np.ndarray | None = None):
+    """(bend degrees, fit residual, reason) of one frame's back contour on its own: the
+    parabola through the span, > 0 convex backwards. `bend_change` compares two frames."""
+    ds, why = back_profile(mask, kps, face, valid)
+    if ds is None:
+        return None, None, why
+    span = (PROFILE_U >= BACK_SPAN[0] - 1e-9) & (PROFILE_U <= BACK_SPAN[1] + 1e-9)
+    u, d = PROFILE_U[span], ds[span]
+    ok = np.isfinite(d)
+    x = u[ok] - u.mean()
+    coef = np.polyfit(x, d[ok], 2)
+    resid = float(np.sqrt(np.mean((np.polyval(coef, x) - d[ok]) ** 2)))
+    bend = -2.0 * coef[0] * (BACK_SPAN[1] - BACK_SPAN[0])
     return math.degrees(bend), resid, None

@@ -50,7 +50,7 @@ BOTTOM_S = 0.12  # frames this close to a rep's bottom show the bottom
 MAX_STANDING = 6  # most upright standing frames measured for the baseline
 MAX_BOTTOM = 3  # frames nearest each rep's bottom measured
 MAX_MEDIAN_FRAMES = 40
-MAX_BACK_RESID = 0.02  # back contour fit residual (share of trunk length) above this: unreliable
+MAX_BACK_RESID = 0.012  # bottom vs standing back contour mismatch (share of trunk length): unreliable
 
 FRONT_IDS = ("feet_turn_out", "feet_turn_in")
 SIDE_IDS = ("heels_rise", "low_back_arch", "low_back_round")
@@ -360,33 +360,37 @@ def _heels(v: _View, face: float, n_reps: int, rules_entry: dict | None) -> tupl
 
 
 def _back(v: _View, face: float, n_reps: int) -> tuple[dict, str | None]:
-    def curve(f):
-        bend, resid, why = measure.back_curve(f.mask, f.kps, face, v.valid)
-        if bend is None or resid > MAX_BACK_RESID:
-            return None, why or "back contour too uneven (loose clothing?)"
-        return (bend, resid), None
+    whys = []
 
-    base, whys = [], []
-    for f in v.standing:
-        c, why = curve(f)
-        (base if c else whys).append(c or why)
-    if len(base) < max(2, len(v.standing) // 2):
+    def profile(f):
+        ds, why = measure.back_profile(f.mask, f.kps, face, v.valid)
+        if ds is None:
+            whys.append(why)
+        return ds
+
+    stand = [p for p in (profile(f) for f in v.standing) if p is not None]
+    if len(stand) < max(2, len(v.standing) // 2):
         return {}, "standing back contour unreliable: " + (max(set(whys), key=whys.count) if whys else "no frames")
-    b0 = float(np.median([c[0] for c in base]))
-    reps, resids = [], [c[1] for c in base]
+    with np.errstate(all="ignore"):
+        reference = np.nanmedian(np.array(stand), axis=0)  # the person's own standing back
+    reps, resids = [], []
     for frames in v.bottoms:
         vals = []
         for f in frames:
-            c, why = curve(f)
-            if c:
-                vals.append(c[0])
-                resids.append(c[1])
-            else:
-                whys.append(why)
-        reps.append(float(np.median(vals)) - b0 if vals else None)
+            ds = profile(f)
+            if ds is None:
+                continue
+            bend, resid = measure.bend_change(ds, reference)
+            if bend is None or resid > MAX_BACK_RESID:
+                whys.append("back contour at the bottom does not match the standing one (loose clothing?)")
+                continue
+            vals.append(bend)
+            resids.append(resid)
+        reps.append(float(np.median(vals)) if vals else None)
     measured = [r for r in reps if r is not None]
     if not _enough(len(measured), n_reps):
-        return {}, f"back contour reliable in only {len(measured)} of {n_reps} reps: " + (max(set(whys), key=whys.count) if whys else "no frames")
+        return {}, (f"back contour reliable in only {len(measured)} of {n_reps} reps: "
+                    + (max(set(whys), key=whys.count) if whys else "no frames"))
     smooth = max(0.0, 1.0 - float(np.median(resids)) / MAX_BACK_RESID)
     out = {}
     for cid, sign, thr, word in (("low_back_round", 1.0, th.LOW_BACK_ROUND_DEG, "rounder"),

@@ -293,6 +293,9 @@ _MATERIALS: dict[tuple, dict] = {}
 def scene(spec: SquatSpec, view: str) -> np.ndarray:
     key = (spec.seed, view, spec.width, spec.height, spec.focal)
     if key not in _SCENES:
+        if len(_SCENES) >= 8:  # a few scenes at a time: an evaluation renders hundreds
+            _SCENES.clear()
+            _MATERIALS.clear()
         _SCENES[key] = _scene(spec, view)
     return _SCENES[key]
 
