@@ -75,34 +75,60 @@ def track_recording(source: ReplaySource, movenet, keep: bool = False,
     fps = source.fps
     kept = KeptFrames(source.media.frame_count, width, height) if keep else None
     tracker = PoseTracker(movenet)
-    times: list[float] = []
-    chunks: list[np.ndarray] = []
-    block = np.empty((256, N_KEYPOINTS, 3), np.float32)
-    n = 0
+    store = _Growing()
+    first_t = None
     try:
         for frame in source:
-            if limit_s is not None and times and frame.t - times[0] >= limit_s:
+            if first_t is None:
+                first_t = frame.t
+            elif limit_s is not None and frame.t - first_t >= limit_s:
                 break
             if frame.image.shape[:2] != (height, width):
                 raise InputError(
-                    f"{source.path}: frame {len(times)} is {frame.width}x{frame.height}, "
+                    f"{source.path}: frame {len(store)} is {frame.width}x{frame.height}, "
                     f"the first was {width}x{height}"
                 )
-            block[n] = tracker.process(frame.image, frame.t).to_array()
             if kept is not None:
-                kept.offer(len(times), frame)
-            times.append(frame.t)
-            n += 1
-            if n == len(block):
-                chunks.append(block)
-                block, n = np.empty((256, N_KEYPOINTS, 3), np.float32), 0
+                kept.offer(len(store), frame)
+            store.add(frame.t, tracker.process(frame.image, frame.t).to_array())
     finally:
         source.close()
-    chunks.append(block[:n])
-    if not times:
+    if not len(store):
         raise InputError(f"{source.path}: no frames could be decoded")
-    keypoints = np.concatenate(chunks).astype(np.float64)
-    return ViewTrack(width, height, fps, np.asarray(times, dtype=np.float64), keypoints), kept
+    times, keypoints = store.arrays()
+    return ViewTrack(width, height, fps, times, keypoints), kept
+
+
+class _Growing:
+    """Times and keypoints in fixed blocks: 212 bytes a frame while a long clip runs."""
+
+    BLOCK = 1024
+
+    def __init__(self):
+        self._t: list[np.ndarray] = []
+        self._k: list[np.ndarray] = []
+        self._n = self.BLOCK  # fill of the last block
+        self._count = 0
+
+    def __len__(self) -> int:
+        return self._count
+
+    def add(self, t: float, keypoints: np.ndarray) -> None:
+        if self._n == self.BLOCK:
+            self._t.append(np.empty(self.BLOCK, np.float64))
+            self._k.append(np.empty((self.BLOCK, N_KEYPOINTS, 3), np.float32))
+            self._n = 0
+        self._t[-1][self._n] = t
+        self._k[-1][self._n] = keypoints
+        self._n += 1
+        self._count += 1
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        if not self._count:
+            return np.zeros(0), np.zeros((0, N_KEYPOINTS, 3))
+        times = np.concatenate(self._t)[: self._count]
+        keypoints = np.concatenate(self._k)[: self._count].astype(np.float64)
+        return times, keypoints
 
 
 def assess_recordings(
