@@ -19,6 +19,7 @@ keypoints are bounded by `record_limit_s`, its frames by the keeper; stats use f
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import threading
@@ -50,6 +51,7 @@ CAMERA_SYNC_EVERY_S = 0.25
 RETENTION_EVERY_S = 6 * 3600.0
 EMA_ALPHA = 0.1
 STORE_FILE = "assessments.db"
+MALLOC_ARENAS = 2  # glibc makes up to 8 per core for our ~15 threads; freed memory then lingers
 
 
 class Stats:
@@ -140,6 +142,7 @@ class StationRuntime:
         from device.store import Store
 
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        _malloc("mallopt", -8, MALLOC_ARENAS)  # M_ARENA_MAX, before our threads start
         if self.store is None:
             self.store = Store(self.data_dir / STORE_FILE)
         self._retention()
@@ -168,7 +171,7 @@ class StationRuntime:
         self.analyser = analyser
         self.station = Station(
             self.config, panel=self.panel, analyse=analyser.analyse, save=analyser.save,
-            submit=self._executor.submit, on_pain=analyser.mark_pain,
+            submit=self._submit, on_pain=analyser.mark_pain,
         )
         self.panel.when_pressed = self._press
         self.panel.when_held = self.station.long_press
@@ -256,6 +259,15 @@ class StationRuntime:
             if now - self._bg_at[view] >= BACKGROUND_EVERY_S:
                 self._bg_at[view] = now
                 self._learn_background(view, frame)
+
+    def _submit(self, work) -> None:
+        def run():
+            try:
+                work()
+            finally:
+                _malloc("malloc_trim", 0)  # hand a set's frames and arrays back to the system
+
+        self._executor.submit(run)
 
     def _sync_cameras(self) -> None:
         """The capture's view of each camera into the state machine (it acts on changes)."""
@@ -362,6 +374,14 @@ class StationRuntime:
             for v, c in self.capture.status().items():
                 state["cameras"][v].update(status=c["status"], reason=c["reason"], fps=c["fps"])
         return state
+
+
+def _malloc(name: str, *args) -> None:
+    """Call a glibc allocator tuning function when there is one (not on musl or macOS)."""
+    try:
+        getattr(ctypes.CDLL("libc.so.6"), name)(*args)
+    except (OSError, AttributeError):
+        pass
 
 
 def _model_sha() -> str:
