@@ -490,3 +490,15 @@ def test_movenet_ankle_drift_hides_a_heel_rise_but_nothing_else():
     lean = evaluate(make_case(9001, {"excessive_forward_lean": "clear"}, ankle_drift=1.0).track)
     assert lean["compensations"]["excessive_forward_lean"]["status"] == "present"
     assert lean["compensations"]["head_forward"]["status"] == "absent"
+
+
+def test_recording_that_starts_mid_rep():
+    case = make_case(6500, {})
+    first_bottom = evaluate(case.track)["rep_windows"][0]["bottom"]
+    views = {}
+    for name, v in case.track.views.items():
+        keep = v.times > first_bottom + (case.clock_offset if name == "side" else 0.0)
+        views[name] = ViewTrack(v.width, v.height, v.fps, v.times[keep], v.keypoints[keep])
+    result = evaluate(Track(views))
+    assert result["reps"] == 4 and result["segmentation"]["incomplete_reps"] == 1
+    assert count_reps(views["front"], kind="front") == 4

@@ -2,9 +2,11 @@
 
 A rep starts when depth passes `rep_enter_depth`, ends when it comes back under
 `rep_exit_depth`, and is judged only if its deepest point reached `rep_min_depth` (shallower
-dips are counted as shallow; quicker than `rep_min_duration_s` is noise). A gap longer than `max_gap_s` (the person left the picture) or
-the end of the recording in the middle of a rep drops that rep as incomplete. A pause at the
-bottom or at the top changes nothing; the bottom of a paused rep is the middle of the pause.
+dips are counted as shallow; quicker than `rep_min_duration_s` is noise). A rep is dropped as
+incomplete when a gap longer than `max_gap_s` cuts it (the person left the picture), when the
+recording ends in it, or when it was already under way as the recording began (or as the
+person came back into the picture). A pause at the bottom or at the top changes nothing; the
+bottom of a paused rep is the middle of the pause.
 """
 
 from __future__ import annotations
@@ -37,8 +39,9 @@ def segment(t: np.ndarray, d: np.ndarray, th: dict) -> Segmentation:
     max_gap = th["max_gap_s"]
     reps: list[Rep] = []
     shallow = incomplete = 0
-    down = False
-    last_low = 0  # last frame standing (depth under half the exit level)
+    down = partial = False
+    standing_seen = False  # a rep counts only if the person was seen standing before it
+    last_low = None  # last frame standing (depth under half the exit level)
     last_ok_t = None
     start = peak_i = 0
     peak = 0.0
@@ -46,21 +49,29 @@ def segment(t: np.ndarray, d: np.ndarray, th: dict) -> Segmentation:
         v = d[i]
         if v != v:  # NaN: lost
             continue
-        if last_ok_t is not None and t[i] - last_ok_t > max_gap and down:
-            down = False
-            incomplete += 1
+        if last_ok_t is not None and t[i] - last_ok_t > max_gap:
+            if down:  # lost mid-rep: the person left the picture
+                down = False
+                incomplete += 1
+            standing_seen, last_low = False, None
         last_ok_t = t[i]
         if not down:
+            if v < leave:
+                standing_seen = True
             if v <= leave * 0.5:
                 last_low = i
             if v > enter:
-                down, start, peak, peak_i = True, last_low, v, i
+                partial = not standing_seen  # the recording (or the view) began mid-rep
+                down, peak, peak_i = True, v, i
+                start = last_low if (last_low is not None and not partial) else i
         else:
             if v > peak:
                 peak, peak_i = v, i
             if v < leave:
                 down = False
-                if t[i] - t[start] < th["rep_min_duration_s"]:
+                if partial:
+                    incomplete += 1
+                elif t[i] - t[start] < th["rep_min_duration_s"]:
                     pass  # too quick to be a squat: noise
                 elif peak >= need:
                     seg = d[start : i + 1]
@@ -69,7 +80,7 @@ def segment(t: np.ndarray, d: np.ndarray, th: dict) -> Segmentation:
                     reps.append(Rep(start, b, i, float(peak), float(t[start]), float(t[b]), float(t[i])))
                 else:
                     shallow += 1
-                last_low = i
+                last_low, standing_seen = i, True
     if down:
         incomplete += 1
     return Segmentation(reps, shallow, incomplete)
