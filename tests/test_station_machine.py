@@ -440,3 +440,25 @@ def _wait(cond, timeout=2.0):
             return True
         time.sleep(0.005)
     return cond()
+
+
+def test_hands_on_hips_retest_does_not_judge_the_arms(tmp_path):
+    from device.station.analysis import Analyser
+    from device.station.machine import Job
+    from device.track import Track, ViewTrack
+
+    times = np.arange(0, 6, DT)
+    views = {}
+    for v in ("front", "side"):
+        kps = np.array([person(v, depth_at(t), stance="hips") for t in times])
+        views[v] = ViewTrack(W, H, 30.0, times, kps)
+    store = Store(tmp_path / "a.db")
+    analyser = Analyser(station_config(), store)
+    for kind in ("standard", "hands_on_hips"):
+        job = Job(token=1, kind=kind, parent_id=None, parent_result=None, track=Track(views),
+                  keepers={}, live_reps=3, started=0.0, ended=6.0)
+        entry = analyser.analyse(job)["result"]["compensations"]["arms_fall_forward"]
+        if kind == "hands_on_hips":
+            assert entry["status"] == "not_assessed" and "hips" in entry["reason"]
+            assert entry["value"] is None
+    store.close()

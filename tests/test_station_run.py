@@ -149,7 +149,12 @@ def test_whole_station_run_matches_ohsa_assess(tmp_path, movenet, clips, assesse
         assert _wait(lambda: rt.panel.state()["status"] == "ready", 5)  # cameras up: ready light
         assert rt.state()["state"] == "idle"
 
+        assert rt.preview_jpeg("front") is None  # no preview while idle
         _press(rt.panel, config)  # the big button
+        assert _wait(lambda: rt.state()["state"] != "idle", 5)
+        previews = []
+        assert _wait(lambda: previews.append(rt.preview_jpeg("side")) or previews[-1], 20)
+        assert previews[-1][:3] == b"\xff\xd8\xff"  # the kiosk preview with the skeleton
         assert _wait(lambda: rt.state()["state"] in ("result", "too_few_reps", "error",
                                                      "person_left", "camera_offline"), 120), log.states
         s = rt.state()

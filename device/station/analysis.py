@@ -16,11 +16,24 @@ import numpy as np
 from device.station.keeper import ViewKeeper
 from device.station.machine import Job
 from device.track import Track, ViewTrack
-from device.vocabulary import PRESENT
+from device.vocabulary import NOT_ASSESSED, PRESENT
 
 log = logging.getLogger(__name__)
 
 JPEG_QUALITY = 85
+ARMS_OVERHEAD_ONLY = ("arms_fall_forward",)  # cannot be judged in the hands-on-hips re-test
+
+
+def not_overhead(result: dict) -> None:
+    """Hands on hips: what needs the arms overhead cannot be judged in this set."""
+    for cid in ARMS_OVERHEAD_ONLY:
+        entry = result["compensations"][cid]
+        entry.update(status=NOT_ASSESSED, reps_flagged=0, side=None, value=None,
+                     reason="the hands were on the hips in this re-test, not overhead")
+        if "confidence" in entry:
+            entry["confidence"] = 0.0
+        if "severity" in entry:
+            entry["severity"] = "none"
 
 
 def scaled_track(track: Track, scales: dict[str, float]) -> Track:
@@ -64,6 +77,8 @@ class Analyser:
         from device.rules import evaluate
 
         result = evaluate(job.track, self.thresholds)
+        if job.kind == "hands_on_hips":
+            not_overhead(result)
         result = self._refine(result, job)
         return {"result": result, "images": self._stills(result, job)}
 

@@ -22,7 +22,7 @@ ORIGIN_LABELS = {
     "shoulder": "shoulders (lats and chest)",
     "hip_core": "hips and core",
 }
-NOT_COMPARABLE = {"hands_on_hips": {"arms_fall_forward"}}
+NOT_COMPARABLE = {"hands_on_hips": {"arms_fall_forward"}}  # see analysis.ARMS_OVERHEAD_ONLY
 STANCE = {"heels_raised": "heels_raised", "hands_on_hips": "hands_on_hips"}
 
 
