@@ -142,7 +142,8 @@ def main() -> int:
                 else:
                     result = rt.store.get(state["assessment_id"])["result"]
                     rep_end = result["rep_windows"][-1]["end"]
-                    seen = [min((at for v, t, at in arrivals if v == view and t >= rep_end), default=None)
+                    # (the stored times are rounded to 1 ms: allow for it)
+                    seen = [min((at for v, t, at in arrivals if v == view and t >= rep_end - 0.002), default=None)
                             for view in ("front", "side")]
                     seen_at = max(x for x in seen if x is not None)
                     sets.append({
