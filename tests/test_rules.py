@@ -502,3 +502,13 @@ def test_recording_that_starts_mid_rep():
     result = evaluate(Track(views))
     assert result["reps"] == 4 and result["segmentation"]["incomplete_reps"] == 1
     assert count_reps(views["front"], kind="front") == 4
+
+
+def test_swapped_cameras_are_named():
+    case = make_case(6600, {})
+    swapped = Track({"front": case.track.views["side"], "side": case.track.views["front"]})
+    result = evaluate(swapped)
+    for view in ("front", "side"):
+        assert result["views"][view]["status"] == "unusable"
+        assert "swapped" in result["views"][view]["reason"]
+    assert all(e["status"] == "not_assessed" for e in result["compensations"].values())

@@ -162,6 +162,16 @@ def _check_views(states: dict, info: dict, th: dict, have_reps: bool) -> None:
                 s.status, s.reason = views.UNUSABLE, f"the person was not fully visible in the {name} view: {missing}"
             elif not any(b is not None and len(b) for b in s.bottoms):
                 s.status, s.reason = views.UNUSABLE, f"the person was not seen in the {name} view during the reps"
+    f, sd = states.get("front"), states.get("side")
+    if (f and sd and f.skew_deg is not None and sd.skew_deg is not None
+            and f.skew_deg > th["front_max_skew_deg"] and sd.skew_deg > th["side_max_skew_deg"]):  # fmt: skip
+        swapped = (
+            "the front and side cameras look swapped: the front camera sees the person from the "
+            "side and the side camera from the front"
+        )
+        f.status = sd.status = views.UNUSABLE
+        f.reason = sd.reason = swapped
+    for name, s in states.items():
         info[name] = {
             "status": s.status,
             "reason": s.reason,
