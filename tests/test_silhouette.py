@@ -215,3 +215,13 @@ def test_hands_on_hips_put_the_elbows_in_the_way_of_the_back_contour():
         assert out["compensations"][cid] == result["compensations"][cid]
     assert "arm" in out["silhouette"]["views"]["side"]["low_back"]
     assert out["compensations"]["heels_rise"]["status"] == "present"  # the feet are still clear
+
+
+def test_a_loose_top_hiding_the_back_leaves_it_not_assessed():
+    # the top hangs straight from the shoulder blades when upright and hides a 30-degree rounding
+    synth = render_sequence(SquatSpec(reps=2, seed=11, baggy=True, lumbar_deg=30.0), views=("side",))
+    result = _rules_result(synth)
+    out = refine(result, synth.frames, synth.track, _backgrounds(synth))
+    for cid in ("low_back_arch", "low_back_round"):
+        assert out["compensations"][cid] == result["compensations"][cid]
+    assert "hollow" in out["silhouette"]["views"]["side"]["low_back"]

@@ -239,12 +239,9 @@ def bend_change(profile: np.ndarray, reference: np.ndarray):
     return math.degrees(bend), best[1]
 
 
-def back_curve(mask: np.ndarray, kps: np.ndarray, face: float, valid: np.ndarray | None = None):
-    """(bend degrees, fit residual, reason) of one frame's back contour on its own: the
-    parabola through the span, > 0 convex backwards. `bend_change` compares two frames."""
-    ds, why = back_profile(mask, kps, face, valid)
-    if ds is None:
-        return None, None, why
+def profile_bend(ds: np.ndarray):
+    """(bend degrees, residual) of one back profile on its own: the parabola through the span,
+    > 0 convex backwards. Upright in fitted clothes the low back's hollow makes it negative."""
     span = (PROFILE_U >= BACK_SPAN[0] - 1e-9) & (PROFILE_U <= BACK_SPAN[1] + 1e-9)
     u, d = PROFILE_U[span], ds[span]
     ok = np.isfinite(d)
@@ -252,4 +249,12 @@ def back_curve(mask: np.ndarray, kps: np.ndarray, face: float, valid: np.ndarray
     coef = np.polyfit(x, d[ok], 2)
     resid = float(np.sqrt(np.mean((np.polyval(coef, x) - d[ok]) ** 2)))
     bend = -2.0 * coef[0] * (BACK_SPAN[1] - BACK_SPAN[0])
-    return math.degrees(bend), resid, None
+    return math.degrees(bend), resid
+
+
+def back_curve(mask: np.ndarray, kps: np.ndarray, face: float, valid: np.ndarray | None = None):
+    """(bend degrees, fit residual, reason) of one frame's back contour on its own."""
+    ds, why = back_profile(mask, kps, face, valid)
+    if ds is None:
+        return None, None, why
+    return (*profile_bend(ds), None)

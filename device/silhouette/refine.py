@@ -373,6 +373,10 @@ def _back(v: _View, face: float, n_reps: int) -> tuple[dict, str | None]:
         return {}, "standing back contour unreliable: " + (max(set(whys), key=whys.count) if whys else "no frames")
     with np.errstate(all="ignore"):
         reference = np.nanmedian(np.array(stand), axis=0)  # the person's own standing back
+    hollow, _ = measure.profile_bend(reference)
+    if hollow > -th.MIN_STANDING_HOLLOW_DEG:
+        return {}, (f"the low back's natural hollow does not show when standing (contour bends "
+                    f"{hollow:+.0f} degrees): a loose top or something on the back hides its shape")
     reps, resids = [], []
     for frames in v.bottoms:
         vals = []

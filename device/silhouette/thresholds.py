@@ -29,6 +29,11 @@ MIN_CONFIDENCE = 0.5
 MIN_SHANK_PX = 22.0  # knee-to-ankle length in the processed image (longer side at most 640 px)
 SIDE_VIEW_MAX_SKEW = 0.25  # |left-right hip/shoulder separation| / trunk length in the side view
 FRONT_VIEW_MIN_WIDTH = 0.25  # hip width / trunk length in the front view
+# Upright in fitted clothes the back's profile from buttocks to shoulder blades is hollow (the
+# lumbar lordosis): about -19 degrees on the renderer's body. Flatter than this when standing,
+# something hides the back's shape (a loose top hanging straight from the shoulder blades reads
+# 0) and the low back is not assessed.
+MIN_STANDING_HOLLOW_DEG = 6.0
 
 # Adult proportions used to turn pixels into cm and degrees (documented in docs/silhouette.md).
 SHANK_CM = 43.0  # knee to ankle joint

@@ -73,6 +73,7 @@ class SquatSpec:
     lumbar_deg: float = 0.0  # + flexion (rounds), - extension (arches)
     trunk_lean_deg: float = 38.0  # forward lean of the hip-shoulder line at the bottom
     arms: str = "overhead"  # or "hips": hands on the hips (the re-test), elbows out and back
+    baggy: bool = False  # a loose top: hangs straight down from the shoulder blades when upright
     keypoint_noise_px: float = 1.0
     noise_sigma: float = 2.5  # sensor noise, grey levels
     lighting_drift: float = 0.04  # session lighting differs from the idle scene by up to this
@@ -113,6 +114,7 @@ def _rot_yz(angle: float) -> np.ndarray:
 class Body:
     joints: dict[str, np.ndarray]
     capsules: list[tuple[np.ndarray, np.ndarray, float, str]]  # p1, p2, radius, material
+    polygons: list[tuple[np.ndarray, str]]  # (N, 3) flat cloth, material
     boxes: list[tuple[np.ndarray, str]]  # (8, 3) corners, material
     spheres: list[tuple[np.ndarray, float, str]]
     floor_marks: list[np.ndarray] = field(default_factory=list)  # floor points for shadows
@@ -191,6 +193,19 @@ def body_at(spec: SquatSpec, t: float) -> Body:
         for dx in (-0.07, 0.07):
             off = np.array([dx, 0.0, 0.0])
             caps.append((spine[i] + off, spine[i + 1] + off, TRUNK_RADII[i], "shirt"))
+    polys = []
+    if spec.baggy:
+        # the top's back panel: from the shoulder blades to the hem, hanging straight down where
+        # the back curves away from it (upright), lying on the back where it leans forward
+        back = np.array([0.0, -math.cos(lean), math.sin(lean)])
+        surf = [spine[i] + back * (TRUNK_RADII[min(i, SPINE_SEGMENTS - 1)] + 0.012) for i in range(SPINE_SEGMENTS)]
+        u_pt, hem = surf[6], surf[1]
+        drop = np.array([0.0, u_pt[1], hem[2]])
+        if drop[1] < hem[1]:
+            hem = drop
+        for dx in (0.09,):
+            off = np.array([dx, 0.0, 0.0])
+            polys.append((np.array([u_pt, hem] + [spine[i] for i in (1, 3, 5, 6)]) + off, "shirt"))
     top = spine[-1]
     tdir = (spine[-1] - spine[-3]) / np.linalg.norm(spine[-1] - spine[-3])
     for side, name in ((1, "right"), (-1, "left")):
@@ -219,7 +234,7 @@ def body_at(spec: SquatSpec, t: float) -> Body:
         caps.append((j[f"{name}_shoulder"], j[f"{name}_elbow"], 0.045, "skin"))
         caps.append((j[f"{name}_elbow"], j[f"{name}_wrist"], 0.037, "skin"))
         spheres.append((j[f"{name}_wrist"] + 0.06 * d, 0.045, "skin"))
-    return Body(j, caps, boxes, spheres, marks)
+    return Body(j, caps, polys, boxes, spheres, marks)
 
 
 KEYPOINT_ORDER = (
@@ -350,6 +365,9 @@ def render(spec: SquatSpec, view: str, t: float | None, rng: np.random.Generator
     for p, r, m in body.spheres:
         uv, z = cam.project(p)
         prims.append((float(z), "circle", (uv, spec.focal * r / z), m))
+    for pts, m in body.polygons:
+        uv, z = cam.project(pts)
+        prims.append((float(z.min()) - 0.2, "cloth", uv, m))  # drawn over the trunk it hangs on
     prims.sort(key=lambda q: -q[0])  # painter: far first
     for i, (_, kind, data, m) in enumerate(prims):
         colour = tuple(float(v) for v in mats[m] * (0.92 + 0.08 * ((i * 37) % 5) / 4))
@@ -361,6 +379,8 @@ def render(spec: SquatSpec, view: str, t: float | None, rng: np.random.Generator
             cv2.fillConvexPoly(img, _fix(quad), colour, cv2.LINE_AA, SHIFT)
             for k in range(2):
                 cv2.circle(img, tuple(int(v) for v in _fix(uv[k])), int(rad[k] * _S), colour, -1, cv2.LINE_AA, SHIFT)
+        elif kind == "cloth":
+            cv2.fillPoly(img, [_fix(data).reshape(-1, 1, 2)], colour, cv2.LINE_AA, SHIFT)
         elif kind == "poly":
             hull = cv2.convexHull(_fix(data).reshape(-1, 1, 2))
             cv2.fillConvexPoly(img, hull, colour, cv2.LINE_AA, SHIFT)
