@@ -117,7 +117,8 @@ def evaluate(track: Track, thresholds: dict | None = None) -> dict:
         "worst_rep": worst,
         "segmentation": {
             "view": primary.name if primary else None,
-            "shallow_reps": primary.seg.shallow if primary else max([s.seg.shallow for s in states.values()] or [0]),
+            "shallow_reps": (primary.seg.shallow if primary
+                             else max([s.seg.shallow for s in states.values()] or [0])),  # fmt: skip
             "incomplete_reps": primary.seg.incomplete if primary else 0,
             "clock_offset_s": round(offset, 3),
             "clock_match": round(corr, 2),
@@ -159,7 +160,8 @@ def _check_views(states: dict, info: dict, th: dict, have_reps: bool) -> None:
         if s.status == views.OK and have_reps:
             missing = _not_seen(s, views.CORE[name], th)
             if missing:
-                s.status, s.reason = views.UNUSABLE, f"the person was not fully visible in the {name} view: {missing}"
+                s.status = views.UNUSABLE
+                s.reason = f"the person was not fully visible in the {name} view: {missing}"
             elif not any(b is not None and len(b) for b in s.bottoms):
                 s.status, s.reason = views.UNUSABLE, f"the person was not seen in the {name} view during the reps"
     f, sd = states.get("front"), states.get("side")
@@ -186,12 +188,14 @@ def _check_views(states: dict, info: dict, th: dict, have_reps: bool) -> None:
 
 def _person_frames(s: views.ViewState, th: dict) -> np.ndarray:
     parts = [s.idx(p, side) for p in ("shoulder", "hip") for side in ("left", "right")]
-    return np.flatnonzero((s.v.score[:, parts] >= th["score_floor"]).any(axis=1) & np.isfinite(s.v.x[:, parts]).all(axis=1))
+    seen = (s.v.score[:, parts] >= th["score_floor"]).any(axis=1)
+    return np.flatnonzero(seen & np.isfinite(s.v.x[:, parts]).all(axis=1))
 
 
 def _core_seen(s: views.ViewState, th: dict) -> float:
     """Share of frames where the person's trunk (shoulders and hips) is seen at all."""
-    parts = [s.idx(p, side) for p in ("shoulder", "hip") for side in ((s.near,) if s.near else ("left", "right"))]
+    sides = (s.near,) if s.near else ("left", "right")
+    parts = [s.idx(p, side) for p in ("shoulder", "hip") for side in sides]
     return float((s.v.score[:, parts] >= th["score_floor"]).all(axis=1).mean()) if len(s.v) else 0.0
 
 

@@ -14,8 +14,11 @@ from device.errors import InputError
 
 def add_parser(sub) -> None:
     p = sub.add_parser("rules", help="ohsa-result/1 on stdout from a keypoint track")
-    p.add_argument("tracks", nargs="+", metavar="TRACK.json", help="ohsa-keypoints/1 file(s); views are merged")
-    p.add_argument("--config", metavar="FILE", help="station config whose [rules.thresholds] apply (default: OHSA_CONFIG, /etc/ohsa/ohsa.toml)")
+    p.add_argument("tracks", nargs="+", metavar="TRACK.json",
+                   help="ohsa-keypoints/1 file(s); views are merged")
+    p.add_argument("--config", metavar="FILE",
+                   help="station config whose [rules.thresholds] apply "
+                   "(default: OHSA_CONFIG, /etc/ohsa/ohsa.toml)")  # fmt: skip
     p.add_argument("--compact", action="store_true", help="one line of JSON")
     p.set_defaults(func=_cmd_rules)
 
