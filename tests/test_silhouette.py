@@ -225,3 +225,19 @@ def test_a_loose_top_hiding_the_back_leaves_it_not_assessed():
     for cid in ("low_back_arch", "low_back_round"):
         assert out["compensations"][cid] == result["compensations"][cid]
     assert "hollow" in out["silhouette"]["views"]["side"]["low_back"]
+
+
+def test_lost_keypoints_and_noise_frames_give_reasons_not_errors():
+    from device.track import Track, ViewTrack
+
+    rng = np.random.default_rng(0)
+    t = np.arange(0.0, 3.0, 1 / 15)
+    frames = [(float(x), rng.integers(0, 255, (240, 320, 3), dtype=np.uint8)) for x in t]
+    kps = rng.uniform(0, 1, (len(t), 17, 3)) * [320, 240, 1]
+    kps[::2, :, :2] = np.nan  # MoveNet lost the person every other frame
+    track = Track({v: ViewTrack(320, 240, 15, t.copy(), kps.copy()) for v in ("front", "side")})
+    result = {"format": "ohsa-result/1", "reps": 1, "rep_windows": [{"start": 1.0, "bottom": 1.5, "end": 2.0}],
+              "compensations": {c: {"status": "not_assessed", "reason": "rules"} for c in COMPENSATION_IDS}}
+    out = refine(result, {"front": frames, "side": frames}, track, {"front": np.zeros((9, 9, 3), np.uint8)})
+    assert out["compensations"] == result["compensations"]
+    assert all(out["silhouette"]["views"][v] for v in ("front", "side"))

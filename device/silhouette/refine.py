@@ -84,7 +84,11 @@ def _kps_at(view: ViewTrack, t: float) -> np.ndarray | None:
     i = int(np.argmin(np.abs(view.times - t)))
     if abs(view.times[i] - t) > max(0.6 / view.fps, 0.05):
         return None
-    return view.keypoints[i].copy()
+    k = view.keypoints[i].astype(np.float64).copy()
+    lost = ~np.isfinite(k).all(axis=1)  # a lost keypoint counts as unseen
+    k[lost] = 0.0
+    k[:, :2] = np.clip(k[:, :2], -4.0 * view.width, 5.0 * view.width)  # keep drawing sane
+    return k
 
 
 class _View:
