@@ -105,24 +105,34 @@ def clock_offset(ta, da, tb, db, max_offset: float, step: float = 0.02) -> tuple
     ga = np.interp(grid, ta[ok_a], da[ok_a], left=np.nan, right=np.nan)
     gb_t = np.arange(lo - m * step, hi + (m + 1) * step, step)
     gb = np.interp(gb_t, tb[ok_b], db[ok_b], left=np.nan, right=np.nan)
-    # every lag at once: rows are view b's signal shifted by -m..m grid steps
-    shifted = np.lib.stride_tricks.sliding_window_view(gb, len(grid))[: 2 * m + 1]
-    ok = np.isfinite(ga)[None, :] & np.isfinite(shifted)
-    cnt = ok.sum(axis=1)
-    a = np.where(ok, ga[None, :], 0.0)
-    b = np.where(ok, shifted, 0.0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ma, mb = a.sum(axis=1) / cnt, b.sum(axis=1) / cnt
-        x, y = np.where(ok, a - ma[:, None], 0.0), np.where(ok, b - mb[:, None], 0.0)
-        corr = (x * y).sum(axis=1) / np.sqrt((x * x).sum(axis=1) * (y * y).sum(axis=1))
-    corr = np.where((cnt >= 50) & np.isfinite(corr), corr, -2.0)
-    k = int(np.argmax(corr))
-    best = float(corr[k])
+    shifted = np.lib.stride_tricks.sliding_window_view(gb, len(grid))[: 2 * m + 1]  # row k: lag k - m
+    # coarse to fine: every 5th lag on every 5th sample, then every lag near the best one
+    last = len(shifted) - 1
+    coarse = np.arange(0, last + 1, 5)
+    c = _correlations(ga[::5], shifted[coarse][:, ::5], 10)
+    k0 = int(coarse[int(np.argmax(c))])
+    fine = np.arange(max(0, k0 - 5), min(last, k0 + 5) + 1)
+    corr = _correlations(ga, shifted[fine], 50)
+    j = int(np.argmax(corr))
+    best = float(corr[j])
     if best < 0.5:
         return 0.0, max(best, 0.0)
-    off = (k - m) * step
-    if 0 < k < 2 * m and corr[k - 1] > -2 and corr[k + 1] > -2:
-        c0, c1, c2 = corr[k - 1], corr[k], corr[k + 1]
+    off = (int(fine[j]) - m) * step
+    if 0 < j < len(fine) - 1 and corr[j - 1] > -2 and corr[j + 1] > -2:
+        c0, c1, c2 = corr[j - 1], corr[j], corr[j + 1]
         if c0 - 2 * c1 + c2 < 0:
             off += step * 0.5 * (c0 - c2) / (c0 - 2 * c1 + c2)
     return float(off), best
+
+
+def _correlations(a: np.ndarray, rows: np.ndarray, min_count: int) -> np.ndarray:
+    """Pearson correlation of `a` with each row, over the samples both have (-2 if too few)."""
+    ok = np.isfinite(a)[None, :] & np.isfinite(rows)
+    cnt = ok.sum(axis=1)
+    x = np.where(ok, a[None, :], 0.0)
+    y = np.where(ok, rows, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        x = np.where(ok, x - (x.sum(axis=1) / cnt)[:, None], 0.0)
+        y = np.where(ok, y - (y.sum(axis=1) / cnt)[:, None], 0.0)
+        corr = (x * y).sum(axis=1) / np.sqrt((x * x).sum(axis=1) * (y * y).sum(axis=1))
+    return np.where((cnt >= min_count) & np.isfinite(corr), corr, -2.0)
