@@ -8,11 +8,9 @@ API (the station calls these; each is a no-op returning False when not run by sy
     sdnotify.status("text")       # STATUS=..., shown by `systemctl status ohsa`
     sdnotify.stopping()           # STOPPING=1 at the start of a clean shutdown
     sdnotify.watchdog_interval()  # seconds between pings (half of WatchdogSec) or None
-    sdnotify.request_poweroff()   # safe shutdown (panel hold): creates $RUNTIME_DIRECTORY/
-                                  # poweroff-request; systemd/ohsa-poweroff.path powers off
 
 `$NOTIFY_SOCKET` is a path or, starting with "@", an abstract socket name. A send that fails is
-logged once at debug level and otherwise ignored: telling systemd is never worth a crash.
+logged at debug level and otherwise ignored: telling systemd is never worth a crash.
 """
 
 from __future__ import annotations
@@ -22,8 +20,6 @@ import os
 import socket
 
 log = logging.getLogger(__name__)
-
-POWEROFF_REQUEST = "poweroff-request"  # in /run/ohsa; ohsa-poweroff.path watches it
 
 
 def _address() -> str | None:
@@ -62,22 +58,6 @@ def status(text: str) -> bool:
 
 def stopping() -> bool:
     return notify("STOPPING=1")
-
-
-def request_poweroff() -> bool:
-    """Ask for a clean power-off without any privilege; False when not run by the unit."""
-    runtime = os.environ.get("RUNTIME_DIRECTORY")
-    if not runtime:
-        return False
-    path = os.path.join(runtime.split(":")[0], POWEROFF_REQUEST)
-    try:
-        with open(path, "w"):
-            pass
-    except OSError as e:
-        log.error("cannot request power-off (%s): %s", path, e)
-        return False
-    status("powering off at the panel's request")
-    return True
 
 
 def watchdog_interval() -> float | None:

@@ -65,15 +65,3 @@ def test_watchdog_interval(monkeypatch):
     monkeypatch.delenv("WATCHDOG_USEC")
     assert sdnotify.watchdog_interval() is None
 
-
-def test_poweroff_request_lands_where_the_path_unit_looks(tmp_path, monkeypatch, listener):
-    from tests.test_systemd import UNITS, _directives
-
-    monkeypatch.setenv("RUNTIME_DIRECTORY", str(tmp_path))
-    assert sdnotify.request_poweroff()
-    assert (tmp_path / sdnotify.POWEROFF_REQUEST).exists()
-    watched = _directives(UNITS / "ohsa-poweroff.path")["PathExists"][0]
-    assert watched == "/run/ohsa/" + sdnotify.POWEROFF_REQUEST
-    assert listener.recv(4096).startswith(b"STATUS=powering off")
-    monkeypatch.delenv("RUNTIME_DIRECTORY")
-    assert sdnotify.request_poweroff() is False

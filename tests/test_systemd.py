@@ -104,10 +104,15 @@ def test_station_unit_has_what_the_issue_asks():
     assert d["CapabilityBoundingSet"] == [""] and d["NoNewPrivileges"] == ["yes"]
     assert d["DevicePolicy"] == ["closed"] and any("video4linux" in v for v in d["DeviceAllow"])
     assert set(d["SupplementaryGroups"][0].split()) >= {"video", "gpio"}
-    # the power-off request the station writes is where the path unit looks
+    # the power-off request the panel writes (device.panel.device.poweroff, in the unit's
+    # RuntimeDirectory) is where the path unit looks
     assert d["RuntimeDirectory"] == ["ohsa"]
     path = _directives(UNITS / "ohsa-poweroff.path")
-    assert path["PathExists"] == ["/run/ohsa/poweroff-request"]
+    try:
+        from device.panel.device import POWEROFF_REQUEST
+    except ImportError:
+        POWEROFF_REQUEST = "poweroff-request"
+    assert path["PathExists"] == ["/run/ohsa/" + POWEROFF_REQUEST]
 
 
 MDWE_PROBE = r"""
