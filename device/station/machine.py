@@ -537,7 +537,7 @@ class Station:
             aid = self._save(job, outcome) if self._save is not None else None
         except Exception as e:
             log.exception("saving the assessment failed")
-            self._enter("error", extra_reason=str(e))
+            self._enter("error", reason=str(e))
             return
         present = [c for c, e in result["compensations"].items() if e.get("status") == PRESENT]
         comparison = None
