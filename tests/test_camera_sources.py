@@ -227,6 +227,20 @@ def test_picamera_capture_times_out_on_a_stalled_camera(two_picams):
         src.close()
 
 
+def test_picamera_frames_the_sensor_skipped_show_as_a_gap_in_seq(two_picams):
+    src = PiCameraSource("front", 0, fps=30, lores=(320, 240))
+    src.open()
+    try:
+        a = src.read(timeout=1.0)
+        b = src.read(timeout=1.0)
+        time.sleep(0.25)  # a slow reader: the camera keeps only the newest buffers
+        c = src.read(timeout=1.0)
+    finally:
+        src.close()
+    assert b.seq == a.seq + 1
+    assert c.seq - b.seq == pytest.approx(round((c.t - b.t) * 30), abs=1) and c.seq - b.seq >= 5
+
+
 def test_picamera_missing_camera_and_missing_package(two_picams, monkeypatch):
     with pytest.raises(CameraMissing, match="attached:"):
         PiCameraSource("front", camera_id="/base/nowhere@1a").open()

@@ -83,6 +83,7 @@ class PiCameraSource(FrameSource):
         self._stream = "lores" if self.lores else "main"
         self._stream_size = self.lores or self.size
         self._seq = 0
+        self._last_stamp = None
         self.info: dict = {}
 
     def _index(self, infos: list[dict]) -> int:
@@ -124,6 +125,7 @@ class PiCameraSource(FrameSource):
                  self._stream, *self._stream_size)
         self._cam = cam
         self._seq = 0
+        self._last_stamp = None
 
     def read(self, timeout: float = 1.0) -> Frame | None:
         if self._cam is None:
@@ -144,6 +146,7 @@ class PiCameraSource(FrameSource):
         now = time.monotonic()
         stamp = metadata.get("SensorTimestamp")
         t = stamp / 1e9 if isinstance(stamp, int) and abs(stamp / 1e9 - now) < 1.0 else now
+        self._seq += self._skipped(stamp, metadata.get("FrameDuration"))
         w, h = self._stream_size
         if self._stream == "lores":
             rgb = yuv420_to_rgb(array, w, h)
@@ -151,6 +154,15 @@ class PiCameraSource(FrameSource):
             rgb = array[:, :, 2::-1] if array.ndim == 3 and array.shape[2] >= 3 else array  # BGR -> RGB
         self._seq += 1
         return Frame(self.view, t, orient(rgb, self.rotation, self.mirror), self._seq)
+
+    def _skipped(self, stamp, duration_us) -> int:
+        """Frames the sensor delivered that never reached us, from the timestamp gap; they
+        show as a gap in `seq` (DualCapture counts them as dropped)."""
+        last, self._last_stamp = self._last_stamp, stamp
+        if not isinstance(stamp, int) or not isinstance(last, int) or not duration_us:
+            return 0
+        periods = (stamp - last) / (duration_us * 1000.0)
+        return max(0, int(round(periods)) - 1)
 
     def close(self) -> None:
         cam, self._cam = self._cam, None
