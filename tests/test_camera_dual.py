@@ -261,6 +261,15 @@ def test_replay_through_dual_capture_ends_offline(tmp_path):
     assert cap.status("side")["status"] == "missing"
 
 
+def test_a_recording_that_is_not_there_is_missing_with_the_reason(tmp_path):
+    cfg = config.validate({"cameras": {"side": {"backend": "none"}}})
+    gone = tmp_path / "gone.mov"
+    with DualCapture.from_config(cfg, recordings={"front": str(gone)}) as cap:
+        assert wait_until(lambda: "no such file" in cap.status("front")["reason"])
+        status = cap.status("front")
+    assert status["status"] == "missing" and str(gone) in status["reason"]
+
+
 def test_two_pi_cameras_pinned_by_id_one_unplugged_and_back(monkeypatch):
     cams = fake_picamera2.install(monkeypatch, [FakeCamera("imx708", "/base/i2c@88000/imx708@1a"),
                                                 FakeCamera("imx708", "/base/i2c@80000/imx708@1a")])

@@ -29,6 +29,7 @@ import threading
 import time
 
 from device.camera.frame import CameraMissing, EndOfStream, Frame, FrameSource, is_usable_image
+from device.errors import InputError
 from device.vocabulary import VIEWS
 
 log = logging.getLogger(__name__)
@@ -285,7 +286,7 @@ class DualCapture:
                         v.restarts += 1
                     try:
                         v.source.open()
-                    except CameraMissing as e:
+                    except (CameraMissing, InputError) as e:  # not attached, or no such recording
                         last_problem = str(e)
                         self._close(v)
                         self._set(v, OFFLINE if v.ever_online else MISSING, str(e))
