@@ -69,7 +69,7 @@ class FaultySource(FrameSource):
         return Frame(self.view, time.monotonic(), image, self._seq)
 
 
-def wait_until(predicate, timeout=3.0, step=0.01):
+def wait_until(predicate, timeout=5.0, step=0.01):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
@@ -79,7 +79,7 @@ def wait_until(predicate, timeout=3.0, step=0.01):
 
 
 def capture(front, side=None, **kw):
-    kw.setdefault("offline_after_s", 0.3)
+    kw.setdefault("offline_after_s", 0.5)
     kw.setdefault("restarts_per_minute", 100)
     kw.setdefault("min_retry_s", 0.02)
     kw.setdefault("read_timeout_s", 0.05)
