@@ -9,6 +9,7 @@ the threshold). Cameras, bodies, frame rates and clock offsets vary with the see
 
     .venv/bin/python scripts/eval_rules.py            # 40 cases per cell
     .venv/bin/python scripts/eval_rules.py -n 10 --json
+    .venv/bin/python scripts/eval_rules.py -n 15 --noise 2   # twice the keypoint noise
 """
 
 from __future__ import annotations
@@ -28,8 +29,11 @@ COMPS = list(AMPLITUDES)
 CURVE = [0.0, 0.25, 0.5, "borderline", 0.75, 1.0, 1.25]
 
 
+NOISE = 1.0  # keypoint noise, times MoveNet-like (--noise)
+
+
 def verdict(seed: int, comps: dict, target: str) -> tuple[str, str | None, str | None]:
-    case = make_case(seed, comps)
+    case = make_case(seed, comps, noise=NOISE)
     entry = evaluate(case.track)["compensations"][target]
     if "proxy" in entry:  # heels_rise: the ankle proxy's own verdict (reported, not trusted)
         return entry["proxy"]["status"], None, None
@@ -90,14 +94,18 @@ def main() -> int:
     ap.add_argument("-n", type=int, default=40, help="cases per cell (default 40)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--noise", type=float, default=1.0, help="keypoint noise, x MoveNet-like (default 1)")
     args = ap.parse_args()
+    global NOISE
+    NOISE = args.noise
     t0 = time.perf_counter()
     res = run(args.n, args.seed)
     if args.json:
         res["heels_rise_proxy_with_ankle_drift"] = heels_under_drift(args.n, args.seed)
         print(json.dumps(res, indent=1))
         return 0
-    print(f"synthetic evaluation, {args.n} cases per cell ({time.perf_counter() - t0:.0f} s)\n")
+    print(f"synthetic evaluation, {args.n} cases per cell, noise x{args.noise:g} "
+          f"({time.perf_counter() - t0:.0f} s)\n")
     print(f"{'compensation':26} {'sens':>5} {'spec':>5} {'side':>5}  present rate by magnitude (x clear)")
     print(f"{'':26} {'':>5} {'':>5} {'':>5}  " + " ".join(f"{str(m)[:6]:>6}" for m in CURVE))
     for cid, r in res.items():
