@@ -4,9 +4,10 @@
     .venv/bin/python scripts/bench_silhouette.py [--frames 90] [--json]
 
 1. Per frame, on the same frames: `PoseTracker.process()` (MoveNet, crop tracking, smoothing)
-   against one silhouette frame (`person_mask` + the side-view measurements), both on the real
-   true-side clip (../shared/data/side-back-squat/squat.mp4, 608x1080, processed at 360x640)
-   and on 640x480 renders of the synthetic squatter (the station's frame size).
+   against one silhouette frame (`person_mask` + the side-view measurements), on the real
+   true-side clip (../shared/data/side-back-squat/squat.mp4, 608x1080, processed at 360x640),
+   on 640x480 renders of the synthetic squatter, and on those shrunk to 480x360 (what the
+   station's frame keeper hands to refine).
 2. Per set: `refine()` for a 5-rep set seen by both cameras (synthetic, 640x480, 30 fps, with the
    idle backgrounds), which looks only at standing frames and those within 0.12 s of each
    bottom; against the pose pipeline's time for every frame of the set in both views.
@@ -98,6 +99,9 @@ def main(argv=None) -> int:
     for _ in range(5):
         bgm.update(render(spec, "side", None, rng))
     out["synthetic_640x480"] = per_frame(synth, movenet, bgm.image, None)
+    # the station keeps frames with a long side of 480 for refine (device/station/keeper.py)
+    shrink = [(t, cv2.resize(im, (480, 360), interpolation=cv2.INTER_AREA)) for t, im in synth]
+    out["synthetic_480x360"] = per_frame(shrink, movenet, cv2.resize(bgm.image, (480, 360), interpolation=cv2.INTER_AREA), None)
 
     # a whole 5-rep set, both views
     synth_set = render_sequence(spec)
@@ -125,7 +129,7 @@ def main(argv=None) -> int:
     print(f"runtime: {out['runtime']}")
     print("| frames | size | pose ms/frame | silhouette ms/frame | silhouette / pose |")
     print("| --- | --- | --- | --- | --- |")
-    for name in ("real_side_clip", "synthetic_640x480"):
+    for name in ("real_side_clip", "synthetic_640x480", "synthetic_480x360"):
         r = out[name]
         print(f"| {name} ({r['frames']}) | {r['size']} | {r['pose_ms']:.1f} | {r['silhouette_ms']:.1f} | "
               f"{r['silhouette_ms'] / r['pose_ms']:.0%} |")
