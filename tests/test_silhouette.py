@@ -241,3 +241,17 @@ def test_lost_keypoints_and_noise_frames_give_reasons_not_errors():
     out = refine(result, {"front": frames, "side": frames}, track, {"front": np.zeros((9, 9, 3), np.uint8)})
     assert out["compensations"] == result["compensations"]
     assert all(out["silhouette"]["views"][v] for v in ("front", "side"))
+
+
+def test_a_person_facing_the_other_way_reads_the_same():
+    synth = render_sequence(SquatSpec(reps=2, seed=12, heel_lift_cm=4.0, lumbar_deg=30.0), views=("side",))
+    bgs = _backgrounds(synth)
+    plain = refine(_rules_result(synth), synth.frames, synth.track, bgs)["compensations"]
+    w = synth.spec.width
+    synth.frames["side"] = [(t, np.ascontiguousarray(im[:, ::-1])) for t, im in synth.frames["side"]]
+    synth.track.views["side"].keypoints[..., 0] = w - 1 - synth.track.views["side"].keypoints[..., 0]
+    mirrored = refine(_rules_result(synth), synth.frames, synth.track,
+                      {"side": np.ascontiguousarray(bgs["side"][:, ::-1])})["compensations"]
+    for cid in ("heels_rise", "low_back_round"):
+        assert mirrored[cid]["status"] == plain[cid]["status"] == "present"
+        assert abs(mirrored[cid]["value"] - plain[cid]["value"]) <= 0.25 * abs(plain[cid]["value"])
