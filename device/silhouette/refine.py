@@ -52,8 +52,6 @@ MAX_BOTTOM = 3  # frames nearest each rep's bottom measured
 MAX_MEDIAN_FRAMES = 40
 MAX_BACK_RESID = 0.012  # bottom vs standing back contour mismatch (share of trunk length): unreliable
 
-FRONT_IDS = ("feet_turn_out", "feet_turn_in")
-SIDE_IDS = ("heels_rise", "low_back_arch", "low_back_round")
 
 
 def wanted(t: float, rep_windows: list[dict]) -> bool:
@@ -288,11 +286,7 @@ def _feet(v: _View, n_reps: int) -> tuple[dict, str | None]:
 # --- side view: heels and low back ---------------------------------------------------------------
 
 
-def _side_checks(v: _View, result: dict) -> str | None:
-    status = ((result.get("views") or {}).get("side") or {}).get("status")
-    if status not in (None, "ok"):
-        why = ((result.get("views") or {}).get("side") or {}).get("reason") or status
-        return f"side view not usable ({why})"
+def _side_checks(v: _View) -> str | None:
     skews = []
     for f in v.standing:
         tr = _trunk(f.kps)
@@ -431,9 +425,13 @@ def refine(result: dict, frames: dict, track: Track, backgrounds: dict | None = 
     backgrounds = backgrounds or {}
     n = len(windows)
     found: dict[str, tuple[dict, float]] = {}
-    for name, ids in (("front", FRONT_IDS), ("side", SIDE_IDS)):
+    for name in ("front", "side"):
         if name not in (frames or {}) or name not in track.views:
             notes[name] = {"reason": f"no {name} frames or keypoints"}
+            continue
+        rules_view = (out.get("views") or {}).get(name) or {}
+        if rules_view.get("status") not in (None, "ok"):  # the rules' own view checks (skew, ...)
+            notes[name] = {"reason": f"{name} view not usable ({rules_view.get('reason') or rules_view['status']})"}
             continue
         v = _View(name, frames[name], track.views[name], windows, backgrounds.get(name))
         note = {"background": v.background_kind}
@@ -447,7 +445,7 @@ def refine(result: dict, frames: dict, track: Track, backgrounds: dict | None = 
             if why:
                 note["feet"] = why
             continue
-        why = _side_checks(v, out)
+        why = _side_checks(v)
         face = None if why else _face(v)
         if why or face is None:
             note["reason"] = why or "cannot tell which way the person faces"
