@@ -41,7 +41,7 @@ from device.silhouette import thresholds as th
 from device.silhouette.background import median_background
 from device.silhouette.mask import person_mask
 from device.track import Track, ViewTrack
-from device.vocabulary import ABSENT, NOT_ASSESSED, PRESENT
+from device.vocabulary import ABSENT, PRESENT
 
 log = logging.getLogger(__name__)
 
