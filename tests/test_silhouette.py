@@ -168,6 +168,24 @@ def test_background_model_follows_lighting_drift_and_restarts_on_new_size():
     assert model.count == 1 and not model.ready
 
 
+def test_background_model_skips_a_passer_by_and_relearns_a_changed_scene():
+    spec = SquatSpec(seed=5)
+    rng = np.random.default_rng(3)
+    model = BackgroundModel()
+    for _ in range(6):
+        assert model.update(render(spec, "side", None, rng))
+    before = model.image.copy()
+    person = render(spec, "side", 0.5, rng)  # someone the pose model missed
+    assert not model.update(person)
+    assert np.array_equal(model.image, before)
+    assert model.update(render(spec, "side", None, rng))  # the scene again: learning goes on
+    moved = render(spec, "side", None, rng)
+    moved[100:300, 50:250] = (20, 200, 40)  # a mat put down: the scene itself changed
+    results = [model.update(moved) for _ in range(BackgroundModel.RELEARN_AFTER)]
+    assert not any(results[:-1]) and results[-1]
+    assert np.abs(model.image.astype(int) - moved.astype(int)).mean() < 1.0
+
+
 def test_mask_holds_the_body_not_its_shadow_nor_the_empty_scene():
     spec = SquatSpec(seed=2, heel_lift_cm=5.0)
     rng = np.random.default_rng(1)

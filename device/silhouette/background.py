@@ -82,24 +82,44 @@ class BackgroundModel:
     """Running weighted average of one camera's empty scene (feed only frames with nobody in view).
 
         model = BackgroundModel()
-        model.update(rgb)            # while idle, every few frames
+        model.update(rgb)            # while idle, every few frames; False if the frame was skipped
         model.ready, model.image     # uint8 RGB once it has seen `min_frames`
+
+    Slow lighting drift is followed. A frame that differs from the model over a large area
+    (someone walking past whom the pose model missed) is skipped; if such frames keep coming
+    (lights switched, a bench moved), the model starts again from the new scene.
     """
+
+    CHANGE_LEVEL = 40  # grey levels: a pixel this far from the model has changed
+    CHANGE_SHARE = 0.03  # a frame with more than this share of changed pixels is skipped
+    RELEARN_AFTER = 30  # ... unless this many come in a row: then the scene itself changed
 
     def __init__(self, alpha: float = 0.05, min_frames: int = 5):
         self.alpha = alpha  # weight of a new frame once warmed up (~20-frame memory)
         self.min_frames = min_frames
         self.count = 0
+        self.skipped = 0  # frames skipped in a row
         self._mean: np.ndarray | None = None
 
-    def update(self, rgb: np.ndarray) -> None:
+    def update(self, rgb: np.ndarray) -> bool:
         frame = rgb.astype(np.float32)
         if self._mean is None or self._mean.shape != frame.shape:
-            self._mean, self.count = frame, 1  # a new size (camera re-configured) starts over
-            return
+            self._mean, self.count, self.skipped = frame, 1, 0  # a new size starts over
+            return True
+        if self.ready:
+            diff = cv2.absdiff(rgb, self.image)
+            changed = (diff.max(axis=2) if diff.ndim == 3 else diff) > self.CHANGE_LEVEL
+            if changed.mean() > self.CHANGE_SHARE:
+                self.skipped += 1
+                if self.skipped < self.RELEARN_AFTER:
+                    return False
+                self._mean, self.count, self.skipped = frame, 1, 0
+                return True
+        self.skipped = 0
         self.count += 1
         a = max(self.alpha, 1.0 / self.count)  # a plain mean while warming up
         cv2.accumulateWeighted(frame, self._mean, a)
+        return True
 
     @property
     def ready(self) -> bool:
@@ -112,7 +132,7 @@ class BackgroundModel:
         return np.clip(self._mean + 0.5, 0, 255).astype(np.uint8)
 
     def reset(self) -> None:
-        self._mean, self.count = None, 0
+        self._mean, self.count, self.skipped = None, 0, 0
 
 
 def median_background(images: list[np.ndarray], keypoints: list[np.ndarray],
