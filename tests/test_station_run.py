@@ -325,18 +325,39 @@ def test_faults_stall_person_leaving_too_few_reps_pain_cancel(faulty):
     assert counters["results"] == 0 and counters["stopped"] >= 5
 
 
+def _run_station(tmp_path, conf, notify=None):
+    env = dict(os.environ, OHSA_MODEL=str(MODEL))
+    if notify is not None:
+        env.update(NOTIFY_SOCKET=str(notify), WATCHDOG_USEC="1000000")
+    return subprocess.Popen(
+        [sys.executable, "-m", "device", "run", "--config", str(conf), "--data-dir", str(tmp_path / "d"),
+         "--host", "127.0.0.1", "--port", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+    )
+
+
+def _datagrams(sock) -> list[str]:
+    out = []
+    while True:
+        try:
+            out.append(sock.recv(4096).decode())
+        except BlockingIOError:
+            return out
+
+
 def test_ohsa_run_without_cameras_still_serves_pages(tmp_path):
+    import socket
+
     conf = tmp_path / "ohsa.toml"
     conf.write_text(
         '[cameras.front]\nbackend = "usb"\nnumber = 97\n[cameras.side]\nbackend = "usb"\nnumber = 98\n'
         '[panel]\nenabled = false\n'
     )
-    env = dict(os.environ, OHSA_MODEL=str(MODEL))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "device", "run", "--config", str(conf), "--data-dir", str(tmp_path / "d"),
-         "--host", "127.0.0.1", "--port", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-    )
+    notify = tmp_path / "notify.sock"
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(notify))
+    sock.setblocking(False)
+    proc = _run_station(tmp_path, conf, notify)
     try:
         line = proc.stdout.readline()
         assert line.startswith("ohsa run: station at http://127.0.0.1:"), (line, proc.stderr.read() if proc.poll() is not None else "")
@@ -350,6 +371,8 @@ def test_ohsa_run_without_cameras_still_serves_pages(tmp_path):
         assert s["cameras"]["front"]["status"] == "missing" and "video97" in s["cameras"]["front"]["reason"]
         status, body = _get(f"{url}/")  # the kiosk page says so too
         assert status == 200 and "cameras are not working" in body.decode()
+        sent = []
+        assert _wait(lambda: sent.extend(_datagrams(sock)) or sent.count("WATCHDOG=1") >= 2, 10), sent
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -360,6 +383,33 @@ def test_ohsa_run_without_cameras_still_serves_pages(tmp_path):
     assert proc.returncode == 0, err
     assert "Traceback" not in err
     assert "front camera missing" in err or "front camera" in err
+    # systemd: READY once up, watchdog pings from the frame loop, STOPPING at the end
+    sent += _datagrams(sock)
+    sock.close()
+    assert "READY=1" in sent and "STOPPING=1" in sent
+    assert sent.index("READY=1") < sent.index("STOPPING=1")
+    assert sent.count("WATCHDOG=1") >= 2
+    assert any(m.startswith("STATUS=station at http://127.0.0.1:") for m in sent)
+    assert not (tmp_path / "d" / "startup-unfinished.json").exists()
+
+
+def test_ohsa_run_with_a_bad_config_starts_in_safe_mode(tmp_path):
+    conf = tmp_path / "ohsa.toml"
+    conf.write_text('[station]\ntarget_reps = "five"\n[panel]\nenabled = false\n')
+    proc = _run_station(tmp_path, conf)
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("ohsa run: station at "), line
+        url = line.split(" at ")[1].strip()
+        s = json.loads(_get(f"{url}/api/status")[1])
+        assert "station.target_reps" in s["safe_mode"]
+        assert "needs a member of staff" in s["message"] and "target_reps" in s["message"]
+        assert s["panel"]["status"] == "attention"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0 and "Traceback" not in err
+    assert "SAFE MODE" in err
 
 
 def test_ohsa_run_bad_recording_is_one_clear_line(tmp_path):
