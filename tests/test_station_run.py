@@ -282,6 +282,16 @@ def _to_recording(rt):
 
 def test_faults_stall_person_leaving_too_few_reps_pain_cancel(faulty):
     rt, sources, config = faulty
+    # while idle with nobody in view, each camera's empty scene is learnt (for the silhouettes)
+    for src in sources.values():
+        src.empty.set()
+    assert _wait(lambda: all(rt._backgrounds[v].count >= 2 for v in sources), 15)
+    for src in sources.values():
+        src.empty.clear()
+    counts = {v: rt._backgrounds[v].count for v in sources}
+    time.sleep(1.5)  # a person in view: not learnt
+    assert {v: rt._backgrounds[v].count for v in sources} == counts
+
     # camera stall during recording
     _to_recording(rt)
     sources["side"].stall.set()
