@@ -454,11 +454,19 @@ def test_hands_on_hips_retest_does_not_judge_the_arms(tmp_path):
         views[v] = ViewTrack(W, H, 30.0, times, kps)
     store = Store(tmp_path / "a.db")
     analyser = Analyser(station_config(), store)
+    base = result_from_reps(3, {"arms_fall_forward", "knees_cave_in"})
     for kind in ("standard", "hands_on_hips"):
-        job = Job(token=1, kind=kind, parent_id=None, parent_result=None, track=Track(views),
+        job = Job(token=1, kind=kind, parent_id="abc" if kind != "standard" else None,
+                  parent_result=base if kind != "standard" else None, track=Track(views),
                   keepers={}, live_reps=3, started=0.0, ended=6.0)
-        entry = analyser.analyse(job)["result"]["compensations"]["arms_fall_forward"]
+        result = analyser.analyse(job)["result"]
+        entry = result["compensations"]["arms_fall_forward"]
         if kind == "hands_on_hips":
             assert entry["status"] == "not_assessed" and "hips" in entry["reason"]
             assert entry["value"] is None
+            # the comparison with the standard set travels with the re-test's result
+            assert result["retest"]["parent_id"] == "abc" and result["retest"]["kind"] == kind
+            assert "arms_fall_forward" in result["retest"]["not_comparable"]
+        else:
+            assert "retest" not in result
     store.close()

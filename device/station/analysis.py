@@ -13,6 +13,7 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
+from device.station import retest
 from device.station.keeper import ViewKeeper
 from device.station.machine import Job
 from device.track import Track, ViewTrack
@@ -80,6 +81,9 @@ class Analyser:
         if job.kind == "hands_on_hips":
             not_overhead(result)
         result = self._refine(result, job)
+        if job.kind != "standard" and job.parent_result is not None:
+            # kept with the re-test, so the trainer pages can show it later
+            result["retest"] = {"parent_id": job.parent_id, **retest.compare(job.parent_result, result, job.kind)}
         return {"result": result, "images": self._stills(result, job)}
 
     def save(self, job: Job, outcome: dict) -> str:
