@@ -429,3 +429,25 @@ def test_ohsa_run_bad_recording_is_one_clear_line(tmp_path):
     )
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [f"ohsa: {tmp_path / 'nope.mov'}: no such file or folder (--front)"]
+
+
+def test_retest_on_real_frames_is_stored_linked(faulty):
+    rt, sources, config = faulty
+    rt.station.target_reps = rt.station.min_reps = 1  # one rep per loop of the clips
+    assert rt.start()
+    assert _wait(lambda: rt.state()["state"] in ("result", "too_few_reps", "error", "person_left"), 40)
+    base = rt.state()
+    assert base["state"] == "result", base
+    assert base["retests"] == ["heels_raised", "hands_on_hips"]
+    assert rt.retest("heels_raised")
+    assert rt.state()["kind"] == "heels_raised"
+    assert _wait(lambda: rt.state()["state"] in ("result", "too_few_reps", "error", "person_left"), 40)
+    s = rt.state()
+    assert s["state"] == "result" and s["parent_id"] == base["assessment_id"]
+    saved = rt.store.get(s["assessment_id"])
+    assert saved["kind"] == "heels_raised" and saved["parent_id"] == base["assessment_id"]
+    comparison = saved["result"]["retest"]
+    assert comparison == {**s["comparison"]} and comparison["parent_id"] == base["assessment_id"]
+    base_present = {c for c, e in rt.store.get(base["assessment_id"])["result"]["compensations"].items()
+                    if e["status"] == "present"}
+    assert set(comparison["disappeared"]) | set(comparison["persisted"]) | set(comparison["not_comparable"]) == base_present
