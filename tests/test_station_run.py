@@ -429,6 +429,15 @@ def test_ohsa_run_bad_recording_is_one_clear_line(tmp_path):
     )
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [f"ohsa: {tmp_path / 'nope.mov'}: no such file or folder (--front)"]
+    junk = tmp_path / "junk.mov"
+    junk.write_text("not a video")
+    proc = subprocess.run(
+        [sys.executable, "-m", "device", "run", "--side", str(junk), "--port", "0"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"ohsa: {junk}: ") and "Traceback" not in proc.stderr
 
 
 def test_retest_on_real_frames_is_stored_linked(faulty):

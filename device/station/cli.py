@@ -47,6 +47,9 @@ def _recordings(args) -> dict[str, str]:
             continue
         if not Path(path).exists():
             raise InputError(f"{path}: no such file or folder (--{view})")
+        from device.media import open_media
+
+        open_media(path).close()  # undecodable: one clear line now, not an offline camera later
         out[view] = path
     return out
 
