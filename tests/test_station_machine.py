@@ -470,3 +470,29 @@ def test_hands_on_hips_retest_does_not_judge_the_arms(tmp_path):
         else:
             assert "retest" not in result
     store.close()
+
+
+def test_keeper_holds_each_reps_bottom_with_bounded_memory():
+    from device.station.keeper import AROUND, KEEP_LONG_SIDE, STANDING, ViewKeeper
+
+    keeper = ViewKeeper(max_reps=3)
+    image = np.zeros((H, W, 3), np.uint8)
+    ends = 0
+    for i, t in enumerate(np.arange(0, 20, DT)):  # ten reps of 2 s, far more than kept
+        img = image.copy()
+        img[0, 0, 0] = i % 256  # tells the frames apart
+        keeper.add(float(t), img, person("front", depth_at(t)))
+        if int((t + DT) // 2.0) > int(t // 2.0):  # a rep counted at each standing moment
+            keeper.end_rep()
+            ends += 1
+    assert ends == 10
+    assert len(keeper.bottoms) == 3  # only the last max_reps reps
+    for b in keeper.bottoms:
+        assert abs((b.t % 2.0) - 1.0) < 2 * DT  # the deepest moment is mid-rep
+        assert len(b.around) == 2 * AROUND + 1 and max(b.still.shape[:2]) <= KEEP_LONG_SIDE
+    assert len(keeper.standing) == STANDING
+    frames = keeper.frames()
+    assert len(frames) <= 3 * (2 * AROUND + 1) + STANDING
+    assert [t for t, _ in frames] == sorted(t for t, _ in frames)
+    assert keeper.scale == KEEP_LONG_SIDE / H
+    assert abs(keeper.nearest(17.0).t - 17.0) < 2 * DT
