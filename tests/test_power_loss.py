@@ -57,6 +57,7 @@ HELPER = textwrap.dedent(r"""
             os._exit(1)
 
     committed = {}  # aid -> i
+    checked = set()  # rows already found whole
     failures, next_i, kills_done = [], 0, 0
     while kills_done < kills:
         r_fd, w_fd = os.pipe()
@@ -64,7 +65,8 @@ HELPER = textwrap.dedent(r"""
         if pid == 0:
             writer(r_fd, w_fd, next_i)
         os.close(w_fd)
-        time.sleep(rng.uniform(0.0, 0.25))   # anywhere: mid-transaction, mid-fsync, mid-rename
+        # anywhere: mid-transaction, mid-fsync, mid-rename; every 4th round long enough to commit
+        time.sleep(rng.uniform(0.0, 0.25) if kills_done % 4 else rng.uniform(0.3, 0.6))
         os.kill(pid, signal.SIGKILL)
         os.waitpid(pid, 0)
         kills_done += 1
@@ -81,18 +83,24 @@ HELPER = textwrap.dedent(r"""
         store = Store(db)
         if not store.integrity_check():
             failures.append(f"kill {kills_done}: integrity check failed")
-        for aid, i in committed.items():
+        # what this round committed, and a sample of the older ones (all of them at the end)
+        older = [a for a in committed if a in checked]
+        for aid in [a for a in committed if a not in checked] + rng.sample(older, min(5, len(older))):
+            i = committed[aid]
             got = store.get(aid)
             if got is None or got["result"] != result(i) or got["label"] != f"K{i}":
                 failures.append(f"kill {kills_done}: assessment {aid} ({i}) lost or changed")
             elif store.get_track(aid) != track(i) or store.get_image(aid, "front") != jpeg(i, "front") \
                     or store.get_image(aid, "side") != jpeg(i, "side"):
                 failures.append(f"kill {kills_done}: track or image of {aid} ({i}) lost or changed")
-        # no half-saved assessment: every row has its track and both stills
+        # no half-saved assessment: every new row has its track and both stills
         for row in store.list(limit=10000):
+            if row["id"] in checked:
+                continue
             a = store.get(row["id"])
             if not a["has_track"] or sorted(a["images"]) != ["front", "side"]:
                 failures.append(f"kill {kills_done}: {row['id']} saved in part")
+            checked.add(row["id"])
         store.close()
         if os.path.exists(cfg_path):
             try:
@@ -101,6 +109,13 @@ HELPER = textwrap.dedent(r"""
                     failures.append(f"kill {kills_done}: config mixes two versions")
             except Exception as e:
                 failures.append(f"kill {kills_done}: config unreadable: {e}")
+    # at the end, everything ever committed, in full
+    store = Store(db)
+    for aid, i in committed.items():
+        if store.get(aid)["result"] != result(i) or store.get_track(aid) != track(i) \
+                or store.get_image(aid, "front") != jpeg(i, "front") or store.get_image(aid, "side") != jpeg(i, "side"):
+            failures.append(f"end: {aid} ({i}) changed")
+    store.close()
     print(json.dumps({"kills": kills_done, "committed": committed, "failures": failures[:20]}))
 """)
 
