@@ -5,6 +5,7 @@
 #   sudo scripts/install-pi.sh                      # online: apt, PyPI, model from upstream
 #   sudo scripts/install-pi.sh --bundle FILE|DIR    # offline: everything from the bundle
 #                                                   # (scripts/make-offline-bundle.sh)
+#   sudo ohsa-bundle/install-pi.sh                  # the same, from an unpacked bundle
 # Options:
 #   --model PATH   the MoveNet file from here (verified by SHA-256) instead of the bundle/upstream
 #   --no-apt       do not run apt-get (say what is missing instead)
@@ -33,7 +34,7 @@ while [ $# -gt 0 ]; do
     --model) model=${2:?--model needs a path}; shift 2 ;;
     --no-apt) use_apt=0; shift ;;
     --no-start) start=0; shift ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     *) die "unknown option $1 (see --help)" ;;
   esac
 done
@@ -41,6 +42,8 @@ done
 here=$(cd "$(dirname "$0")" && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
+# run from inside an unpacked bundle: that bundle
+[ -n "$bundle" ] || [ ! -f "$here/SHA256SUMS" ] || bundle=$here
 
 # --- where the software comes from -----------------------------------------------------------
 if [ -n "$bundle" ]; then
@@ -51,7 +54,8 @@ if [ -n "$bundle" ]; then
   else
     src=$(cd "$bundle" && pwd)
   fi
-  [ -f "$src/SHA256SUMS" ] && [ -d "$src/wheels" ] || die "$bundle: not an OHSA bundle (no SHA256SUMS or wheels/)"
+  [ -f "$src/SHA256SUMS" ] && [ -f "$src/manifest.json" ] && [ -d "$src/wheels" ] \
+    || die "$bundle: not an OHSA bundle (no SHA256SUMS, manifest.json or wheels/)"
   (cd "$src" && sha256sum --quiet -c SHA256SUMS) >&2 || die "$bundle: damaged (SHA-256 mismatch above); copy it again"
   bundle_machine=$(sed -n 's/.*"machine": "\([^"]*\)".*/\1/p' "$src/manifest.json")
   [ "$bundle_machine" = "$(uname -m)" ] || die "$bundle: built for $bundle_machine, this machine is $(uname -m)"

@@ -20,7 +20,7 @@ while [ $# -gt 0 ]; do
   case $1 in
     -o|--output) out=${2:?$1 needs a file name}; shift 2 ;;
     --model) model=${2:?--model needs a path}; shift 2 ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
     *) echo "make-offline-bundle: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done

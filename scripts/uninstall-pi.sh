@@ -17,7 +17,7 @@ purge=0
 case ${1:-} in
   "") ;;
   --purge) purge=1 ;;
-  -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
+  -h|--help) sed -n '2,6p' "$0"; exit 0 ;;
   *) echo "uninstall-pi: unknown option $1 (see --help)" >&2; exit 2 ;;
 esac
 [ "$(id -u)" = 0 ] || { echo "uninstall-pi: run as root" >&2; exit 1; }

@@ -82,6 +82,11 @@ def test_refuses_a_bad_bundle_before_changing_anything(tmp_path):
     proc = _run(INSTALL, "--bundle", damaged)
     assert proc.returncode == 1 and "damaged (SHA-256 mismatch" in _last_line(proc)
 
+    # run from inside an unpacked bundle, it installs that bundle (and checks it first)
+    shutil.copy(INSTALL, damaged / "install-pi.sh")
+    proc = _run(damaged / "install-pi.sh")
+    assert proc.returncode == 1 and "damaged (SHA-256 mismatch" in _last_line(proc)
+
     foreign = _fake_bundle(tmp_path / "f", machine="riscv64")
     proc = _run(INSTALL, "--bundle", foreign)
     assert proc.returncode == 1 and _last_line(proc).endswith("built for riscv64, this machine is " + os.uname().machine)
