@@ -273,3 +273,22 @@ def test_a_person_facing_the_other_way_reads_the_same():
     for cid in ("heels_rise", "low_back_round"):
         assert mirrored[cid]["status"] == plain[cid]["status"] == "present"
         assert abs(mirrored[cid]["value"] - plain[cid]["value"]) <= 0.25 * abs(plain[cid]["value"])
+
+
+def test_frames_shrunk_to_480_keep_feet_and_heels_but_not_the_back():
+    import cv2
+
+    synth = render_sequence(SquatSpec(reps=2, seed=13, heel_lift_cm=4.0, lumbar_deg=30.0))
+    bgs = _backgrounds(synth)
+    size = (480, 360)
+    frames = {v: [(t, cv2.resize(im, size, interpolation=cv2.INTER_AREA)) for t, im in fs]
+              for v, fs in synth.frames.items()}
+    small = {v: cv2.resize(im, size, interpolation=cv2.INTER_AREA) for v, im in bgs.items()}
+    for view in synth.track.views.values():
+        view.keypoints[..., :2] *= 0.75
+    result = _rules_result(synth)
+    out = refine(result, frames, synth.track, small)
+    assert out["compensations"]["heels_rise"]["status"] == "present"
+    assert out["compensations"]["feet_turn_out"]["status"] == "absent"
+    assert out["compensations"]["low_back_round"] == result["compensations"]["low_back_round"]
+    assert "trunk is" in out["silhouette"]["views"]["side"]["low_back"]

@@ -358,6 +358,10 @@ def _heels(v: _View, face: float, n_reps: int, rules_entry: dict | None) -> tupl
 
 
 def _back(v: _View, face: float, n_reps: int) -> tuple[dict, str | None]:
+    trunks = [t for t in (_trunk(f.kps) for f in v.standing) if t]
+    if not trunks or np.median(trunks) < th.MIN_TRUNK_PX:
+        return {}, (f"the trunk is {np.median(trunks) if trunks else 0:.0f} px long in the side frames; "
+                    f"the back contour needs at least {th.MIN_TRUNK_PX:.0f} (frames of 640 px or a closer camera)")
     whys = []
 
     def profile(f):

@@ -27,6 +27,10 @@ MIN_CONFIDENCE = 0.5
 
 # Geometry the measurements need before they are trusted.
 MIN_SHANK_PX = 22.0  # knee-to-ankle length in the processed image (longer side at most 640 px)
+# Hip-to-shoulder length the back contour needs: a 10-degree contour turn is a sagitta of about
+# 1 px at 75 px. On the renderer the back's spread on clean squats is about 6 degrees at 85 px
+# (640x480, 2.6 m) and 15 at 64 px (480x360), where it raised false alarms.
+MIN_TRUNK_PX = 75.0
 SIDE_VIEW_MAX_SKEW = 0.25  # |left-right hip/shoulder separation| / trunk length in the side view
 FRONT_VIEW_MIN_WIDTH = 0.25  # hip width / trunk length in the front view
 # Upright in fitted clothes the back's profile from buttocks to shoulder blades is hollow (the
