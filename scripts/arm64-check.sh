@@ -4,7 +4,7 @@
 # does it offline (scripts/make-offline-bundle.sh, then install-pi.sh --bundle with the network
 # cut off) and once more (idempotent), run `ohsa pose`, `ohsa track` and `ohsa rules` there and
 # here (x86-64) on frames of the shared recordings and compare (keypoints equal within 0.01 px
-# and 1e-4 in score, verdicts equal), then uninstall (data kept) so the next run installs afresh.
+# and 1e-4 in score, verdicts equal), then uninstall (data kept), then --purge (all gone).
 #
 #   sudo scripts/arm64-check.sh [--root /var/tmp/ohsa-arm64] [--cpu a76|a72] [--bundle FILE]
 #
@@ -167,4 +167,8 @@ inside /tmp/ohsa-check/ohsa-bundle/uninstall-pi.sh
   && [ ! -L "$root/etc/systemd/system/multi-user.target.wants/ohsa.service" ] \
   && [ -f "$root/var/lib/ohsa/models/movenet_singlepose_lightning_int8_v4.tflite" ] && [ -f "$root/etc/ohsa/ohsa.toml" ] \
   || { echo "arm64-check: uninstall left the software or removed the data" >&2; exit 1; }
+step "uninstall --purge (everything)"
+inside /tmp/ohsa-check/ohsa-bundle/uninstall-pi.sh --purge
+[ ! -e "$root/var/lib/ohsa" ] && [ ! -e "$root/etc/ohsa" ] && ! grep -q '^ohsa:' "$root/etc/passwd" \
+  || { echo "arm64-check: uninstall --purge left data, settings or the user" >&2; exit 1; }
 step "done"
