@@ -171,13 +171,13 @@ def back_profile(mask: np.ndarray, kps: np.ndarray, face: float, valid: np.ndarr
     if n[0] * face > 0:
         n = -n
     # arms in the way: an elbow or wrist behind the trunk line, alongside the measured span
+    arm = False
     for j in (L_ELB, R_ELB, L_WRI, R_WRI):
         if kps[j, 2] < MIN_SCORE:
             continue
         rel = kps[j, :2] - hip
         along, behind = float(rel @ u) / length, float(rel @ n) / length
-        if 0.05 < along < 0.9 and 0.0 < behind < 0.5:
-            return None, "an arm is behind the back"
+        arm |= 0.05 < along < 0.9 and 0.0 < behind < 0.5
     h, w = mask.shape
     box = np.array([hip, sho, hip + 0.6 * length * n, sho + 0.6 * length * n])
     x0, y0 = np.floor(box.min(0)).astype(int) - 3
@@ -199,14 +199,23 @@ def back_profile(mask: np.ndarray, kps: np.ndarray, face: float, valid: np.ndarr
         if len(below) == 0:
             continue  # no edge within reach
         k = below[0]
-        if valid is not None and not valid[int(round(yi[k])), int(round(xi[k]))]:
-            continue  # the edge lies where the empty scene is not known
+        if valid is not None:
+            # both sides of the edge must be seen against a known empty scene; an edge at the
+            # border of the unknown area is where the person always was, not where they are
+            ins = max(k - 4, 0)
+            out = min(k + 3, len(steps) - 1)
+            if not (valid[int(round(yi[ins])), int(round(xi[ins]))] and valid[int(round(yi[out])), int(round(xi[out]))]
+                    and valid[int(round(yi[k])), int(round(xi[k]))]):
+                continue
         frac = (vals[k - 1] - 0.5) / max(vals[k - 1] - vals[k], 1e-6)
         ds[i] = (steps[k - 1] + frac * (steps[k] - steps[k - 1])) / length
     span = (PROFILE_U >= BACK_SPAN[0] - 1e-9) & (PROFILE_U <= BACK_SPAN[1] + 1e-9)
+    why = []
     if np.isfinite(ds[span]).sum() < 0.75 * span.sum():
-        return None, "back contour broken (background unknown there, or clothing like it)"
-    return ds, None
+        why.append("back contour broken (background unknown there, or clothing like it)")
+    if arm:
+        why.append("an arm is behind the back")
+    return (None, " and ".join(why)) if why else (ds, None)
 
 
 def bend_change(profile: np.ndarray, reference: np.ndarray):
