@@ -275,8 +275,10 @@ def _feet(v: _View, n_reps: int) -> tuple[dict, str | None]:
         side = None
         if present:
             side = "both" if len(sides) == 2 else next(iter(sides))
-        what = "out" if sign > 0 else "in"
-        reason = (f"silhouette: toes moved {what} by {value:.0f} degrees (median of {len(measured)} reps; "
+        what = "out" if (sign > 0) == (value >= 0) else "in"
+        word = "out" if sign > 0 else "in"
+        reason = (f"silhouette: the foot turning most {word} turned {what} by {abs(value):.0f} degrees "
+                  f"from the standing start (median of {len(measured)} reps; "
                   f"estimated from the forefoot's sideways shift, feet of "
                   f"{'both sides' if len(per_foot) == 2 else 'one side'} measured)")
         out[cid] = (_entry(cid, PRESENT if present else ABSENT, flagged, side, value, "degrees", thr, conf, reason), conf)
