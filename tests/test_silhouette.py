@@ -53,6 +53,7 @@ def test_clean_squat_measures_all_five_and_flags_none(clean):
         assert e["confidence"] >= 0.5 and e["severity"] == "none"
         assert e["unit"] and e["threshold"] > 0 and e["reason"].startswith("silhouette")
         assert e["value"] < e["threshold"]
+        assert len(e["rep_values"]) == clean["reps"] and max(e["rep_values"]) < e["threshold"]
     assert clean["compensations"]["feet_flatten"]["status"] == "not_assessed"  # never touched
 
 

@@ -193,7 +193,7 @@ def _trunk(kps) -> float | None:
     return None if hip is None or sho is None else float(np.linalg.norm(sho - hip))
 
 
-def _entry(cid, status, reps_flagged, side, value, unit, threshold, confidence, reason) -> dict:
+def _entry(cid, status, reps_flagged, side, value, unit, threshold, confidence, reason, rep_values) -> dict:
     return {
         "status": status,
         "reps_flagged": int(reps_flagged),
@@ -204,6 +204,7 @@ def _entry(cid, status, reps_flagged, side, value, unit, threshold, confidence, 
         "confidence": round(float(confidence), 2),
         "severity": th.severity(value, threshold, th.STEP[cid]) if status == PRESENT else "none",
         "reason": reason,
+        "rep_values": [None if x is None else round(float(x), 3) for x in rep_values],  # per rep, as the rules
     }
 
 
@@ -262,9 +263,11 @@ def _feet(v: _View, n_reps: int) -> tuple[dict, str | None]:
     out = {}
     for cid, sign, thr in (("feet_turn_out", 1.0, th.FEET_TURN_OUT_DEG), ("feet_turn_in", -1.0, th.FEET_TURN_IN_DEG)):
         flagged, sides, worst = 0, set(), []
+        per_rep: list[float | None] = [None] * n_reps
         for i in measured:
             turn = {s: sign * per_foot[s][i] for s in per_foot}
             worst.append(max(turn.values()))
+            per_rep[i] = worst[-1]
             over = [s for s, x in turn.items() if x >= thr]
             if over:
                 flagged += 1
@@ -281,7 +284,8 @@ def _feet(v: _View, n_reps: int) -> tuple[dict, str | None]:
                   f"from the standing start (median of {len(measured)} reps; "
                   f"estimated from the forefoot's sideways shift, feet of "
                   f"{'both sides' if len(per_foot) == 2 else 'one side'} measured)")
-        out[cid] = (_entry(cid, PRESENT if present else ABSENT, flagged, side, value, "degrees", thr, conf, reason), conf)
+        out[cid] = (_entry(cid, PRESENT if present else ABSENT, flagged, side, value, "degrees", thr, conf, reason,
+                           per_rep), conf)
     return out, None
 
 
@@ -353,7 +357,7 @@ def _heels(v: _View, face: float, n_reps: int, rules_entry: dict | None) -> tupl
         agree = (proxy["status"] == PRESENT) == present
         conf = min(1.0, conf + 0.1) if agree else conf * 0.85
         reason += "; the ankle-rise proxy " + ("agrees" if agree else f"disagrees ({proxy['status']})")
-    entry = _entry("heels_rise", PRESENT if present else ABSENT, flagged, None, value, "cm", thr, conf, reason)
+    entry = _entry("heels_rise", PRESENT if present else ABSENT, flagged, None, value, "cm", thr, conf, reason, reps)
     if proxy and proxy is not rules_entry:
         entry["proxy"] = proxy  # keep the rules' reading for the trainer
     return {"heels_rise": (entry, conf)}, None
@@ -411,7 +415,8 @@ def _back(v: _View, face: float, n_reps: int) -> tuple[dict, str | None]:
         reason = (f"silhouette: back contour {abs(value):.0f} degrees "
                   f"{word if value > 0 else ('more arched' if sign > 0 else 'rounder')} than standing "
                   f"(median of {len(measured)} reps)")
-        out[cid] = (_entry(cid, PRESENT if present else ABSENT, flagged, None, value, "degrees", thr, conf, reason), conf)
+        out[cid] = (_entry(cid, PRESENT if present else ABSENT, flagged, None, value, "degrees", thr, conf, reason,
+                           [None if r is None else sign * r for r in reps]), conf)
     return out, None
 
 
