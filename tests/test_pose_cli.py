@@ -152,3 +152,8 @@ def test_config_model_path_is_used(tmp_path, stills, model_path):
     one_line_error(ohsa("model", "status", env_extra=env), "cut.tflite", "truncated")
     out = ohsa("pose", str(stills[0][0]), "--model", str(model_path), env_extra=env)
     assert out.returncode == 0, out.stderr
+
+
+def test_bench_without_development_data_says_what_to_pass(tmp_path):
+    out = ohsa("bench", "--json", env_extra={"OHSA_SHARED_DIR": str(tmp_path / "none")})
+    one_line_error(out, "front.mov", "--front VIDEO --side VIDEO")

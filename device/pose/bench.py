@@ -88,10 +88,13 @@ def run_bench(
     compare_whole_frame: bool = True,
 ) -> dict:
     d_front, d_side = default_recordings()
+    front_given, side_given = bool(front), bool(side)
     front, side = Path(front or d_front), Path(side or d_side)
     if frames < 1 or warmup < 0:
         raise InputError(f"--frames {frames} / --warmup {warmup}: need at least one timed frame")
-    for p in (front, side):
+    for p, given in ((front, front_given), (side, side_given)):
+        if not given and not p.exists():
+            raise InputError(f"{p}: no such recording (the development data); pass --front VIDEO --side VIDEO")
         open_media(p).close()  # a bad recording fails here with its one line
     with tempfile.TemporaryDirectory(prefix="ohsa-bench-") as folder:
         clips = dict(zip(("front", "side"), _decode_in_child([front, side], Path(folder))))
