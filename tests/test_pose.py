@@ -45,7 +45,7 @@ def test_runtime_is_litert_and_built_once(movenet):
     assert movenet._interpreter is interpreter
 
 
-def test_pose_1_against_upstream_movenet_reference(movenet, pose_1, data_dir):
+def test_pose_1_against_upstream_movenet_reference(movenet, pose_1, data_dir, record_property):
     """Upstream's own check: at least 95 % of keypoints within 60 px, median under 15 px."""
     ref = json.loads((data_dir / "tfjs-pose-detection" / "pose_1.json").read_text())
     expected = np.array([[[f[n]["x"], f[n]["y"]] for n in KEYPOINT_NAMES] for f in ref])
@@ -54,10 +54,12 @@ def test_pose_1_against_upstream_movenet_reference(movenet, pose_1, data_dir):
     err = np.linalg.norm(got[..., :2] - expected, axis=-1)
     within, median = float((err < 60).mean()), float(np.median(err))
     print(f"\npose_1: {within:.2%} of keypoints within 60 px, median {median:.1f} px, p95 {np.percentile(err, 95):.1f} px")
+    record_property("pose_1_within_60px", round(within, 4))
+    record_property("pose_1_median_px", round(median, 2))
     assert within >= 0.95 and median < 15.0
 
 
-def test_pose_squats_against_upstream_blazepose(movenet, squats, data_dir):
+def test_pose_squats_against_upstream_blazepose(movenet, squats, data_dir, record_property):
     """Our keypoints agree with upstream's BlazePose fixture on COCO-17: median < 0.15 torso."""
     ref = np.array(json.loads((data_dir / "tfjs-pose-detection" / "pose_squats.full.json").read_text()))
     expected = ref[:, BLAZEPOSE_TO_COCO, :2]
@@ -68,15 +70,17 @@ def test_pose_squats_against_upstream_blazepose(movenet, squats, data_dir):
     median = float(np.median(err))
     hips = float(np.median(err[:, 11:13]))
     print(f"\npose_squats vs BlazePose: median {median:.3f} torso lengths (hips {hips:.3f})")
+    record_property("pose_squats_median_torso", round(median, 3))
     assert median < 0.15
 
 
-def test_crop_tracking_raises_scores(movenet, squats, pose_1):
+def test_crop_tracking_raises_scores(movenet, squats, pose_1, record_property):
     """Before/after: whole frame only against crop tracking, same frames, no smoothing."""
     for name, frames in (("pose_squats", squats), ("pose_1", pose_1)):
         whole = _track(movenet, frames, crop_tracking=False, smoothing=False)[..., 2].mean()
         tracked = _track(movenet, frames, smoothing=False)[..., 2].mean()
         print(f"\n{name}: mean keypoint score whole frame {whole:.3f} -> crop tracking {tracked:.3f}")
+        record_property(f"{name}_mean_score", f"{whole:.3f} -> {tracked:.3f}")
         assert tracked > whole + 0.1
 
 
