@@ -6,8 +6,8 @@ Inputs (what the camera and station layers pass):
 
 - `result`: the rules' `ohsa-result/1` (`device.rules.evaluate`) with `rep_windows`
   (`[{"start", "bottom", "end"}]`, seconds on the shared clock) and, when present, `views`
-  (`views["side"]["status"] != "ok"` means the side view cannot be judged; refine then leaves the
-  side entries alone).
+  (`views[view]["status"] != "ok"` means the rules found that view unusable, e.g. a skewed side
+  camera; refine then leaves that view's entries alone).
 - `frames`: `{"front": [(t, rgb), ...], "side": [...]}`; RGB uint8 `(H, W, 3)` as the camera
   layer delivers them, `t` on the same clock as the track. Only frames standing before/between
   reps and within 0.12 s of each rep's bottom are used, so a caller may pass just those (see
@@ -21,7 +21,7 @@ Inputs (what the camera and station layers pass):
 
 Output: the same result with `feet_turn_out`, `feet_turn_in`, `heels_rise`, `low_back_arch`,
 `low_back_round` replaced (status, reps_flagged, side, value, unit, threshold, confidence,
-severity, reason) where the measurement is trustworthy, unchanged otherwise; plus
+severity, reason, rep_values) where the measurement is trustworthy, unchanged otherwise; plus
 `result["silhouette"]`: per view, what background was used and why an entry was not replaced.
 `feet_flatten` is never touched: no honest measurement of the arch from these views.
 """
@@ -51,7 +51,6 @@ MAX_STANDING = 6  # most upright standing frames measured for the baseline
 MAX_BOTTOM = 3  # frames nearest each rep's bottom measured
 MAX_MEDIAN_FRAMES = 40
 MAX_BACK_RESID = 0.012  # bottom vs standing back contour mismatch (share of trunk length): unreliable
-
 
 
 def wanted(t: float, rep_windows: list[dict]) -> bool:
