@@ -293,3 +293,15 @@ def test_frames_shrunk_to_480_keep_feet_and_heels_but_not_the_back():
     assert out["compensations"]["feet_turn_out"]["status"] == "absent"
     assert out["compensations"]["low_back_round"] == result["compensations"]["low_back_round"]
     assert "trunk is" in out["silhouette"]["views"]["side"]["low_back"]
+
+
+def test_docs_list_the_silhouette_thresholds_with_their_values():
+    from pathlib import Path
+
+    from device.rules.thresholds import THRESHOLDS
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "silhouette.md").read_text(encoding="utf-8")
+    names = [n for n in THRESHOLDS if n.startswith("silhouette_")]
+    assert len(names) == 5
+    for name in names:
+        assert f"| `{name}` | {THRESHOLDS[name].value:g} |" in doc, name
