@@ -99,3 +99,19 @@ def test_check_on_this_machine_reports_none_not_guesses(tmp_path):
         assert report["under_voltage_now"] is None
     if health.cpu_temperature() is None:
         assert report["cpu_temp_c"] is None
+
+
+def test_throttled_from_vcgencmd_first(tmp_path, monkeypatch):
+    # a vcgencmd on PATH answering as the Pi's does; it wins over the sysfs file
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / "vcgencmd").write_text('#!/bin/sh\n[ "$1" = get_throttled ] && echo "throttled=0x50000"\n')
+    (bindir / "vcgencmd").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bindir}{os.pathsep}{os.environ['PATH']}")
+    f = tmp_path / "get_throttled"
+    f.write_text("0\n")
+    flags = health.throttled(f)
+    assert flags["raw"] == "0x50000" and flags["under_voltage_since_boot"] and not flags["under_voltage_now"]
+    # vcgencmd that cannot reach the firmware (the sandbox denies /dev/vcio): the file is used
+    (bindir / "vcgencmd").write_text("#!/bin/sh\necho 'VCHI initialization failed' >&2; exit 255\n")
+    assert health.throttled(f)["raw"] == "0x0"
