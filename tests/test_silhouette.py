@@ -305,3 +305,14 @@ def test_docs_list_the_silhouette_thresholds_with_their_values():
     assert len(names) == 5
     for name in names:
         assert f"| `{name}` | {THRESHOLDS[name].value:g} |" in doc, name
+
+
+def test_feet_turning_about_the_heel_read_like_turning_about_the_ankle():
+    values = {}
+    for pivot in ("ankle", "heel"):
+        synth = render_sequence(SquatSpec(reps=2, seed=14, foot_turn_deg=(20.0, 20.0), foot_pivot=pivot),
+                                views=("front",))
+        out = refine(_rules_result(synth), synth.frames, synth.track, _backgrounds(synth))
+        assert out["compensations"]["feet_turn_out"]["status"] == "present"
+        values[pivot] = out["compensations"]["feet_turn_out"]["value"]
+    assert abs(values["heel"] - values["ankle"]) < 4.0

@@ -69,6 +69,7 @@ class SquatSpec:
     depth: float = 1.0  # 1 = thighs a little below parallel
     foot_turn_deg: tuple[float, float] = (0.0, 0.0)  # (left, right) during the squat; + = out
     foot_start_deg: tuple[float, float] = (4.0, 4.0)  # natural stance, slightly out
+    foot_pivot: str = "ankle"  # the foot turns about the "ankle" or its "heel"
     heel_lift_cm: float = 0.0
     lumbar_deg: float = 0.0  # + flexion (rounds), - extension (arches)
     trunk_lean_deg: float = 38.0  # forward lean of the hip-shoulder line at the bottom
@@ -120,10 +121,18 @@ class Body:
     floor_marks: list[np.ndarray] = field(default_factory=list)  # floor points for shadows
 
 
-def _foot(side: int, yaw: float, lift_m: float):
-    """Foot boxes and ankle position; side +1 right, -1 left; yaw + = toes out."""
+def _fwd(side: int, yaw: float) -> np.ndarray:
+    return np.array([side * math.sin(yaw), math.cos(yaw), 0.0])
+
+
+def _foot(side: int, yaw: float, lift_m: float, heel_pivot: float | None = None):
+    """Foot boxes and ankle position; side +1 right, -1 left; yaw + = toes out. With
+    `heel_pivot` (the stance's yaw) the foot turns about its heel, else about the ankle."""
     ankle0 = np.array([side * ANKLE_X, 0.0, ANKLE_Z])
-    fwd = np.array([side * math.sin(yaw), math.cos(yaw), 0.0])
+    fwd = _fwd(side, yaw)
+    if heel_pivot is not None:
+        heel = ankle0 - _fwd(side, heel_pivot) * (REARFOOT - ANKLE_BEHIND_MTP)
+        ankle0 = heel + fwd * (REARFOOT - ANKLE_BEHIND_MTP)
     lat = np.array([fwd[1], -fwd[0], 0.0]) * side  # towards the little toe (outwards)
     up = np.array([0.0, 0.0, 1.0])
     mtp = ankle0 - up * ANKLE_Z + fwd * ANKLE_BEHIND_MTP  # ball of the foot, on the floor
@@ -155,7 +164,9 @@ def body_at(spec: SquatSpec, t: float) -> Body:
     hips_yz = []
     for side, name in ((1, "right"), (-1, "left")):
         turn = spec.foot_turn_deg[0 if side < 0 else 1] * s + spec.foot_start_deg[0 if side < 0 else 1]
-        ankle, fboxes, fmarks = _foot(side, math.radians(turn), spec.heel_lift_cm / 100.0 * s)
+        start = math.radians(spec.foot_start_deg[0 if side < 0 else 1])
+        ankle, fboxes, fmarks = _foot(side, math.radians(turn), spec.heel_lift_cm / 100.0 * s,
+                                      start if spec.foot_pivot == "heel" else None)
         knee = ankle + SHANK * _rot_yz(shank_a)
         hip = knee + THIGH * np.array([0.0, -math.sin(thigh_a), math.cos(thigh_a)])
         knee[0] = (ankle[0] + side * HIP_X) / 2
