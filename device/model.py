@@ -23,7 +23,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from device import paths
+from device import atomic, paths
 from device.errors import ModelError
 
 log = logging.getLogger(__name__)
@@ -118,21 +118,7 @@ def _place(source: Path, label: str) -> Path:
     dest.parent.mkdir(parents=True, exist_ok=True)
     if dest.exists() and dest.resolve() == source.resolve():
         return dest
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=".movenet-", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as out, open(source, "rb") as src:
-            shutil.copyfileobj(src, out)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, dest)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    dirfd = os.open(dest.parent, os.O_RDONLY)
-    try:
-        os.fsync(dirfd)
-    finally:
-        os.close(dirfd)
+    atomic.write_bytes(dest, source.read_bytes())  # 2.9 MB: fine in memory
     log.info("MoveNet model installed at %s", dest)
     return dest
 
