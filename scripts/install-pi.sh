@@ -15,12 +15,7 @@
 # apt's picamera2 and lgpio), config /etc/ohsa/ohsa.toml, data /var/lib/ohsa (model, assessments),
 # units ohsa.service + ohsa-poweroff.path enabled. scripts/uninstall-pi.sh removes it again.
 set -euo pipefail
-export PATH=$PATH:/usr/local/sbin:/usr/sbin:/sbin   # useradd and friends, also under plain su
-PREFIX=/opt/ohsa
-CONF_DIR=/etc/ohsa
-DATA_DIR=/var/lib/ohsa
-UNIT_DIR=/etc/systemd/system
-USER_NAME=ohsa
+. "$(dirname "$0")/lib/pi-layout.sh"
 APT_PACKAGES=(python3-venv python3-pip python3-numpy python3-picamera2 python3-lgpio)
 APT_REQUIRED=(python3-venv)   # without these nothing works; the others degrade (no CSI/GPIO)
 

@@ -73,7 +73,7 @@ cp "$model_path" "$b/model/"
 
 cp systemd/* "$b/systemd/"
 cp scripts/install-pi.sh scripts/uninstall-pi.sh "$b/"
-cp scripts/lib/pi-constraints.txt "$b/lib/"
+cp scripts/lib/pi-constraints.txt scripts/lib/pi-layout.sh "$b/lib/"
 cp docs/setup-pi.md "$b/docs/" 2>/dev/null || true
 
 version=$("$PY" -c 'import device; print(device.__version__)')

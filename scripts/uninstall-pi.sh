@@ -5,13 +5,7 @@
 #                                          # model) and /etc/ohsa (settings) for a reinstall
 #   sudo scripts/uninstall-pi.sh --purge   # everything, including data, settings and user `ohsa`
 set -euo pipefail
-export PATH=$PATH:/usr/local/sbin:/usr/sbin:/sbin   # useradd and friends, also under plain su
-PREFIX=/opt/ohsa
-CONF_DIR=/etc/ohsa
-DATA_DIR=/var/lib/ohsa
-UNIT_DIR=/etc/systemd/system
-USER_NAME=ohsa
-UNITS=(ohsa.service ohsa-poweroff.path ohsa-poweroff.service)
+. "$(dirname "$0")/lib/pi-layout.sh"
 
 purge=0
 case ${1:-} in

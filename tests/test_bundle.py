@@ -93,7 +93,8 @@ def test_manifest_and_model(bundle):
     assert sums.returncode == 0, sums.stdout + sums.stderr
     tflite = list((bundle / "model").glob("*.tflite"))
     assert len(tflite) == 1 and model.sha256_of(tflite[0]) == model.SHA256
-    for name in ("install-pi.sh", "uninstall-pi.sh", "systemd/ohsa.service", "systemd/ohsa-poweroff.path"):
+    for name in ("install-pi.sh", "uninstall-pi.sh", "lib/pi-layout.sh", "lib/pi-constraints.txt",
+                 "systemd/ohsa.service", "systemd/ohsa-poweroff.path"):
         assert (bundle / name).is_file(), name
 
 

@@ -84,6 +84,7 @@ def test_refuses_a_bad_bundle_before_changing_anything(tmp_path):
 
     # run from inside an unpacked bundle, it installs that bundle (and checks it first)
     shutil.copy(INSTALL, damaged / "install-pi.sh")
+    shutil.copytree(SCRIPTS / "lib", damaged / "lib")
     proc = _run(damaged / "install-pi.sh")
     assert proc.returncode == 1 and "damaged (SHA-256 mismatch" in _last_line(proc)
 
