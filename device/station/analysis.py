@@ -93,12 +93,8 @@ class Analyser:
         )
 
     def mark_pain(self, assessment_id: str) -> None:
-        """Pain reported on a result: the stored assessment says so (when the store can)."""
-        setter = getattr(self.store, "set_pain", None)
-        if setter is None:
-            log.warning("pain reported on assessment %s; the store cannot record it", assessment_id)
-            return
-        setter(assessment_id, True)
+        """Pain reported on a result: the stored assessment says so."""
+        self.store.set_pain(assessment_id, True)
 
     def _refine(self, result: dict, job: Job) -> dict:
         frames = {v: k.frames() for v, k in job.keepers.items() if k.scale and v in job.track.views}
