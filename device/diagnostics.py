@@ -90,10 +90,8 @@ def _config_text(config_path) -> str:
             raw = Path(path).read_text(encoding="utf-8", errors="replace") if path else ""
         except OSError:
             raw = ""
-        lines = [
-            (ln.split("=", 1)[0] + '= "<redacted>"') if "=" in ln and SECRET_KEY.search(ln.split("=", 1)[0]) else ln
-            for ln in raw.splitlines()
-        ]
+        # any line that names a secret goes, whatever its shape (inline tables included)
+        lines = ["# <line redacted>" if SECRET_KEY.search(ln) else ln for ln in raw.splitlines()]
         return f"# config rejected: {e}\n# file: {path}\n" + "\n".join(lines) + "\n"
     return f"# config in force (file: {path or 'none, defaults'})\n" + tomli_w.dumps(redact(cfg))
 

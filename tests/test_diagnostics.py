@@ -38,11 +38,12 @@ def test_zip_holds_versions_config_logs_stats(tmp_path, monkeypatch):
 
 def test_secrets_never_leave(tmp_path):
     cfg = tmp_path / "ohsa.toml"
-    cfg.write_text('[web]\nport = 8080\nadmin_password = "hunter2"\nsecret_key = "s3cr3t"\n')
+    cfg.write_text('[web]\nport = 8080\nadmin_password = "hunter2"\nsecret_key = "s3cr3t"\n'
+                   'trainer = { name = "x", token = "t0k3n" }\n')
     files = _open(diagnostics.build_zip(tmp_path / "data", cfg, safe_mode="bad config"))
     text = files["config.toml"]
-    assert "config rejected" in text and "admin_password" in text
-    assert "hunter2" not in text and "s3cr3t" not in text
+    assert "config rejected" in text and "port = 8080" in text
+    assert "hunter2" not in text and "s3cr3t" not in text and "t0k3n" not in text
     assert json.loads(files["stats.json"])["safe_mode"] == "bad config"
     assert diagnostics.redact({"web": {"password_hash": "x", "port": 1}}) == {
         "web": {"password_hash": "<redacted>", "port": 1}
