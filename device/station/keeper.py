@@ -18,7 +18,7 @@ import numpy as np
 
 from device.pose.types import BodyPart as P
 
-KEEP_LONG_SIDE = 480  # kept frames: annotated stills and silhouette refinement
+KEEP_LONG_SIDE = 640  # kept frames: stills and silhouettes (at 480 the low back is too small to judge)
 AROUND = 3  # frames kept on each side of a rep's bottom (0.1 s at 30 fps)
 STANDING = 4  # standing frames kept from the start of the set (for the silhouette)
 STANDING_EVERY_S = 0.25
