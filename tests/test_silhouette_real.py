@@ -24,12 +24,12 @@ def _assess(**clips):
         seen.update(frames=frames, track=track, rules=result)
         return refine(result, frames, track, backgrounds)
 
-    original = assess._silhouette_refine
-    assess._silhouette_refine = lambda: spy
+    original = assess.silhouette_refine
+    assess.silhouette_refine = spy
     try:
         result, _ = assess.assess_recordings(**clips)
     finally:
-        assess._silhouette_refine = original
+        assess.silhouette_refine = original
     return result, seen
 
 

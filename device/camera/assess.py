@@ -22,6 +22,7 @@ from device.camera.align import Alignment, estimate_offset
 from device.camera.frame import Frame
 from device.camera.replay import ReplaySource
 from device.errors import InputError
+from device.silhouette import refine as silhouette_refine
 from device.track import N_KEYPOINTS, Track, ViewTrack
 from device.vocabulary import COMPENSATIONS, NOT_ASSESSED, VIEWS
 
@@ -161,7 +162,7 @@ def assess_recordings(
 
         movenet = MoveNet(model_path, threads=threads)
 
-    refine = _silhouette_refine() if silhouette else None
+    refine = silhouette_refine if silhouette else None
     views: dict[str, ViewTrack] = {}
     kept: dict[str, KeptFrames] = {}
     problems: dict[str, str] = {}
@@ -196,10 +197,8 @@ def assess_recordings(
         _mark_view_missing(result, view, problem)
     result["alignment"] = alignment.to_json()
 
-    # --- silhouette refinement (device/silhouette, another engineer's module) ---------------
-    # refine(result, frames, track) replaces the feet/heel/low-back entries it can measure from
-    # silhouettes. It gets the kept frames ({view: [(t, rgb)]}, shared clock) and the track in
-    # those frames' pixels. Skipped cleanly while the module is not there.
+    # Silhouette refinement replaces the feet/heel/low-back entries it can measure. It gets the
+    # kept frames ({view: [(t, rgb)]}, shared clock) and the track in those frames' pixels.
     if refine is not None and views:
         frames = {v: kept[v].frames for v in views if kept.get(v)}
         small = Track({v: kept[v].scaled(views[v]) for v in frames})
@@ -211,16 +210,6 @@ def assess_recordings(
         for view, problem in problems.items():  # refine may have rewritten the entries
             _mark_view_missing(result, view, problem)
     return result, track
-
-
-def _silhouette_refine():
-    try:
-        from device.silhouette import refine
-    except ImportError as e:
-        if (getattr(e, "name", "") or "").startswith("device.silhouette") or "refine" in str(e):
-            return None  # not built yet in this checkout
-        raise
-    return refine
 
 
 def _align(views: dict[str, ViewTrack], offset: float | None, align: bool) -> Alignment:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
+from device import silhouette
 from device.station import retest
 from device.station.keeper import ViewKeeper
 from device.station.machine import Job
@@ -101,19 +102,12 @@ class Analyser:
         frames = {v: f for v, f in frames.items() if f}
         if not frames:
             return result
-        try:
-            from device.silhouette import refine
-        except ModuleNotFoundError as e:
-            if not (e.name or "").startswith("device.silhouette"):
-                raise
-            log.warning("silhouette refinement is not installed; keypoint-only result")
-            return result
         scales = {v: job.keepers[v].scale for v in frames}
         backgrounds = {}
         for v, bg in (self.backgrounds() or {}).items():
             if v in frames and bg is not None and bg.shape[:2] == frames[v][0][1].shape[:2]:
                 backgrounds[v] = bg
-        return refine(result, frames, scaled_track(job.track, scales), backgrounds or None)
+        return silhouette.refine(result, frames, scaled_track(job.track, scales), backgrounds or None)
 
     def _stills(self, result: dict, job: Job) -> dict[str, bytes]:
         t = bottom_time(result, job.keepers)
