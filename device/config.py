@@ -128,6 +128,10 @@ def _check(value, default, key: str):
         return type(default)(value)
     elif isinstance(default, str) and not isinstance(value, str):
         raise ConfigError(f"{key}: expected a string, got {value!r}")
+    elif isinstance(default, list) and not (
+        isinstance(value, list) and all(isinstance(v, str) for v in value)
+    ):
+        raise ConfigError(f"{key}: expected a list of strings, got {value!r}")
     return value
 
 

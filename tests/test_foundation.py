@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from device import config, track
+from device import config, paths, track
 from device.errors import ConfigError, InputError
 from device.pose.types import Pose
 from device.vocabulary import COMPENSATION_IDS, COMPENSATIONS, REGION_IDS
@@ -48,6 +48,7 @@ def test_config_defaults_and_overrides():
         ({"web": {"port": "80"}}, "web.port"),
         ({"panel": {"enabled": 1}}, "panel.enabled"),
         ({"storage": {"retention_days": -1}}, "storage.retention_days"),
+        ({"web": {"kiosk_addresses": "10.0.0.2"}}, "web.kiosk_addresses"),
     ],
 )
 def test_config_errors_name_the_key(data, path):
@@ -126,3 +127,13 @@ def cfg_default(name):
     from device.rules.thresholds import defaults
 
     return defaults()[name]
+
+
+def test_config_doc_example_is_valid():
+    import tomllib
+
+    text = (paths.REPO_ROOT / "docs" / "config.md").read_text()
+    example = "\n".join(line[4:] for line in text.splitlines() if line.startswith("    "))
+    cfg = config.validate(tomllib.loads(example))
+    assert cfg["cameras"]["side"]["backend"] == "picamera2"
+    assert cfg["rules"]["thresholds"] == {"excessive_forward_lean": 25.0}
