@@ -496,3 +496,22 @@ def test_keeper_holds_each_reps_bottom_with_bounded_memory():
     assert [t for t, _ in frames] == sorted(t for t, _ in frames)
     assert keeper.scale == KEEP_LONG_SIDE / H
     assert abs(keeper.nearest(17.0).t - 17.0) < 2 * DT
+
+
+def test_full_disk_saves_the_assessment_without_its_stills(tmp_path):
+    from device.station.analysis import Analyser
+    from device.station.machine import Job
+    from device.track import Track
+
+    store = Store(tmp_path / "a.db")
+    outcome = {"result": result_from_reps(3, {"knees_cave_in"}), "images": {"front": b"\xff\xd8\xff\xe0jpeg"}}
+    job = Job(token=1, kind="standard", parent_id=None, parent_result=None, track=Track({}),
+              keepers={}, live_reps=3, started=0.0, ended=6.0)
+    roomy = Analyser(station_config(), store)
+    assert store.get(roomy.save(job, dict(outcome)))["images"] == ["front"]
+    full = station_config()
+    full["storage"] = {**full["storage"], "disk_warn_percent": 0, "disk_stop_images_percent": 0}
+    saved = store.get(Analyser(full, store).save(job, dict(outcome, result=dict(outcome["result"]))))
+    assert saved["images"] == []
+    assert "disk" in saved["result"]["images_skipped"]
+    store.close()

@@ -13,7 +13,7 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
-from device import silhouette
+from device import health, silhouette
 from device.station import retest
 from device.station.keeper import ViewKeeper
 from device.station.machine import Job
@@ -71,6 +71,7 @@ class Analyser:
         model_sha256: str = "",
     ):
         self.thresholds = config["rules"]["thresholds"] or None
+        self.storage = config["storage"]
         self.store = store
         self.backgrounds = backgrounds or (lambda: {})
         self.model_sha256 = model_sha256
@@ -88,8 +89,13 @@ class Analyser:
         return {"result": result, "images": self._stills(result, job)}
 
     def save(self, job: Job, outcome: dict) -> str:
+        images = outcome.get("images") or {}
+        if images and not health.store_images_allowed(self.store.path.parent, self.storage):
+            log.warning("disk nearly full: assessment saved without its still images")
+            outcome["result"]["images_skipped"] = "the station's disk is nearly full"
+            images = {}
         return self.store.save_assessment(
-            outcome["result"], job.track, outcome.get("images") or {},
+            outcome["result"], job.track, images,
             kind=job.kind, parent_id=job.parent_id, model_sha256=self.model_sha256,
         )
 
