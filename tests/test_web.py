@@ -251,7 +251,7 @@ def test_every_get_route_answers_a_trainer(app, trainer, store, aid, station):
         expected = 302 if rule.endpoint == "trainer.setup" else 200  # the password is set already
         assert r.status_code == expected, (path, r.status_code)
         seen.add(rule.endpoint)
-    assert len(seen) == 24  # every GET route but the event stream (tested on its own)
+    assert len(seen) == 25  # every GET route but the event stream (tested on its own)
 
 
 def test_public_routes_are_the_intended_ones(app):
@@ -568,6 +568,17 @@ def test_health_page(trainer):
     assert "29.8" in html and "Disk in use" in html and "Under-voltage now" in html
     body = trainer.get("/trainer/health.json").get_json()
     assert body["stats"]["inference_ms"] == 2.6 and "disk_percent" in body["pi"]
+
+
+def test_diagnostics_bundle_download(trainer):  # anonymous access: the every-route test above
+    import zipfile
+
+    r = trainer.get("/trainer/diagnostics.zip")
+    assert r.status_code == 200 and r.mimetype == "application/zip"
+    assert "ohsa-diagnostics-" in r.headers["Content-Disposition"]
+    z = zipfile.ZipFile(io.BytesIO(r.data))
+    assert {"versions.json", "config.toml", "logs.txt", "stats.json"} <= set(z.namelist())
+    assert json.loads(z.read("stats.json"))["station"]["inference_ms"] == 2.6
 
 
 # -- JSON API -------------------------------------------------------------------------------

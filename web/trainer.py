@@ -12,6 +12,7 @@ from werkzeug.exceptions import TooManyRequests
 from flask import Blueprint, Response, abort, flash, jsonify, redirect, render_template, request, url_for
 
 from device import config as device_config
+from device import diagnostics
 from device import health as device_health
 from device.errors import ConfigError, InputError
 from device.vocabulary import COMPENSATION_IDS, COMPENSATIONS, STATUSES
@@ -423,3 +424,13 @@ def health_readings() -> dict:
 @bp.get("/health.json")
 def health_json():
     return jsonify(health_readings())
+
+
+@bp.get("/diagnostics.zip")
+def diagnostics_zip():
+    """Versions, config without secrets, recent logs and stats, for whoever services the station."""
+    readings = health_readings()
+    data = diagnostics.build_zip(ctx()["data_dir"], ctx()["config_path"], readings["stats"],
+                                 readings["state"].get("safe_mode"))
+    return Response(data, mimetype="application/zip",
+                    headers={"Content-Disposition": f'attachment; filename="{diagnostics.filename()}"'})
