@@ -8,10 +8,12 @@ import shlex
 import subprocess
 import threading
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
 from gpiozero import Button, Buzzer, CompositeDevice, LEDBoard
+from gpiozero.exc import PinFactoryFallback
 from gpiozero.pins.mock import MockFactory
 
 from device import atomic
@@ -279,7 +281,9 @@ def open_panel(panel_config: dict, *, shutdown_action: Callable[[], None] | None
     if not panel_config["enabled"]:
         return Panel(pins, pin_factory=MockFactory(), **kwargs)
     try:
-        return Panel(pins, **kwargs)
+        with warnings.catch_warnings():  # gpiozero warns once per pin library it tries
+            warnings.simplefilter("ignore", PinFactoryFallback)
+            return Panel(pins, **kwargs)
     except ConfigError:
         raise
     except Exception as e:  # no GPIO chip, no pin library, not a Pi

@@ -16,6 +16,7 @@ ensure_venv() {
   python3 -c 'import picamera2' 2>/dev/null && site=--system-site-packages
   [ -x "$root/.venv/bin/python" ] || python3 -m venv $site "$root/.venv"
   "$root/.venv/bin/python" -m pip install -q --upgrade pip >/dev/null 2>&1 || true
-  "$root/.venv/bin/python" -m pip install -q -e "$root${extras:+[$extras]}" 2>&1 | grep -v "^WARNING: Location" >&2 || true
+  "$root/.venv/bin/python" -m pip install -q -e "$root${extras:+[$extras]}" >"$root/.venv/pip.log" 2>&1 ||
+    { cat "$root/.venv/pip.log" >&2; echo "pip install failed (log: .venv/pip.log)" >&2; return 1; }
   "$root/.venv/bin/python" -c 'import device, numpy, cv2, flask' || { echo "install into .venv failed" >&2; return 1; }
 }
