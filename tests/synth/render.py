@@ -33,6 +33,7 @@ import cv2
 import numpy as np
 
 from device.track import Track, ViewTrack
+from device.pose.types import KEYPOINT_NAMES
 
 # --- body dimensions (metres), an adult of about 1.75 m ---------------------------------------
 SHANK = 0.43
@@ -248,12 +249,7 @@ def body_at(spec: SquatSpec, t: float) -> Body:
     return Body(j, caps, polys, boxes, spheres, marks)
 
 
-KEYPOINT_ORDER = (
-    "nose", "left_eye", "right_eye", "left_ear", "right_ear",
-    "left_shoulder", "right_shoulder", "left_elbow", "right_elbow",
-    "left_wrist", "right_wrist", "left_hip", "right_hip",
-    "left_knee", "right_knee", "left_ankle", "right_ankle",
-)  # fmt: skip
+KEYPOINT_ORDER = KEYPOINT_NAMES
 
 
 # --- cameras and rendering ------------------------------------------------------------------
