@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from waitress import create_server
 from waitress import wasyncore
@@ -46,11 +47,13 @@ class WebServer:
         log.info("web pages on %s", self.url)
         return self
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop accepting, end live streams, close every connection, join the workers."""
+    def stop(self, timeout: float = 10.0) -> bool:
+        """Stop accepting, end live streams, close every connection, join the workers, all
+        within `timeout` seconds; True when every server thread has ended."""
         if self._stopped:
-            return
+            return self._ended()
         self._stopped = True
+        deadline = time.monotonic() + timeout
         ohsa = self.app.extensions.get("ohsa")
         if ohsa is not None:
             ohsa["stopping"] = True
@@ -61,8 +64,16 @@ class WebServer:
             self._thread.join(timeout)
         else:
             wasyncore.close_all(server._map)
-        server.task_dispatcher.shutdown(timeout=timeout)
-        log.info("web pages stopped")
+        server.task_dispatcher.shutdown(timeout=max(0.0, deadline - time.monotonic()))
+        if self._ended():
+            log.info("web pages stopped")
+            return True
+        log.warning("web server threads still running after %.1f s", timeout)
+        return False
+
+    def _ended(self) -> bool:
+        loop_ended = self._thread is None or not self._thread.is_alive()
+        return loop_ended and not self._server.task_dispatcher.threads
 
 
 def serve(app, host: str = "0.0.0.0", port: int = 8080, *, threads: int = THREADS) -> WebServer:

@@ -146,19 +146,31 @@ class DualCapture:
             view.thread.start()
         return self
 
-    def stop(self, timeout: float = 5.0) -> None:
-        """Stop the capture threads and close the cameras (threads stuck in a driver are left)."""
+    def request_stop(self) -> None:
+        """Tell the capture threads to end after their current read, without waiting (waiters
+        in `wait_for_frame(s)` return at once); `stop()` then joins them."""
         self._stop.set()
         with self._cond:
             self._cond.notify_all()
+
+    def stop(self, timeout: float = 5.0) -> list[str]:
+        """Stop the capture threads and close the cameras, within `timeout` seconds in all.
+
+        Returns the views whose thread is still running (stuck in a driver or a decoder): their
+        camera is closed by that thread when it comes out. A process should not finalise the
+        interpreter while such a thread is inside native code (see `ohsa run`)."""
+        self.request_stop()
         deadline = time.monotonic() + timeout
+        stuck = []
         for view in self._views.values():
             if view.thread is not None:
                 view.thread.join(max(0.0, deadline - time.monotonic()))
                 if view.thread.is_alive():
                     log.warning("%s camera thread did not stop within %.1f s", view.name, timeout)
+                    stuck.append(view.name)
                 view.thread = None
         self._started = False
+        return stuck
 
     def __enter__(self) -> DualCapture:
         return self.start()

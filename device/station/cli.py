@@ -4,22 +4,105 @@
 
 Start-up order: safe-mode check (bad config or an unfinished last start-up -> the station still
 starts, says what is wrong on the panel and the page, and refuses to assess), store, panel,
-model, cameras, frame loop, web; then READY to systemd. SIGTERM/SIGINT stop it cleanly.
+model, cameras, frame loop, web; then READY to systemd.
+
+Stopping: SIGTERM (systemd) or SIGINT (Ctrl-C) only note the request (the handlers are
+installed first, so a signal during start-up is not lost, and take no lock); the main thread
+waits for it on a self-pipe that the interpreter writes the signal number to from whichever
+thread the kernel picked. Then, within `STOP_BUDGET_S` (under systemd's TimeoutStopSec = 20 s):
+web server, frame loop and cameras, analysis worker, panel, store, each join bounded. A thread
+that is still inside native code (OpenCV, LiteRT) when the interpreter finalises aborts the
+process ("FATAL: exception not rethrown"), so if any thread this command started is still
+running, the logs are flushed and the process ends with `os._exit` and the same exit code
+(0 for a requested stop).
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import select
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 
 from device import config as device_config
 from device import paths, safemode, sdnotify
-from device.errors import ConfigError, InputError
+from device.errors import ConfigError, InputError, OhsaError
 
 log = logging.getLogger(__name__)
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+STOP_BUDGET_S = 15.0  # the whole ordered stop; systemd kills at TimeoutStopSec = 20 s
+WEB_STOP_S = 4.0  # of which the web server (live streams end within a second)
+
+
+class StopRequest:
+    """SIGTERM/SIGINT as a stop request. Main thread only (Python's rule for signal handlers).
+
+    The handler only stores the signal number: it runs between two bytecodes of the main
+    thread, possibly inside a lock the main thread holds, so it must not take one (setting a
+    `threading.Event` there can deadlock and the signal is then ignored). `wait()` blocks on a
+    pipe that the interpreter's C-level handler writes the signal number to, so it wakes even
+    when the kernel delivered the signal to another thread.
+    """
+
+    def __init__(self):
+        self.signum: int | None = None
+        self._r, self._w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self._old_handlers: dict = {}
+        self._old_fd: int | None = None
+
+    def install(self) -> StopRequest:
+        self._old_fd = signal.set_wakeup_fd(self._w, warn_on_full_buffer=False)
+        for sig in STOP_SIGNALS:
+            self._old_handlers[sig] = signal.signal(sig, self._handler)
+        return self
+
+    def _handler(self, signum, _frame) -> None:
+        self.signum = signum
+
+    @property
+    def requested(self) -> bool:
+        self._drain()
+        return self.signum is not None
+
+    def wait(self, timeout: float | None = None) -> int | None:
+        """Block until a stop is requested (or `timeout`); the signal number or None."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self.requested:
+            remaining = 1.0 if deadline is None else min(1.0, deadline - time.monotonic())
+            if remaining <= 0:
+                break
+            try:
+                select.select([self._r], [], [], remaining)  # 1 s at most: a backstop
+            except InterruptedError:  # pragma: no cover - PEP 475 retries select itself
+                pass
+        return self.signum
+
+    def _drain(self) -> None:
+        try:
+            data = os.read(self._r, 64)
+        except (BlockingIOError, OSError):
+            return
+        for sig in STOP_SIGNALS:  # the handler itself runs at the main thread's next bytecode
+            if sig in data and self.signum is None:
+                self.signum = sig
+
+    def restore(self) -> None:
+        for sig, old in self._old_handlers.items():
+            signal.signal(sig, old if old is not None else signal.SIG_DFL)
+        self._old_handlers.clear()
+        if self._old_fd is not None:
+            signal.set_wakeup_fd(self._old_fd)
+            self._old_fd = None
+        for fd in (self._r, self._w):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
 
 
 def add_parser(sub) -> None:
@@ -55,6 +138,51 @@ def _recordings(args) -> dict[str, str]:
 
 
 def run(args) -> int:
+    started_before = set(threading.enumerate())
+    stop = StopRequest().install()  # first: a SIGTERM during start-up is a stop, not a kill
+    code, message = 1, None
+    try:
+        code = _run(args, stop)
+        return code
+    except OhsaError as e:
+        code, message = e.exit_code, f"ohsa: {e}"
+        raise
+    except BaseException:
+        log.exception("ohsa run failed")
+        raise
+    finally:
+        stop.restore()
+        _exit_if_threads_left(started_before, code, message)
+
+
+def _exit_if_threads_left(started_before: set, code: int, message: str | None) -> None:
+    """Finalising the interpreter while a thread is inside OpenCV or LiteRT aborts the process:
+    with any thread this command started still running, leave without finalising."""
+    left = [t for t in threading.enumerate() if t not in started_before and t.is_alive()]
+    if not left:
+        return
+    log.error("threads still running at exit (%s): leaving without finalising, exit %d",
+              ", ".join(sorted(t.name for t in left)), code)
+    if message:
+        print(message, file=sys.stderr)
+    _flush()
+    os._exit(code)
+
+
+def _flush() -> None:
+    for handler in logging.getLogger().handlers:
+        try:
+            handler.flush()
+        except Exception:
+            pass
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:
+            pass
+
+
+def _run(args, stop: StopRequest) -> int:
     recordings = _recordings(args)
     if args.port is not None and not 0 <= args.port <= 65535:
         raise InputError(f"--port {args.port}: must be 0..65535")
@@ -72,9 +200,6 @@ def run(args) -> int:
     from web import create_app
     from web.server import serve
 
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: stop.set())
     runtime = StationRuntime(config, data_dir, recordings=recordings, safe_mode=reason, model_path=args.model)
     server = None
     try:
@@ -89,15 +214,26 @@ def run(args) -> int:
         except OSError as e:
             raise InputError(f"--host {host} --port {port}: cannot listen ({e.strerror or e})") from None
         safemode.done(data_dir)
-        sdnotify.ready()
-        sdnotify.status(f"station at {server.url}" + (f"; SAFE MODE: {reason}" if reason else ""))
-        print(f"ohsa run: station at {server.url}", flush=True)
-        if reason:
-            print(f"ohsa run: SAFE MODE: {reason}", file=sys.stderr, flush=True)
-        stop.wait()
+        if not stop.requested:
+            sdnotify.ready()
+            sdnotify.status(f"station at {server.url}" + (f"; SAFE MODE: {reason}" if reason else ""))
+            print(f"ohsa run: station at {server.url}", flush=True)
+            if reason:
+                print(f"ohsa run: SAFE MODE: {reason}", file=sys.stderr, flush=True)
+        signum = stop.wait()
+        log.info("%s: stopping", signal.Signals(signum).name if signum else "stop")
     finally:
-        sdnotify.stopping()
-        if server is not None:
-            server.stop()
-        runtime.close()
+        _shutdown(server, runtime)
     return 0
+
+
+def _shutdown(server, runtime) -> None:
+    """The ordered stop within STOP_BUDGET_S: web (no new requests), then the runtime."""
+    t0 = time.monotonic()
+    sdnotify.stopping()
+    if server is not None:
+        server.stop(timeout=WEB_STOP_S)
+    stuck = runtime.close(timeout=max(1.0, STOP_BUDGET_S - (time.monotonic() - t0)))
+    if stuck:
+        log.error("still running after the stop: %s", ", ".join(stuck))
+    log.info("stopped in %.1f s", time.monotonic() - t0)

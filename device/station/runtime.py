@@ -24,8 +24,8 @@ import logging
 import os
 import threading
 import time
+import queue
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -52,6 +52,45 @@ RETENTION_EVERY_S = 6 * 3600.0
 EMA_ALPHA = 0.1
 STORE_FILE = "assessments.db"
 MALLOC_ARENAS = 2  # glibc makes up to 8 per core for our ~15 threads; freed memory then lingers
+CLOSE_TIMEOUT_S = 12.0  # all of close(); systemd's TimeoutStopSec (20 s) leaves room for the web
+
+
+class Worker:
+    """One daemon thread running submitted work in order (the analysis worker).
+
+    Unlike a ThreadPoolExecutor (whose threads the interpreter joins at exit, for as long as
+    they take), `close(timeout)` is bounded: work not started yet is dropped, the running one
+    may finish within the timeout, and whether the thread ended is returned.
+    """
+
+    def __init__(self, name: str):
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._closed = False
+        self.thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self.thread.start()
+
+    def submit(self, fn) -> None:
+        if self._closed:
+            log.warning("%s: stopping, work dropped", self.thread.name)
+            return
+        self._queue.put(fn)
+
+    def _run(self) -> None:
+        while True:
+            fn = self._queue.get()
+            if fn is None or self._closed:
+                return
+            try:
+                fn()
+            except Exception:
+                log.exception("%s: work failed", self.thread.name)
+
+    def close(self, timeout: float) -> bool:
+        """Drop queued work, let the running one end; True when the thread has ended."""
+        self._closed = True
+        self._queue.put(None)
+        self.thread.join(max(0.0, timeout))
+        return not self.thread.is_alive()
 
 
 class Stats:
@@ -126,7 +165,7 @@ class StationRuntime:
         self._stats = Stats()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._executor: ThreadPoolExecutor | None = None
+        self._executor: Worker | None = None
         self._trackers: dict = {}
         self._backgrounds: dict = {}
         self._bg_at = {v: -1e9 for v in VIEWS}
@@ -161,7 +200,7 @@ class StationRuntime:
             self._trackers = {v: PoseTracker(self.movenet) for v in VIEWS}
         if self.capture is None:
             self.capture = DualCapture.from_config(self.config, recordings=self.recordings, paced=True)
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="analysis")
+        self._executor = Worker("analysis")
         from device.silhouette import BackgroundModel
 
         self._backgrounds = {v: BackgroundModel() for v in VIEWS}
@@ -187,21 +226,47 @@ class StationRuntime:
         self._thread.start()
         return self
 
-    def close(self) -> None:
+    def close(self, timeout: float = CLOSE_TIMEOUT_S) -> list[str]:
+        """Stop in order within `timeout` seconds: frame loop and cameras (told together, so the
+        cameras wind down while the loop ends), then the analysis worker (a running analysis may
+        finish and be stored), the panel, the store. Returns the names of threads still running
+        (stuck in native code): empty after a clean stop. With a thread left, the store is closed
+        only if its lock comes free in time (a write under way finishes first); SQLite's journal
+        keeps it whole either way when the process then exits."""
+        deadline = time.monotonic() + timeout
+        left = lambda: max(0.0, deadline - time.monotonic())  # noqa: E731
+        stuck: list[str] = []
         self._stop.set()
+        if self.capture is not None:
+            self.capture.request_stop()  # cameras stop reading; wait_for_frames returns at once
         if self._thread is not None:
-            self._thread.join(10.0)
+            self._thread.join(min(left(), timeout / 2))
+            if self._thread.is_alive():
+                log.error("frame loop did not stop within %.1f s", timeout / 2)
+                stuck.append(self._thread.name)
             self._thread = None
         if self.capture is not None:
-            self.capture.stop()
+            stuck += [f"camera-{v}" for v in self.capture.stop(timeout=left())]
         if self._executor is not None:
-            self._executor.shutdown(wait=True, cancel_futures=True)
-            self._executor = None
+            if not self._executor.close(left()):
+                log.error("analysis did not finish within the %.1f s to stop", timeout)
+                stuck.append(self._executor.thread.name)
         if self.panel is not None:
-            self.panel.close()
+            try:
+                self.panel.close()
+            except Exception:
+                log.exception("panel close failed")
             self.panel = None
         if self.store is not None:
-            self.store.close()
+            if not stuck:
+                self.store.close()
+            else:  # a stuck thread may hold the store's lock: wait for it a little, not forever
+                closer = threading.Thread(target=self.store.close, name="store-close", daemon=True)
+                closer.start()
+                closer.join(max(1.0, left()))
+                if closer.is_alive():
+                    log.error("store busy: left to its journal")
+        return stuck
 
     def __enter__(self):
         return self.open()
