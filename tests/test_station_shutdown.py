@@ -114,7 +114,8 @@ def _start_a_set(url) -> None:
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
     page = opener.open(url + "/", timeout=10).read().decode()
     token = re.search(r'name="csrf-token" content="([^"]+)"', page).group(1)
-    req = urllib.request.Request(url + "/live/start", data=b"", method="POST", headers={"X-CSRF-Token": token})
+    req = urllib.request.Request(url + "/live/start", data=b"", method="POST",
+                                 headers={"X-CSRF-Token": token})
     with opener.open(req, timeout=10) as r:
         assert json.loads(r.read())["ok"]
 
@@ -169,4 +170,5 @@ def test_a_thread_stuck_in_native_code_does_not_crash_the_exit(tmp_path, model_p
     assert took < 8.0, (took, err[-3000:])
     assert not [m for m in CRASH_MARKS if m in err], err[-3000:]
     assert "front camera thread did not stop" in err
-    assert re.search(r"threads still running at exit \(.*camera-front.*\): leaving without finalising, exit 0", err), err[-3000:]
+    left = r"threads still running at exit \(.*camera-front.*\): leaving without finalising, exit 0"
+    assert re.search(left, err), err[-3000:]

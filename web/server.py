@@ -13,6 +13,7 @@ import time
 
 from waitress import create_server
 from waitress import wasyncore
+from waitress.task import ThreadedTaskDispatcher
 
 log = logging.getLogger(__name__)
 
@@ -22,15 +23,24 @@ THREADS = 8  # live streams take at most web.api.MAX_STREAMS of these; pages get
 class WebServer:
     def __init__(self, app, host: str, port: int, threads: int = THREADS):
         self.app = app
-        self._server = create_server(
-            app,
-            host=host,
-            port=port,
-            threads=threads,
-            ident="ohsa",
-            clear_untrusted_proxy_headers=True,
-            channel_timeout=30,
-        )
+        # Our own dispatcher, so its worker threads end when the port cannot be had (waitress
+        # starts them before it binds); a process would otherwise exit with them still there.
+        dispatcher = ThreadedTaskDispatcher()
+        dispatcher.set_thread_count(threads)
+        try:
+            self._server = create_server(
+                app,
+                host=host,
+                port=port,
+                threads=threads,
+                ident="ohsa",
+                clear_untrusted_proxy_headers=True,
+                channel_timeout=30,
+                _dispatcher=dispatcher,
+            )
+        except BaseException:
+            dispatcher.shutdown(timeout=2.0)
+            raise
         self.host = host
         self.port = int(self._server.effective_port)
         self._thread: threading.Thread | None = None

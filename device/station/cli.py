@@ -26,6 +26,7 @@ import signal
 import sys
 import threading
 import time
+import traceback
 from pathlib import Path
 
 from device import config as device_config
@@ -85,7 +86,7 @@ class StopRequest:
     def _drain(self) -> None:
         try:
             data = os.read(self._r, 64)
-        except (BlockingIOError, OSError):
+        except OSError:  # nothing there (non-blocking), or closed
             return
         for sig in STOP_SIGNALS:  # the handler itself runs at the main thread's next bytecode
             if sig in data and self.signum is None:
@@ -145,10 +146,10 @@ def run(args) -> int:
         code = _run(args, stop)
         return code
     except OhsaError as e:
-        code, message = e.exit_code, f"ohsa: {e}"
+        code, message = e.exit_code, f"ohsa: {e}"  # what device.cli would print, if we leave
         raise
-    except BaseException:
-        log.exception("ohsa run failed")
+    except BaseException as e:
+        message = "".join(traceback.format_exception(e)).rstrip()
         raise
     finally:
         stop.restore()
