@@ -30,7 +30,7 @@ import traceback
 from pathlib import Path
 
 from device import config as device_config
-from device import paths, safemode, sdnotify
+from device import diagnostics, paths, safemode, sdnotify
 from device.errors import ConfigError, InputError, OhsaError
 
 log = logging.getLogger(__name__)
@@ -141,6 +141,7 @@ def _recordings(args) -> dict[str, str]:
 def run(args) -> int:
     started_before = set(threading.enumerate())
     stop = StopRequest().install()  # first: a SIGTERM during start-up is a stop, not a kill
+    diagnostics.capture_logs()  # recent lines for the diagnostics download, without journald
     code, message = 1, None
     try:
         code = _run(args, stop)
