@@ -15,6 +15,7 @@ from device.camera.frame import CameraMissing, Frame, FrameSource, SourceError
 from tests import fake_picamera2
 from tests.fake_picamera2 import FakeCamera
 from tests.test_camera_sources import write_video
+from tests.waiting import wait_until
 
 
 class FaultySource(FrameSource):
@@ -67,15 +68,6 @@ class FaultySource(FrameSource):
             return Frame(self.view, time.monotonic(), bad, self._seq)
         image = np.full((48, 64, 3), self._seq % 256, np.uint8)
         return Frame(self.view, time.monotonic(), image, self._seq)
-
-
-def wait_until(predicate, timeout=5.0, step=0.01):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(step)
-    return predicate()
 
 
 def capture(front, side=None, **kw):

@@ -13,6 +13,7 @@ from device.errors import ConfigError
 from device.panel import Panel, open_panel
 from device.panel.device import pin_map
 from device.vocabulary import REGION_IDS
+from tests.waiting import wait_until as _wait
 
 
 def _panel_config(**over):
@@ -36,15 +37,6 @@ def rig():
 
 def _pin(panel, role):
     return panel.pin_factory.pin(pin_map(_panel_config())[role])
-
-
-def _wait(cond, timeout=2.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond():
-            return True
-        time.sleep(0.005)
-    return cond()
 
 
 def test_runs_on_mock_factory_and_pins_come_from_config(rig):

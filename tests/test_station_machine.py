@@ -15,6 +15,7 @@ from device.station.positioning import check_view, person_present
 from device.store import Store
 from device.vocabulary import REGION_IDS
 from tests.test_station_helpers import H, W, Clock, depth_at, person, result_from_reps, station_config
+from tests.waiting import wait_until as _wait
 
 DT = 1 / 30
 
@@ -431,15 +432,6 @@ def test_safe_mode_refuses_to_start(rig):
     assert s["safe_mode"] and "bad config" in s["message"]
     assert r.station.start() is False and r.state == "idle"
     assert r.pin("status_red").state is True
-
-
-def _wait(cond, timeout=2.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond():
-            return True
-        time.sleep(0.005)
-    return cond()
 
 
 def test_hands_on_hips_retest_does_not_judge_the_arms(tmp_path):

@@ -28,18 +28,10 @@ from device.media import open_media
 from device.station.runtime import StationRuntime
 from device.vocabulary import COMPENSATIONS, PRESENT, REGION_IDS
 from tests.conftest import DATA, MODEL
+from tests.waiting import wait_until as _wait
 
 FRONT = DATA / "overhead-squat-pair" / "front.mov"
 SIDE = DATA / "overhead-squat-pair" / "side_oblique.mov"
-
-
-def _wait(cond, timeout, step=0.02):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if cond():
-            return True
-        time.sleep(step)
-    return cond()
 
 
 @pytest.fixture(scope="module")
