@@ -32,7 +32,7 @@ from device.pose import MoveNet, PoseTracker  # noqa: E402
 from device.silhouette import BackgroundModel, measure, median_background, person_mask, refine  # noqa: E402
 from device.silhouette.refine import _View  # noqa: E402
 from device.vocabulary import COMPENSATION_IDS  # noqa: E402
-from tests.synth.render import SquatSpec, render, render_sequence  # noqa: E402
+from tests.synth.render import SquatSpec, learned_backgrounds, render, render_sequence  # noqa: E402
 
 
 def _ms(f, *args):
@@ -99,18 +99,13 @@ def main(argv=None) -> int:
     for _ in range(5):
         bgm.update(render(spec, "side", None, rng))
     out["synthetic_640x480"] = per_frame(synth, movenet, bgm.image, None)
-    # the station keeps frames with a long side of 480 for refine (device/station/keeper.py)
+    # the smaller size the station once kept for refine (now 640, device/station/keeper.py)
     shrink = [(t, cv2.resize(im, (480, 360), interpolation=cv2.INTER_AREA)) for t, im in synth]
     out["synthetic_480x360"] = per_frame(shrink, movenet, cv2.resize(bgm.image, (480, 360), interpolation=cv2.INTER_AREA), None)
 
     # a whole 5-rep set, both views
     synth_set = render_sequence(spec)
-    backgrounds = {}
-    for view, images in synth_set.backgrounds.items():
-        m = BackgroundModel()
-        for im in images:
-            m.update(im)
-        backgrounds[view] = m.image
+    backgrounds = learned_backgrounds(synth_set)
     result = {"format": "ohsa-result/1", "reps": spec.reps, "rep_windows": synth_set.rep_windows,
               "compensations": {c: {"status": "not_assessed"} for c in COMPENSATION_IDS}}
     runs = [_ms(refine, result, synth_set.frames, synth_set.track, backgrounds)[0] for _ in range(3)]

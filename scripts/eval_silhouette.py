@@ -24,9 +24,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from device.silhouette import BackgroundModel, refine  # noqa: E402
+from device.silhouette import refine  # noqa: E402
 from device.vocabulary import COMPENSATION_IDS  # noqa: E402
-from tests.synth.render import SquatSpec, render_sequence  # noqa: E402
+from tests.synth.render import SquatSpec, learned_backgrounds, render_sequence  # noqa: E402
 
 IDS = ("feet_turn_out", "feet_turn_in", "heels_rise", "low_back_arch", "low_back_round")
 CLEAR = {  # fault injected at a clear size
@@ -75,12 +75,7 @@ def assess(spec: SquatSpec) -> dict:
             synth.backgrounds[view] = [_shrink(im)[0] for im in synth.backgrounds[view]]
             scale = LONG_SIDE / max(spec.width, spec.height)
             synth.track.views[view].keypoints[..., :2] *= scale
-    backgrounds = {}
-    for view, images in synth.backgrounds.items():
-        model = BackgroundModel()
-        for im in images:
-            model.update(im)
-        backgrounds[view] = model.image
+    backgrounds = learned_backgrounds(synth)
     result = {
         "format": "ohsa-result/1",
         "reps": spec.reps,

@@ -26,6 +26,14 @@ def model_path() -> Path:
 
 
 @pytest.fixture(scope="session")
+def movenet(model_path):
+    """One interpreter for the whole run (it is built once in the station too)."""
+    from device.pose import MoveNet
+
+    return MoveNet(model_path)
+
+
+@pytest.fixture(scope="session")
 def data_dir() -> Path:
     return _require(DATA)
 

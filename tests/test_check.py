@@ -11,18 +11,13 @@ import pytest
 
 from device.camera.check import FILL_MAX, FILL_MIN, check_view, sample_recording
 from device.cli import main
-from device.pose import MoveNet, estimate_image
+from device.pose import estimate_image
 from tests.conftest import DATA, MODEL
 
 FRONT = DATA / "overhead-squat-pair" / "front.mov"
 OBLIQUE = DATA / "overhead-squat-pair" / "side_oblique.mov"
 SIDE = DATA / "side-back-squat" / "squat.mp4"
 SHORT_FRONT = DATA / "tfjs-pose-detection" / "pose_squats.mp4"
-
-
-@pytest.fixture(scope="module")
-def movenet():
-    return MoveNet(MODEL)
 
 
 @pytest.fixture(scope="module")

@@ -19,11 +19,6 @@ BLAZEPOSE_TO_COCO = [0, 2, 5, 7, 8, 11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 
 
 
 @pytest.fixture(scope="module")
-def movenet(model_path):
-    return MoveNet(model_path)
-
-
-@pytest.fixture(scope="module")
 def pose_1(data_dir):
     return [rgb for _, rgb in open_media(data_dir / "tfjs-pose-detection" / "pose_1.mp4")]
 

@@ -7,7 +7,7 @@ import pytest
 
 from device.silhouette import BackgroundModel, median_background, person_mask, refine, wanted
 from device.vocabulary import COMPENSATION_IDS
-from tests.synth.render import SquatSpec, keypoints, render, render_sequence, scene
+from tests.synth.render import SquatSpec, keypoints, learned_backgrounds, render, render_sequence, scene
 
 IDS = ("feet_turn_out", "feet_turn_in", "heels_rise", "low_back_arch", "low_back_round")
 
@@ -25,13 +25,8 @@ def _rules_result(synth) -> dict:
 
 
 def _backgrounds(synth) -> dict:
-    out = {}
-    for view, images in synth.backgrounds.items():
-        model = BackgroundModel()
-        for im in images:
-            model.update(im)
-        assert model.ready
-        out[view] = model.image
+    out = learned_backgrounds(synth)
+    assert all(bg is not None for bg in out.values())
     return out
 
 

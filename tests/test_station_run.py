@@ -35,13 +35,6 @@ SIDE = DATA / "overhead-squat-pair" / "side_oblique.mov"
 
 
 @pytest.fixture(scope="module")
-def movenet():
-    from device.pose import MoveNet
-
-    return MoveNet(MODEL)
-
-
-@pytest.fixture(scope="module")
 def clips(tmp_path_factory):
     """Both clips decoded once at half size (540x960), in memory and as image folders.
 

@@ -445,3 +445,17 @@ def render_sequence(spec: SquatSpec, views=("front", "side"), times: list[float]
         views_kp[view] = ViewTrack(spec.width, spec.height, spec.fps, all_t.copy(), kps)
         backgrounds[view] = [render(spec, view, None, rng) for _ in range(idle_frames)]
     return Synth(spec, frames, Track(views_kp), spec.rep_windows(), backgrounds)
+
+
+def learned_backgrounds(seq) -> dict:
+    """Each view's BackgroundModel image after the sequence's empty-scene frames, as the station
+    learns it while idle."""
+    from device.silhouette import BackgroundModel
+
+    out = {}
+    for view, images in seq.backgrounds.items():
+        model = BackgroundModel()
+        for im in images:
+            model.update(im)
+        out[view] = model.image
+    return out
