@@ -94,7 +94,7 @@ DEFAULTS: dict = {
 
 # Sections whose keys are defined by another module: "module:function(value, key_path)".
 OPEN_SECTIONS = {
-    "rules.thresholds": "device.rules.thresholds:validate_overrides",
+    "rules.thresholds": "device.thresholds:validate_overrides",
 }
 
 

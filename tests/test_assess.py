@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from device.camera.align import estimate_offset
+from device.rules.align import estimate_offset
 from device.cli import main
 from device.track import ViewTrack, read_track
 from device.vocabulary import COMPENSATION_IDS, COMPENSATIONS, FORMAT_RESULT, NOT_ASSESSED, STATUSES
@@ -262,7 +262,7 @@ def test_bad_options_give_one_clear_line(argv, words, empty_config):
 
 
 def test_assess_recordings_api_without_the_command_line(tmp_path):
-    from device.camera import assess_recordings
+    from device.analysis import assess_recordings
     from device.pose import MoveNet
 
     movenet = MoveNet(MODEL)

@@ -109,7 +109,7 @@ def test_track_nan_keypoint_has_zero_score():
 
 
 def test_config_keeps_only_threshold_overrides(tmp_path):
-    from device.rules.thresholds import NAMES
+    from device.thresholds import NAMES
 
     name = NAMES[0]
     with pytest.raises(ConfigError, match="rules.thresholds.no_such"):
@@ -124,7 +124,7 @@ def test_config_keeps_only_threshold_overrides(tmp_path):
 
 
 def cfg_default(name):
-    from device.rules.thresholds import defaults
+    from device.thresholds import defaults
 
     return defaults()[name]
 

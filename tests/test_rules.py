@@ -14,11 +14,14 @@ import pytest
 from device import config
 from device.errors import ConfigError
 from device.rules import count_reps, evaluate
-from device.rules.decide import CANNOT_SEE, SPECS
-from device.rules.thresholds import THRESHOLDS, defaults, validate_overrides
+from device.thresholds import THRESHOLDS, defaults, validate_overrides
 from device.track import Track, ViewTrack, read_track, write_track
-from device.vocabulary import COMPENSATION_IDS, FORMAT_RESULT, STATUSES
+from device.vocabulary import COMPENSATION_IDS, COMPENSATIONS, FORMAT_RESULT, STATUSES
 from tests.synth import AMPLITUDES, Movement, make_case
+
+# judged from keypoints (heels_rise: an ankle-rise proxy), and what keypoints cannot measure
+SPECS = {c.id: c for c in COMPENSATIONS.values() if c.measure}
+CANNOT_SEE = {c.id: c.unmeasured for c in COMPENSATIONS.values() if c.measure is None}
 
 FRONT = [c for c, s in SPECS.items() if s.view == "front"]
 SIDE = [c for c, s in SPECS.items() if s.view == "side"]
@@ -54,6 +57,7 @@ def test_keypoints_cannot_see_feet_or_low_back():
     for cid, why in CANNOT_SEE.items():
         e = result["compensations"][cid]
         assert e["status"] == "not_assessed" and e["reason"] == why
+        assert e["reason_code"] == "cannot_measure"
 
 
 @pytest.mark.parametrize("cid", list(AMPLITUDES))

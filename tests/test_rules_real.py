@@ -17,7 +17,9 @@ from __future__ import annotations
 import pytest
 
 from device.rules import count_reps, evaluate
-from device.rules.decide import SPECS
+from device.vocabulary import COMPENSATIONS
+
+SPECS = {c.id: c for c in COMPENSATIONS.values() if c.measure}  # judged from keypoints
 from device.track import Track
 
 PAIR = "overhead-squat-pair"

@@ -1,7 +1,7 @@
 """The settings page's form: one field per config key (device.config.DEFAULTS), parsed back.
 
 Field names are key paths (`cameras.front.fps`). Rule thresholds are an open table owned by
-device.rules.thresholds, so they are edited as TOML lines (`knees_cave_in = 0.8`) and checked by
+device.thresholds, so they are edited as TOML lines (`knees_cave_in = 0.8`) and checked by
 device.config.validate like the rest.
 """
 
@@ -82,7 +82,7 @@ def _overrides_only(thresholds: dict) -> dict:
 def threshold_table() -> list[dict]:
     """The rules' thresholds (name, default, unit, allowed range) for the page's help."""
     try:
-        from device.rules.thresholds import THRESHOLDS as table
+        from device.thresholds import THRESHOLDS as table
     except ImportError:
         return []
     return [{"name": n, "value": t.value, "unit": t.unit, "low": t.low, "high": t.high} for n, t in table.items()]

@@ -8,29 +8,33 @@ Steps: clean each view's keypoints into confidence weights (signals) -> squat de
 and reps from it (reps) -> near side, facing, how square each camera is, standing baseline
 (views) -> the two views' clocks aligned by their hip motion -> per-rep measurements at the
 bottom of each rep (measures) -> a verdict per compensation (decide). Every threshold is in
-`device.rules.thresholds`. docs/rules.md explains the method, docs/formats.md the result.
+`device.thresholds`. docs/rules.md explains the method, docs/formats.md the result.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from device import verdict
 from device.rules import decide as dec
 from device.rules import measures, signals, views
 from device.rules import reps as repmod
-from device.rules.thresholds import validate_overrides
+from device.rules.align import estimate_offset
+from device.thresholds import THRESHOLDS, Thresholds
 from device.track import Track, ViewTrack, parse_track
 from device.vocabulary import COMPENSATION_IDS, COMPENSATIONS, FORMAT_RESULT, VIEWS
 
 __all__ = ["evaluate", "count_reps"]
 
 
-def count_reps(view: ViewTrack, thresholds: dict | None = None, kind: str | None = None) -> int:
+def count_reps(view: ViewTrack, thresholds: Thresholds | dict | None = None, kind: str | None = None) -> int:
     """Complete reps in one view's (possibly partial) track; fast enough to call live.
 
-    `kind` is "front" or "side"; left out, it is guessed from how wide the person looks.
+    `thresholds`: the same `Thresholds` the final evaluation uses (the trainer's overrides of
+    the rep depths apply live too). `kind` is "front" or "side"; left out, it is guessed from how
+    wide the person looks.
     """
-    th = validate_overrides(thresholds, "thresholds")
+    th = Thresholds.of(thresholds)
     if len(view) == 0:
         return 0
     v = signals.prepare(kind or "front", view, th)
@@ -45,13 +49,16 @@ def _missing(name: str) -> dict:
     return {"status": views.MISSING, "reason": f"no {name} view in the recording", "near_side": None}
 
 
-def evaluate(track: Track, thresholds: dict | None = None) -> dict:
+def evaluate(track: Track, thresholds: Thresholds | dict | None = None, *,
+             clock_offset: float | None = None) -> dict:
     """A full `ohsa-result/1` for `track`, every compensation id present.
 
-    `track` may also be the parsed JSON of an `ohsa-keypoints/1` track. `thresholds`:
-    overrides by name (or the full table) from `device.rules.thresholds`.
+    `track` may also be the parsed JSON of an `ohsa-keypoints/1` track. `thresholds`: a
+    `Thresholds`, or overrides by name (or the full table) from `device.thresholds`.
+    `clock_offset`: side time - front time of the same moment, when the caller aligned the views
+    already (the analysis pipeline); None aligns them here within `max_clock_offset_s`.
     """
-    th = validate_overrides(thresholds, "thresholds")
+    th = Thresholds.of(thresholds)
     if isinstance(track, dict):  # parsed ohsa-keypoints/1 JSON
         track = parse_track(track)
     states: dict[str, views.ViewState] = {}
@@ -66,10 +73,13 @@ def evaluate(track: Track, thresholds: dict | None = None) -> dict:
     # reps: from the view that found the most complete reps (the front on a tie)
     found = [s for s in states.values() if s.seg.reps]
     primary = max(found, key=lambda s: (len(s.seg.reps), s.name == "front")) if found else None
-    offset, corr = 0.0, 0.0
-    if "front" in states and "side" in states:
-        f, s = states["front"], states["side"]
-        offset, corr = repmod.clock_offset(f.v.t, f.d, s.v.t, s.d, th["max_clock_offset_s"])
+    offset, corr = 0.0, None
+    if clock_offset is not None:
+        offset = float(clock_offset)
+    elif "front" in states and "side" in states:
+        found = estimate_offset(track.views["front"], track.views["side"], th["max_clock_offset_s"])
+        if found.offset_s is not None:
+            offset, corr = -found.offset_s, found.correlation
     lag = {"front": 0.0, "side": offset}
     reps = primary.seg.reps if primary else []
     for s in states.values():
@@ -121,7 +131,7 @@ def evaluate(track: Track, thresholds: dict | None = None) -> dict:
                              else max([s.seg.shallow for s in states.values()] or [0])),  # fmt: skip
             "incomplete_reps": primary.seg.incomplete if primary else 0,
             "clock_offset_s": round(offset, 3),
-            "clock_match": round(corr, 2),
+            "clock_match": None if corr is None else round(corr, 2),
         },
     }
 
@@ -138,9 +148,11 @@ def _check_views(states: dict, info: dict, th: dict, have_reps: bool) -> None:
         s.width_ratio = ratio
         if seen < 0.2:
             s.status, s.reason = views.UNUSABLE, f"the person was not seen in the {name} view"
+            s.reason_code = "not_visible"
         elif name == "front" and ratio is not None:
             s.skew_deg = float(np.degrees(np.arccos(np.clip(ratio / th["frontal_width_ratio"], 0, 1))))
             if s.skew_deg > th["front_max_skew_deg"]:
+                s.reason_code = "camera_placement"
                 s.status, s.reason = views.UNUSABLE, (
                     f"the front camera does not see the person from the front (about "
                     f"{s.skew_deg:.0f} degrees off; at most {th['front_max_skew_deg']:g})"
@@ -151,6 +163,7 @@ def _check_views(states: dict, info: dict, th: dict, have_reps: bool) -> None:
                 wide = max(front_ratio, 0.5 * wide)
             s.skew_deg = float(np.degrees(np.arcsin(np.clip(ratio / wide, 0, 1))))
             if s.skew_deg > th["side_max_skew_deg"]:
+                s.reason_code = "camera_placement"
                 s.status, s.reason = views.UNUSABLE, (
                     f"the side camera is about {s.skew_deg:.0f} degrees off square to the person "
                     f"(at most {th['side_max_skew_deg']:g}), which distorts the side-view angles"
@@ -160,10 +173,11 @@ def _check_views(states: dict, info: dict, th: dict, have_reps: bool) -> None:
         if s.status == views.OK and have_reps:
             missing = _not_seen(s, views.CORE[name], th)
             if missing:
-                s.status = views.UNUSABLE
+                s.status, s.reason_code = views.UNUSABLE, "not_visible"
                 s.reason = f"the person was not fully visible in the {name} view: {missing}"
             elif not any(b is not None and len(b) for b in s.bottoms):
-                s.status, s.reason = views.UNUSABLE, f"the person was not seen in the {name} view during the reps"
+                s.status, s.reason_code = views.UNUSABLE, "not_visible"
+                s.reason = f"the person was not seen in the {name} view during the reps"
     f, sd = states.get("front"), states.get("side")
     if (f and sd and f.skew_deg is not None and sd.skew_deg is not None
             and f.skew_deg > th["front_max_skew_deg"] and sd.skew_deg > th["side_max_skew_deg"]):  # fmt: skip
@@ -173,10 +187,12 @@ def _check_views(states: dict, info: dict, th: dict, have_reps: bool) -> None:
         )
         f.status = sd.status = views.UNUSABLE
         f.reason = sd.reason = swapped
+        f.reason_code = sd.reason_code = "camera_placement"
     for name, s in states.items():
         info[name] = {
             "status": s.status,
             "reason": s.reason,
+            "reason_code": s.reason_code,
             "near_side": s.near,
             "frames": len(s.v),
             "fps": s.v.fps,
@@ -294,18 +310,22 @@ def _per_rep(name, s, arrays, base, th, base_missing):
 
 
 def _judge(cid, states, info, per_rep, confs, base_missing, th, reps) -> dict:
-    if cid in dec.CANNOT_SEE:
-        return dec.not_assessed(dec.CANNOT_SEE[cid])
-    spec = dec.SPECS[cid]
+    comp = COMPENSATIONS[cid]
+    if comp.measure is None:  # keypoints cannot see it; the silhouette may measure it later
+        return verdict.not_assessed(comp.unmeasured, "cannot_measure", _threshold(th, comp), _unit(comp))
     t = th[cid]
-    unit = dec.THRESHOLDS[cid].unit
-    view = spec.view
+    unit = THRESHOLDS[cid].unit
+    view = comp.view
     s = states.get(view)
-    label = COMPENSATIONS[cid].label.lower()
+    label = comp.label.lower()
+
+    def na(reason, code):
+        return verdict.not_assessed(reason, code, t, unit)
+
     if s is None:
-        return dec.not_assessed(f"no {view} view was recorded, and {label} is judged from the {view}", t, unit)
+        return na(f"no {view} view was recorded, and {label} is judged from the {view}", "no_view")
     if s.status != views.OK:
-        return dec.not_assessed(s.reason, t, unit)
+        return na(s.reason, s.reason_code or "not_visible")
     if not reps:
         shallow = max(x.seg.shallow for x in states.values())
         why = (
@@ -314,27 +334,36 @@ def _judge(cid, states, info, per_rep, confs, base_missing, th, reps) -> dict:
             if shallow
             else "no complete squat rep was found"
         )
-        return dec.not_assessed(why, t, unit)
-    missing = _not_seen(s, spec.parts, th)
+        return na(why, "no_reps")
+    missing = _not_seen(s, comp.parts, th)
     if missing:
-        return dec.not_assessed(f"not seen well enough in the {view} view: {missing}", t, unit)
+        return na(f"not seen well enough in the {view} view: {missing}", "not_visible")
     if cid == "arms_fall_forward":
         share = views.arms_overhead(s)
         if share is not None and share < 0.5:
-            return dec.not_assessed(
+            return na(
                 "the arms were not held overhead (the wrists stayed below the head when standing), "
                 "so arm position cannot be judged against the trunk",
-                t, unit,
+                "arms_not_overhead",
             )
-    if spec.measure in base_missing:
-        why = base_missing[spec.measure]
+    if comp.measure in base_missing:
+        why = base_missing[comp.measure]
         if why in VIEWS:
-            why = f"no standing frames in the {view} view to calibrate the person's own posture against"
-        return dec.not_assessed(why, t, unit)
-    entry = dec.decide(cid, per_rep[spec.measure], confs[spec.measure], th)
-    if cid == "heels_rise" and entry["status"] != dec.NOT_ASSESSED:
-        # The proxy is reported but not trusted: see dec.HEELS_PROXY.
+            return na(f"no standing frames in the {view} view to calibrate the person's own posture against",
+                      "no_baseline")
+        return na(why, "camera_placement")
+    entry = dec.decide(cid, per_rep[comp.measure], confs[comp.measure], th)
+    if comp.method != "keypoints" and entry["status"] != verdict.NOT_ASSESSED:
+        # A keypoint proxy (heels: the ankle's rise) is reported but not trusted for the verdict.
         proxy = {k: entry[k] for k in ("status", "reps_flagged", "value", "unit", "threshold", "rep_values")}
-        entry = dec.not_assessed(dec.HEELS_PROXY, t, unit)
+        entry = verdict.not_assessed(comp.unmeasured, "cannot_measure", _threshold(th, comp), _unit(comp))
         entry["proxy"] = proxy
     return entry
+
+
+def _threshold(th, comp) -> float | None:
+    return th[comp.threshold] if comp.threshold else None
+
+
+def _unit(comp) -> str | None:
+    return THRESHOLDS[comp.threshold].unit if comp.threshold else None

@@ -26,6 +26,7 @@ class ViewState:
     seg: repmod.Segmentation
     status: str = OK
     reason: str | None = None
+    reason_code: str | None = None  # device.verdict.REASON_CODES, with `reason`
     skew_deg: float | None = None
     width_ratio: float | None = None
     forward: float = 1.0  # side view: +1 if the person faces towards +x in the picture

@@ -1,10 +1,14 @@
-"""The one table of the rule engine's thresholds, each with its unit and its source or reason.
+"""The one table of thresholds, each with its unit and its source or reason.
 
-Every number the rules decide with lives here. A trainer may override any of them by name in
-the station's config (`[rules.thresholds]`); `validate_overrides` checks those overrides (unknown
-names, wrong types and out-of-range values are `ConfigError`s naming the key path) and returns
-the full table of values as a plain `{name: float}` dict, which is what `device.rules.evaluate`
-takes.
+Every number the rules, the silhouette measurements and the live rep counter decide with lives
+here. A trainer may override any of them by name in the station's config (`[rules.thresholds]`);
+`Thresholds(overrides)` checks those overrides once (unknown names, wrong types, NaN and
+out-of-range values are `ConfigError`s naming the key path) and is the one object that reaches
+every consumer:
+
+    th = Thresholds(config["rules"]["thresholds"])
+    th["knees_cave_in"]            # the value in force (override or default)
+    th.spec("knees_cave_in")       # its Threshold: unit, range, source, direction, step
 
 Decision thresholds are per compensation (same name as the compensation id). Each has a
 direction (`above`: flagged when the measured value is above the threshold; `below`: flagged
@@ -18,6 +22,8 @@ checked; docs/rules.md has the table in prose.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from typing import NamedTuple
 
 from device.errors import ConfigError
@@ -188,7 +194,7 @@ THRESHOLDS: dict[str, Threshold] = {
 }
 
 # silhouette (device/silhouette): decisions measured from silhouettes, which the keypoints
-# cannot see; read by device.silhouette.thresholds, checked with scripts/eval_silhouette.py.
+# cannot see; checked with scripts/eval_silhouette.py.
 THRESHOLDS.update({
     "silhouette_feet_turn_out": Threshold(
         10.0, "degrees of foot turn", 3.0, 45.0,
@@ -248,6 +254,8 @@ def validate_overrides(value, key_path: str = "rules.thresholds") -> dict[str, f
             raise ConfigError(f"{where}: unknown threshold (known: {', '.join(NAMES)})")
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             raise ConfigError(f"{where}: expected a number ({spec.unit}), got {v!r}")
+        if not math.isfinite(v):
+            raise ConfigError(f"{where}: must be a finite number ({spec.unit}), got {v!r}")
         if not spec.low <= float(v) <= spec.high:
             raise ConfigError(
                 f"{where}: must be between {spec.low:g} and {spec.high:g} ({spec.unit}), got {v!r}"
@@ -264,3 +272,39 @@ def validate_overrides(value, key_path: str = "rules.thresholds") -> dict[str, f
             f"{merged['score_floor']:g} and {merged['score_full']:g}"
         )
     return merged
+
+
+class Thresholds(Mapping):
+    """The values in force: the table's defaults with a trainer's overrides, checked once.
+
+    A read-only mapping name -> float, so code that indexes a plain dict works unchanged.
+    `Thresholds.of(x)` accepts a Thresholds, a dict of overrides (or a full table) or None.
+    """
+
+    __slots__ = ("_values", "overrides")
+
+    def __init__(self, overrides: Mapping | None = None, key_path: str = "rules.thresholds"):
+        overrides = dict(overrides or {})
+        self._values = validate_overrides(overrides, key_path)
+        # only what differs from the defaults: new built-in defaults still apply to the rest
+        self.overrides = {k: self._values[k] for k in overrides if self._values[k] != THRESHOLDS[k].value}
+
+    @classmethod
+    def of(cls, value: Thresholds | Mapping | None, key_path: str = "thresholds") -> Thresholds:
+        return value if isinstance(value, Thresholds) else cls(value, key_path)
+
+    def __getitem__(self, name: str) -> float:
+        return self._values[name]
+
+    def __iter__(self):
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    @staticmethod
+    def spec(name: str) -> Threshold:
+        return THRESHOLDS[name]
+
+    def __repr__(self) -> str:
+        return f"Thresholds(overrides={self.overrides!r})"

@@ -1,4 +1,8 @@
-"""Line up two recordings of the same squats from the motion: cross-correlate hip height.
+"""The one clock aligner: line up two views of the same squats by cross-correlating hip height.
+
+Used once per analysis: by `device.rules.evaluate` within `max_clock_offset_s` when the track's
+views already share a clock (the station, `ohsa rules`), and by the analysis pipeline with no
+limit for recordings that started at different moments (`ohsa assess`).
 
 Both cameras see the hips go down and up at the same moments, whatever the angle, so the
 height of the hips over time (image y, the view's own scale) is one curve per view. Both are
