@@ -1,6 +1,6 @@
 """`refine`: feet, heels and low back from silhouettes, merged into an `ohsa-result/1`.
 
-    refine(result, frames, track, backgrounds=None) -> result (a new dict; the input is untouched)
+    refine(result, frames, track, backgrounds=None, thresholds=None) -> result (a new dict)
 
 Inputs (what the camera and station layers pass):
 
@@ -14,6 +14,8 @@ Inputs (what the camera and station layers pass):
   `wanted(t, rep_windows)`); with no `backgrounds` the frames also build the background, and then
   more frames spread over the set help (every 3rd frame is plenty).
 - `track`: the `device.track.Track` the result was computed from (keypoints in the frames' pixels).
+- `thresholds`: the `device.thresholds.Thresholds` in force (the rules get the same object), or
+  overrides by name; the `silhouette_*` entries decide here.
 - `backgrounds`: `{"front": rgb, "side": rgb}`, each camera's empty scene from its
   `BackgroundModel` (kept while the station is idle), same size as the frames. None or a missing
   view: a keypoint-guided temporal median of the frames is used, which cannot see the floor the
@@ -36,12 +38,14 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from device import verdict
 from device.silhouette import measure
 from device.silhouette import thresholds as th
 from device.silhouette.background import median_background
 from device.silhouette.mask import person_mask
+from device.thresholds import THRESHOLDS, Thresholds
 from device.track import Track, ViewTrack
-from device.vocabulary import ABSENT, PRESENT
+from device.vocabulary import ABSENT, COMPENSATIONS, NOT_ASSESSED, PRESENT
 
 log = logging.getLogger(__name__)
 
@@ -192,7 +196,12 @@ def _trunk(kps) -> float | None:
     return None if hip is None or sho is None else float(np.linalg.norm(sho - hip))
 
 
+def _threshold(cid: str, limits: Thresholds) -> float:
+    return limits[COMPENSATIONS[cid].threshold]
+
+
 def _entry(cid, status, reps_flagged, side, value, unit, threshold, confidence, reason, rep_values) -> dict:
+    spec = THRESHOLDS[COMPENSATIONS[cid].threshold]
     return {
         "status": status,
         "reps_flagged": int(reps_flagged),
@@ -201,20 +210,10 @@ def _entry(cid, status, reps_flagged, side, value, unit, threshold, confidence, 
         "unit": unit,
         "threshold": threshold,
         "confidence": round(float(confidence), 2),
-        "severity": th.severity(value, threshold, th.STEP[cid]) if status == PRESENT else "none",
+        "severity": verdict.severity(value, threshold, spec.step, spec.direction) if status == PRESENT else "none",
         "reason": reason,
         "rep_values": [None if x is None else round(float(x), 3) for x in rep_values],  # per rep, as the rules
     }
-
-
-def _present(flagged: int, n_measured: int) -> bool:
-    """As the rules decide: flagged in more than half of the measured reps."""
-    return flagged * 2 > n_measured
-
-
-def _enough(n_measured: int, n_reps: int) -> bool:
-    """As the rules: measured in at least half of the reps."""
-    return n_measured > 0 and n_measured * 2 >= n_reps
 
 
 def _consistency(values, threshold) -> float:
@@ -226,7 +225,7 @@ def _consistency(values, threshold) -> float:
 # --- front view: feet ---------------------------------------------------------------------------
 
 
-def _feet(v: _View, n_reps: int) -> tuple[dict, str | None]:
+def _feet(v: _View, n_reps: int, limits: Thresholds) -> tuple[dict, str | None]:
     shank = v.shank
     if not shank or shank < th.MIN_SHANK_PX:
         return {}, "the person's legs are too small in the front image"
@@ -255,25 +254,26 @@ def _feet(v: _View, n_reps: int) -> tuple[dict, str | None]:
     if not per_foot:
         return {}, "the feet are not clear in the front view's silhouette"
     measured = [i for i in range(n_reps) if all(per_foot[s][i] is not None for s in per_foot)]
-    if not _enough(len(measured), n_reps):
+    if not verdict.measured_enough(len(measured), n_reps):
         return {}, f"the feet are clear at the bottom of only {len(measured)} of {n_reps} reps"
     scores = np.mean([f.kps[[measure.L_ANK, measure.R_ANK], 2].mean() for f in v.standing])
     coverage = len(measured) / n_reps * (len(per_foot) / 2)
     out = {}
-    for cid, sign, thr in (("feet_turn_out", 1.0, th.FEET_TURN_OUT_DEG), ("feet_turn_in", -1.0, th.FEET_TURN_IN_DEG)):
+    for cid, sign in (("feet_turn_out", 1.0), ("feet_turn_in", -1.0)):
+        thr = _threshold(cid, limits)
         flagged, sides, worst = 0, set(), []
         per_rep: list[float | None] = [None] * n_reps
         for i in measured:
             turn = {s: sign * per_foot[s][i] for s in per_foot}
             worst.append(max(turn.values()))
             per_rep[i] = worst[-1]
-            over = [s for s, x in turn.items() if x >= thr]
+            over = [s for s, x in turn.items() if verdict.flagged(x, thr, "above")]
             if over:
                 flagged += 1
                 sides.update(over)
         value = float(np.median(worst))
         conf = min(1.0, scores / 0.6) * coverage * _consistency(worst, thr)
-        present = _present(flagged, len(measured))
+        present = verdict.is_present(flagged, len(measured))
         side = None
         if present:
             side = "both" if len(sides) == 2 else next(iter(sides))
@@ -316,7 +316,8 @@ def _face(v: _View) -> float | None:
     return 1.0 if np.sum(votes) > 0 else -1.0
 
 
-def _heels(v: _View, face: float, n_reps: int, rules_entry: dict | None) -> tuple[dict, str | None]:
+def _heels(v: _View, face: float, n_reps: int, rules_entry: dict | None,
+           limits: Thresholds) -> tuple[dict, str | None]:
     shank = v.shank
     if not shank or shank < th.MIN_SHANK_PX:
         return {}, "the person's legs are too small in the side image"
@@ -338,12 +339,12 @@ def _heels(v: _View, face: float, n_reps: int, rules_entry: dict | None) -> tupl
         vals = [x for x in vals if x is not None]
         reps.append(None if not vals else (b0 - float(np.median(vals))) / shank * th.SHANK_CM)
     measured = [r for r in reps if r is not None]
-    if not _enough(len(measured), n_reps):
+    if not verdict.measured_enough(len(measured), n_reps):
         return {}, f"the heel is clear at the bottom of only {len(measured)} of {n_reps} reps"
-    thr = th.HEELS_RISE_CM
-    flagged = sum(r >= thr for r in measured)
+    thr = _threshold("heels_rise", limits)
+    flagged = sum(verdict.flagged(r, thr, "above") for r in measured)
     value = float(np.median(measured))
-    present = _present(flagged, len(measured))
+    present = verdict.is_present(flagged, len(measured))
     conf = (len(measured) / n_reps) * _consistency(measured, thr) * min(1.0, shank / (2 * th.MIN_SHANK_PX))
     reason = f"silhouette: heel {value:.1f} cm above its standing floor line (median of {len(measured)} reps)"
     # The rules' ankle-rise proxy cross-checks the silhouette. The rules keep its reading under
@@ -362,7 +363,7 @@ def _heels(v: _View, face: float, n_reps: int, rules_entry: dict | None) -> tupl
     return {"heels_rise": (entry, conf)}, None
 
 
-def _back(v: _View, face: float, n_reps: int) -> tuple[dict, str | None]:
+def _back(v: _View, face: float, n_reps: int, limits: Thresholds) -> tuple[dict, str | None]:
     trunks = [t for t in (_trunk(f.kps) for f in v.standing) if t]
     if not trunks or np.median(trunks) < th.MIN_TRUNK_PX:
         return {}, (f"the trunk is {np.median(trunks) if trunks else 0:.0f} px long in the side frames; "
@@ -399,17 +400,17 @@ def _back(v: _View, face: float, n_reps: int) -> tuple[dict, str | None]:
             resids.append(resid)
         reps.append(float(np.median(vals)) if vals else None)
     measured = [r for r in reps if r is not None]
-    if not _enough(len(measured), n_reps):
+    if not verdict.measured_enough(len(measured), n_reps):
         return {}, (f"back contour reliable in only {len(measured)} of {n_reps} reps: "
                     + (max(set(whys), key=whys.count) if whys else "no frames"))
     smooth = max(0.0, 1.0 - float(np.median(resids)) / MAX_BACK_RESID)
     out = {}
-    for cid, sign, thr, word in (("low_back_round", 1.0, th.LOW_BACK_ROUND_DEG, "rounder"),
-                                 ("low_back_arch", -1.0, th.LOW_BACK_ARCH_DEG, "more arched")):
+    for cid, sign, word in (("low_back_round", 1.0, "rounder"), ("low_back_arch", -1.0, "more arched")):
+        thr = _threshold(cid, limits)
         vals = [sign * r for r in measured]
-        flagged = sum(x >= thr for x in vals)
+        flagged = sum(verdict.flagged(x, thr, "above") for x in vals)
         value = float(np.median(vals))
-        present = _present(flagged, len(measured))
+        present = verdict.is_present(flagged, len(measured))
         conf = (len(measured) / n_reps) * _consistency(vals, thr) * (0.5 + 0.5 * smooth)
         reason = (f"silhouette: back contour {abs(value):.0f} degrees "
                   f"{word if value > 0 else ('more arched' if sign > 0 else 'rounder')} than standing "
@@ -419,11 +420,39 @@ def _back(v: _View, face: float, n_reps: int) -> tuple[dict, str | None]:
     return out, None
 
 
+# what each note of a view explains
+_NOTE_COVERS = {"reason": None, "feet": ("feet_turn_out", "feet_turn_in"), "heels": ("heels_rise",),
+                "low_back": ("low_back_arch", "low_back_round")}
+
+
+def _explain_unmeasured(comps: dict, notes: dict) -> None:
+    """Entries the silhouette tried but could not measure say why (the rules' reason said only
+    that keypoints cannot see them)."""
+    low = notes.get("low_confidence") or {}
+    for cid, comp in COMPENSATIONS.items():
+        entry = comps.get(cid)
+        if comp.method != "silhouette" or not entry or entry.get("status") != NOT_ASSESSED:
+            continue
+        note = notes.get(comp.view) or {}
+        if "background" not in note and "code" not in note:
+            continue  # the view was not given: nothing was tried
+        why = next((note[k] for k, covers in _NOTE_COVERS.items()
+                    if k in note and (covers is None or cid in covers)), None)
+        if why is None and cid in low:
+            why = f"its measurement was too uncertain (confidence {low[cid]:.2f})"
+        if why is None:
+            continue
+        entry["reason"] = f"{entry.get('reason') or comp.unmeasured}; the silhouette could not measure it: {why}"
+        entry["reason_code"] = note.get("code", "silhouette_unclear")
+
+
 # --- the entry point -------------------------------------------------------------------------------
 
 
-def refine(result: dict, frames: dict, track: Track, backgrounds: dict | None = None) -> dict:
+def refine(result: dict, frames: dict, track: Track, backgrounds: dict | None = None,
+           thresholds: Thresholds | dict | None = None) -> dict:
     """The result with feet, heels and low back measured from silhouettes where trustworthy."""
+    limits = Thresholds.of(thresholds)
     out = copy.deepcopy(result)
     comps = out.setdefault("compensations", {})
     windows = sorted(out.get("rep_windows") or [], key=lambda w: w["bottom"])
@@ -441,7 +470,8 @@ def refine(result: dict, frames: dict, track: Track, backgrounds: dict | None = 
             continue
         rules_view = (out.get("views") or {}).get(name) or {}
         if rules_view.get("status") not in (None, "ok"):  # the rules' own view checks (skew, ...)
-            notes[name] = {"reason": f"{name} view not usable ({rules_view.get('reason') or rules_view['status']})"}
+            notes[name] = {"reason": f"{name} view not usable ({rules_view.get('reason') or rules_view['status']})",
+                           "code": rules_view.get("reason_code") or "not_visible"}
             continue
         v = _View(name, frames[name], track.views[name], windows, backgrounds.get(name))
         note = {"background": v.background_kind}
@@ -450,7 +480,7 @@ def refine(result: dict, frames: dict, track: Track, backgrounds: dict | None = 
             note["reason"] = v.reason
             continue
         if name == "front":
-            got, why = _feet(v, n)
+            got, why = _feet(v, n, limits)
             found.update(got)
             if why:
                 note["feet"] = why
@@ -461,11 +491,11 @@ def refine(result: dict, frames: dict, track: Track, backgrounds: dict | None = 
             note["reason"] = why or "cannot tell which way the person faces"
             continue
         v.masks()
-        got, why = _heels(v, face, n, comps.get("heels_rise"))
+        got, why = _heels(v, face, n, comps.get("heels_rise"), limits)
         found.update(got)
         if why:
             note["heels"] = why
-        got, why = _back(v, face, n)
+        got, why = _back(v, face, n, limits)
         found.update(got)
         if why:
             note["low_back"] = why
@@ -474,5 +504,6 @@ def refine(result: dict, frames: dict, track: Track, backgrounds: dict | None = 
             notes.setdefault("low_confidence", {})[cid] = round(conf, 2)
             continue
         comps[cid] = entry
+    _explain_unmeasured(comps, notes)
     log.info("silhouette: replaced %s; notes %s", sorted(c for c in found if comps.get(c) is found[c][0]), notes)
     return out

@@ -1,26 +1,9 @@
-"""Numbers the silhouette measurements decide and measure with.
+"""The silhouette measurement's own geometry constants.
 
-The decision thresholds live in the rules' one table, `device/rules/thresholds.py` (entries
-`silhouette_*`, with unit, range and reason; a trainer may override them by name in
-`[rules.thresholds]`). This module reads them from there and holds only the measurement's own
-geometry constants. docs/silhouette.md says how each was chosen (scripts/eval_silhouette.py).
+The decision thresholds are not here: they live in the one table, `device/thresholds.py`
+(entries `silhouette_*`, with unit, range and reason), and reach `refine` in the same
+`Thresholds` object as the rules' (a trainer may override them by name in `[rules.thresholds]`). docs/silhouette.md says how each was chosen (scripts/eval_silhouette.py).
 """
-
-from device.rules.thresholds import THRESHOLDS
-
-# decision thresholds (read from the rules' table)
-FEET_TURN_OUT_DEG = THRESHOLDS["silhouette_feet_turn_out"].value
-FEET_TURN_IN_DEG = THRESHOLDS["silhouette_feet_turn_in"].value
-HEELS_RISE_CM = THRESHOLDS["silhouette_heels_rise"].value
-LOW_BACK_ROUND_DEG = THRESHOLDS["silhouette_low_back_round"].value
-LOW_BACK_ARCH_DEG = THRESHOLDS["silhouette_low_back_arch"].value
-STEP = {
-    "feet_turn_out": THRESHOLDS["silhouette_feet_turn_out"].step,
-    "feet_turn_in": THRESHOLDS["silhouette_feet_turn_in"].step,
-    "heels_rise": THRESHOLDS["silhouette_heels_rise"].step,
-    "low_back_round": THRESHOLDS["silhouette_low_back_round"].step,
-    "low_back_arch": THRESHOLDS["silhouette_low_back_arch"].step,
-}
 
 # Below this confidence (0..1) a measurement is not reported: the entry stays as the rules left it.
 MIN_CONFIDENCE = 0.5
@@ -42,11 +25,3 @@ MIN_STANDING_HOLLOW_DEG = 6.0
 # Adult proportions used to turn pixels into cm and degrees (documented in docs/silhouette.md).
 SHANK_CM = 43.0  # knee to ankle joint
 TOE_REACH = 0.25  # forefoot-centroid shift per unit sin(turn), as a share of the shank
-
-
-def severity(value: float, threshold: float, step: float) -> str:
-    """As the rules grade: past the threshold mild, half a step further moderate, a step marked."""
-    if value <= threshold:
-        return "none"
-    excess = (value - threshold) / step if step else 0.0
-    return "mild" if excess < 0.5 else "moderate" if excess < 1.0 else "marked"
