@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import random
 import sqlite3
 import threading
 
@@ -24,7 +25,6 @@ def store(tmp_path):
 
 
 def _result(**statuses) -> dict:
-    import random
     r = demo_result(random.Random(1))
     for cid in COMPENSATION_IDS:
         r["compensations"][cid].update(status=ABSENT, side=None)
@@ -48,7 +48,6 @@ def test_pragmas_and_schema_version(store):
 
 
 def test_save_and_get_round_trip(store):
-    import random
     result = _result(knees_cave_in=PRESENT)
     track = demo_track(random.Random(2))
     images = _images()
@@ -253,7 +252,6 @@ def _file_bytes(path) -> bytes:
 
 
 def test_delete_client_really_removes_the_bytes(store):
-    import random
     fill(store, 20, seed=3, with_tracks=False)
 
     def jpeg_with(marker: bytes) -> bytes:
@@ -411,3 +409,29 @@ def test_numpy_values_and_nan_are_stored_as_plain_json(store):
     assert len(back) == 17 and all(v != v for v in back[0])  # NaN (a lost keypoint) round-trips
     with pytest.raises(InputError, match="JSON"):
         store.save_assessment({**_result(), "extra": object()}, None, {})
+
+
+def test_demo_results_describe_compensations_as_the_threshold_table_does():
+    """Demo data (pages, benchmarks) must not contradict the real table: units, thresholds,
+    which side of the threshold a present or absent value lies, severity by the real step."""
+    from device import verdict
+    from device.thresholds import THRESHOLDS
+    from device.vocabulary import COMPENSATIONS
+
+    rng = random.Random(3)
+    seen = set()
+    for _ in range(60):
+        for cid, e in demo_result(rng)["compensations"].items():
+            name = COMPENSATIONS[cid].threshold
+            if name is None:
+                assert e["status"] == "not_assessed" and e["reason_code"] == "cannot_measure", cid
+                continue
+            spec = THRESHOLDS[name]
+            assert (e["unit"], e["threshold"]) == (spec.unit, spec.value), cid
+            if e["status"] in ("present", "absent"):
+                past = verdict.flagged(e["value"], spec.value, spec.direction)
+                assert past == (e["status"] == "present"), (cid, e)
+                want = verdict.severity(e["value"], spec.value, spec.step, spec.direction) if past else "none"
+                assert e["severity"] == want, (cid, e)
+                seen.add((cid, e["status"]))
+    assert {("knees_cave_in", "present"), ("head_forward", "present"), ("asymmetric_weight_shift", "absent")} <= seen

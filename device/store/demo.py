@@ -14,31 +14,26 @@ import random
 import cv2
 import numpy as np
 
+from device import verdict
 from device.pose.types import KEYPOINT_NAMES
-from device.vocabulary import (
-    ABSENT, COMPENSATIONS, FORMAT_KEYPOINTS, FORMAT_RESULT, NOT_ASSESSED, PRESENT,
-)
+from device.thresholds import THRESHOLDS
+from device.vocabulary import ABSENT, COMPENSATIONS, FORMAT_KEYPOINTS, FORMAT_RESULT, PRESENT
 
-# compensation id -> (unit, threshold, typical value without it, value with it)
-MEASURES = {
-    "feet_turn_out": ("degrees", 30.0, 15.0, 40.0),
-    "feet_turn_in": ("degrees", -5.0, 12.0, -10.0),
-    "feet_flatten": ("ratio", 0.85, 1.0, 0.75),
-    "heels_rise": ("cm", 1.0, 0.2, 2.5),
-    "knees_cave_in": ("knee/ankle width", 0.85, 1.0, 0.7),
-    "knees_push_out": ("knee/ankle width", 1.35, 1.1, 1.5),
-    "asymmetric_weight_shift": ("% of hip width", 10.0, 3.0, 16.0),
-    "excessive_forward_lean": ("degrees", 15.0, 5.0, 25.0),
-    "low_back_arch": ("degrees", 15.0, 5.0, 22.0),
-    "low_back_round": ("degrees", 15.0, 4.0, 20.0),
-    "arms_fall_forward": ("degrees", 20.0, 8.0, 32.0),
-    "head_forward": ("degrees", 20.0, 10.0, 30.0),
-    "head_down": ("degrees", 20.0, 8.0, 28.0),
-}
+
+def measure(cid: str) -> tuple[str, float, float, float] | None:
+    """(unit, threshold, a value without it, a value with it), from the one threshold table
+    (the catalogue names the deciding entry); None for what the station cannot measure."""
+    name = COMPENSATIONS[cid].threshold
+    if name is None:
+        return None
+    spec = THRESHOLDS[name]
+    worse = -1.0 if spec.direction == "below" else 1.0
+    return spec.unit, spec.value, spec.value - worse * 0.6 * spec.step, spec.value + worse * 0.8 * spec.step
+
 
 # How often each finding turns up in a walk-up crowd (a rough guess for realistic pages).
 PREVALENCE = {
-    "feet_turn_out": 0.35, "feet_turn_in": 0.03, "feet_flatten": 0.15, "heels_rise": 0.15,
+    "feet_turn_out": 0.35, "feet_turn_in": 0.03, "heels_rise": 0.15,
     "knees_cave_in": 0.35, "knees_push_out": 0.05, "asymmetric_weight_shift": 0.2,
     "excessive_forward_lean": 0.4, "low_back_arch": 0.2, "low_back_round": 0.1,
     "arms_fall_forward": 0.45, "head_forward": 0.2, "head_down": 0.1,
@@ -56,11 +51,14 @@ def demo_result(rng: random.Random, reps: int = 5) -> dict:
     side_missing = rng.random() < 0.05
     comps = {}
     for cid, comp in COMPENSATIONS.items():
-        unit, threshold, normal, bad = MEASURES[cid]
+        m = measure(cid)
+        if m is None:
+            comps[cid] = verdict.not_assessed(comp.unmeasured, "cannot_measure")
+            continue
+        unit, threshold, normal, bad = m
         if side_missing and comp.view == "side":
-            comps[cid] = {"status": NOT_ASSESSED, "reps_flagged": 0, "side": None, "value": None,
-                          "unit": unit, "threshold": threshold, "confidence": 0.0,
-                          "severity": "none", "reason": "the side camera saw no person"}
+            comps[cid] = verdict.not_assessed("the person was not seen in the side view", "not_visible",
+                                              threshold, unit)
             continue
         status = PRESENT if cid in present else ABSENT
         centre = bad if status == PRESENT else normal
@@ -69,9 +67,8 @@ def demo_result(rng: random.Random, reps: int = 5) -> dict:
         if comp.sided and status == PRESENT:
             side = rng.choice(("left", "right", "both", "both"))
         flagged = rng.randint(3, reps) if status == PRESENT else rng.randint(0, 1)
-        severity = "none"
-        if status == PRESENT:
-            severity = rng.choice(("mild", "mild", "moderate", "marked"))
+        spec = THRESHOLDS[comp.threshold]
+        severity = verdict.severity(value, threshold, spec.step, spec.direction) if status == PRESENT else "none"
         comps[cid] = {"status": status, "reps_flagged": flagged, "side": side, "value": value,
                       "unit": unit, "threshold": threshold,
                       "confidence": round(rng.uniform(0.55, 0.95), 2), "severity": severity}
