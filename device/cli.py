@@ -19,7 +19,8 @@ COMMAND_MODULES = (
     "device.model",  # ohsa model fetch | install
     "device.pose.cli",  # ohsa pose, ohsa track, ohsa bench
     "device.rules.cli",  # ohsa rules
-    "device.camera.cli",  # ohsa assess, ohsa check
+    "device.analysis.cli",  # ohsa assess
+    "device.camera.cli",  # ohsa check
     "device.station.cli",  # ohsa run
 )
 

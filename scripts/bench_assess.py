@@ -67,7 +67,7 @@ def decode_and_infer(movenet, clips) -> int:
 
 
 def overhead(movenet, rounds: int) -> dict:
-    from device.camera.assess import assess_recordings
+    from device.analysis.assess import assess_recordings
 
     clips = (PAIR / "front.mov", PAIR / "side_oblique.mov")
     runs = {"decode+infer": [], "assess": [], "assess (no silhouette)": []}
@@ -122,7 +122,7 @@ class RssLog:
 
 def memory_assess_path(movenet, clip: Path, minutes: float) -> dict:
     """Both views of a looped replay through the assess pipeline (replay -> pose -> track)."""
-    from device.camera.assess import track_recording
+    from device.analysis.assess import track_recording
     from device.camera.replay import ReplaySource
 
     log = RssLog()

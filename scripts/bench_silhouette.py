@@ -99,7 +99,7 @@ def main(argv=None) -> int:
     for _ in range(5):
         bgm.update(render(spec, "side", None, rng))
     out["synthetic_640x480"] = per_frame(synth, movenet, bgm.image, None)
-    # the smaller size the station once kept for refine (now 640, device/station/keeper.py)
+    # the smaller size the station once kept for refine (now 640, device/analysis/keeper.py)
     shrink = [(t, cv2.resize(im, (480, 360), interpolation=cv2.INTER_AREA)) for t, im in synth]
     out["synthetic_480x360"] = per_frame(shrink, movenet, cv2.resize(bgm.image, (480, 360), interpolation=cv2.INTER_AREA), None)
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import device.camera.assess as assess
+import device.silhouette
+from device.analysis import assess
 from device.silhouette import measure, refine
 from device.silhouette.refine import _View
 
@@ -20,16 +21,16 @@ IDS = ("feet_turn_out", "feet_turn_in", "heels_rise", "low_back_arch", "low_back
 def _assess(**clips):
     seen = {}
 
-    def spy(result, frames, track, backgrounds=None):
+    def spy(result, frames, track, backgrounds=None, thresholds=None):
         seen.update(frames=frames, track=track, rules=result)
-        return refine(result, frames, track, backgrounds)
+        return refine(result, frames, track, backgrounds, thresholds)
 
-    original = assess.silhouette_refine
-    assess.silhouette_refine = spy
+    original = device.silhouette.refine  # what the analysis pipeline calls
+    device.silhouette.refine = spy
     try:
         result, _ = assess.assess_recordings(**clips)
     finally:
-        assess.silhouette_refine = original
+        device.silhouette.refine = original
     return result, seen
 
 

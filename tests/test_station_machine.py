@@ -465,7 +465,7 @@ def test_hands_on_hips_retest_does_not_judge_the_arms(tmp_path):
 
 
 def test_keeper_holds_each_reps_bottom_with_bounded_memory():
-    from device.station.keeper import AROUND, KEEP_LONG_SIDE, STANDING, ViewKeeper
+    from device.analysis.keeper import AROUND, KEEP_LONG_SIDE, STANDING, ViewKeeper
 
     keeper = ViewKeeper(max_reps=3)
     image = np.zeros((H, W, 3), np.uint8)

@@ -62,7 +62,7 @@ FPS = 30.0
 
 @pytest.fixture(scope="module")
 def assessed(movenet, clips):
-    from device.camera import assess_recordings
+    from device.analysis import assess_recordings
 
     result, _ = assess_recordings(clips["front"][2], clips["side"][2], movenet=movenet, fps=FPS)
     return result

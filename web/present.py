@@ -140,13 +140,13 @@ def plan_for(record: dict) -> dict | None:
 
 
 def comparison(record: dict, store) -> dict | None:
-    """For a re-test: what changed against its standard set (device.station.retest.compare)."""
+    """For a re-test: what changed against its standard set (device.analysis.retest.compare)."""
     if record.get("kind") in (None, "standard") or not record.get("parent_id"):
         return None
     parent = store.get(record["parent_id"])
     if parent is None:
         return None
-    from device.station import retest
+    from device.analysis import retest
 
     try:
         return dict(retest.compare(parent["result"], record["result"], record["kind"]), parent_id=parent["id"])

@@ -1,10 +1,9 @@
-"""Frame sources (picamera2, USB/V4L2, replay), dual capture, and assessment of recordings.
+"""Frame sources (picamera2, USB/V4L2, replay) and dual capture: the bottom of the house.
 
-    from device.camera import DualCapture, ReplaySource, assess_recordings
+    from device.camera import DualCapture, ReplaySource
     with DualCapture.from_config(config) as capture:       # both views, newest frame wins
         frame = capture.wait_for_frame("front", timeout=1)  # Frame(view, t, image RGB, seq)
         capture.status()                                    # online/offline/missing, fps, dropped
-    result, track = assess_recordings("front.mov", "side.mov")
 
 picamera2 and OpenCV are imported only by the backends that need them.
 """
@@ -13,7 +12,7 @@ from device.camera.frame import CameraMissing, EndOfStream, Frame, FrameSource, 
 
 __all__ = [
     "CameraMissing", "DualCapture", "EndOfStream", "Frame", "FrameSource", "ReplaySource",
-    "SourceError", "assess_recordings", "make_source",
+    "SourceError", "make_source",
 ]
 
 
@@ -30,8 +29,4 @@ def __getattr__(name):
         from device.camera.sources import make_source
 
         return make_source
-    if name == "assess_recordings":
-        from device.camera.assess import assess_recordings
-
-        return assess_recordings
     raise AttributeError(f"module 'device.camera' has no attribute {name!r}")

@@ -9,7 +9,7 @@ What is wrong comes back as plain advice on what to move.
 How square a camera is comes from the rule engine's own measure and limits (one home for the
 fact): width ratio = (shoulder width + hip width) / trunk length, skew from the front =
 arccos(ratio / frontal_width_ratio), skew from the side = arcsin(ratio / frontal_width_ratio),
-judged against `front_max_skew_deg` / `side_max_skew_deg` of `device.rules.thresholds`.
+judged against `front_max_skew_deg` / `side_max_skew_deg` of `device.thresholds`.
 """
 
 from __future__ import annotations
@@ -108,7 +108,7 @@ def check_view(view: str, images: list[np.ndarray], movenet, source: str = "",
     """Judge the placement of one camera from a few of its frames (RGB uint8); `thresholds`:
     overrides of the rule engine's table (config `rules.thresholds`)."""
     from device.pose import estimate_image
-    from device.rules.thresholds import validate_overrides
+    from device.thresholds import validate_overrides
 
     th = validate_overrides(thresholds or {}, "rules.thresholds")
 

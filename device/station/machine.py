@@ -28,8 +28,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from device.station import positioning, retest
-from device.station.keeper import ViewKeeper
+from device.analysis import retest
+from device.station import positioning
+from device.analysis.keeper import ViewKeeper
 from device.track import Track, ViewTrack
 from device.vocabulary import COMPENSATIONS, PRESENT, VIEWS
 

@@ -35,7 +35,7 @@ from device.errors import OhsaError
 from device.panel import open_panel
 from device.annotate import annotate
 from device.station.analysis import Analyser
-from device.station.keeper import KEEP_LONG_SIDE, downscale
+from device.analysis.keeper import KEEP_LONG_SIDE, downscale
 from device.station.machine import Station
 from device.vocabulary import VIEWS
 

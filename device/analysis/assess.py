@@ -1,4 +1,4 @@
-"""Assess recorded clips end to end: replay as fast as possible -> pose -> rules -> result.
+"""Assess recorded clips end to end: replay as fast as possible -> pose -> the analysis pipeline.
 
     result, track = assess_recordings("front.mov", "side.mov")          # ohsa-result/1, Track
 
@@ -18,65 +18,40 @@ import os
 
 import numpy as np
 
-from device.camera.align import Alignment, estimate_offset
-from device.camera.frame import Frame
+from device.analysis.keeper import ViewKeeper
+from device.analysis.pipeline import analyse
 from device.camera.replay import ReplaySource
 from device.errors import InputError
-from device.silhouette import refine as silhouette_refine
+from device.rules.align import Alignment, estimate_offset
+from device.thresholds import Thresholds
 from device.track import N_KEYPOINTS, Track, ViewTrack
 from device.vocabulary import COMPENSATIONS, NOT_ASSESSED, VIEWS
+
+MAX_REPS = 12  # bottoms kept per view: a recording may hold more reps than a station set
 
 log = logging.getLogger(__name__)
 
 
-# Frames kept for the silhouette refinement: every KEEP_EVERY-th frame (near each rep's bottom
-# there are then still frames within its 0.12 s), shrunk so the longer side is KEEP_LONG_SIDE
-# pixels (the size it works at anyway); at most KEEP_MAX frames per view.
-KEEP_EVERY = 3
-KEEP_LONG_SIDE = 640
-KEEP_MAX = 240
+COUNT_EVERY_S = 0.2  # as the station's live counter: the keeper's rep boundaries
 
 
-class KeptFrames:
-    """Shrunk copies of some frames of one view, with the scale from the view's pixels."""
-
-    def __init__(self, frame_count: int, width: int, height: int):
-        self.every = max(KEEP_EVERY, -(-frame_count // KEEP_MAX))
-        self.scale = min(1.0, KEEP_LONG_SIDE / max(width, height))
-        self.size = (max(1, round(width * self.scale)), max(1, round(height * self.scale)))
-        self.frames: list[tuple[float, np.ndarray]] = []
-
-    def offer(self, index: int, frame: Frame) -> None:
-        if index % self.every or len(self.frames) >= KEEP_MAX:
-            return
-        import cv2
-
-        image = frame.image
-        if self.scale < 1.0:
-            image = cv2.resize(image, self.size, interpolation=cv2.INTER_AREA)
-        self.frames.append((frame.t, image))
-
-    def scaled(self, view: ViewTrack) -> ViewTrack:
-        """`view` in the pixels of the kept frames."""
-        kps = view.keypoints.copy()
-        kps[..., :2] *= self.scale
-        return ViewTrack(self.size[0], self.size[1], view.fps, view.times.copy(), kps)
-
-
-def track_recording(source: ReplaySource, movenet, keep: bool = False,
-                    limit_s: float | None = None) -> tuple[ViewTrack, KeptFrames | None]:
+def track_recording(source: ReplaySource, movenet, keep: bool = False, limit_s: float | None = None,
+                    thresholds: Thresholds | None = None) -> tuple[ViewTrack, ViewKeeper | None]:
     """Every frame of `source` through a fresh PoseTracker: a ViewTrack in the frames' pixels,
-    and (with `keep`) shrunk copies of some frames for the silhouette refinement. `limit_s`
-    stops after that much recording time (a looped source runs for ever otherwise)."""
+    and (with `keep`) the frames a set keeps (`ViewKeeper`: standing frames and each rep's
+    bottom, reps counted live as the station counts them). `limit_s` stops after that much
+    recording time (a looped source runs for ever otherwise)."""
     from device.pose import PoseTracker
+    from device.rules import count_reps
 
     source.open()  # InputError for a missing or undecodable file
     width, height = source.size
     fps = source.fps
-    kept = KeptFrames(source.media.frame_count, width, height) if keep else None
+    keeper = ViewKeeper(max_reps=MAX_REPS) if keep else None
     tracker = PoseTracker(movenet)
     store = _Growing()
     first_t = None
+    counted_at, reps = -math.inf, 0
     try:
         for frame in source:
             if first_t is None:
@@ -88,15 +63,24 @@ def track_recording(source: ReplaySource, movenet, keep: bool = False,
                     f"{source.path}: frame {len(store)} is {frame.width}x{frame.height}, "
                     f"the first was {width}x{height}"
                 )
-            if kept is not None:
-                kept.offer(len(store), frame)
-            store.add(frame.t, tracker.process(frame.image, frame.t).to_array())
+            kps = tracker.process(frame.image, frame.t).to_array()
+            store.add(frame.t, kps)
+            if keeper is None:
+                continue
+            keeper.add(frame.t, frame.image, kps)
+            if frame.t - counted_at >= COUNT_EVERY_S:
+                counted_at = frame.t
+                times, keypoints = store.arrays()
+                now = count_reps(ViewTrack(width, height, fps, times, keypoints), thresholds, source.view)
+                for _ in range(now - reps):
+                    keeper.end_rep()
+                reps = max(reps, now)
     finally:
         source.close()
     if not len(store):
         raise InputError(f"{source.path}: no frames could be decoded")
     times, keypoints = store.arrays()
-    return ViewTrack(width, height, fps, times, keypoints), kept
+    return ViewTrack(width, height, fps, times, keypoints), keeper
 
 
 class _Growing:
@@ -162,9 +146,9 @@ def assess_recordings(
 
         movenet = MoveNet(model_path, threads=threads)
 
-    refine = silhouette_refine if silhouette else None
+    th = Thresholds.of(thresholds)
     views: dict[str, ViewTrack] = {}
-    kept: dict[str, KeptFrames] = {}
+    kept: dict[str, ViewKeeper] = {}
     problems: dict[str, str] = {}
     for view in VIEWS:
         if view not in given:
@@ -172,7 +156,7 @@ def assess_recordings(
             continue
         try:
             source = ReplaySource(given[view], view, paced=False, fps=fps)
-            views[view], kept[view] = track_recording(source, movenet, keep=refine is not None)
+            views[view], kept[view] = track_recording(source, movenet, keep=silhouette, thresholds=th)
         except InputError as e:
             if len(given) == 1:
                 raise
@@ -183,32 +167,18 @@ def assess_recordings(
         if view in problems:
             log.warning("%s view not assessed: %s", view, problems[view])
 
+    # The one alignment: the side clip onto the front clip's clock, before the rules run.
     alignment = _align(views, offset, align)
     if "side" in views and alignment.offset_s:
         views["side"].times = views["side"].times + alignment.offset_s
         if kept.get("side"):
-            kept["side"].frames = [(t + alignment.offset_s, img) for t, img in kept["side"].frames]
+            kept["side"].shift(alignment.offset_s)
     track = Track(views)
-
-    from device.rules import evaluate
-
-    result = evaluate(track, thresholds)
+    result = analyse(track, kept if silhouette else None, thresholds=th,
+                     clock_offset=0.0 if len(views) == 2 else None)
     for view, problem in problems.items():
         _mark_view_missing(result, view, problem)
     result["alignment"] = alignment.to_json()
-
-    # Silhouette refinement replaces the feet/heel/low-back entries it can measure. It gets the
-    # kept frames ({view: [(t, rgb)]}, shared clock) and the track in those frames' pixels.
-    if refine is not None and views:
-        frames = {v: kept[v].frames for v in views if kept.get(v)}
-        small = Track({v: kept[v].scaled(views[v]) for v in frames})
-        try:
-            result = refine(result, frames, small)
-        except Exception as e:  # a fault there must not cost the user the keypoint result
-            log.error("silhouette refinement failed, keypoint result kept: %s", e, exc_info=log.isEnabledFor(logging.DEBUG))
-            result["silhouette"] = {"error": f"refinement failed: {e.__class__.__name__}: {e}"}
-        for view, problem in problems.items():  # refine may have rewritten the entries
-            _mark_view_missing(result, view, problem)
     return result, track
 
 
@@ -237,3 +207,4 @@ def _mark_view_missing(result: dict, view: str, problem: str) -> None:
         item = result["compensations"].get(cid)
         if comp.view == view and item is not None and item.get("status") == NOT_ASSESSED:
             item["reason"] = f"{view} view not assessed: {problem}"
+            item["reason_code"] = "no_view"

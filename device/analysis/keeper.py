@@ -1,4 +1,5 @@
-"""Frames kept during a set, with bounded memory: each rep's bottom, not the whole video.
+"""The one frame keeper: frames kept during a set, with bounded memory, each rep's bottom, not
+the whole video. The station and `ohsa assess` keep frames with it alike.
 
 Per view and per rep (the stretch between two increments of the live rep counter) the keeper
 holds the deepest frame (hips lowest in the image), for the annotated still of the worst rep, and
@@ -93,6 +94,14 @@ class ViewKeeper:
             for t, rgb in b.around:
                 seen[t] = rgb
         return sorted(seen.items(), key=lambda item: item[0])
+
+    def shift(self, dt: float) -> None:
+        """Move every kept frame's time by `dt` (a recording put onto the other view's clock)."""
+        self.standing = [(t + dt, rgb) for t, rgb in self.standing]
+        self._recent = deque(((t + dt, rgb) for t, rgb in self._recent), maxlen=self.around)
+        for b in self.all_bottoms():
+            b.t += dt
+            b.around = [(t + dt, rgb) for t, rgb in b.around]
 
     def nearest(self, t: float) -> Bottom | None:
         kept = self.all_bottoms()

@@ -1,0 +1,91 @@
+"""`analyse`: from a two-view keypoint track and the frames kept of it to a finished result.
+
+The station (after a set) and `ohsa assess` (after replaying recordings) both call this, with
+the same `Thresholds` object the live rep counter used. Steps, in order:
+
+1. the rules on the keypoints (`device.rules.evaluate`; the clocks are aligned there once,
+   unless the caller already aligned them and passes `clock_offset`);
+2. a hands-on-hips re-test cannot judge what needs the arms overhead;
+3. silhouette refinement of feet, heels and low back from the kept frames, in the kept frames'
+   pixels (`device.silhouette.refine`); a fault there keeps the keypoint result and says so;
+4. for a re-test: the comparison with its standard set (`retest.compare`), stored with it.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Protocol
+
+from device import silhouette
+from device.analysis import retest
+from device.rules import evaluate
+from device.thresholds import Thresholds
+from device.track import Track, ViewTrack
+from device.verdict import not_assessed
+
+log = logging.getLogger(__name__)
+
+ARMS_OVERHEAD_ONLY = ("arms_fall_forward",)  # cannot be judged in the hands-on-hips re-test
+
+
+class Kept(Protocol):
+    """What the pipeline needs of a view's kept frames (device.analysis.keeper.ViewKeeper)."""
+
+    scale: float | None  # kept pixels per original pixel
+
+    def frames(self) -> list: ...  # [(t, RGB)] in time order, on the track's clock
+
+
+def analyse(
+    track: Track,
+    kept: dict[str, Kept] | None = None,
+    *,
+    thresholds: Thresholds | dict | None = None,
+    backgrounds: dict | None = None,
+    kind: str = "standard",
+    parent_result: dict | None = None,
+    parent_id: str | None = None,
+    clock_offset: float | None = None,
+) -> dict:
+    """The `ohsa-result/1` of one set (with the rules' extra keys)."""
+    th = Thresholds.of(thresholds)
+    result = evaluate(track, th, clock_offset=clock_offset)
+    if kind == "hands_on_hips":
+        not_overhead(result)
+    result = _refine(result, track, kept or {}, backgrounds or {}, th)
+    if kind != "standard" and parent_result is not None:
+        # kept with the re-test, so the pages show it later without comparing again
+        result["retest"] = {"parent_id": parent_id, **retest.compare(parent_result, result, kind)}
+    return result
+
+
+def not_overhead(result: dict) -> None:
+    """Hands on hips: what needs the arms overhead cannot be judged in this set."""
+    for cid in ARMS_OVERHEAD_ONLY:
+        entry = result["compensations"][cid]
+        entry.update(not_assessed("the hands were on the hips in this re-test, not overhead", "retest_stance",
+                                  entry.get("threshold"), entry.get("unit")))
+
+
+def scaled(view: ViewTrack, scale: float) -> ViewTrack:
+    """`view` in the pixels of frames resized by `scale` (the one keypoint-rescaling helper)."""
+    kps = view.keypoints.copy()
+    kps[..., :2] *= scale
+    return ViewTrack(max(1, round(view.width * scale)), max(1, round(view.height * scale)), view.fps,
+                     view.times.copy(), kps)
+
+
+def _refine(result: dict, track: Track, kept: dict, backgrounds: dict, th: Thresholds) -> dict:
+    frames = {v: k.frames() for v, k in kept.items() if k is not None and k.scale and v in track.views}
+    frames = {v: f for v, f in frames.items() if f}
+    if not frames:
+        return result
+    small = Track({v: scaled(track.views[v], kept[v].scale) for v in frames})
+    bgs = {v: bg for v, bg in backgrounds.items()
+           if v in frames and bg is not None and bg.shape[:2] == frames[v][0][1].shape[:2]}
+    try:
+        return silhouette.refine(result, frames, small, bgs or None, th)
+    except Exception as e:  # a fault there must not cost the person the keypoint result
+        log.error("silhouette refinement failed, keypoint result kept: %s", e, exc_info=log.isEnabledFor(logging.DEBUG))
+        result["silhouette"] = {"error": f"refinement failed: {e.__class__.__name__}: {e}"}
+        return result
