@@ -139,20 +139,13 @@ def plan_for(record: dict) -> dict | None:
     return build_plan(record["result"], pain=bool(record.get("pain")))
 
 
-def comparison(record: dict, store) -> dict | None:
-    """For a re-test: what changed against its standard set (device.analysis.retest.compare)."""
+def comparison(record: dict) -> dict | None:
+    """For a re-test: what changed against its standard set, as the analysis stored it
+    (`device.analysis.pipeline` compares once, when the re-test is analysed)."""
     if record.get("kind") in (None, "standard") or not record.get("parent_id"):
         return None
-    parent = store.get(record["parent_id"])
-    if parent is None:
-        return None
-    from device.analysis import retest
-
-    try:
-        return dict(retest.compare(parent["result"], record["result"], record["kind"]), parent_id=parent["id"])
-    except (KeyError, ValueError):
-        log.warning("re-test %s cannot be compared with %s", record["id"], parent["id"])
-        return None
+    stored = (record.get("result") or {}).get("retest")
+    return dict(stored) if isinstance(stored, dict) else None
 
 
 def view_of(record: dict, store=None) -> dict:
@@ -177,5 +170,5 @@ def view_of(record: dict, store=None) -> dict:
         "plan": plan_for(record),
         "views": result.get("views") or {},
         "reps": result.get("reps"),
-        "comparison": comparison(record, store) if store is not None else None,
+        "comparison": comparison(record),
     }
