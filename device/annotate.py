@@ -1,6 +1,23 @@
 """Annotated stills: the skeleton and the findings drawn on one frame -> small JPEG bytes.
 
     jpeg = annotate(rgb, pose_rows, ["knees_cave_in"], "front")
+    jpeg = annotate(rgb, pose_rows, present, "side", entries=result["compensations"])
+
+For each finding of the view, the measured lines are drawn where the keypoints are, in the
+measure colour (solid: the body lines measured; dashed: the reference they are measured
+against), with a text tag beside them — not by colour alone:
+- chest leans forward: the trunk line (hip-shoulder) and the shin line (ankle-knee), with the
+  shin's direction copied to the hip (dashed) so the angle between them shows;
+- arms fall forward: the arm line (shoulder-wrist) against the trunk line carried on upwards;
+- head juts forward / head drops: the ear's distance from, or the ear-nose line against, the
+  trunk line carried on upwards;
+- knees cave in / push out: the knee line against the ankle line, with plumb lines up from the
+  ankles;
+- weight shifts to one side: the hip midpoint against a plumb line up from the ankle midpoint;
+- the silhouette checks (feet, heels, low back): a tag at the joints they are about.
+With `entries` (the result's compensation entries: value, threshold, unit, status, side) the
+tag and the legend say the measurement and its limit ("34° (limit 20°)"); an entry whose status
+is not `present` draws nothing.
 
 The frame is downscaled to at most `MAX_HEIGHT` px tall (and `MAX_WIDTH` wide) before drawing,
 so lines and text stay crisp and the file stays small (a result page carries two of these and
@@ -17,7 +34,7 @@ import numpy as np
 
 from device.errors import InputError
 from device.pose.types import KEYPOINT_NAMES
-from device.vocabulary import COMPENSATIONS, VIEWS
+from device.vocabulary import COMPENSATIONS, PRESENT, VIEWS
 
 MAX_HEIGHT = 720
 MAX_WIDTH = 1280
@@ -27,8 +44,11 @@ MIN_SCORE = 0.3
 # BGR colours (OpenCV draws in BGR): calm teal skeleton, amber for what a finding is about.
 SKELETON = (180, 160, 40)
 FINDING = (0, 170, 255)
+MEASURE = (255, 60, 230)  # measured lines: a magenta apart from both skeleton colours
+OUTLINE = (20, 20, 20)
 INK = (255, 255, 255)
 PANEL = (40, 40, 40)
+FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 K = {name: i for i, name in enumerate(KEYPOINT_NAMES)}
 EDGES = (
@@ -84,16 +104,25 @@ def _check(rgb, pose_rows, findings, view) -> np.ndarray:
 
 
 def annotate(rgb: np.ndarray, pose_rows, findings: list[str], view: str, *,
-             sides: dict[str, str | None] | None = None, quality: int = JPEG_QUALITY) -> bytes:
+             sides: dict[str, str | None] | None = None, quality: int = JPEG_QUALITY,
+             entries: dict[str, dict] | None = None) -> bytes:
     """JPEG bytes of `rgb` (RGB uint8) with the skeleton and this view's findings drawn.
 
     `pose_rows` are 17 COCO rows of x, y (pixels of `rgb`), score — or None (no person: the
     still then only says so). `findings` are compensation ids; only those of this `view` are
     drawn, the others belong on the other camera's still. `sides` (optional, the result's
     `side` per finding) limits a one-sided finding's highlight to that side's joints.
+    `entries` (optional, the result's `compensations`) adds each finding's value and threshold
+    to its lines and legend; a finding whose entry is not `present` is not drawn; sides are
+    taken from the entries when `sides` is not given.
     """
     findings = list(findings or [])
     rows = _check(rgb, pose_rows, findings, view)
+    entries = entries or {}
+    if entries:
+        findings = [f for f in findings if (entries.get(f) or {}).get("status", PRESENT) == PRESENT]
+        if sides is None:
+            sides = {f: (entries.get(f) or {}).get("side") for f in findings}
     h, w = rgb.shape[:2]
     scale = min(1.0, MAX_HEIGHT / h, MAX_WIDTH / w)
     bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
@@ -123,12 +152,23 @@ def annotate(rgb: np.ndarray, pose_rows, findings: list[str], view: str, *,
         cv2.circle(bgr, _pt(pts[i]), radius + (2 if i in hot else 0), colour, -1, cv2.LINE_AA)
         cv2.circle(bgr, _pt(pts[i]), radius + (2 if i in hot else 0), INK, 1, cv2.LINE_AA)
 
-    lines = [f"{view.capitalize()} view"]
+    lines = [(f"{view.capitalize()} view", False)]
     if pose_rows is None or not seen.any():
-        lines.append("No person found in this frame")
-    lines += [COMPENSATIONS[f].label + (f" ({sides[f]})" if sides.get(f) in ("left", "right")
-                                        and COMPENSATIONS[f].sided else "") for f in mine]
-    _legend(bgr, lines, first_hot=False)
+        lines.append(("No person found in this frame", False))
+    for f in mine:
+        drawn = _measure(bgr, f, pts, seen, entries.get(f) or {}, thick)
+        name = COMPENSATIONS[f].label + (f" ({sides[f]})" if sides.get(f) in ("left", "right")
+                                         and COMPENSATIONS[f].sided else "")
+        value = value_text(entries.get(f) or {})
+        if value and _fits(bgr, f"{name}: {value}"):
+            lines.append((f"{name}: {value}", True))
+        else:
+            lines.append((name, True))
+            if value:
+                lines.append(("  " + value, False))
+        if not drawn:
+            lines.append(("  (joints not seen: no lines)", False))
+    _legend(bgr, lines)
     ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, int(quality),
                                          cv2.IMWRITE_JPEG_OPTIMIZE, 1])
     if not ok:  # pragma: no cover - OpenCV always encodes a valid uint8 image
@@ -140,22 +180,211 @@ def _pt(xy) -> tuple[int, int]:
     return int(round(float(xy[0]))), int(round(float(xy[1])))
 
 
-def _legend(bgr: np.ndarray, lines: list[str], first_hot: bool) -> None:
-    """A dark box top-left with one line per entry; finding lines get an amber marker."""
-    font = cv2.FONT_HERSHEY_SIMPLEX
-    scale = max(0.45, bgr.shape[0] / 900)
-    weight = max(1, round(scale * 2))
-    (_, th), base = cv2.getTextSize("Ag", font, scale, weight)
+def _text_width(text: str, scale: float, weight: int) -> int:
+    parts = text.split("°")
+    w = sum(cv2.getTextSize(p, FONT, scale, weight)[0][0] for p in parts if p)
+    return w + (len(parts) - 1) * max(4, round(scale * 9))
+
+
+def _put(bgr: np.ndarray, text: str, org, scale: float, weight: int, colour) -> None:
+    """putText with a drawn degree sign (the Hershey fonts have none)."""
+    x, y = org
+    (_, th), _ = cv2.getTextSize("0", FONT, scale, weight)
+    parts = text.split("°")
+    for n, part in enumerate(parts):
+        if part:
+            cv2.putText(bgr, part, (x, y), FONT, scale, colour, weight, cv2.LINE_AA)
+            x += cv2.getTextSize(part, FONT, scale, weight)[0][0]
+        if n < len(parts) - 1:
+            r = max(2, round(scale * 3))
+            cv2.circle(bgr, (x + r + 1, y - th + r), r, colour, max(1, weight - 1), cv2.LINE_AA)
+            x += max(4, round(scale * 9))
+
+
+def _text_scale(bgr: np.ndarray) -> tuple[float, int]:
+    scale = max(0.55, bgr.shape[0] / 700)
+    return scale, max(1, round(scale * 2))
+
+
+def _fits(bgr: np.ndarray, text: str) -> bool:
+    scale, weight = _text_scale(bgr)
+    (_, th), _ = cv2.getTextSize("Ag", FONT, scale, weight)
+    return _text_width(text, scale, weight) <= bgr.shape[1] - 36 - th
+
+
+def _legend(bgr: np.ndarray, lines: list[tuple[str, bool]]) -> None:
+    """A dark box top-left with one line per entry; finding lines get a marker, values are indented."""
+    scale, weight = _text_scale(bgr)
+    widest = max(_text_width(t, scale, weight) for t, _ in lines)
+    (_, th), base = cv2.getTextSize("Ag", FONT, scale, weight)
+    room = bgr.shape[1] - 20 - (th + 8)
+    if widest > room:  # a narrow portrait frame: smaller text rather than text cut off
+        scale = max(0.35, scale * room / widest)
+        weight = max(1, round(scale * 2))
+        (_, th), base = cv2.getTextSize("Ag", FONT, scale, weight)
+        widest = max(_text_width(t, scale, weight) for t, _ in lines)
     step = th + base + 8
-    width = max(cv2.getTextSize(t, font, scale, weight)[0][0] for t in lines) + step + 16
-    width = min(width, bgr.shape[1])
+    width = min(widest + step + 16, bgr.shape[1])
     height = min(step * len(lines) + 10, bgr.shape[0])
     box = bgr[:height, :width]
     box[:] = (box * 0.35 + np.array(PANEL) * 0.65).astype(np.uint8)
-    for n, text in enumerate(lines):
+    for n, (text, marked) in enumerate(lines):
         y = 8 + step * n + th
         x = 10
-        if n > 0 and text != "No person found in this frame":
+        if marked:
             cv2.circle(bgr, (x + th // 2, y - th // 2), max(3, th // 2), FINDING, -1, cv2.LINE_AA)
+        if n > 0:
             x += th + 8
-        cv2.putText(bgr, text, (x, y), font, scale, INK, weight, cv2.LINE_AA)
+        _put(bgr, text, (x, y), scale, weight, INK)
+
+
+# -- the measured lines ------------------------------------------------------------------------
+
+def _num(v: float, digits: int = 2) -> str:
+    return f"{v:.{digits}f}"
+
+
+def value_text(entry: dict) -> str:
+    """"34° (limit 20°)", "0.71 (limit 0.80)", "14% of trunk (limit 10%)"; "" without a value."""
+    v, t, unit = entry.get("value"), entry.get("threshold"), (entry.get("unit") or "")
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not np.isfinite(v):
+        return ""
+    has_t = isinstance(t, (int, float)) and not isinstance(t, bool) and np.isfinite(t)
+    if unit.startswith("degrees"):
+        return f"{v:.0f}°" + (f" (limit {t:.0f}°)" if has_t else "")
+    if unit.startswith("fraction of "):
+        what = unit.removeprefix("fraction of ").split()[0]
+        return f"{v * 100:.0f}% of {what}" + (f" (limit {t * 100:.0f}%)" if has_t else "")
+    if unit == "cm":
+        return f"{v:.1f} cm" + (f" (limit {t:.1f} cm)" if has_t else "")
+    if "ratio" in unit:
+        return _num(v) + (f" (limit {_num(t)})" if has_t else "")
+    return f"{v:.3g} {unit}".strip() + (f" (limit {t:.3g})" if has_t else "")
+
+
+def _line(bgr, a, b, thick: int, dashed: bool = False) -> None:
+    """A measured line (solid) or its reference (dashed), outlined so it shows on any background."""
+    a, b = np.asarray(a, float), np.asarray(b, float)
+    if dashed:
+        n = max(1, int(np.linalg.norm(b - a) / (4 * thick)))
+        segs = [(a + (b - a) * i / n, a + (b - a) * min(1.0, (i + 0.55) / n)) for i in range(0, n, 1)]
+    else:
+        segs = [(a, b)]
+    for p, q in segs:
+        cv2.line(bgr, _pt(p), _pt(q), OUTLINE, thick + 2, cv2.LINE_AA)
+    for p, q in segs:
+        cv2.line(bgr, _pt(p), _pt(q), MEASURE, thick, cv2.LINE_AA)
+
+
+def _tag(bgr, text: str, at, thick: int) -> None:
+    """A small dark label with the value beside the lines it belongs to."""
+    if not text:
+        return
+    scale, weight = _text_scale(bgr)
+    scale *= 0.9
+    w = _text_width(text, scale, weight)
+    (_, th), base = cv2.getTextSize("0", FONT, scale, weight)
+    x = int(min(max(2, at[0] + 3 * thick), bgr.shape[1] - w - 8))
+    y = int(min(max(th + 6, at[1]), bgr.shape[0] - base - 4))
+    cv2.rectangle(bgr, (x - 4, y - th - 5), (x + w + 4, y + base + 3), PANEL, -1)
+    cv2.rectangle(bgr, (x - 4, y - th - 5), (x + w + 4, y + base + 3), MEASURE, 1)
+    _put(bgr, text, (x, y), scale, weight, INK)
+
+
+def _near(rows_seen, side_names) -> str:
+    """The side ("left_"/"right_") whose joints MoveNet is surer of (the side camera's near side)."""
+    pts, seen = rows_seen
+    score = {s: sum(bool(seen[K[s + j]]) for j in side_names) for s in ("left_", "right_")}
+    return "left_" if score["left_"] >= score["right_"] else "right_"
+
+
+def _unit(v) -> np.ndarray:
+    n = float(np.linalg.norm(v))
+    return v / n if n > 1e-6 else np.zeros(2)
+
+
+def _measure(bgr, f: str, pts, seen, entry: dict, thick: int) -> bool:
+    """Draw the lines finding `f` is measured on; False when its joints are not seen."""
+    P = lambda name: pts[K[name]]  # noqa: E731
+    ok = lambda *names: all(seen[K[n]] for n in names)  # noqa: E731
+    tag = value_text(entry).split(" (")[0]
+    mt = max(2, thick)
+    if f in ("excessive_forward_lean", "arms_fall_forward", "head_forward", "head_down",
+             "low_back_arch", "low_back_round", "heels_rise"):
+        s = _near((pts, seen), ("shoulder", "hip", "knee", "ankle"))
+        hip, sh, knee, ankle = (s + j for j in ("hip", "shoulder", "knee", "ankle"))
+        if f == "excessive_forward_lean":
+            if not ok(hip, sh, knee, ankle):
+                return False
+            trunk = P(sh) - P(hip)
+            _line(bgr, P(hip), P(sh), mt)
+            _line(bgr, P(ankle), P(knee), mt)
+            _line(bgr, P(hip), P(hip) + _unit(P(knee) - P(ankle)) * np.linalg.norm(trunk), mt, dashed=True)
+            _tag(bgr, tag, P(hip), thick)
+            return True
+        if f == "heels_rise":
+            if not ok(ankle):
+                return False
+            _tag(bgr, tag or "heel", P(ankle), thick)
+            return True
+        if not ok(hip, sh):
+            return False
+        trunk = P(sh) - P(hip)
+        up = P(sh) + trunk * 0.6
+        if f in ("low_back_arch", "low_back_round"):
+            _line(bgr, P(hip), P(sh), mt)
+            _tag(bgr, tag or "low back", (P(hip) + P(sh)) / 2, thick)
+            return True
+        _line(bgr, P(sh), up, mt, dashed=True)
+        if f == "arms_fall_forward":
+            hand = s + "wrist" if ok(s + "wrist") else s + "elbow"
+            if not ok(hand):
+                return False
+            _line(bgr, P(sh), P(hand), mt)
+            _tag(bgr, tag, P(sh), thick)
+            return True
+        ear = s + "ear" if ok(s + "ear") else ("right_ear" if s == "left_" else "left_ear")
+        if not ok(ear):
+            return False
+        if f == "head_forward":
+            # the ear's distance from the trunk line carried on upwards
+            d = _unit(trunk)
+            foot = P(sh) + d * float(np.dot(P(ear) - P(sh), d))
+            _line(bgr, P(sh), foot, mt, dashed=True)
+            _line(bgr, foot, P(ear), mt)
+            _tag(bgr, tag, P(ear), thick)
+            return True
+        if not ok("nose"):
+            return False
+        _line(bgr, P(ear), P(ear) + (P("nose") - P(ear)) * 1.6, mt)
+        _tag(bgr, tag, P("nose"), thick)
+        return True
+    if f in ("knees_cave_in", "knees_push_out"):
+        if not ok("left_knee", "right_knee", "left_ankle", "right_ankle"):
+            return False
+        _line(bgr, P("left_knee"), P("right_knee"), mt)
+        _line(bgr, P("left_ankle"), P("right_ankle"), mt)
+        for side in ("left_", "right_"):
+            a, k = P(side + "ankle"), P(side + "knee")
+            _line(bgr, a, (a[0], k[1]), mt, dashed=True)
+        top = (P("left_knee") + P("right_knee")) / 2
+        _tag(bgr, tag, (top[0], top[1] - 4 * thick), thick)
+        return True
+    if f == "asymmetric_weight_shift":
+        if not ok("left_hip", "right_hip", "left_ankle", "right_ankle"):
+            return False
+        hm = (P("left_hip") + P("right_hip")) / 2
+        am = (P("left_ankle") + P("right_ankle")) / 2
+        _line(bgr, am, (am[0], hm[1]), mt, dashed=True)
+        _line(bgr, (am[0], hm[1]), hm, mt)
+        for c in (hm, am):
+            cv2.circle(bgr, _pt(c), thick + 3, OUTLINE, -1, cv2.LINE_AA)
+            cv2.circle(bgr, _pt(c), thick + 2, MEASURE, -1, cv2.LINE_AA)
+        _tag(bgr, tag, hm, thick)
+        return True
+    # feet: the silhouette measures them; the keypoints only place the tag
+    if not ok("left_ankle", "right_ankle"):
+        return False
+    _line(bgr, P("left_ankle"), P("right_ankle"), mt, dashed=True)
+    _tag(bgr, tag or "feet", (P("left_ankle") + P("right_ankle")) / 2, thick)
+    return True

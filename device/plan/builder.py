@@ -1,29 +1,39 @@
 """The corrective plan: findings of one result -> one short session in continuum order.
 
-    build_plan(result, pain=False, age=None, side_aware=True) -> dict   # format ohsa-plan/1
+    build_plan(result, pain=False, age=None, side_aware=True, assessed_on=None) -> dict   # ohsa-plan/1
 
-How a plan is made:
+How a plan is made (the numbers are the library's: `max_exercises`, `max_per_finding`,
+`budget_minutes`, `pick_order`, `[schedule]`):
 - Only findings with status `present` count; the most important first (severity, share of
   reps flagged, confidence, then feet-up body order).
-- Each finding's first exercise of every phase is its core; cores are taken whole (release,
-  stretch, activate, integrate together) while they fit the time budget, then the findings'
-  further exercises one by one. Whatever does not fit is listed under `left_out` and said in
-  `notes` — the plan never silently drops a finding.
+- A first plan a member can follow alone: at most 6 exercises and 15 minutes, and at most 4
+  (one per phase) for any one finding. Exercises are picked phase by phase in the library's
+  `pick_order` (stretch, strengthen, practise, release), each phase for every finding in order
+  of importance, while they fit. Every other exercise of those findings is kept for a trainer
+  under `left_out`; a note tells the member that a trainer has more. A finding that got no
+  exercise at all is said in `notes` — the plan never silently drops a finding.
 - The same exercise wanted by two findings appears once and lists both reasons; its sides are
   merged (left + right = both).
-- Times are estimates at the low end of each dose (one set, one hold), per side for one-sided
-  exercises; the budget is the library's `budget_minutes`.
+- Times are estimates for the member's dose (`dose_text`), per side for one-sided exercises.
 - Sides are the person's own left and right. A sided finding (knees cave in on the left) gets
   its one-sided exercises on that side only; a weight shift uses the library's "same" and
   "opposite" relations (shift to the left: release the left inner thigh, strengthen the left
   side of the hip and the right inner thigh).
 - A pain report gives a referral message and no exercises at all.
+- The schedule ("3 times a week for 4 weeks") and the re-test date (`assessed_on` + the
+  schedule's weeks; the caller passes the assessment's date — nothing here reads the clock).
+- Member-facing fields are plain words (device/plan/words.py checks them); the technical ones
+  (`name`, `dose`, `cues`, `targets`, phase `label`/`technique`) stay for the trainer's pages.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import re
+
 from device.errors import InputError
 from device.plan import library as libmod
+from device.plan import words
 from device.plan.library import PHASES
 from device.vocabulary import COMPENSATION_IDS, COMPENSATIONS, PRESENT, NOT_ASSESSED
 
@@ -37,11 +47,13 @@ REFERRAL_MESSAGE = (
     "starting corrective exercise. A trainer here can talk your result through with you."
 )
 DISCLAIMER = (
-    "This plan comes from a movement screen, not a medical assessment. Stop any exercise that "
-    "causes pain and ask a qualified trainer or health professional. Skip an exercise if one of "
-    "its \"not for\" notes applies to you."
+    "This plan comes from a movement screen, not a medical check. Stop any exercise that "
+    "hurts and ask a qualified trainer or health professional. Skip an exercise if one of its "
+    "\"not for\" notes applies to you."
 )
 OTHER = {"left": "right", "right": "left"}
+MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
+          "September", "October", "November", "December")
 
 
 def _side_of(finding_side, relation: str, sided_exercise: bool, side_aware: bool) -> str | None:
@@ -62,6 +74,56 @@ def _side_text(side: str | None) -> str:
     return {"left": "Left side only", "right": "Right side only", "both": "Both sides"}.get(side, "")
 
 
+def dose_text(ex: dict, phase: dict, side: str | None, older: bool) -> str:
+    """The dose in plain words: "Hold 30 seconds, each side", "10 slow repeats, 2 rounds"."""
+    text = ex.get("dose_text") or (phase.get("dose_text_65") if older and phase.get("dose_text_65")
+                                   else phase["dose_text"])
+    suffix = {"both": ", each side", "left": ", left side only", "right": ", right side only"}
+    return text + suffix.get(side, "")
+
+
+def assessment_date(value) -> dt.date:
+    """A date from a date, a datetime or an ISO 8601 text (the store's `created_at`)."""
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value[:10])
+        except ValueError:
+            pass
+    raise InputError(f"assessed_on: expected a date (YYYY-MM-DD), got {value!r}")
+
+
+def long_date(day: dt.date) -> str:
+    """28 December 2026 (plain, the same in every locale the station runs in)."""
+    return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
+
+
+def schedule_of(lib: dict, assessed_on) -> tuple[dict, str | None]:
+    """The plan's `schedule` and `retest_on` (ISO date, or None without an assessment date)."""
+    per_week, weeks = lib["schedule"]["per_week"], lib["schedule"]["weeks"]
+    schedule = {"per_week": per_week, "weeks": weeks, "retest_after_days": 7 * weeks,
+                "text": f"{per_week} times a week for {weeks} weeks", "retest_text": ""}
+    if assessed_on is None:
+        schedule["retest_text"] = f"Come back for a re-test in {weeks} weeks."
+        return schedule, None
+    retest = assessment_date(assessed_on) + dt.timedelta(days=7 * weeks)
+    schedule["retest_text"] = f"Come back for a re-test on {long_date(retest)}."
+    return schedule, retest.isoformat()
+
+
+def glossary_for(plan: dict, lib: dict) -> list[dict]:
+    """The library's glossary terms whose words appear in the plan's member-facing text."""
+    text = "\n".join(words.member_texts(plan)).lower()
+    out = []
+    for item in lib.get("glossary", []):
+        if any(re.search(r"(?<![\w-])" + re.escape(w.lower()) + r"(?![\w-])", text) for w in item["words"]):
+            out.append({"term": item["term"], "meaning": item["meaning"]})
+    return out
+
+
 def _priority(cid: str, entry: dict, reps: int) -> tuple:
     flagged = entry.get("reps_flagged")
     share = flagged / reps if isinstance(flagged, (int, float)) and reps else 0.0
@@ -78,13 +140,20 @@ def _check_args(result, age) -> None:
 
 
 def build_plan(result: dict, *, pain: bool = False, age: int | None = None,
-               side_aware: bool = True) -> dict:
-    """A plan (`ohsa-plan/1`) for one `ohsa-result/1`; see the module docstring."""
+               side_aware: bool = True, assessed_on=None) -> dict:
+    """A plan (`ohsa-plan/1`) for one `ohsa-result/1`; see the module docstring.
+
+    `assessed_on` (a date, datetime or ISO text: the assessment's `created_at`) sets `retest_on`;
+    without it `retest_on` is None and the schedule says "in 4 weeks".
+    """
     _check_args(result, age)
     lib = libmod.load()
+    if assessed_on is not None:
+        assessment_date(assessed_on)  # a bad date is an error even for a referral
     base = {"format": FORMAT_PLAN, "source": lib["edition"], "disclaimer": DISCLAIMER,
-            "budget_minutes": lib["budget_minutes"], "findings": [], "phases": [],
-            "left_out": [], "notes": [], "total_minutes": 0.0}
+            "budget_minutes": lib["budget_minutes"], "max_exercises": lib["max_exercises"],
+            "findings": [], "phases": [], "left_out": [], "notes": [], "total_minutes": 0.0,
+            "schedule": None, "retest_on": None, "glossary": []}
     if pain:
         return {**base, "kind": "referral", "message": REFERRAL_MESSAGE, "disclaimer": ""}
 
@@ -103,31 +172,7 @@ def build_plan(result: dict, *, pain: bool = False, age: int | None = None,
         return per_side * (2 if side == "both" else 1)
 
     chosen: dict[str, dict] = {}  # exercise id -> {"side", "reasons"}
-
-    def cost_of(items) -> float:
-        """Extra seconds if `items` [(ex_id, side, cid, finding side)] were added."""
-        sides = {k: v["side"] for k, v in chosen.items()}
-        extra = 0.0
-        for ex_id, side, _, _ in items:
-            if ex_id in sides:
-                merged = _merge_sides(sides[ex_id], side)
-                extra += seconds(ex_id, merged) - seconds(ex_id, sides[ex_id])
-                sides[ex_id] = merged
-            else:
-                extra += seconds(ex_id, side)
-                sides[ex_id] = side
-        return extra
-
-    def add(items) -> None:
-        for ex_id, side, cid, fside in items:
-            if ex_id in chosen:
-                chosen[ex_id]["side"] = _merge_sides(chosen[ex_id]["side"], side)
-            else:
-                chosen[ex_id] = {"side": side, "reasons": []}
-            slot = chosen[ex_id]
-            if not any(r["compensation"] == cid for r in slot["reasons"]):
-                slot["reasons"].append({"compensation": cid, "label": COMPENSATIONS[cid].label,
-                                        "side": fside})
+    per_finding: dict[str, int] = {c: 0 for c in present}
 
     def wanted(cid: str, phase: str) -> list:
         fside = comps[cid].get("side") if COMPENSATIONS[cid].sided else None
@@ -137,35 +182,36 @@ def build_plan(result: dict, *, pain: bool = False, age: int | None = None,
             for ex_id, rel in libmod.refs(lib["compensations"][cid], phase)
         ]
 
-    total = 0.0
-    left_out: list = []
-    uncovered: list[str] = []
-    # 1. each finding's core: the first exercise of every phase, taken whole
-    for cid in present:
-        core = [wanted(cid, phase)[0] for phase in PHASES]
-        extra = cost_of(core)
-        if total + extra <= budget_s:
-            add(core)
-            total += extra
+    def add(ex_id, side, cid, fside) -> None:
+        if ex_id in chosen:
+            chosen[ex_id]["side"] = _merge_sides(chosen[ex_id]["side"], side)
         else:
-            uncovered.append(cid)
-            left_out += core
-    # 2. further exercises, most important finding first, phase by phase
-    depth = max((len(wanted(c, p)) for c in present for p in PHASES), default=0)
-    for rank in range(1, depth):
+            chosen[ex_id] = {"side": side, "reasons": []}
+        reasons = chosen[ex_id]["reasons"]
+        if not any(r["compensation"] == cid for r in reasons):
+            reasons.append({"compensation": cid, "label": COMPENSATIONS[cid].label, "side": fside})
+            per_finding[cid] += 1
+
+    total = 0.0
+    # each finding's first exercise of a phase, phases in pick order, findings by importance
+    for phase in lib["pick_order"]:
         for cid in present:
-            if cid in uncovered:
+            items = wanted(cid, phase)[:1]
+            if not items or per_finding[cid] >= lib["max_per_finding"]:
                 continue
-            for phase in PHASES:
-                items = wanted(cid, phase)[rank:rank + 1]
-                if not items:
+            ex_id, side, _, _ = items[0]
+            if ex_id in chosen:
+                merged = _merge_sides(chosen[ex_id]["side"], side)
+                extra = seconds(ex_id, merged) - seconds(ex_id, chosen[ex_id]["side"])
+            else:
+                if len(chosen) >= lib["max_exercises"]:
                     continue
-                extra = cost_of(items)
-                if total + extra <= budget_s:
-                    add(items)
-                    total += extra
-                else:
-                    left_out += items
+                extra = seconds(ex_id, side)
+            if total + extra <= budget_s:
+                add(*items[0])
+                total += extra
+    uncovered = [c for c in present if per_finding[c] == 0]
+    left_out = [item for cid in present for phase in PHASES for item in wanted(cid, phase)]
 
     kind, message = "plan", ""
     if not present:
@@ -180,23 +226,23 @@ def build_plan(result: dict, *, pain: bool = False, age: int | None = None,
         message = "Your plan works on: " + "; ".join(labels) + "." if labels else ""
 
     notes = []
-    dropped = _left_out(left_out, chosen, lib)
-    extras = [d["name"] for d in dropped if set(d["reasons"]) - set(uncovered)]
-    if extras:
-        notes.append(f"To keep the session to about {lib['budget_minutes']} minutes we left out: "
-                     f"{', '.join(extras)}. Add them once this plan feels easy, or ask a trainer "
-                     "to swap them in.")
+    dropped = _left_out(left_out, chosen, lib, older, seconds)
+    if dropped:
+        n = len(dropped)
+        notes.append(f"A trainer can add {n} more exercise{'s' if n > 1 else ''} for what we saw, "
+                     "once this plan feels easy.")
     for cid in uncovered:
-        notes.append(f"{COMPENSATIONS[cid].label} is not in today's plan (it did not fit the time); "
-                     "it comes next once the others improve — ask a trainer.")
-    skipped = [COMPENSATIONS[c].label.lower() for c in COMPENSATION_IDS
-               if (comps.get(c) or {}).get("status") == NOT_ASSESSED]
+        notes.append(f"\"{COMPENSATIONS[cid].label}\" is not in today's plan, to keep it short. "
+                     "A trainer can add it.")
+    skipped = [c for c in COMPENSATION_IDS if (comps.get(c) or {}).get("status") == NOT_ASSESSED]
     if skipped:
-        notes.append("We could not check: " + ", ".join(skipped) + ". The plan does not cover them.")
+        notes.append(f"We could not check {len(skipped)} of the {len(COMPENSATION_IDS)} things we look "
+                     "for. This plan does not cover those.")
     if older:
-        notes.append(f"Stretches are held 60 s (recommended from age {OLDER_ADULT_AGE}).")
+        notes.append(f"Stretches are held 60 seconds (advised from age {OLDER_ADULT_AGE}).")
 
-    return {
+    schedule, retest_on = schedule_of(lib, assessed_on)
+    plan = {
         **base,
         "kind": kind,
         "message": message,
@@ -205,6 +251,21 @@ def build_plan(result: dict, *, pain: bool = False, age: int | None = None,
         "left_out": dropped,
         "notes": notes,
         "total_minutes": round(total / 60, 1),
+        "schedule": schedule,
+        "retest_on": retest_on,
+    }
+    plan["glossary"] = glossary_for(plan, lib)
+    return plan
+
+
+def _exercise(ex_id: str, side: str | None, lib: dict, older: bool, seconds) -> dict:
+    """The fields every exercise entry has, in `phases` and in `left_out`."""
+    ex = lib["exercises"][ex_id]
+    info = lib["phases"][ex["phase"]]
+    return {
+        "id": ex_id, "name": ex["name"], "phase": ex["phase"], "member_name": ex["member_name"],
+        "cue": ex["cue"], "dose_text": dose_text(ex, info, side, older), "figure": ex_id,
+        "side": side, "side_text": _side_text(side), "minutes": round(seconds(ex_id, side) / 60, 1),
     }
 
 
@@ -216,13 +277,18 @@ def _finding(cid: str, entry: dict, lib: dict) -> dict:
             "overactive": list(data["overactive"]), "underactive": list(data["underactive"])}
 
 
-def _left_out(items, chosen: dict, lib: dict) -> list[dict]:
+def _left_out(items, chosen: dict, lib: dict, older: bool, seconds) -> list[dict]:
+    """The findings' exercises not in the member's plan, for a trainer to add (sides merged)."""
     out: dict[str, dict] = {}
     for ex_id, side, cid, fside in items:
         if ex_id in chosen:
             continue
-        slot = out.setdefault(ex_id, {"id": ex_id, "name": lib["exercises"][ex_id]["name"],
-                                      "phase": lib["exercises"][ex_id]["phase"], "reasons": []})
+        slot = out.get(ex_id)
+        if slot is None:
+            slot = out[ex_id] = {**_exercise(ex_id, side, lib, older, seconds), "reasons": []}
+        elif slot["side"] != _merge_sides(slot["side"], side):
+            merged = _merge_sides(slot["side"], side)
+            slot.update({k: v for k, v in _exercise(ex_id, merged, lib, older, seconds).items()})
         if cid not in slot["reasons"]:
             slot["reasons"].append(cid)
     return list(out.values())
@@ -242,15 +308,15 @@ def _phases(chosen: dict, lib: dict, older: bool, seconds) -> list[dict]:
             ex = lib["exercises"][ex_id]
             side = chosen[ex_id]["side"]
             exercises.append({
-                "id": ex_id, "name": ex["name"], "phase": phase, "targets": list(ex["targets"]),
+                **_exercise(ex_id, side, lib, older, seconds),
+                "targets": list(ex["targets"]),
                 "dose": ex.get("dose") or (info.get("dose_65") if older and info.get("dose_65")
                                            else info["dose"]),
                 "cues": list(ex["cues"]), "contraindications": list(ex["contraindications"]),
-                "source": ex["source"], "side": side, "side_text": _side_text(side),
-                "reasons": chosen[ex_id]["reasons"],
-                "minutes": round(seconds(ex_id, side) / 60, 1),
+                "source": ex["source"], "reasons": chosen[ex_id]["reasons"],
             })
         if exercises:
             phases.append({"id": phase, "label": info["label"], "technique": info["technique"],
-                           "purpose": info["purpose"], "exercises": exercises})
+                           "purpose": info["purpose"], "member_label": info["member_label"],
+                           "member_purpose": info["member_purpose"], "exercises": exercises})
     return phases

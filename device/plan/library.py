@@ -3,7 +3,10 @@
 The library is data; this module only reads it and checks that it is whole: every compensation
 in device/vocabulary.py has an entry with exercises in all four phases, every referenced
 exercise exists and belongs to that phase, and every exercise has its name, cues,
-contraindications and source.
+contraindications and source (for trainers), its member name and cue (plain words, for members)
+and a figure (key poses drawn by device/plan/figures.py).
+
+    figure_svg("glute_bridge")   # the exercise's picture as an inline SVG string
 """
 
 from __future__ import annotations
@@ -13,13 +16,16 @@ import tomllib
 from pathlib import Path
 
 from device.errors import InputError
+from device.plan import figures
 from device.vocabulary import COMPENSATION_IDS, COMPENSATIONS
 
 LIBRARY_PATH = Path(__file__).with_name("library.toml")
 FORMAT = "ohsa-library/1"
 PHASES = ("inhibit", "lengthen", "activate", "integrate")  # the corrective continuum, in order
 RELATIONS = ("same", "opposite", "both")
-EXERCISE_KEYS = ("name", "phase", "targets", "sided", "cues", "contraindications", "source")
+EXERCISE_KEYS = ("name", "phase", "targets", "sided", "cues", "contraindications", "source",
+                 "member_name", "cue", "figure")
+PHASE_KEYS = ("label", "purpose", "dose", "seconds", "member_label", "member_purpose", "dose_text")
 COMPENSATION_KEYS = ("view", "overactive", "underactive", "saw", "why", "helps", "source") + PHASES
 
 
@@ -45,8 +51,21 @@ def validate(lib: dict) -> dict:
     phases = lib.get("phases", {})
     for phase in PHASES:
         p = phases.get(phase)
-        if not p or not all(p.get(k) for k in ("label", "purpose", "dose", "seconds")):
-            raise _problem(f"phases.{phase}", "needs label, purpose, dose and seconds")
+        if not p or not all(p.get(k) for k in PHASE_KEYS):
+            raise _problem(f"phases.{phase}", f"needs {', '.join(PHASE_KEYS)}")
+    for key in ("budget_minutes", "max_exercises", "max_per_finding"):
+        if not isinstance(lib.get(key), int) or lib[key] < 1:
+            raise _problem(key, "expected a whole number of at least 1")
+    if sorted(lib.get("pick_order", [])) != sorted(PHASES):
+        raise _problem("pick_order", f"must list the phases {', '.join(PHASES)} once each")
+    schedule = lib.get("schedule", {})
+    for key in ("per_week", "weeks"):
+        if not isinstance(schedule.get(key), int) or schedule[key] < 1:
+            raise _problem(f"schedule.{key}", "expected a whole number of at least 1")
+    for n, item in enumerate(lib.get("glossary", [])):
+        if not (item.get("term") and item.get("meaning") and item.get("words")):
+            raise _problem(f"glossary[{n}]", "needs term, meaning and words")
+    bases = lib.get("figure_poses", {})
     exercises = lib.get("exercises", {})
     for ex_id, ex in exercises.items():
         for key in EXERCISE_KEYS:
@@ -58,6 +77,10 @@ def validate(lib: dict) -> dict:
             raise _problem(f"exercises.{ex_id}", "stretches take the phase's dose (it changes from age 65)")
         if not 1 <= len(ex["cues"]) <= 2:
             raise _problem(f"exercises.{ex_id}", "give one or two cues")
+        try:
+            figures.check(ex["figure"], bases)
+        except (ValueError, KeyError, TypeError) as e:
+            raise _problem(f"exercises.{ex_id}.figure", str(e)) from None
     comps = lib.get("compensations", {})
     missing = [c for c in COMPENSATION_IDS if c not in comps]
     if missing:
@@ -96,3 +119,18 @@ def load(path: str | None = None) -> dict:
     except tomllib.TOMLDecodeError as e:
         raise InputError(f"{source}: not valid TOML ({e})") from None
     return validate(lib)
+
+
+@functools.lru_cache(maxsize=128)
+def figure_svg(exercise_id: str) -> str:
+    """The picture of one exercise (its `figure` in an `ohsa-plan/1`) as an inline SVG string."""
+    lib = load()
+    ex = lib["exercises"].get(exercise_id)
+    if ex is None:
+        raise InputError(f"figure: unknown exercise {exercise_id!r}")
+    return figures.render(ex["figure"], lib["figure_poses"], figure_title(ex))
+
+
+def figure_title(ex: dict) -> str:
+    """The figure's text alternative, in plain words."""
+    return f"{ex['member_name']}: drawing of the start and end positions"
