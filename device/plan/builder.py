@@ -231,9 +231,13 @@ def build_plan(result: dict, *, pain: bool = False, age: int | None = None,
         n = len(dropped)
         notes.append(f"A trainer can add {n} more exercise{'s' if n > 1 else ''} for what we saw, "
                      "once this plan feels easy.")
-    for cid in uncovered:
-        notes.append(f"\"{COMPENSATIONS[cid].label}\" is not in today's plan, to keep it short. "
-                     "A trainer can add it.")
+    if 0 < len(uncovered) <= 2:
+        labels = " and ".join(f"\"{COMPENSATIONS[c].label.lower()}\"" for c in uncovered)
+        notes.append(f"To keep it short, this plan leaves out {labels}. A trainer can add "
+                     f"{'it' if len(uncovered) == 1 else 'them'}.")
+    elif uncovered:
+        notes.append(f"To keep it short, this plan leaves out {len(uncovered)} of the things we saw. "
+                     "A trainer can add them.")
     skipped = [c for c in COMPENSATION_IDS if (comps.get(c) or {}).get("status") == NOT_ASSESSED]
     if skipped:
         notes.append(f"We could not check {len(skipped)} of the {len(COMPENSATION_IDS)} things we look "
