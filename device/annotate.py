@@ -156,7 +156,7 @@ def annotate(rgb: np.ndarray, pose_rows, findings: list[str], view: str, *,
     if pose_rows is None or not seen.any():
         lines.append(("No person found in this frame", False))
     for f in mine:
-        drawn = _measure(bgr, f, pts, seen, entries.get(f) or {}, thick)
+        drawn = _measure(bgr, f, pts, seen, rows[:, 2], entries.get(f) or {}, thick)
         name = COMPENSATIONS[f].label + (f" ({sides[f]})" if sides.get(f) in ("left", "right")
                                          and COMPENSATIONS[f].sided else "")
         value = value_text(entries.get(f) or {})
@@ -291,11 +291,10 @@ def _tag(bgr, text: str, at, thick: int) -> None:
     _put(bgr, text, (x, y), scale, weight, INK)
 
 
-def _near(rows_seen, side_names) -> str:
+def _near(scores, side_names) -> str:
     """The side ("left_"/"right_") whose joints MoveNet is surer of (the side camera's near side)."""
-    pts, seen = rows_seen
-    score = {s: sum(bool(seen[K[s + j]]) for j in side_names) for s in ("left_", "right_")}
-    return "left_" if score["left_"] >= score["right_"] else "right_"
+    total = {s: sum(float(scores[K[s + j]]) for j in side_names) for s in ("left_", "right_")}
+    return "left_" if total["left_"] >= total["right_"] else "right_"
 
 
 def _unit(v) -> np.ndarray:
@@ -303,7 +302,7 @@ def _unit(v) -> np.ndarray:
     return v / n if n > 1e-6 else np.zeros(2)
 
 
-def _measure(bgr, f: str, pts, seen, entry: dict, thick: int) -> bool:
+def _measure(bgr, f: str, pts, seen, scores, entry: dict, thick: int) -> bool:
     """Draw the lines finding `f` is measured on; False when its joints are not seen."""
     P = lambda name: pts[K[name]]  # noqa: E731
     ok = lambda *names: all(seen[K[n]] for n in names)  # noqa: E731
@@ -311,7 +310,7 @@ def _measure(bgr, f: str, pts, seen, entry: dict, thick: int) -> bool:
     mt = max(2, thick)
     if f in ("excessive_forward_lean", "arms_fall_forward", "head_forward", "head_down",
              "low_back_arch", "low_back_round", "heels_rise"):
-        s = _near((pts, seen), ("shoulder", "hip", "knee", "ankle"))
+        s = _near(scores, ("shoulder", "hip", "knee", "ankle"))
         hip, sh, knee, ankle = (s + j for j in ("hip", "shoulder", "knee", "ankle"))
         if f == "excessive_forward_lean":
             if not ok(hip, sh, knee, ankle):

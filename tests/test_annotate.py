@@ -119,3 +119,134 @@ def test_a_one_sided_finding_highlights_that_side_only(dance):
     mid = lambda a, b: (rows[KEYPOINT_NAMES.index(a)][:2] + rows[KEYPOINT_NAMES.index(b)][:2]) / 2  # noqa: E731
     assert _near(img, mid("right_hip", "right_knee"), SKELETON)
     assert not _near(img, mid("right_hip", "right_knee"), FINDING, radius=1)
+
+
+# -- measured lines on a real side-view squat -------------------------------------------------
+
+LEAN = {"status": "present", "value": 34.2, "threshold": 20.0, "unit": "degrees (trunk minus shin angle)",
+        "side": None}
+ARMS = {"status": "present", "value": 27.0, "threshold": 20.0, "unit": "degrees forward of the trunk line",
+        "side": None}
+
+
+@pytest.fixture(scope="module")
+def squat_bottom(data_dir, movenet):
+    """The deepest of a few frames of the real side-view back squat, with real MoveNet keypoints."""
+    from device.pose import estimate_image
+
+    cap = cv2.VideoCapture(str(data_dir / "side-back-squat" / "squat.mp4"))
+    best = None
+    for index in (250, 290, 310, 330):
+        cap.set(cv2.CAP_PROP_POS_FRAMES, index)
+        ok, bgr = cap.read()
+        assert ok, f"squat.mp4: no frame {index}"
+        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        pose = estimate_image(movenet, rgb)
+        rows = np.array([[k.x, k.y, k.score] for k in pose.keypoints])
+        hip_y = rows[[11, 12], 1].mean()
+        if best is None or hip_y > best[0]:
+            best = (hip_y, rgb, rows)
+    cap.release()
+    return best[1], best[2]
+
+
+def _along(img, a, b, colour, fractions=(0.55, 0.7, 0.85)) -> list[bool]:
+    a, b = np.asarray(a[:2], float), np.asarray(b[:2], float)
+    return [_near(img, a + (b - a) * f, colour, radius=2) for f in fractions]
+
+
+def _pt_of(rows, name, scale):
+    return rows[KEYPOINT_NAMES.index(name)][:2] * scale
+
+
+def test_forward_lean_draws_trunk_and_shin_lines_with_the_limit(squat_bottom):
+    from device.annotate import MEASURE
+
+    rgb, rows = squat_bottom
+    scale = MAX_HEIGHT / rgb.shape[0]
+    near = "left_" if rows[[5, 11, 13, 15], 2].sum() >= rows[[6, 12, 14, 16], 2].sum() else "right_"
+    assert all(rows[KEYPOINT_NAMES.index(near + j), 2] >= 0.3 for j in ("shoulder", "hip", "knee", "ankle"))
+    hip, sh, knee, ankle = (_pt_of(rows, near + j, scale) for j in ("hip", "shoulder", "knee", "ankle"))
+    plain = _decode(annotate(rgb, rows, [], "side"))
+    drawn = _decode(annotate(rgb, rows, ["excessive_forward_lean"], "side",
+                             entries={"excessive_forward_lean": LEAN}))
+    assert all(_along(drawn, hip, sh, MEASURE)) and all(_along(drawn, ankle, knee, MEASURE))
+    assert not any(_along(plain, hip, sh, MEASURE)) and not any(_along(plain, ankle, knee, MEASURE))
+    # the shin's direction copied to the hip (dashed): some of it in the measure colour
+    ref_end = hip + (knee - ankle) / np.linalg.norm(knee - ankle) * np.linalg.norm(sh - hip)
+    ref = _along(drawn, hip, ref_end, MEASURE, fractions=np.linspace(0.3, 0.95, 14))
+    assert 3 <= sum(ref) < 14  # dashed, not solid
+    # the labels: the legend gains the value line, and a tag with text sits beside the hip
+    white = lambda img: (img.astype(int).min(axis=2) > 215)  # noqa: E731
+    legend_text = white(drawn[:200]) & ~white(plain[:200])
+    assert legend_text.sum() > 300
+    x, y = int(hip[0]), int(hip[1])
+    tag = white(drawn[y - 40:y + 10, x:x + 160]) & ~white(plain[y - 40:y + 10, x:x + 160])
+    assert tag.sum() > 40
+
+
+def test_arms_and_head_lines_follow_their_keypoints(squat_bottom):
+    from device.annotate import MEASURE
+
+    rgb, rows = squat_bottom
+    scale = MAX_HEIGHT / rgb.shape[0]
+    s = "left_" if rows[[5, 11, 13, 15], 2].sum() >= rows[[6, 12, 14, 16], 2].sum() else "right_"
+    img = _decode(annotate(rgb, rows, ["arms_fall_forward"], "side", entries={"arms_fall_forward": ARMS}))
+    sh, hip = _pt_of(rows, s + "shoulder", scale), _pt_of(rows, s + "hip", scale)
+    hand = s + "wrist" if rows[KEYPOINT_NAMES.index(s + "wrist"), 2] >= 0.3 else s + "elbow"
+    assert all(_along(img, sh, _pt_of(rows, hand, scale), MEASURE, fractions=(0.4, 0.6, 0.8)))
+    up = sh + (sh - hip) * 0.6  # the trunk line carried on (dashed)
+    assert any(_along(img, sh, up, MEASURE, fractions=np.linspace(0.1, 0.9, 9)))
+
+
+def test_absent_and_not_assessed_findings_draw_nothing(squat_bottom):
+    rgb, rows = squat_bottom
+    plain = annotate(rgb, rows, [], "side")
+    absent = dict(LEAN, status="absent")
+    unknown = dict(LEAN, status="not_assessed", value=None)
+    assert annotate(rgb, rows, ["excessive_forward_lean"], "side",
+                    entries={"excessive_forward_lean": absent}) == plain
+    assert annotate(rgb, rows, ["excessive_forward_lean"], "side",
+                    entries={"excessive_forward_lean": unknown}) == plain
+    # a finding whose joints were not seen: no lines, and the legend says so
+    blind = rows.copy()
+    blind[:, 2] = 0.05
+    img = _decode(annotate(rgb, blind, ["excessive_forward_lean"], "side",
+                           entries={"excessive_forward_lean": LEAN}))
+    from device.annotate import MEASURE
+
+    assert not (np.abs(img.astype(int) - MEASURE).sum(axis=2) < 40).any()
+
+
+def test_knee_and_ankle_lines_on_a_real_front_frame(data_dir, movenet):
+    from device.annotate import MEASURE
+    from device.pose import estimate_image
+
+    cap = cv2.VideoCapture(str(data_dir / "overhead-squat-pair" / "front.mov"))
+    ok, bgr = cap.read()
+    cap.release()
+    assert ok
+    rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    rows = np.array([[k.x, k.y, k.score] for k in estimate_image(movenet, rgb).keypoints])
+    scale = MAX_HEIGHT / rgb.shape[0]
+    knees = {"status": "present", "value": 0.71, "threshold": 0.8, "unit": "knee-to-ankle width ratio",
+             "side": "left"}
+    img = _decode(annotate(rgb, rows, ["knees_cave_in"], "front", entries={"knees_cave_in": knees}))
+    lk, rk, la, ra = (_pt_of(rows, n, scale) for n in ("left_knee", "right_knee", "left_ankle", "right_ankle"))
+    assert all(_along(img, lk, rk, MEASURE, fractions=(0.3, 0.5, 0.7)))
+    assert all(_along(img, la, ra, MEASURE, fractions=(0.3, 0.5, 0.7)))
+    # plumb lines up from the ankles (dashed) reach the knees' height
+    assert any(_along(img, la, (la[0], lk[1]), MEASURE, fractions=np.linspace(0.1, 0.9, 9)))
+
+
+@pytest.mark.parametrize("entry, text", [
+    (LEAN, "34° (limit 20°)"),
+    ({"value": 0.712, "threshold": 0.8, "unit": "knee-to-ankle width ratio"}, "0.71 (limit 0.80)"),
+    ({"value": 0.14, "threshold": 0.1, "unit": "fraction of trunk length"}, "14% of trunk (limit 10%)"),
+    ({"value": 2.14, "threshold": 1.5, "unit": "cm"}, "2.1 cm (limit 1.5 cm)"),
+    ({"value": None, "threshold": 20.0, "unit": "degrees"}, ""),
+])
+def test_value_text(entry, text):
+    from device.annotate import value_text
+
+    assert value_text(entry) == text
