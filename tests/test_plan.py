@@ -333,3 +333,25 @@ def test_end_to_end_from_the_rule_engine(tmp_path):
     feet = next(r for r in describe_findings(result) if r["region"] == "feet_ankles")
     assert feet["not_checked"] and all(n["reason"] and n["reason"] in n["text"] for n in feet["not_checked"])
     assert feet["verdict"] in ("partly_checked", "not_checked", "seen")
+
+
+def test_stored_plans_without_member_fields_get_them_filled_in():
+    from device.plan import with_member_fields
+
+    new = build_plan(result_with(knees_cave_in="left"), assessed_on="2026-11-30")
+    old = copy.deepcopy(new)
+    for key in ("schedule", "retest_on", "glossary"):
+        old.pop(key)
+    for phase in old["phases"]:
+        phase.pop("member_label")
+        for ex in phase["exercises"]:
+            for key in ("member_name", "cue", "dose_text", "figure"):
+                ex.pop(key)
+    old["phases"][0]["exercises"][0]["trainer_note"] = "go light"
+    filled = with_member_fields(old, assessed_on="2026-11-30")
+    assert filled["phases"][0]["exercises"][0]["trainer_note"] == "go light"  # kept
+    filled["phases"][0]["exercises"][0].pop("trainer_note")
+    assert filled == new
+    assert "member_name" not in old["phases"][0]["exercises"][0]  # a copy, the stored plan untouched
+    referral = build_plan(result_with(), pain=True)
+    assert with_member_fields(referral) == referral

@@ -28,6 +28,7 @@ How a plan is made (the numbers are the library's: `max_exercises`, `max_per_fin
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import re
 
@@ -324,3 +325,38 @@ def _phases(chosen: dict, lib: dict, older: bool, seconds) -> list[dict]:
                            "purpose": info["purpose"], "member_label": info["member_label"],
                            "member_purpose": info["member_purpose"], "exercises": exercises})
     return phases
+
+
+def with_member_fields(plan: dict, assessed_on=None) -> dict:
+    """A copy of a stored plan with the member-facing keys filled in where they are missing.
+
+    Plans saved before these keys existed (or edited by a trainer as JSON) keep every key they
+    have; exercises the library knows gain `member_name`, `cue`, `dose_text` and `figure`,
+    phases their `member_label` and `member_purpose`, the plan its `schedule`, `retest_on` and
+    `glossary`. A referral is returned as it is.
+    """
+    if not isinstance(plan, dict):
+        raise InputError("plan: expected an ohsa-plan/1 object")
+    out = copy.deepcopy(plan)
+    if out.get("kind") == "referral":
+        return out
+    lib = libmod.load()
+    older = any(e.get("dose") == lib["phases"]["lengthen"].get("dose_65") for p in out.get("phases") or []
+                for e in p.get("exercises") or [] if e.get("phase") == "lengthen")
+    for phase in out.get("phases") or []:
+        info = lib["phases"].get(phase.get("id"), {})
+        for key in ("member_label", "member_purpose"):
+            phase.setdefault(key, info.get(key, phase.get("label", "")))
+        for ex in phase.get("exercises") or []:
+            known = lib["exercises"].get(ex.get("id"))
+            if known is None:
+                continue
+            ex.setdefault("member_name", known["member_name"])
+            ex.setdefault("cue", known["cue"])
+            ex.setdefault("figure", ex["id"])
+            ex.setdefault("dose_text", dose_text(known, lib["phases"][known["phase"]], ex.get("side"), older))
+    if out.get("schedule") is None or "retest_on" not in out:
+        out["schedule"], out["retest_on"] = schedule_of(lib, assessed_on)
+    if "glossary" not in out:
+        out["glossary"] = glossary_for(out, lib)
+    return out
