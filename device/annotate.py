@@ -61,24 +61,6 @@ EDGES = (
     ("left_ear", "left_eye"), ("left_eye", "nose"), ("nose", "right_eye"), ("right_eye", "right_ear"),
 )
 
-_BOTH = lambda part: (f"left_{part}", f"right_{part}")  # noqa: E731
-# The joints each finding is judged on (drawn in the finding colour).
-JOINTS = {
-    "feet_turn_out": _BOTH("ankle"),
-    "feet_turn_in": _BOTH("ankle"),
-    "feet_flatten": _BOTH("ankle") + _BOTH("knee"),
-    "heels_rise": _BOTH("ankle"),
-    "knees_cave_in": _BOTH("knee") + _BOTH("ankle"),
-    "knees_push_out": _BOTH("knee") + _BOTH("ankle"),
-    "asymmetric_weight_shift": _BOTH("hip") + _BOTH("shoulder"),
-    "excessive_forward_lean": _BOTH("shoulder") + _BOTH("hip") + _BOTH("knee") + _BOTH("ankle"),
-    "low_back_arch": _BOTH("shoulder") + _BOTH("hip"),
-    "low_back_round": _BOTH("shoulder") + _BOTH("hip"),
-    "arms_fall_forward": _BOTH("shoulder") + _BOTH("elbow") + _BOTH("wrist"),
-    "head_forward": ("nose",) + _BOTH("ear") + _BOTH("shoulder"),
-    "head_down": ("nose",) + _BOTH("ear") + _BOTH("eye"),
-}
-assert set(JOINTS) == set(COMPENSATIONS), "every compensation needs its joints"
 
 
 def _check(rgb, pose_rows, findings, view) -> np.ndarray:
@@ -137,7 +119,7 @@ def annotate(rgb: np.ndarray, pose_rows, findings: list[str], view: str, *,
     for f in mine:
         side = sides.get(f) if COMPENSATIONS[f].sided and f != "asymmetric_weight_shift" else None
         other = {"left": "right_", "right": "left_"}.get(side or "")
-        hot |= {K[j] for j in JOINTS[f] if not (other and j.startswith(other))}
+        hot |= {K[j] for j in COMPENSATIONS[f].draw if not (other and j.startswith(other))}
 
     size = bgr.shape[0]
     thick = max(2, round(size / 180))
