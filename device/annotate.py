@@ -23,8 +23,10 @@ The frame is downscaled to at most `MAX_HEIGHT` px tall (and `MAX_WIDTH` wide) b
 so lines and text stay crisp and the file stays small (a result page carries two of these and
 must stay under 300 KB in total). Joints the model was unsure of (score below `MIN_SCORE`) are
 not drawn: a missing limb on the still means "not seen", never a guess. The joints a finding
-is judged on are drawn in the finding colour, the rest in the skeleton colour; a legend names
-the findings of this view in plain words.
+is judged on are drawn in the finding colour, the rest in the skeleton colour. A legend strip
+under the frame (so nothing on the person is hidden) names the view and its findings in plain
+words with their values; its text is sized to the frame's width, so it reads at phone width.
+The JPEG is therefore taller than the frame by the strip.
 """
 
 from __future__ import annotations
@@ -150,7 +152,7 @@ def annotate(rgb: np.ndarray, pose_rows, findings: list[str], view: str, *,
                 lines.append(("  " + value, False))
         if not drawn:
             lines.append(("  (joints not seen: no lines)", False))
-    _legend(bgr, lines)
+    bgr = np.vstack([bgr, _legend(bgr.shape[1], lines)])
     ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, int(quality),
                                          cv2.IMWRITE_JPEG_OPTIMIZE, 1])
     if not ok:  # pragma: no cover - OpenCV always encodes a valid uint8 image
@@ -184,7 +186,9 @@ def _put(bgr: np.ndarray, text: str, org, scale: float, weight: int, colour) -> 
 
 
 def _text_scale(bgr: np.ndarray) -> tuple[float, int]:
-    scale = max(0.55, bgr.shape[0] / 700)
+    """Text sized to the picture's width: a phone shows the still at its screen's width, so a
+    letter stays about 1/36 of the width (11 px high at 390 px) whatever the frame's size."""
+    scale = max(0.5, bgr.shape[1] / 800)
     return scale, max(1, round(scale * 2))
 
 
@@ -194,30 +198,29 @@ def _fits(bgr: np.ndarray, text: str) -> bool:
     return _text_width(text, scale, weight) <= bgr.shape[1] - 36 - th
 
 
-def _legend(bgr: np.ndarray, lines: list[tuple[str, bool]]) -> None:
-    """A dark box top-left with one line per entry; finding lines get a marker, values are indented."""
-    scale, weight = _text_scale(bgr)
-    widest = max(_text_width(t, scale, weight) for t, _ in lines)
+def _legend(width: int, lines: list[tuple[str, bool]]) -> np.ndarray:
+    """The legend as a dark strip to go under the frame (the picture itself stays unobscured):
+    one line per entry, a marker on finding lines (not colour alone: each has its words)."""
+    probe = np.zeros((1, width, 3), np.uint8)
+    scale, weight = _text_scale(probe)
     (_, th), base = cv2.getTextSize("Ag", FONT, scale, weight)
-    room = bgr.shape[1] - 20 - (th + 8)
-    if widest > room:  # a narrow portrait frame: smaller text rather than text cut off
+    widest = max(_text_width(t, scale, weight) for t, _ in lines)
+    room = width - 24 - (th + 8)
+    if widest > room:  # a very long label on a narrow frame: smaller text rather than cut off
         scale = max(0.35, scale * room / widest)
         weight = max(1, round(scale * 2))
         (_, th), base = cv2.getTextSize("Ag", FONT, scale, weight)
-        widest = max(_text_width(t, scale, weight) for t, _ in lines)
-    step = th + base + 8
-    width = min(widest + step + 16, bgr.shape[1])
-    height = min(step * len(lines) + 10, bgr.shape[0])
-    box = bgr[:height, :width]
-    box[:] = (box * 0.35 + np.array(PANEL) * 0.65).astype(np.uint8)
+    step = th + base + max(6, th // 2)
+    strip = np.full((step * len(lines) + 2 * max(6, th // 2), width, 3), PANEL, np.uint8)
     for n, (text, marked) in enumerate(lines):
-        y = 8 + step * n + th
+        y = max(6, th // 2) + step * n + th + 2
         x = 10
         if marked:
-            cv2.circle(bgr, (x + th // 2, y - th // 2), max(3, th // 2), FINDING, -1, cv2.LINE_AA)
+            cv2.circle(strip, (x + th // 2, y - th // 2), max(3, th // 2), FINDING, -1, cv2.LINE_AA)
         if n > 0:
             x += th + 8
-        _put(bgr, text, (x, y), scale, weight, INK)
+        _put(strip, text, (x, y), scale, weight, INK)
+    return strip
 
 
 # -- the measured lines ------------------------------------------------------------------------
