@@ -106,7 +106,7 @@ def test_kiosk_follows_the_station_to_the_result_with_its_plan(browser, site, tm
     page.wait_for_selector("#plan-body")
     text = page.inner_text("main")
     assert "Knees cave in" in text and "4 of 5 reps" in text
-    assert "Release" in page.inner_text("#plan-body") and "Left side only" in page.inner_text("#plan-body")
+    assert "Stretch" in page.inner_text("#plan-body") and "Left side only" in page.inner_text("#plan-body")
     assert page.query_selector("#qr svg") is not None
     page.evaluate("Array.from(document.images).forEach(i => i.loading = 'eager')")
     _wait(page, "Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)")

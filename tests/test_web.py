@@ -149,7 +149,7 @@ def test_result_page_on_the_kiosk(client, aid, store):
     assert "Knees cave in" in html and "4 of 5 reps" in html and "your left side" in html
     assert "Reps ranged 0.66 to 0.90 knee/ankle width ratio" in html  # how much the measurement varied
     assert "the feet are too small" in html  # not assessed, with the reason
-    assert 'class="plan"' in html and "Release" in html and "Left side only" in html
+    assert 'class="plan"' in html and "Stretch" in html and "Left side only" in html
     assert "<svg" in html and 'class="segno"' in html  # the QR code, inline
     link = re.search(r'id="share-link" href="([^"]+)"', html).group(1)
     token = link.rsplit("/s/", 1)[1]
@@ -181,7 +181,7 @@ def test_pain_result_shows_a_referral_not_a_plan(client, store):
     aid = store.save_assessment(sample_result(), None, {}, pain=True)
     html = client.get(f"/result/{aid}").get_data(as_text=True)
     assert "We don't give exercises" in html or "see a" in html
-    assert 'class="plan"' not in html and "Release" not in html
+    assert 'class="plan"' not in html and "Stretch" not in html
 
 
 def test_share_link_opens_the_result_and_expires(client, store, aid):
@@ -519,7 +519,7 @@ def test_exports(trainer, store, aid):
     one = json.loads(trainer.get(f"/trainer/a/{aid}/export.json").get_data(as_text=True))
     assert one["id"] == aid and one["result"]["reps"] == 5 and "track" in one
     report = trainer.get(f"/trainer/a/{aid}/report").get_data(as_text=True)
-    assert "print.css" in report and "Knees cave in" in report and "Release" in report
+    assert "print.css" in report and "Knees cave in" in report and "Stretch" in report
 
 
 def test_settings_validate_and_save_atomically(trainer, config_path):
