@@ -88,3 +88,17 @@ def test_the_take_home_text_reads_plainly(findings):
     r = result_with(**findings)
     text = plan_text(build_plan(r, assessed_on="2026-11-30"), r)
     assert [p for line in text.splitlines() for p in check_member_text(line)] == []
+
+
+def test_the_findings_wording_reads_plainly():
+    from device.plan import describe_findings
+
+    checked = 0
+    for cid in COMPENSATION_IDS:
+        for region in describe_findings(result_with(**{cid: "left"})):
+            texts = [region["summary"]] + [f[k] for f in region["findings"]
+                                           for k in ("what_we_saw", "why_it_matters", "what_helps")]
+            for text in texts:
+                assert check_member_text(text) == [], text
+                checked += 1
+    assert checked > 100

@@ -14,8 +14,8 @@ from device.errors import InputError
 from device.plan import library as libmod
 from device.vocabulary import ABSENT, COMPENSATIONS, NOT_ASSESSED, PRESENT, REGIONS
 
-SCREEN_LIMIT = ("This is a movement screen, not a health check: it cannot tell you that a joint "
-                "is healthy or free of problems.")
+SCREEN_LIMIT = ("This is a movement screen, not a health check. It cannot tell you that a joint "
+                "is free of problems.")
 
 
 def confidence_text(conf) -> str:
@@ -99,7 +99,7 @@ def describe_findings(result: dict) -> list[dict]:
         elif checked:
             verdict = "partly_checked" if not_checked else "not_seen"
             names = ", ".join(c["label"].lower() for c in checked)
-            summary = f"We looked for: {names}, and did not see {'it' if len(checked) == 1 else 'them'}. {SCREEN_LIMIT}"
+            summary = f"We did not see: {names}. {SCREEN_LIMIT}"
         else:
             verdict = "not_checked"
             summary = "We could not check this region this time."
