@@ -128,15 +128,14 @@ def findings_text(result: dict) -> dict[str, dict]:
 
 
 def plan_for(record: dict) -> dict | None:
-    """The trainer-edited plan if there is one, else the generated plan for this result."""
+    """The trainer-edited plan if there is one (with the member fields filled in), else the
+    generated plan for this result; the re-test date counts from the assessment's date."""
+    from device.plan import build_plan, with_member_fields
+
+    when = record.get("created_at")
     if record.get("plan"):
-        return record["plan"]
-    try:
-        from device.plan import build_plan
-    except ImportError:
-        log.warning("device.plan is not available: no corrective plan shown")
-        return None
-    return build_plan(record["result"], pain=bool(record.get("pain")))
+        return with_member_fields(record["plan"], when)
+    return build_plan(record["result"], pain=bool(record.get("pain")), assessed_on=when)
 
 
 def comparison(record: dict) -> dict | None:

@@ -18,7 +18,8 @@ def bottom_time(result: dict, keepers: dict[str, ViewKeeper]) -> float | None:
 
 
 def worst_rep_stills(result: dict, keepers: dict[str, ViewKeeper]) -> dict[str, bytes]:
-    """{view: JPEG} of the kept frame nearest the worst rep's bottom, with its findings drawn."""
+    """{view: JPEG} of the kept frame nearest the worst rep's bottom, with its findings' measured
+    lines, values and limits drawn."""
     t = bottom_time(result, keepers)
     if t is None:
         return {}
@@ -30,5 +31,5 @@ def worst_rep_stills(result: dict, keepers: dict[str, ViewKeeper]) -> dict[str, 
             continue
         kps = bottom.keypoints.copy()
         kps[:, :2] *= keeper.scale
-        images[view] = annotate(bottom.still, kps, present, view)
+        images[view] = annotate(bottom.still, kps, present, view, entries=result["compensations"])
     return images
