@@ -37,7 +37,7 @@ TARGETS = {"result_ms": 150.0, "result_kb": 300.0, "list_ms": 300.0}
 def _result() -> dict:
     """A full result as the tests use (every compensation; two present, one not assessed)."""
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    from tests.test_web_fakes import sample_result
+    from tests.web_fakes import sample_result
 
     return sample_result()
 

@@ -45,7 +45,17 @@ def _isolated_env(tmp_path, monkeypatch):
     monkeypatch.delenv("OHSA_CONFIG", raising=False)
     monkeypatch.delenv("OHSA_MODEL", raising=False)
     monkeypatch.setenv("GPIOZERO_PIN_FACTORY", "mock")
+    _fresh_mock_pins()
     yield
+
+
+def _fresh_mock_pins() -> None:
+    """gpiozero keeps one default pin factory per process: drop it, so the next device of this
+    test makes a fresh MockFactory and no pin (or its history) comes over from another test.
+    Devices made earlier keep the factory they were built on."""
+    from gpiozero import Device
+
+    Device.pin_factory = None
 
 
 def pytest_collection_modifyitems(config, items):

@@ -19,6 +19,31 @@ from tests.conftest import DATA, MODEL
 PAIR = DATA / "overhead-squat-pair"
 BACK_SQUAT = DATA / "side-back-squat" / "squat.mp4"
 SHORT = DATA / "tfjs-pose-detection" / "pose_squats.mp4"  # 65 frames, 5 fps, front view
+SHORT_REFERENCE = DATA / "tfjs-pose-detection" / "pose_squats.full.json"  # upstream's BlazePose output
+# The back squat clip, looked at frame by frame (every 0.5 s): the lifter stands with the bar
+# until 9 s, squats twice and re-racks at 19 s. Each rep's bottom lies in one of these windows.
+BACK_SQUAT_BOTTOMS_S = [(10.0, 11.0), (16.5, 17.5)]
+
+
+def reference_squats(frames: int | None = None) -> list[tuple[float, float]]:
+    """The complete squats in pose_squats.mp4 by upstream's own BlazePose keypoints (not our
+    model): the hips go down more than half their range and come back up to near standing.
+    For each, the time span (s, 5 fps) while the hips are within 10 % of the clip's lowest:
+    where that squat's bottom is."""
+    track = json.loads(SHORT_REFERENCE.read_text())[:frames]
+    hip_y = np.array([(f[23][1] + f[24][1]) / 2 for f in track])  # BlazePose 23, 24: the hips
+    standing, lowest = np.median(hip_y[:3]), hip_y.max()
+    deep, up = standing + 0.5 * (lowest - standing), standing + 0.2 * (lowest - standing)
+    bottom = standing + 0.9 * (lowest - standing)
+    squats, start = [], None
+    for i, y in enumerate(hip_y):
+        if start is None and y > deep:
+            start = i
+        elif start is not None and y < up:
+            low = start + np.flatnonzero(hip_y[start:i] >= bottom)
+            squats.append((float(low[0]) / 5.0, float(low[-1]) / 5.0))
+            start = None
+    return squats
 
 
 def run(*argv) -> tuple[int, str, str]:
@@ -47,9 +72,10 @@ def pair(tmp_path_factory, empty_config):
     return json.loads(stdout), out
 
 
-def assert_complete(result: dict) -> None:
+def assert_complete(result: dict, reps: int) -> None:
+    """A whole ohsa-result/1 with the number of reps the recordings really show."""
     assert result["format"] == FORMAT_RESULT
-    assert isinstance(result["reps"], int) and result["reps"] >= 0
+    assert result["reps"] == reps, (result["reps"], result.get("rep_windows"))
     assert set(result["compensations"]) == set(COMPENSATION_IDS)
     for cid, entry in result["compensations"].items():
         assert entry["status"] in STATUSES, cid
@@ -59,8 +85,7 @@ def assert_complete(result: dict) -> None:
 
 def test_pair_gives_a_complete_sensible_result(pair):
     result, out = pair
-    assert_complete(result)
-    assert result["reps"] == 1  # one overhead squat in each clip
+    assert_complete(result, reps=1)  # one overhead squat in each clip
     comps = result["compensations"]
     usable = [v for v in ("front", "side") if result["views"][v]["status"] == "ok"]
     assert usable, result["views"]  # at least one of the two views can be judged
@@ -140,8 +165,9 @@ def test_side_only_back_squat(empty_config):
     code, stdout, stderr = run("assess", "--side", BACK_SQUAT, "--config", empty_config, "--model", MODEL, "--no-silhouette")
     assert code == 0, stderr
     result = json.loads(stdout)
-    assert_complete(result)
-    assert result["reps"] >= 2  # 2-3 barbell back squats
+    assert_complete(result, reps=len(BACK_SQUAT_BOTTOMS_S))  # two barbell back squats
+    bottoms = [w["bottom"] for w in result["rep_windows"]]
+    assert all(lo <= b <= hi for b, (lo, hi) in zip(bottoms, BACK_SQUAT_BOTTOMS_S)), bottoms
     assert result["views"]["front"]["status"] == "missing"
     for cid, comp in COMPENSATIONS.items():
         entry = result["compensations"][cid]
@@ -167,7 +193,12 @@ def test_image_folder_and_clips_of_other_sizes_and_rates(tmp_path, empty_config)
     code, stdout, stderr = run("assess", "--front", folder, "--fps", "5", "--side", BACK_SQUAT, "--track",
                                tmp_path / "t.json", "--config", empty_config, "--model", MODEL, "--no-silhouette")
     assert code == 0, stderr
-    assert_complete(json.loads(stdout))
+    result = json.loads(stdout)
+    # the two views are different people: each view's own count is what its clip shows, and the
+    # result counts on the side view (the full back squat clip) since the front one is cut short
+    assert_complete(result, reps=len(BACK_SQUAT_BOTTOMS_S))
+    assert result["views"]["front"]["reps_found"] == len(reference_squats(40)) == 1
+    assert result["views"]["side"]["reps_found"] == len(BACK_SQUAT_BOTTOMS_S)
     track = read_track(tmp_path / "t.json")
     front, side = track.views["front"], track.views["side"]
     assert (front.width, front.height, front.fps, len(front)) == (720, 1280, 5.0, 40)
@@ -183,7 +214,7 @@ def test_one_unreadable_view_is_not_assessed_with_the_reason(tmp_path, empty_con
     code, stdout, stderr = run("assess", "--front", SHORT, "--side", bad, "--config", empty_config, "--model", MODEL)
     assert code == 0, stderr
     result = json.loads(stdout)
-    assert_complete(result)
+    assert_complete(result, reps=len(reference_squats()))
     assert result["views"]["side"]["status"] == "missing"
     assert str(bad) in result["views"]["side"]["reason"]
     for cid, comp in COMPENSATIONS.items():
@@ -267,7 +298,11 @@ def test_assess_recordings_api_without_the_command_line(tmp_path):
 
     movenet = MoveNet(MODEL)
     result, track = assess_recordings(front=SHORT, movenet=movenet, silhouette=False)
-    assert_complete(result)
+    squats = reference_squats()
+    assert len(squats) == 2  # two whole squats; the clip ends halfway up from a third
+    assert_complete(result, reps=len(squats))
+    found = [w["bottom"] for w in result["rep_windows"]]
+    assert all(lo <= b <= hi for b, (lo, hi) in zip(found, squats)), (found, squats)
     assert list(track.views) == ["front"] and len(track.views["front"]) >= 60
     assert np.isfinite(track.views["front"].keypoints).all()
     assert result["views"]["side"]["status"] == "missing"

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from device.store import Store
-from tests.test_web_fakes import FakeStation, sample_result, stills
+from tests.web_fakes import FakeStation, sample_result, stills
 from web import create_app
 from web.server import serve
 

@@ -14,7 +14,7 @@ from device.station import Station
 from device.station.positioning import check_view, person_present
 from device.store import Store
 from device.vocabulary import REGION_IDS
-from tests.test_station_helpers import H, W, Clock, depth_at, person, result_from_reps, station_config
+from tests.station_fakes import H, W, Clock, depth_at, person, result_from_reps, station_config
 from tests.waiting import wait_until as _wait
 
 DT = 1 / 30

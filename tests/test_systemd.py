@@ -12,10 +12,12 @@ from pathlib import Path
 import pytest
 
 from device import paths
+from device.panel.device import POWEROFF_REQUEST
 
 UNITS = paths.REPO_ROOT / "systemd"
 INSTALLED_OHSA = "/opt/ohsa/bin/ohsa"  # where scripts/install-pi.sh puts the venv's entry point
 EXPOSURE_LIMIT = 2.0  # the issue asks for <= 3.0 and aims at 2.0
+HANG_S = 600  # a subprocess this slow is hung, not slow: this bounds a failure, it times nothing
 
 needs_systemd = pytest.mark.skipif(
     not shutil.which("systemd-analyze"), reason="systemd-analyze missing (scripts/test.sh installs systemd)"
@@ -53,7 +55,7 @@ def test_verify_passes(tmp_path):
     copies = _copy_for_verify(tmp_path)
     assert {p.name for p in copies} >= {"ohsa.service", "ohsa-poweroff.service", "ohsa-poweroff.path"}
     proc = subprocess.run(
-        ["systemd-analyze", "verify", *map(str, copies)], capture_output=True, text=True, timeout=60
+        ["systemd-analyze", "verify", *map(str, copies)], capture_output=True, text=True, timeout=HANG_S
     )
     # sysinit.target is missing only where systemd is not PID 1 (containers); anything else fails
     problems = [ln for ln in proc.stderr.splitlines() if ln.strip() and "sysinit.target" not in ln]
@@ -64,14 +66,14 @@ def test_verify_passes(tmp_path):
 def test_verify_catches_a_missing_binary(tmp_path):
     unit = tmp_path / "ohsa.service"
     unit.write_text((UNITS / "ohsa.service").read_text().replace(INSTALLED_OHSA, str(tmp_path / "no-such")))
-    proc = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True, timeout=HANG_S)
     assert proc.returncode != 0 and "no-such" in proc.stderr
 
 
 def _exposure(unit: Path) -> float:
     proc = subprocess.run(
         ["systemd-analyze", "security", "--offline=yes", "--no-pager", str(unit)],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True, text=True, timeout=HANG_S,
     )
     m = re.search(r"Overall exposure level for \S+: (\d+\.\d)", proc.stdout)
     assert m, proc.stdout + proc.stderr
@@ -108,10 +110,6 @@ def test_station_unit_has_what_the_issue_asks():
     # RuntimeDirectory) is where the path unit looks
     assert d["RuntimeDirectory"] == ["ohsa"]
     path = _directives(UNITS / "ohsa-poweroff.path")
-    try:
-        from device.panel.device import POWEROFF_REQUEST
-    except ImportError:
-        POWEROFF_REQUEST = "poweroff-request"
     assert path["PathExists"] == ["/run/ohsa/" + POWEROFF_REQUEST]
 
 
@@ -141,15 +139,10 @@ print("ok", max(k.score for k in pose.keypoints))
 
 def test_movenet_runs_without_writable_executable_memory(model_path, data_dir):
     """MemoryDenyWriteExecute=yes in the unit: the same rule (PR_SET_MDWE) on this kernel."""
-    pytest.importorskip("device.pose", reason="device.pose not built yet")
-    from device import pose
-
-    if not hasattr(pose, "estimate_image"):
-        pytest.skip("device.pose.estimate_image not built yet")
     image = data_dir / "overhead-squat-pair" / "front.mov"
     proc = subprocess.run(
         [sys.executable, "-c", MDWE_PROBE, str(model_path), str(image)],
-        capture_output=True, text=True, timeout=120, cwd=paths.REPO_ROOT,
+        capture_output=True, text=True, timeout=HANG_S, cwd=paths.REPO_ROOT,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     if proc.stdout.split()[0] in ("unsupported", "not enforced"):

@@ -14,7 +14,7 @@ import pytest
 from device import config as device_config
 from device.errors import ConfigError
 from device.store import Store
-from tests.test_web_fakes import FakeStation, sample_result, stills
+from tests.web_fakes import FakeStation, sample_result, stills
 from web import auth, create_app
 
 PASSWORD = "squat-deep-2026"

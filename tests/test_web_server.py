@@ -10,7 +10,7 @@ import urllib.request
 import pytest
 
 from device.store import Store
-from tests.test_web_fakes import FakeStation
+from tests.web_fakes import FakeStation
 from web import create_app
 from web.server import serve
 

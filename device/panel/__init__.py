@@ -1,6 +1,6 @@
 """The station's LED/button panel: one gpiozero composite device.
 
-    panel = Panel.from_config(config["panel"])    # MockFactory when there is no GPIO
+    panel = open_panel(config["panel"])            # MockFactory when there is no GPIO
     panel.when_pressed = station.press             # a short press (fired on release)
     panel.when_held = station.long_press           # held for hold_cancel_s (fired while held)
     panel.set_status("ready")                      # off | ready | busy | attention
@@ -11,6 +11,10 @@
 
 A much longer hold (hold_shutdown_s) shuts the Pi down safely: `when_shutdown` is told first,
 then the shutdown action runs (default `systemctl poweroff`; tests pass their own callable).
+
+All the panel's timing (bounce, holds, blink, beeps) runs on one clock (`device.panel.clock`):
+`open_panel(..., pin_factory=MockFactory(), clock=hand_clock)` lets a test drive the pins and
+the time itself.
 """
 
 from device.panel.device import STATUSES, Panel, open_panel

@@ -1,4 +1,9 @@
-"""`Panel`: button, status light, region LEDs and buzzer as one gpiozero `CompositeDevice`."""
+"""`Panel`: button, status light, region LEDs and buzzer as one gpiozero `CompositeDevice`.
+
+Every duration the panel measures or plays (a press against contact bounce, the two holds, the
+busy light's blink, the buzzer's patterns) runs on one clock (`device.panel.clock`), so tests
+drive it by hand on gpiozero's MockFactory instead of waiting on the machine.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,6 @@ import os
 import shlex
 import subprocess
 import threading
-import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -18,11 +22,13 @@ from gpiozero.pins.mock import MockFactory
 
 from device import atomic
 from device.errors import ConfigError
+from device.panel.clock import Call, MonotonicClock
 from device.vocabulary import REGION_IDS
 
 log = logging.getLogger(__name__)
 
 STATUSES = ("off", "ready", "busy", "attention")
+BLINK_S = 0.25  # the busy light: this long on, this long off
 # Buzzer patterns: (on seconds, off seconds, count).
 BEEPS = {
     "tick": (0.08, 0.05, 1),  # one countdown second
@@ -52,7 +58,11 @@ def pin_map(panel_config: dict) -> dict[str, int]:
 
 
 class Panel(CompositeDevice):
-    """The station's panel. Members: `button`, `status` (green, red), `regions`, `buzzer`."""
+    """The station's panel. Members: `button`, `status` (green, red), `regions`, `buzzer`.
+
+    `clock` (see `device.panel.clock`) gives the time and runs the holds, the blink and the beeps;
+    by default the panel makes its own `MonotonicClock` and closes it with the panel.
+    """
 
     def __init__(
         self,
@@ -62,6 +72,7 @@ class Panel(CompositeDevice):
         hold_shutdown_s: float = 8.0,
         shutdown_action: Callable[[], None] | None = None,
         pin_factory=None,
+        clock=None,
     ):
         if not 0 < hold_cancel_s < hold_shutdown_s:
             raise ConfigError(
@@ -73,6 +84,8 @@ class Panel(CompositeDevice):
         self.when_pressed: Callable[[], None] | None = None
         self.when_held: Callable[[], None] | None = None
         self.when_shutdown: Callable[[], None] | None = None
+        self._own_clock = clock is None
+        self._clock = MonotonicClock() if clock is None else clock
         self._lock = threading.Lock()
         self._status = "off"
         self._lit: frozenset[str] = frozenset()
@@ -80,9 +93,13 @@ class Panel(CompositeDevice):
         self._last_beep: str | None = None
         self._down_at: float | None = None
         self._held_fired = False
-        self._shutdown_timer: threading.Timer | None = None
         self._shutting_down = False
+        # The running timers by name (hold, shutdown, blink, beep), each with its own number: a
+        # timer that was stopped or replaced does nothing even if the clock already took it.
+        self._timers: dict[str, tuple[int, Call]] = {}
+        self._serial = 0
         super().__init__(
+            # hold_time only keeps gpiozero's `button.is_held` in step; the panel times holds itself
             button=Button(
                 pins["button"], pull_up=True, hold_time=self.hold_cancel_s, pin_factory=pin_factory
             ),
@@ -100,43 +117,69 @@ class Panel(CompositeDevice):
         )
         self.button.when_pressed = self._pressed
         self.button.when_released = self._released
-        self.button.when_held = self._held
+
+    # -- timers -------------------------------------------------------------------------------
+
+    def _start(self, name: str, delay: float, step: Callable[[], Callable[[], None] | None]) -> None:
+        """Run `step` in `delay` seconds with the lock held, unless stopped or replaced first.
+
+        `step` may return a function to call after the lock is released (a user's callback).
+        Callers hold the lock."""
+        self._stop(name)
+        self._serial += 1
+        serial = self._serial
+        call = self._clock.call_later(delay, lambda: self._fire(name, serial, step))
+        self._timers[name] = (serial, call)
+
+    def _stop(self, name: str) -> None:
+        """Callers hold the lock."""
+        timer = self._timers.pop(name, None)
+        if timer is not None:
+            timer[1].cancel()
+
+    def _fire(self, name: str, serial: int, step) -> None:
+        with self._lock:
+            timer = self._timers.get(name)
+            if timer is None or timer[0] != serial:
+                return
+            del self._timers[name]
+            after = step()
+        if after is not None:
+            after()
 
     # -- the button ---------------------------------------------------------------------------
 
     def _pressed(self):
         with self._lock:
-            self._down_at = time.monotonic()
+            self._down_at = self._clock()
             self._held_fired = False
-            self._cancel_shutdown_timer()
-            self._shutdown_timer = threading.Timer(self.hold_shutdown_s, self._shutdown_hold)
-            self._shutdown_timer.daemon = True
-            self._shutdown_timer.start()
+            self._start("hold", self.hold_cancel_s, self._held)
+            self._start("shutdown", self.hold_shutdown_s, self._shutdown_hold)
 
     def _released(self):
         with self._lock:
-            self._cancel_shutdown_timer()
+            self._stop("hold")
+            self._stop("shutdown")
             down, self._down_at = self._down_at, None
             fire = (
                 down is not None
                 and not self._held_fired
-                and time.monotonic() - down >= MIN_PRESS_S
+                and self._clock() >= down + MIN_PRESS_S
             )
         if fire:
             _call(self.when_pressed, "press")
 
     def _held(self):
-        with self._lock:
-            if self._held_fired or self._down_at is None:
-                return
-            self._held_fired = True
-        _call(self.when_held, "hold")
+        self._held_fired = True
+        return lambda: _call(self.when_held, "hold")
 
     def _shutdown_hold(self):
-        with self._lock:
-            if self._down_at is None or self._shutting_down:
-                return
-            self._shutting_down = True
+        if self._shutting_down:
+            return None
+        self._shutting_down = True
+        return self._shut_down
+
+    def _shut_down(self):
         log.warning("button held %.0f s: shutting down", self.hold_shutdown_s)
         _call(self.when_shutdown, "shutdown notice")
         self.set_status("off")
@@ -148,11 +191,6 @@ class Panel(CompositeDevice):
             with self._lock:
                 self._shutting_down = False
 
-    def _cancel_shutdown_timer(self):
-        if self._shutdown_timer is not None:
-            self._shutdown_timer.cancel()
-            self._shutdown_timer = None
-
     # -- lights and sound ---------------------------------------------------------------------
 
     def set_status(self, status: str) -> None:
@@ -163,19 +201,15 @@ class Panel(CompositeDevice):
             if status == self._status:
                 return
             self._status = status
-        green, red = self.status.green, self.status.red
-        if status == "ready":
-            red.off()
-            green.on()
-        elif status == "busy":
-            red.off()
-            green.blink(on_time=0.25, off_time=0.25)
-        elif status == "attention":
-            green.off()
-            red.on()
-        else:
-            green.off()
-            red.off()
+            self._stop("blink")
+            self.status.red.value = status == "attention"
+            self.status.green.value = status in ("ready", "busy")
+            if status == "busy":
+                self._start("blink", BLINK_S, lambda: self._blink(False))
+
+    def _blink(self, lit: bool) -> None:
+        self.status.green.value = lit
+        self._start("blink", BLINK_S, lambda: self._blink(not lit))
 
     def show_regions(self, region_ids) -> None:
         """Light exactly the LEDs of these checkpoint regions."""
@@ -185,19 +219,28 @@ class Panel(CompositeDevice):
             raise ValueError(f"unknown region {sorted(unknown)[0]!r}; regions are {', '.join(REGION_IDS)}")
         with self._lock:
             self._lit = lit
-        for r in REGION_IDS:
-            led = getattr(self.regions, r)
-            led.on() if r in lit else led.off()
+            for r in REGION_IDS:
+                getattr(self.regions, r).value = r in lit
 
     def clear_regions(self) -> None:
         self.show_regions(())
 
     def beep(self, kind: str) -> None:
+        """Play a buzzer pattern (BEEPS); a new beep cuts the one still playing short."""
         on, off, n = BEEPS[kind]
         with self._lock:
             self._beeps += 1
             self._last_beep = kind
-        self.buzzer.beep(on_time=on, off_time=off, n=n, background=True)
+            self._beep_step([on, off] * n, 0)
+
+    def _beep_step(self, steps: list[float], i: int) -> None:
+        """Step i of a pattern: buzzer on for even steps, off for odd ones, each lasting
+        steps[i]; the last step (off) ends it."""
+        self.buzzer.value = i % 2 == 0
+        if i + 1 < len(steps):
+            self._start("beep", steps[i], lambda: self._beep_step(steps, i + 1))
+        else:
+            self._stop("beep")
 
     # -- state --------------------------------------------------------------------------------
 
@@ -231,7 +274,11 @@ class Panel(CompositeDevice):
     def close(self) -> None:
         if "_lock" in self.__dict__:  # also called by __del__ of a half-built panel
             with self._lock:
-                self._cancel_shutdown_timer()
+                for name in list(self._timers):
+                    self._stop(name)
+                self._status = "off"
+            if self._own_clock:
+                self._clock.close()
             self.when_pressed = self.when_held = self.when_shutdown = None
         super().close()
 
@@ -264,11 +311,18 @@ def poweroff(command: str = "systemctl poweroff") -> None:
     subprocess.run(shlex.split(command), check=False, timeout=30)
 
 
-def open_panel(panel_config: dict, *, shutdown_action: Callable[[], None] | None = None) -> Panel:
+def open_panel(
+    panel_config: dict,
+    *,
+    shutdown_action: Callable[[], None] | None = None,
+    pin_factory=None,
+    clock=None,
+) -> Panel:
     """The panel from the config's `panel` section: real GPIO if there is any, else a mock.
 
     `enabled = false` always uses a mock (the kiosk page mirrors it). A machine without GPIO
     (a laptop, CI) falls back to gpiozero's MockFactory with one warning, never an error.
+    `pin_factory` and `clock` are for tests: their own MockFactory, a clock they drive.
     """
     pins = pin_map(panel_config)
     command = panel_config.get("shutdown_command", "systemctl poweroff")
@@ -277,13 +331,14 @@ def open_panel(panel_config: dict, *, shutdown_action: Callable[[], None] | None
         hold_cancel_s=panel_config["hold_cancel_s"],
         hold_shutdown_s=panel_config["hold_shutdown_s"],
         shutdown_action=action,
+        clock=clock,
     )
     if not panel_config["enabled"]:
-        return Panel(pins, pin_factory=MockFactory(), **kwargs)
+        return Panel(pins, pin_factory=pin_factory or MockFactory(), **kwargs)
     try:
         with warnings.catch_warnings():  # gpiozero warns once per pin library it tries
             warnings.simplefilter("ignore", PinFactoryFallback)
-            return Panel(pins, **kwargs)
+            return Panel(pins, pin_factory=pin_factory, **kwargs)
     except ConfigError:
         raise
     except Exception as e:  # no GPIO chip, no pin library, not a Pi

@@ -1,4 +1,7 @@
-"""Synthetic people and a fake clock for driving the station's state machine fast."""
+"""Synthetic people and a hand-driven clock for driving the station's state machine fast.
+
+No tests here (not named test_*): test_station_machine.py imports these.
+"""
 
 from __future__ import annotations
 
@@ -7,19 +10,12 @@ import numpy as np
 from device import config as cfg
 from device.pose.types import BodyPart as P
 from device.vocabulary import ABSENT, COMPENSATIONS, FORMAT_RESULT, PRESENT
+from tests.hand_clock import HandClock
 
 W, H = 480, 640  # a portrait camera
 
 
-class Clock:
-    def __init__(self, t: float = 1000.0):
-        self.t = t
-
-    def __call__(self) -> float:
-        return self.t
-
-    def advance(self, dt: float) -> None:
-        self.t += dt
+Clock = HandClock  # the station's clock() and the panel's timers, moved on by the test
 
 
 def person(view: str = "front", depth: float = 0.0, stance: str = "overhead", dx: float = 0.0,
