@@ -34,10 +34,9 @@ from device.geometry.camera import Camera, Intrinsics
 LIMITS = {
     "min_markers": 4,  # fewer markers seen -> no calibration (a pose from 1-3 is too weak)
     "max_rms_px": 3.0,  # reprojection error (full-resolution pixels) above which a fit is refused
-    "focal_search": 0.15,  # focal length searched within +-15 % of the camera model's
-    # refine the focal length only when it lowers the reprojection error by this factor or more
-    # (else the model's value is kept: at grazing views the error hardly depends on it)
-    "focal_gain": 0.7,
+    # focal length searched within +-15 % of the camera model's; a best fit at the edge of that
+    # range means the model (config hfov) is wrong, not the mat
+    "focal_search": 0.15,
 }
 
 
@@ -474,10 +473,7 @@ def _detector(layout: MatLayout):
     params = cv2.aruco.DetectorParameters()
     params.minMarkerPerimeterRate = 0.01  # small, far markers in a large still
     params.polygonalApproxAccuracyRate = 0.05
-    params.cornerRefinementMethod = cv2.aruco.CORNER_REFINE_SUBPIX
-    params.cornerRefinementWinSize = 3
-    params.cornerRefinementMaxIterations = 50
-    params.cornerRefinementMinAccuracy = 0.01
+    params.cornerRefinementMethod = cv2.aruco.CORNER_REFINE_NONE  # refine_corners does it
     params.adaptiveThreshWinSizeMin = 5
     params.adaptiveThreshWinSizeMax = 35
     params.adaptiveThreshWinSizeStep = 6
@@ -494,6 +490,7 @@ def detect(image: np.ndarray, layout: MatLayout = MAT) -> dict[int, np.ndarray]:
     if img.dtype != np.uint8 or img.ndim not in (2, 3):
         raise MatError(f"expected a uint8 grey or RGB image, got {img.dtype} of shape {img.shape}")
     grey = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY) if img.ndim == 3 else img
+    grey_f = grey.astype(np.float32)
     corners, ids, _ = _detector(layout).detectMarkers(grey)
     out: dict[int, np.ndarray] = {}
     seen_twice = set()
@@ -508,6 +505,73 @@ def detect(image: np.ndarray, layout: MatLayout = MAT) -> dict[int, np.ndarray]:
         out[i] = np.asarray(c, np.float64).reshape(4, 2)
     for i in seen_twice:
         del out[i]
+    return {i: refine_corners(grey_f, c) for i, c in out.items()}
+
+
+def _bilinear(img: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    h, w = img.shape
+    x = np.clip(x, 0, w - 1.001)
+    y = np.clip(y, 0, h - 1.001)
+    x0, y0 = np.floor(x).astype(int), np.floor(y).astype(int)
+    fx, fy = x - x0, y - y0
+    a = img[y0, x0] * (1 - fx) + img[y0, x0 + 1] * fx
+    b = img[y0 + 1, x0] * (1 - fx) + img[y0 + 1, x0 + 1] * fx
+    return a * (1 - fy) + b * fy
+
+
+def refine_corners(grey: np.ndarray, corners: np.ndarray, reach_px: float = 2.5) -> np.ndarray:
+    """Corners as the intersections of the marker's four outer edges, each a line fitted to
+    sub-pixel edge points sampled along the middle of the side. Seen at a grazing angle a marker
+    is a thin rhombus whose acute corners a corner detector misplaces by pixels; its edges stay
+    sharp. A side without enough clear edge points keeps the detector's corners."""
+    c = np.asarray(corners, np.float64)
+    centre = c.mean(0)
+    steps = np.arange(-reach_px, reach_px + 1e-9, 0.2)
+    lines = []
+    for k in range(4):
+        a, b = c[k], c[(k + 1) % 4]
+        d = b - a
+        length = float(np.linalg.norm(d))
+        if length < 6:
+            return c
+        d /= length
+        n = np.array([d[1], -d[0]])
+        if n @ (a - centre) < 0:
+            n = -n  # outward
+        fr = np.linspace(0.2, 0.8, max(4, min(20, int(length / 2))))
+        base = a[None] + np.outer(fr * length, d)  # (m, 2)
+        px = base[:, None, 0] + steps[None] * n[0]
+        py = base[:, None, 1] + steps[None] * n[1]
+        prof = _bilinear(grey, px, py)  # (m, s): inside (dark) -> outside (bright)
+        lo, hi = prof.min(1, keepdims=True), prof.max(1, keepdims=True)
+        mid = (lo + hi) / 2
+        pts = []
+        for j in range(len(fr)):
+            if hi[j, 0] - lo[j, 0] < 20:
+                continue
+            p = prof[j]
+            up = np.nonzero((p[:-1] < mid[j, 0]) & (p[1:] >= mid[j, 0]))[0]
+            if len(up) == 0:
+                continue
+            i = up[np.argmin(np.abs(steps[up]))]
+            s = steps[i] + 0.2 * (mid[j, 0] - p[i]) / (p[i + 1] - p[i])
+            pts.append(base[j] + s * n)
+        if len(pts) < 3:
+            return c
+        pts = np.asarray(pts)
+        m = pts.mean(0)
+        _, _, vt = np.linalg.svd(pts - m)
+        lines.append((m, vt[0]))
+    out = np.empty_like(c)
+    for k in range(4):  # corner k lies on side k-1 (ends at it) and side k (starts at it)
+        (p1, d1), (p2, d2) = lines[k - 1], lines[k]
+        A = np.column_stack([d1, -d2])
+        if abs(np.linalg.det(A)) < 1e-6:
+            return c
+        s1, _ = np.linalg.solve(A, p2 - p1)
+        out[k] = p1 + s1 * d1
+    if np.max(np.linalg.norm(out - c, axis=1)) > 3 * reach_px:
+        return c
     return out
 
 
@@ -564,9 +628,10 @@ def solve_pose(detections: dict[int, np.ndarray], intrinsics: Intrinsics, *, vie
     """The camera's pose in the mat's frame from its detected markers (`detect`).
 
     The focal length starts from the camera model (`intrinsics`); with `refine_focal` a 1-D search
-    within +-LIMITS["focal_search"] looks for the focal length that best explains the corners and
-    takes it when it lowers the reprojection error by LIMITS["focal_gain"] (a model that is off),
-    else keeps the model's. Raises MatError in plain words when the mat cannot give a pose."""
+    (golden section on log f) within +-LIMITS["focal_search"] takes the focal length that best
+    explains the corners: a real module's focal length differs from the nominal by a few percent,
+    and 3 % off puts the camera about 10 cm too near or far (see docs/calibration.md). Raises
+    MatError in plain words when the mat cannot give a pose."""
     n = len(detections)
     if n < LIMITS["min_markers"]:
         what = "no markers" if n == 0 else f"only {n} marker{'s' if n > 1 else ''}"
@@ -600,7 +665,12 @@ def solve_pose(detections: dict[int, np.ndarray], intrinsics: Intrinsics, *, vie
                 d = a + g * (b - a)
                 ed = err(d)
         logf, (e, r) = (c, ec) if ec[0] < ed[0] else (d, ed)
-        if r is not None and e < LIMITS["focal_gain"] * fit0[2]:
+        if min(logf - lo, hi - logf) < 0.002:
+            raise MatError(f"the {view}: the mat says its focal length is more than "
+                           f"{100 * LIMITS['focal_search']:.0f} % off the camera model "
+                           f"({intrinsics.hfov_deg:.1f} degree field of view): set the right camera "
+                           "module or hfov in the config")
+        if r is not None and e <= fit0[2]:
             best_f, best, refined = math.exp(logf), r, True
     R, t, rms = best
     if rms > LIMITS["max_rms_px"]:
