@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "device.analysis.cli",  # ohsa assess
     "device.camera.cli",  # ohsa check
     "device.station.cli",  # ohsa run
+    "device.calibrate",  # ohsa calibrate [mat]
 )
 
 log = logging.getLogger("ohsa")
