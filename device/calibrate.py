@@ -147,8 +147,6 @@ def _calibrate(args) -> int:
         except MatError as e:
             failures.append(str(e))
     if failures:
-        for f in failures:
-            log.error("%s", f)
         print("not calibrated: " + "; ".join(failures))
         return 1
     cal = calib.Calibration(views)
