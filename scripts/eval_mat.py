@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Camera pose from the footprint mat against rendered ground truth.
 
-    .venv/bin/python scripts/eval_mat.py [--seeds 2] [--json OUT] [--quick]
+    .venv/bin/python scripts/eval_mat.py [--seeds 2] [--first-seed 0] [--split all] [--json OUT] [--quick]
 
 For each placement of the 3-D issue (side camera 0-75 degrees round toward the front, the front
 camera straight ahead; lens 0.9 and 1.4 m high; 2.5 and 3.5 m away) and each still resolution
@@ -103,6 +103,8 @@ def table(title: str, groups: dict[str, dict]) -> str:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=2, help="stills per placement and resolution (default 2)")
+    ap.add_argument("--first-seed", type=int, default=0, help="seed of the first still (fresh stills: a new one)")
+    ap.add_argument("--split", choices=["all", "tuning", "held-out"], default="all", help="which placements")
     ap.add_argument("--quick", action="store_true", help="one distance and height, first resolution only")
     ap.add_argument("--json", metavar="OUT", help="write every still's figures to this file")
     args = ap.parse_args(argv)
@@ -113,9 +115,11 @@ def main(argv=None) -> int:
     rows, pairs = [], []
     for res in resolutions:
         for az in SIDE_AZIMUTHS:
+            if args.split != "all" and split_of(az) != args.split:
+                continue
             for d in dists:
                 for h in heights:
-                    for seed in range(args.seeds):
+                    for seed in range(args.first_seed, args.first_seed + args.seeds):
                         side = calibrate_still(az, d, h, res, seed)
                         front = calibrate_still(FRONT_AZIMUTH, d, h, res, 1000 + 10 * az + seed)
                         side["view"], front["view"] = "side", "front"
@@ -127,13 +131,19 @@ def main(argv=None) -> int:
         groups = {}
         for split in ("tuning", "held-out"):
             sel = [r for r in rows if r["resolution"] == res and r["split"] == split]
+            if not sel:
+                continue
             groups[split] = summary(sel, [p[3] for p in pairs if p[0] == split and p[1] == res])
-        seen = [r for r in rows if r["resolution"] == res and r["split"] == "held-out" and r["markers"] >= 4]
-        groups["held-out, >= 4 markers seen"] = summary(seen, [p[3] for p in pairs if p[0] == "held-out" and p[1] == res])
+        for split in ("tuning", "held-out"):
+            seen = [r for r in rows if r["resolution"] == res and r["split"] == split and r["markers"] >= 4]
+            if seen:
+                groups[f"{split}, >= 4 markers seen"] = summary(seen, [p[3] for p in pairs if p[0] == split and p[1] == res])
         lines += [table(f"{res}", groups), ""]
         by_az = {}
         for az in (*SIDE_AZIMUTHS, FRONT_AZIMUTH):
             sel = [r for r in rows if r["resolution"] == res and (r["azimuth"] == az)]
+            if not sel:
+                continue
             by_az[f"{'front' if az == FRONT_AZIMUTH else f'side {az} deg'} ({split_of(az) if az != FRONT_AZIMUTH else 'both'})"] = \
                 summary(sel, [p[3] for p in pairs if p[2] == az and p[1] == res])
         lines += [table(f"{res} by camera azimuth (pair angle: with the front camera)", by_az), ""]

@@ -37,6 +37,10 @@ LIMITS = {
     # focal length searched within +-15 % of the camera model's; a best fit at the edge of that
     # range means the model (config hfov) is wrong, not the mat
     "focal_search": 0.15,
+    # the fit weighs the corners against a prior on the focal length (MAP): corner noise in
+    # pixels, and how far a real module's focal length strays from the nominal (relative)
+    "corner_sigma_px": 0.3,  # the corners' scatter on the tuning stills (0.2-0.35 px)
+    "focal_sigma": 0.03,
 }
 
 
@@ -629,8 +633,10 @@ def solve_pose(detections: dict[int, np.ndarray], intrinsics: Intrinsics, *, vie
 
     The focal length starts from the camera model (`intrinsics`); with `refine_focal` a 1-D search
     (golden section on log f) within +-LIMITS["focal_search"] takes the focal length that best
-    explains the corners: a real module's focal length differs from the nominal by a few percent,
-    and 3 % off puts the camera about 10 cm too near or far (see docs/calibration.md). Raises
+    explains the corners given a prior around the model's (LIMITS "corner_sigma_px",
+    "focal_sigma"): a real module's focal length differs from the nominal by a few percent, and
+    3 % off puts the camera about 10 cm too near or far; where the view says little about the
+    focal length (few markers, some oblique views) the prior keeps it near the model's. Raises
     MatError in plain words when the mat cannot give a pose."""
     n = len(detections)
     if n < LIMITS["min_markers"]:
@@ -648,9 +654,15 @@ def solve_pose(detections: dict[int, np.ndarray], intrinsics: Intrinsics, *, vie
         lo, hi = math.log(f0 * (1 - LIMITS["focal_search"])), math.log(f0 * (1 + LIMITS["focal_search"]))
         g = (math.sqrt(5) - 1) / 2
 
+        n_pts = len(obj)
+        log_f0 = math.log(f0)
+
         def err(logf):
             r = _pnp(obj, img, _with_f(intrinsics, math.exp(logf)).K)
-            return (r[2] if r else float("inf")), r
+            if r is None:
+                return float("inf"), r
+            data = n_pts * r[2] ** 2 / LIMITS["corner_sigma_px"] ** 2
+            return data + ((logf - log_f0) / LIMITS["focal_sigma"]) ** 2, r
 
         a, b = lo, hi
         c, d = b - g * (b - a), a + g * (b - a)
@@ -670,7 +682,7 @@ def solve_pose(detections: dict[int, np.ndarray], intrinsics: Intrinsics, *, vie
                            f"{100 * LIMITS['focal_search']:.0f} % off the camera model "
                            f"({intrinsics.hfov_deg:.1f} degree field of view): set the right camera "
                            "module or hfov in the config")
-        if r is not None and e <= fit0[2]:
+        if r is not None:
             best_f, best, refined = math.exp(logf), r, True
     R, t, rms = best
     if rms > LIMITS["max_rms_px"]:
