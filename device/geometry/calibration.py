@@ -291,9 +291,13 @@ def describe(cal: Calibration) -> list[str]:
         az = math.degrees(math.atan2(c[1], c[0]))
         fwd = vc.camera.R[2]
         pitch = math.degrees(math.asin(float(np.clip(-fwd[2], -1, 1))))
-        where = (f"{abs(az):.0f} degrees round from the person's {'right' if abs(az) <= 90 else 'left'} "
-                 f"toward the {'front' if az >= 0 else 'back'}")
+        side = "right" if abs(az) < 90 else "left"
+        round_deg = abs(az) if side == "right" else 180 - abs(az)
+        if abs(az - 90) < 2:
+            where = "straight in front of the person"
+        else:
+            where = f"{round_deg:.0f} degrees round from the person's {side} toward the {'front' if az >= 0 else 'back'}"
         out.append(f"{view} camera: {math.hypot(c[0], c[1]):.2f} m from the mat centre, lens {c[2]:.2f} m high, "
-                   f"{where}, looking {abs(pitch):.0f} degrees {'down' if pitch >= 0 else 'up'}; "
+                   f"{where}, looking {abs(pitch):.1f} degrees {'down' if pitch >= 0 else 'up'}; "
                    f"{len(vc.markers)} markers, {vc.rms_px:.2f} px, field of view {vc.camera.intrinsics.hfov_deg:.1f} deg")
     return out
