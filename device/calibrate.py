@@ -123,6 +123,8 @@ def _calibrate(args) -> int:
     out = Path(args.output) if args.output else paths.data_dir(args.data_dir) / CALIBRATION_FILE
     if out.is_dir():
         raise InputError(f"-o {out}: is a folder, not a file")
+    if args.output and not out.parent.is_dir():
+        raise InputError(f"-o {out}: folder {out.parent} does not exist")
     stills: dict[str, np.ndarray] = {}
     models: dict[str, str | None] = {}
     files = {v: p for v, p in (("front", args.front), ("side", args.side)) if p}
@@ -150,9 +152,7 @@ def _calibrate(args) -> int:
         print("not calibrated: " + "; ".join(failures))
         return 1
     cal = calib.Calibration(views)
-    if not out.parent.exists():
-        out.parent.mkdir(parents=True, exist_ok=True)
-    calib.save(cal, out)
+    calib.save(cal, out)  # the data dir is made if needed
     if args.json:
         print(json.dumps(cal.to_json(), indent=1))
     else:

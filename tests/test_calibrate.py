@@ -212,6 +212,7 @@ def test_cli_says_which_camera_to_move(stills, tmp_path, capsys):
 @pytest.mark.parametrize("args, message", [
     (["calibrate", "--front", "/nonexistent.png"], "/nonexistent.png: no such file"),
     (["calibrate", "--hfov", "500", "--front", "{img}"], "--hfov 500.0: must be between 1 and 179"),
+    (["calibrate", "--front", "{img}", "-o", "{tmp}/no/cal.json"], "folder {tmp}/no does not exist"),
     (["calibrate", "mat"], "give -o FILE"),
     (["calibrate", "mat", "-o", "{tmp}/mat.txt"], "unknown kind of file"),
     (["calibrate", "mat", "-o", "{tmp}/mat.svg", "--paper", "a4"], "tiled pages are PDF only"),
@@ -219,6 +220,7 @@ def test_cli_says_which_camera_to_move(stills, tmp_path, capsys):
 def test_cli_bad_input_is_one_line(tmp_path, capsys, stills, args, message):
     img = _write_png(tmp_path / "f.png", stills[0]["front"])
     args = [a.format(tmp=tmp_path, img=img) for a in args]
+    message = message.format(tmp=tmp_path)
     assert cli.main(args) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1 and "Traceback" not in err
@@ -260,3 +262,10 @@ def test_cli_live_stills_from_pi_cameras(stills, tmp_path, monkeypatch, capsys):
 
 
 
+
+
+def test_recheck_refuses_a_still_of_another_shape(cal, stills):
+    images, _ = stills
+    square = np.ascontiguousarray(images["side"][:, :1080])
+    with pytest.raises(calib.CalibrationError, match="side still 1080x1080: not the calibration's shape 1920x1080"):
+        calib.recheck(cal, {"side": square})
