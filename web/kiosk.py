@@ -15,7 +15,7 @@ import re
 from flask import Blueprint, Response, abort, jsonify, render_template, request, url_for
 
 from device.vocabulary import REGIONS, VIEWS
-from web import auth, links, present
+from web import auth, links, member, present
 from web.access import ctx, public
 
 log = logging.getLogger(__name__)
@@ -87,7 +87,16 @@ def live():
         views=VIEWS,
         regions=REGIONS,
         target_reps=ctx()["config"]["station"]["target_reps"],
+        words=member.LIVE_WORDS,
+        sound=sound_on(ctx()["config"]),
     )
+
+
+def sound_on(config: dict) -> bool:
+    """kiosk.sound in the config (the rep count's tone and voice); on when the key is missing."""
+    section = config.get("kiosk") if isinstance(config, dict) else None
+    value = section.get("sound", True) if isinstance(section, dict) else True
+    return value is not False
 
 
 @bp.get("/live/preview/<view>.jpg")
@@ -145,12 +154,14 @@ def retest(kind: str):
 
 def _result_page(record: dict, *, image_url, share_url: str | None, kiosk: bool):
     view = present.view_of(record, ctx()["store"])
+    text = view["member"]["take_home"]
     return render_template(
         "result.html",
         **view,
         image_url=image_url,
         share_url=share_url,
-        qr=links.qr_svg(share_url) if share_url else None,
+        qr=links.qr_svg(share_url, title="QR code: this result on the gym's Wi-Fi") if share_url else None,
+        take_home=links.take_home_qr(text) if text else None,
         kiosk=kiosk,
         link_days=ctx()["config"]["web"]["result_link_days"],
     )

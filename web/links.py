@@ -60,6 +60,25 @@ def _lan_address() -> str:
         return socket.gethostname() + ".local"
 
 
-def qr_svg(url: str) -> str:
-    """The QR code of `url` as inline SVG (no style attributes, so the page's CSP allows it)."""
-    return segno.make(url, error="m").svg_inline(scale=4, border=2, dark="#000", light="#fff")
+def qr_svg(data: str, *, error: str = "m", title: str | None = None, svgclass: str = "segno") -> str:
+    """The QR code of `data` as inline SVG (no style attributes, so the page's CSP allows it).
+
+    With `title` the code is sized by the page (no width/height) and named for screen readers.
+    """
+    qr = segno.make(data, error=error, micro=False)
+    if title is None:
+        return qr.svg_inline(scale=4, border=2, dark="#000", light="#fff", svgclass=svgclass)
+    svg = qr.svg_inline(scale=4, border=4, dark="#000", light="#fff", svgclass=svgclass, omitsize=True,
+                        title=title)
+    return svg.replace("<svg ", '<svg role="img" ', 1)
+
+
+def take_home_qr(text: str) -> dict:
+    """The plan's compact text as a QR code any phone camera reads without a network.
+
+    Error correction L keeps the code small enough for the kiosk's screen; {"svg", "version", "chars"}.
+    """
+    qr = segno.make(text, error="l", micro=False)
+    svg = qr.svg_inline(scale=4, border=4, dark="#000", light="#fff", svgclass="segno take-home-code",
+                        omitsize=True, title="QR code with your plan as text")
+    return {"svg": svg.replace("<svg ", '<svg role="img" ', 1), "version": qr.version, "chars": len(text)}

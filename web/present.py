@@ -1,7 +1,9 @@
 """An assessment as the pages show it: regions with verdicts, measurements, the plan.
 
 Plain dicts for the templates; the wording of findings comes from device.plan.describe_findings
-and the plan from the stored (trainer-edited) plan or device.plan.build_plan.
+and the plan from the stored (trainer-edited) plan or device.plan.build_plan. What a member reads
+(headline, body figure, plain reasons) comes from web.member; the technical rows (`regions`) are
+for the trainer's pages.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import logging
 
 from device.vocabulary import ABSENT, COMPENSATIONS, NOT_ASSESSED, PRESENT, REGIONS
+from web import bodyfigure, member
 
 log = logging.getLogger(__name__)
 
@@ -117,14 +120,20 @@ THEIR_VERDICTS = {
 }
 
 
-def findings_text(result: dict) -> dict[str, dict]:
-    """Plain-words findings per region id from device.plan.describe_findings ({} when absent)."""
+def described(result: dict) -> list[dict]:
+    """device.plan.describe_findings(result), or [] when device.plan is not available."""
     try:
         from device.plan import describe_findings
     except ImportError:
         log.warning("device.plan is not available: findings are shown without descriptions")
-        return {}
-    return {item["region"]: item for item in describe_findings(result) or [] if item.get("region")}
+        return []
+    return describe_findings(result) or []
+
+
+def findings_text(result: dict, blocks: list[dict] | None = None) -> dict[str, dict]:
+    """Plain-words findings per region id from device.plan.describe_findings ({} when absent)."""
+    blocks = described(result) if blocks is None else blocks
+    return {item["region"]: item for item in blocks if item.get("region")}
 
 
 def plan_for(record: dict) -> dict | None:
@@ -151,10 +160,11 @@ def view_of(record: dict, store=None) -> dict:
     """Everything a result page needs from one stored assessment."""
     result = record["result"]
     comps = result.get("compensations") or {}
-    described = findings_text(result)
+    blocks = described(result)
+    by_region = findings_text(result, blocks)
     rows = regions(result)
     for row in rows:
-        text = described.get(row["id"])
+        text = by_region.get(row["id"])
         row["text"] = text
         if text and text.get("verdict") in THEIR_VERDICTS:
             row["status"], row["verdict"] = THEIR_VERDICTS[text["verdict"]]
@@ -162,11 +172,15 @@ def view_of(record: dict, store=None) -> dict:
             for item in text.get("findings", []) + text.get("checked", []):
                 item["spread"] = spread_text(comps.get(item["id"]) or {})
         row["overridden"] = [i for i in row["items"] if i["override"]]
+    plan = plan_for(record)
+    mine = member.member_result(result, plan, pain=bool(record.get("pain")), described=blocks)
     return {
         "record": record,
         "result": result,
         "regions": rows,
-        "plan": plan_for(record),
+        "member": mine,
+        "body_figure": bodyfigure.body_svg(mine["figure"]),
+        "plan": plan,
         "views": result.get("views") or {},
         "reps": result.get("reps"),
         "comparison": comparison(record),

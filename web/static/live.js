@@ -1,5 +1,7 @@
 /* Live page: station state from the SSE stream (/api/events), polling /api/status as fallback;
-   camera previews at a low frame rate while a set runs; the kiosk's buttons. No libraries. */
+   camera previews at a low frame rate while a set runs; the kiosk's buttons; a short tone and a
+   spoken count for each squat (WebAudio and speechSynthesis, both offline; off when the page's
+   data-sound is "off"). States are shown in words (web/member.py LIVE_WORDS). No libraries. */
 (function () {
   "use strict";
   var PREVIEW_MS = 500, POLL_MS = 1000;
@@ -11,16 +13,56 @@
   var kiosk = !!document.getElementById("controls");
   var views = ["front", "side"];
   var current = JSON.parse(document.getElementById("initial-state").textContent);
-  var previewTimer = null, pollTimer = null;
+  var words = JSON.parse(document.getElementById("live-words").textContent);
+  var me = document.getElementById("live-script");
+  var soundOn = !me || me.dataset.sound !== "off";
+  var previewTimer = null, pollTimer = null, lastReps = current.reps || 0, audio = null;
 
   function $(id) { return document.getElementById(id); }
   function show(el, on) { if (el) { el.hidden = !on; } }
   function text(id, value) { var el = $(id); if (el && el.textContent !== String(value)) { el.textContent = value; } }
 
+  function stateWords(state) {
+    var w = words.states[state];
+    if (w) { return w; }
+    state = (state || "").replace(/_/g, " ");
+    return state.charAt(0).toUpperCase() + state.slice(1);
+  }
+
+  /* one squat counted: a short tone and the number spoken (either may be missing: no sound then) */
+  function cue(n) {
+    if (!soundOn) { return; }
+    try {
+      var Ctx = window.AudioContext || window.webkitAudioContext;
+      if (Ctx) {
+        audio = audio || new Ctx();
+        if (audio.state === "suspended" && audio.resume) { audio.resume(); }
+        var osc = audio.createOscillator(), gain = audio.createGain();
+        osc.frequency.value = 880;
+        gain.gain.value = 0.2;
+        osc.connect(gain);
+        gain.connect(audio.destination);
+        osc.start();
+        osc.stop(audio.currentTime + 0.12);
+      }
+    } catch (e) { /* no audio device: the number on screen is enough */ }
+    try {
+      if (window.speechSynthesis && window.SpeechSynthesisUtterance) {
+        window.speechSynthesis.cancel();
+        window.speechSynthesis.speak(new SpeechSynthesisUtterance(String(n)));
+      }
+    } catch (e) { /* no voice installed */ }
+  }
+
   function render(s) {
     current = s;
-    text("state", (s.state || "").replace(/_/g, " "));
-    text("message", s.message || "");
+    var st = $("state");
+    if (st) { st.dataset.state = s.state || ""; }
+    text("state", stateWords(s.state));
+    text("message", s.state === "recording"
+      ? (words.recording[s.kind || "standard"] || words.recording.standard) : (s.message || ""));
+    if (s.state === "recording" && (s.reps || 0) > lastReps) { cue(s.reps); }
+    lastReps = s.state === "recording" ? (s.reps || 0) : 0;
     show($("countdown"), s.countdown !== null && s.countdown !== undefined);
     if (s.countdown !== null && s.countdown !== undefined) { text("countdown", s.countdown); }
     show($("reps"), !!s.reps);
@@ -28,15 +70,21 @@
     var panel = s.panel || {};
     var status = $("led-status");
     if (status) { status.className = "led status-" + (panel.status || "off"); }
+    text("led-status-word", words.light[panel.status || "off"] || panel.status);
     var regions = panel.regions || {};
     Object.keys(regions).forEach(function (r) {
       var led = $("led-" + r);
-      if (led) { led.className = "led" + (regions[r] ? " on" : ""); }
+      if (!led) { return; }
+      led.className = "led" + (regions[r] ? " on" : "");
+      led.querySelector("i").textContent = regions[r] ? "!" : "";
+      led.querySelector(".led-word").textContent = ": " + (regions[r] ? words.region_on : words.region_off);
     });
     var running = ACTIVE.indexOf(s.state) >= 0;
     setPreviews(previewsOn && running);
     if (kiosk) {
-      show($("btn-start"), !running && s.state !== "not_running" && s.state !== "shutting_down");
+      /* after "Stop, it hurts" no Start until the station leaves the pain state (the station
+         decides when: the person left the mat or its message time ran out) */
+      show($("btn-start"), !running && ["not_running", "shutting_down", "pain"].indexOf(s.state) < 0);
       show($("btn-cancel"), running);
       show($("btn-pain"), running);
       if (s.state === "result" && s.assessment_id && sessionStorage.getItem("ohsa-shown") !== s.assessment_id) {
