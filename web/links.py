@@ -63,22 +63,32 @@ def _lan_address() -> str:
 def qr_svg(data: str, *, error: str = "m", title: str | None = None, svgclass: str = "segno") -> str:
     """The QR code of `data` as inline SVG (no style attributes, so the page's CSP allows it).
 
-    With `title` the code is sized by the page (no width/height) and named for screen readers.
+    With `title` the code is small (2 px a module, the quiet zone around it) and named for
+    screen readers: the second code beside the take-home one.
     """
     qr = segno.make(data, error=error, micro=False)
     if title is None:
         return qr.svg_inline(scale=4, border=2, dark="#000", light="#fff", svgclass=svgclass)
-    svg = qr.svg_inline(scale=4, border=4, dark="#000", light="#fff", svgclass=svgclass, omitsize=True,
-                        title=title)
+    svg = qr.svg_inline(scale=2, border=QUIET_ZONE, dark="#000", light="#fff", svgclass=svgclass, title=title)
     return svg.replace("<svg ", '<svg role="img" ', 1)
+
+
+TAKE_HOME_PX = 240  # the take-home code's size on the kiosk's 800x480 screen, at most
+# 3 px a module (0.57 mm on the 7-inch screen) reads well with a phone and with OpenCV: within
+# 240 px that is up to version 14 (73 modules), 458 characters at error correction L.
+QUIET_ZONE = 4  # modules of white around a QR code (ISO/IEC 18004)
 
 
 def take_home_qr(text: str) -> dict:
     """The plan's compact text as a QR code any phone camera reads without a network.
 
-    Error correction L keeps the code small enough for the kiosk's screen; {"svg", "version", "chars"}.
+    Error correction L keeps the code small; every module is a whole number of pixels (at least
+    2) so the screen shows it sharp. {"svg", "version", "chars", "modules", "module_px"}.
     """
     qr = segno.make(text, error="l", micro=False)
-    svg = qr.svg_inline(scale=4, border=4, dark="#000", light="#fff", svgclass="segno take-home-code",
-                        omitsize=True, title="QR code with your plan as text")
-    return {"svg": svg.replace("<svg ", '<svg role="img" ', 1), "version": qr.version, "chars": len(text)}
+    modules = qr.symbol_size(scale=1, border=QUIET_ZONE)[0]
+    module_px = max(2, TAKE_HOME_PX // modules)
+    svg = qr.svg_inline(scale=module_px, border=QUIET_ZONE, dark="#000", light="#fff",
+                        svgclass="segno take-home-code", title="QR code with your plan as text")
+    return {"svg": svg.replace("<svg ", '<svg role="img" ', 1), "version": qr.version, "chars": len(text),
+            "modules": modules, "module_px": module_px}

@@ -56,6 +56,7 @@ REASONS = {
     "retest_stance": "This re-test does not check this.",
 }
 REASON_FALLBACK = "We could not check this today."
+FIRST_PLAN_MAX = 6  # exercises in a first plan (the take-home text names no more)
 
 # The live page: each station state (device/station/machine.py STATES) in words, the status
 # light in words, and the instruction while recording (the rep count is shown once, as a number).
@@ -244,9 +245,11 @@ def _plan_text_fallback(plan: dict | None, result: dict) -> str:
     exs = exercises(plan)
     if exs:
         lines.append("Your plan:")
-        for i, ex in enumerate(exs, 1):
+        for i, ex in enumerate(exs[:FIRST_PLAN_MAX], 1):
             side = f", {ex['side_text'].lower()}" if ex["side_text"] else ""
             lines.append(f"{i}. {ex['name']}{side}")
+        if len(exs) > FIRST_PLAN_MAX:
+            lines.append(f"And {len(exs) - FIRST_PLAN_MAX} more on your result page.")
     if schedule_text(plan):
         lines.append(schedule_text(plan))
     lines.append("Stop if anything hurts.")
