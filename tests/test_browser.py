@@ -90,7 +90,8 @@ def test_kiosk_follows_the_station_to_the_result_with_its_plan(browser, site, tm
     assert page.inner_text("#message").startswith("Step onto the mat")
 
     page.click("#btn-start")  # a real POST with the page's CSRF token, from loopback
-    _wait(page, "document.getElementById('state').textContent.trim() === 'countdown'")
+    _wait(page, "document.getElementById('state').dataset.state === 'countdown'")
+    assert page.inner_text("#state") == "Get ready"  # the state in words
     assert station.calls == ["start"]
     assert page.is_visible("#countdown") and page.is_visible("#btn-pain")
     station.set(state="recording", countdown=None, reps=3, message="Squat slowly, arms overhead: 3 of 5.",
@@ -106,8 +107,8 @@ def test_kiosk_follows_the_station_to_the_result_with_its_plan(browser, site, tm
     page.wait_for_selector("#plan-body")
     text = page.inner_text("main")
     assert "Knees cave in" in text and "4 of 5 reps" in text
-    assert "Stretch" in page.inner_text("#plan-body") and "Left side only" in page.inner_text("#plan-body")
-    assert page.query_selector("#qr svg") is not None
+    assert "Stretch" in page.inner_text("#plan-body") and "left side only" in page.inner_text("#plan-body").lower()
+    assert page.query_selector("#qr-plan svg") is not None and page.query_selector("#qr svg") is not None
     page.evaluate("Array.from(document.images).forEach(i => i.loading = 'eager')")
     _wait(page, "Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)")
     assert page.evaluate("document.documentElement.scrollWidth") <= KIOSK["width"]  # no sideways scroll
