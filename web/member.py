@@ -182,17 +182,35 @@ def exercises(plan: dict | None) -> list[dict]:
     for phase in plan.get("phases") or []:
         for ex in phase.get("exercises") or []:
             cues = ex.get("cues") or []
+            member_dose = ex.get("dose_text")
             out.append({
                 "id": ex.get("id", ""),
                 "name": ex.get("member_name") or ex.get("name", ""),
                 "cue": ex.get("cue") or (cues[0] if cues else ""),
-                "dose": ex.get("dose_text") or ex.get("dose") or "",
-                "side_text": ex.get("side_text") or "",
-                "figure_svg": ex.get("figure_svg") or "",
-                "phase": phase.get("label") or "",
+                "dose": member_dose or ex.get("dose") or "",
+                # the member's dose already says the side ("..., left side only")
+                "side_text": "" if member_dose else ex.get("side_text") or "",
+                "figure_svg": ex.get("figure_svg") or _figure(ex.get("figure")),
+                "phase": phase.get("member_label") or phase.get("label") or "",
+                "not_for": list(ex.get("contraindications") or []),
                 "trainer_note": ex.get("trainer_note") or "",
             })
     return out
+
+
+def _figure(name) -> str:
+    """The exercise's picture from device.plan.figure_svg ('' without one)."""
+    if not name:
+        return ""
+    try:
+        from device.plan import figure_svg
+    except ImportError:
+        return ""
+    try:
+        return figure_svg(name)
+    except Exception:  # an unknown or broken figure costs the picture, not the page
+        log.warning("no figure for exercise %r", name, exc_info=True)
+        return ""
 
 
 def glossary(plan: dict | None) -> list[dict]:
@@ -217,7 +235,10 @@ def schedule_text(plan: dict | None) -> str:
 
 
 def retest_text(plan: dict | None) -> str:
-    """'Come back for a re-test on Mon 28 December' from the plan's ISO date, else ''."""
+    """The plan's re-test sentence, else one made from its ISO date `retest_on`, else ''."""
+    schedule = (plan or {}).get("schedule")
+    if isinstance(schedule, dict) and schedule.get("retest_text"):
+        return schedule["retest_text"]
     on = (plan or {}).get("retest_on")
     if not on:
         return ""
