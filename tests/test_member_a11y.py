@@ -73,7 +73,7 @@ def test_axe_finds_a_planted_fault(browser, site):
     dict(state="countdown", reps=0, countdown=3, message="Hold still: starting in 3."),
     dict(state="recording", reps=3, countdown=None, message="Squat slowly, arms overhead: 3 of 5.",
          panel={"status": "busy", "regions": {"knees": True}}),
-    dict(state="pain", reps=0, countdown=None, message="Please stop. A trainer can help you."),
+    dict(state="pain", reps=0, countdown=20, message="Please stop. A trainer can help you."),
 ], ids=lambda s: s["state"])
 def test_live_page_has_no_serious_violation(browser, site, state):
     site.station.set(**state)

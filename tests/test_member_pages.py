@@ -264,8 +264,14 @@ def test_no_start_button_while_the_station_says_pain(new_context, site):
                      message="Please stop. Pain during a squat is a reason to see a physiotherapist or doctor.")
     ms.wait_js(page, "document.getElementById('state').textContent === 'Please stop'")
     assert not page.is_visible("#btn-start") and not page.is_visible("#btn-pain")
-    site.station.set(state="idle", message="Press the button to start your squat check.")
+    # a station that says how long the wait is: the page says it in words, still no Start
+    site.station.set(countdown=12)
+    ms.wait_js(page, "!document.getElementById('pain-wait').hidden")
+    assert page.inner_text("#pain-wait").startswith("You can start again in 12 seconds")
+    assert not page.is_visible("#countdown") and not page.is_visible("#btn-start")
+    site.station.set(state="idle", countdown=None, message="Press the button to start your squat check.")
     page.wait_for_selector("#btn-start", state="visible", timeout=10_000)
+    assert not page.is_visible("#pain-wait")
 
 
 def test_sound_off_in_the_config_means_no_tone_and_no_voice(new_context, tmp_path):

@@ -83,6 +83,8 @@ LIVE_WORDS = {
         "hands_on_hips": "Squat slowly, hands on hips.",
     },
     "light": {"ready": "Ready", "busy": "Busy", "attention": "Needs attention", "off": "Off"},
+    # in the pain state the station's `countdown` (if it gives one) is the wait before Start
+    "pain_wait": "You can start again in {n} seconds, or when you have stepped off the mat.",
     "region_on": "Light on",
     "region_off": "Light off",
 }

@@ -63,8 +63,12 @@
       ? (words.recording[s.kind || "standard"] || words.recording.standard) : (s.message || ""));
     if (s.state === "recording" && (s.reps || 0) > lastReps) { cue(s.reps); }
     lastReps = s.state === "recording" ? (s.reps || 0) : 0;
-    show($("countdown"), s.countdown !== null && s.countdown !== undefined);
-    if (s.countdown !== null && s.countdown !== undefined) { text("countdown", s.countdown); }
+    var hasCount = s.countdown !== null && s.countdown !== undefined;
+    var waiting = s.state === "pain" && hasCount;  /* the wait before Start, not a set's countdown */
+    show($("countdown"), hasCount && !waiting);
+    if (hasCount) { text("countdown", s.countdown); }
+    show($("pain-wait"), waiting);
+    text("pain-wait", waiting ? words.pain_wait.replace("{n}", s.countdown) : "");
     show($("reps"), !!s.reps);
     text("rep-count", s.reps || 0);
     var panel = s.panel || {};
@@ -141,6 +145,16 @@
       if (body.state) { render(body.state); }
     }).catch(function () {}).then(function () { button.disabled = false; });
   }
+
+  /* browsers start audio only after a touch unless the kiosk browser allows autoplay
+     (--autoplay-policy=no-user-gesture-required): any touch unlocks it for this page */
+  document.addEventListener("pointerdown", function unlock() {
+    document.removeEventListener("pointerdown", unlock);
+    var Ctx = window.AudioContext || window.webkitAudioContext;
+    if (soundOn && Ctx) {
+      try { audio = audio || new Ctx(); if (audio.resume) { audio.resume(); } } catch (e) { /* no audio */ }
+    }
+  });
 
   ["btn-start", "btn-cancel", "btn-pain"].forEach(function (id) {
     var b = $(id);
