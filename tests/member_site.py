@@ -13,7 +13,7 @@ import pytest
 
 from device import config as device_config
 from device.store import Store
-from tests.test_web_fakes import FakeStation, sample_result, stills
+from tests.web_fakes import FakeStation, sample_result, stills
 from web import create_app
 from web.server import serve
 

@@ -3,8 +3,8 @@ their words: short sentences, no jargon, no engineer's reasons.
 
 axe runs on every member page (live in several states, the result on the kiosk, a tablet and a
 phone, a pain result, a result with nothing to work on, an error page); no violation rated
-serious or critical may remain. The words check uses device.plan.words.check_member_text when the
-plan work provides it, else this file's own list.
+serious or critical may remain. The words check is device.plan.words.check_member_text (at most
+20 words a sentence, none of its jargon) plus the engineering words of the station.
 """
 
 from __future__ import annotations
@@ -13,15 +13,15 @@ import re
 
 import pytest
 
+from device.plan.words import check_member_text
 from tests import member_site as ms
 from web import member
 
 pytestmark = pytest.mark.browser
 
-JARGON = ("TFL", "piriformis", "tempo", "integrate", "inhibit", "myofascial", "SMR", "lats", "MoveNet",
-          "keypoint", "threshold", "ratio", "silhouette", "compensation", "contour", "not_assessed",
-          "reason_code", "deg", "IDLE", "POSITIONING", "PAIN")
-MAX_WORDS = 20
+# besides device.plan.words.JARGON: what the rules and the station call things
+ENGINEERING = ("ratio", "silhouette", "contour", "reason_code", "deg", "IDLE", "POSITIONING", "PAIN",
+               "RECORDING", "degrees off square")
 
 
 @pytest.fixture(scope="module")
@@ -100,19 +100,11 @@ def test_error_page_has_no_serious_violation(browser, site):
 
 
 def _problems(text: str) -> list[str]:
-    try:
-        from device.plan.words import check_member_text
-    except ImportError:
-        check_member_text = None
-    if check_member_text is not None:
-        return list(check_member_text(text))
-    out = []
-    for sentence in re.split(r"(?<=[.!?])\s+|\n+", text):
-        if len(sentence.split()) > MAX_WORDS:
-            out.append(f"over {MAX_WORDS} words: {sentence}")
-    for term in JARGON:
+    """device.plan.words.check_member_text, plus the pages' own engineering words."""
+    out = list(check_member_text(text))
+    for term in ENGINEERING:
         if re.search(rf"\b{re.escape(term)}\b", text, flags=0 if term.isupper() else re.IGNORECASE):
-            out.append(f"jargon: {term}")
+            out.append(f"engineering word: {term}")
     return out
 
 
@@ -132,7 +124,7 @@ def test_every_reason_code_has_a_short_plain_sentence():
 
 
 def test_headlines():
-    from tests.test_web_fakes import sample_result
+    from tests.web_fakes import sample_result
 
     assert member.headline(ms.typical_result())["text"] == \
         "Two things to work on: knees cave in, chest leans forward"
@@ -158,12 +150,7 @@ def test_member_page_words_are_plain_and_engineers_reasons_stay_out(browser, sit
         page = context.new_page()
         page.goto(site.share("typical"))
         page.click("#not-checked summary")  # open the "could not check" list too
-        try:
-            from device.plan.words import check_member_text  # noqa: F401  the plan's wording is plain too
-            parts = ["main"]
-        except ImportError:  # until the plan work lands, its library wording is not this page's
-            parts = [".summary", ".what-we-saw", "#not-checked", "#take-home", "#schedule", "#retest-date"]
-        text = "\n".join(page.inner_text(p) for p in parts if page.locator(p).count())
+        text = page.inner_text("main")
     finally:
         context.close()
     for technical in (e["reason"] for e in ms.UNCHECKED.values()):

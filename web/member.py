@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime
 import logging
 
+from device.plan import figure_svg, plan_text
 from device.vocabulary import ABSENT, COMPENSATIONS, NOT_ASSESSED, PRESENT, REGIONS
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,6 @@ REASONS = {
     "retest_stance": "This re-test does not check this.",
 }
 REASON_FALLBACK = "We could not check this today."
-FIRST_PLAN_MAX = 6  # exercises in a first plan (the take-home text names no more)
 
 # The live page: each station state (device/station/machine.py STATES) in words, the status
 # light in words, and the instruction while recording (the rep count is shown once, as a number).
@@ -205,10 +205,6 @@ def _figure(name) -> str:
     if not name:
         return ""
     try:
-        from device.plan import figure_svg
-    except ImportError:
-        return ""
-    try:
         return figure_svg(name)
     except Exception:  # an unknown or broken figure costs the picture, not the page
         log.warning("no figure for exercise %r", name, exc_info=True)
@@ -252,31 +248,8 @@ def retest_text(plan: dict | None) -> str:
 
 
 def take_home_text(plan: dict | None, result: dict) -> str:
-    """The plan as compact text for the take-home QR code (device.plan.plan_text when present)."""
-    try:
-        from device.plan import plan_text
-    except ImportError:
-        plan_text = None
-    if plan_text is not None:
-        return plan_text(plan, result)
-    return _plan_text_fallback(plan, result)
-
-
-def _plan_text_fallback(plan: dict | None, result: dict) -> str:
-    """A minimal stand-in for device.plan.plan_text until the plan branch lands."""
-    lines = ["Squat check: " + headline(result)["text"] + "."]
-    exs = exercises(plan)
-    if exs:
-        lines.append("Your plan:")
-        for i, ex in enumerate(exs[:FIRST_PLAN_MAX], 1):
-            side = f", {ex['side_text'].lower()}" if ex["side_text"] else ""
-            lines.append(f"{i}. {ex['name']}{side}")
-        if len(exs) > FIRST_PLAN_MAX:
-            lines.append(f"And {len(exs) - FIRST_PLAN_MAX} more on your result page.")
-    if schedule_text(plan):
-        lines.append(schedule_text(plan))
-    lines.append("Stop if anything hurts.")
-    return "\n".join(lines)
+    """The plan as compact text for the take-home QR code (device.plan.plan_text)."""
+    return plan_text(plan, result)
 
 
 def member_result(result: dict, plan: dict | None, *, pain: bool = False,
