@@ -44,6 +44,15 @@ def typical_result() -> dict:
     return sample_result(**UNCHECKED)
 
 
+def retest_result() -> dict:
+    """The typical set again with heels raised: the knees stay in line, the lean stays."""
+    from device.analysis.retest import compare
+
+    result = sample_result(knees_cave_in={"status": "absent", "reps_flagged": 0, "side": None}, **UNCHECKED)
+    result["retest"] = compare(typical_result(), result, "heels_raised")
+    return result
+
+
 def launch(sync_api):
     return sync_api.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
 
@@ -73,6 +82,8 @@ class Site:
                 feet_flatten={"reason_code": "cannot_measure"}), None, {}, station_version="test"),
             "pain": self.store.save_assessment(typical_result(), None, {}, pain=True, station_version="test"),
         }
+        self.ids["retest"] = self.store.save_assessment(
+            retest_result(), None, stills(), kind="heels_raised", parent_id=self.ids["typical"], station_version="test")
         self.store.set_notes(self.ids["typical"], PRIVATE_NOTE)
         self._note_plan(self.ids["typical"])
         config = device_config.validate({}) if config is None else config
