@@ -239,7 +239,8 @@ def _live(new_context, url, viewport=ms.KIOSK):
 
 
 def test_live_page_words_one_counter_and_a_tone_per_squat(new_context, site):
-    site.station.set(state="idle", reps=0, countdown=None, assessment_id=None, message="Press the button to start your squat check.")
+    site.station.set(state="idle", reps=0, countdown=None, assessment_id=None,
+                     message="Press the button to start your squat check.")
     context, page = _live(new_context, site.url)
     assert page.inner_text("#state") == "Ready"
     assert " ".join(page.inner_text("#led-status").split()) == "Status: Ready"  # the light in words too

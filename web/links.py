@@ -1,4 +1,4 @@
-"""Share links: the unguessable, expiring URL a phone opens from the result page's QR code."""
+"""Share links (the unguessable, expiring URL a phone opens from the result page) and the QR codes."""
 
 from __future__ import annotations
 
@@ -60,36 +60,33 @@ def _lan_address() -> str:
         return socket.gethostname() + ".local"
 
 
-def qr_svg(data: str, *, error: str = "m", title: str | None = None, svgclass: str = "segno") -> str:
-    """The QR code of `data` as inline SVG (no style attributes, so the page's CSP allows it).
-
-    With `title` the code is small (2 px a module, the quiet zone around it) and named for
-    screen readers: the second code beside the take-home one.
-    """
-    qr = segno.make(data, error=error, micro=False)
-    if title is None:
-        return qr.svg_inline(scale=4, border=2, dark="#000", light="#fff", svgclass=svgclass)
-    svg = qr.svg_inline(scale=2, border=QUIET_ZONE, dark="#000", light="#fff", svgclass=svgclass, title=title)
-    return svg.replace("<svg ", '<svg role="img" shape-rendering="crispEdges" ', 1)
-
-
 TAKE_HOME_PX = 300  # the take-home code's size on the kiosk's 800x480 screen, at most
 # 3 px a module (0.57 mm on the 7-inch screen) reads well with a phone and with OpenCV: within
 # 300 px that is up to version 19 (93 modules), about 700 characters at error correction L.
 QUIET_ZONE = 4  # modules of white around a QR code (ISO/IEC 18004)
 
 
+def _svg(qr, module_px: int, title: str, svgclass: str) -> str:
+    """Inline SVG without style attributes (the page's CSP allows it), named for screen readers,
+    whole pixels per module and crisp edges so a screen shows it sharp at any offset."""
+    svg = qr.svg_inline(scale=module_px, border=QUIET_ZONE, dark="#000", light="#fff", svgclass=svgclass,
+                        title=title)
+    return svg.replace("<svg ", '<svg role="img" shape-rendering="crispEdges" ', 1)
+
+
+def qr_svg(url: str, *, title: str) -> str:
+    """The small QR code of a link (2 px a module): the second code beside the take-home one."""
+    return _svg(segno.make(url, error="m", micro=False), 2, title, "segno")
+
+
 def take_home_qr(text: str) -> dict:
     """The plan's compact text as a QR code any phone camera reads without a network.
 
     Error correction L keeps the code small; every module is a whole number of pixels (at least
-    2) so the screen shows it sharp. {"svg", "version", "chars", "modules", "module_px"}.
+    2) within TAKE_HOME_PX. {"svg", "version", "chars", "modules", "module_px"}.
     """
     qr = segno.make(text, error="l", micro=False)
     modules = qr.symbol_size(scale=1, border=QUIET_ZONE)[0]
     module_px = max(2, TAKE_HOME_PX // modules)
-    svg = qr.svg_inline(scale=module_px, border=QUIET_ZONE, dark="#000", light="#fff",
-                        svgclass="segno take-home-code", title="QR code with your plan as text")
-    svg = svg.replace("<svg ", '<svg role="img" shape-rendering="crispEdges" ', 1)  # sharp at any offset
-    return {"svg": svg, "version": qr.version, "chars": len(text),
-            "modules": modules, "module_px": module_px}
+    return {"svg": _svg(qr, module_px, "QR code with your plan as text", "segno take-home-code"),
+            "version": qr.version, "chars": len(text), "modules": modules, "module_px": module_px}

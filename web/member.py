@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime
 import logging
 
+from device.errors import InputError
 from device.plan import figure_svg, plan_text
 from device.vocabulary import ABSENT, COMPENSATIONS, NOT_ASSESSED, PRESENT, REGIONS
 
@@ -161,7 +162,8 @@ def findings(result: dict, described: list[dict] | None = None) -> list[dict]:
         text = saw.get(cid)
         if not text:
             flagged = entry.get("reps_flagged")
-            often = f" on {flagged} of {reps} squats" if isinstance(flagged, int) and isinstance(reps, int) and reps else ""
+            counted = isinstance(flagged, int) and isinstance(reps, int) and reps
+            often = f" on {flagged} of {reps} squats" if counted else ""
             text = f"We saw: {comp.label.lower()}{often}."
         side = entry.get("side") if comp.sided else None
         out.append({"id": cid, "label": comp.label, "region": comp.region, "text": text,
@@ -206,7 +208,7 @@ def _figure(name) -> str:
         return ""
     try:
         return figure_svg(name)
-    except Exception:  # an unknown or broken figure costs the picture, not the page
+    except InputError:  # an exercise the library does not know costs the picture, not the page
         log.warning("no figure for exercise %r", name, exc_info=True)
         return ""
 
