@@ -1,150 +1,237 @@
-"""The station's config: a TOML file checked strictly against documented defaults.
+"""The station's config: one TOML file, checked against typed sections with ranges and defaults.
 
-Unknown keys and wrong types are errors naming the key path (`cameras.front.fps: ...`). Every
-field and its default lives in `DEFAULTS` below, with its meaning beside it; docs/config.md
-explains them for gym owners. Sections whose keys are owned elsewhere (rule thresholds) are
-checked by their owner through `OPEN_SECTIONS`.
+    cfg = config.load(path)          # Config, or ConfigError: one line naming the key path
+    cfg.station.target_reps          # typed attribute access (older code: cfg["station"]["target_reps"])
+    config.validate({"web": {"port": 9000}})   # a full Config from a partial dict
+    config.save(cfg, path)           # atomically, only what differs from the defaults
+    config.config_schema()           # JSON schema: every field's type, default, range, description
+
+Each section is a `device.section.Section` (pydantic, `extra="forbid"`, strict types, no NaN or
+infinity), declared beside the part that owns it where that part does not itself load the config:
+`[panel]` in device/panel/settings.py, `[storage]` in device/store/settings.py. The sections of
+parts whose commands load the config (the station, the cameras' `ohsa check`, `ohsa pose`/`track`
+for the model) and `[web]` (device never imports the web package) are declared here, so that no
+package imports back up. `[rules.thresholds]` is an open table owned by device.thresholds
+(`validate_overrides`): only the overrides are kept, the table's defaults apply to the rest.
+
+Every problem is a `ConfigError` with one line, e.g. `web.port: must be between 1 and 65535,
+got 99999`; docs/config.md explains the sections for gym owners.
 """
 
 from __future__ import annotations
 
-import copy
-import importlib
+import ipaddress
 import tomllib
 from pathlib import Path
+from typing import Literal, get_args
+from urllib.parse import urlsplit
 
 import tomli_w
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from device import atomic, paths
 from device.errors import ConfigError
+from device.panel.settings import PanelSettings
+from device.section import Section, error_line, invalid
+from device.store.settings import StorageSettings
+from device.thresholds import validate_overrides
+
+Backend = Literal["auto", "picamera2", "usb", "replay", "none"]
+BACKENDS: tuple[str, ...] = get_args(Backend)
+Rotation = Literal[0, 90, 180, 270]  # what device.camera.frame.orient implements (ROTATIONS)
 
 
-def _camera(backend: str, number: int) -> dict:
-    return {
-        "backend": backend,  # auto | picamera2 | usb | replay | none
-        "camera_id": "",  # picamera2: the Id from Picamera2.global_camera_info(); "" = by number
-        "number": number,  # picamera2 camera number or V4L2 device index (/dev/videoN)
-        "source": "",  # replay: a video file or an image folder
-        "loop": True,  # replay: start again at the end (a demo station runs on)
-        "width": 1280,  # main stream size
-        "height": 720,
-        "fps": 30,
-        "lores_width": 640,  # picamera2: YUV420 stream for inference; 0 = use the main stream
-        "lores_height": 360,
-        "rotation": 0,  # 0, 90, 180, 270 degrees clockwise
-        "mirror": False,  # flip left-right (a webcam that shows a mirror image)
-        "offline_after_s": 3.0,  # no frame for this long -> camera offline
-    }
+class StationSettings(Section):
+    """The walk-up flow (device/station/machine.py)."""
+
+    name: str = Field("OHSA station", max_length=80, description="Shown on the pages")
+    target_reps: int = Field(5, ge=1, le=20, description="Reps in one set")
+    record_limit_s: float = Field(
+        60.0, ge=1.0, le=600.0, description="A set stops after this many seconds whatever the rep count"
+    )
+    result_idle_s: float = Field(
+        120.0, ge=1.0, le=3600.0, description="The result stays on screen this many seconds, then idle"
+    )
+    countdown_s: int = Field(3, ge=0, le=10, description="Seconds of countdown with beeps before a set")
+    min_reps: int = Field(
+        3, ge=1, le=20, description="A set with fewer reps is not assessed (too few reps); at most target_reps counts"
+    )
+    positioning_hold_s: float = Field(
+        1.0, ge=0.0, le=10.0, description="The start position must hold this many seconds before the countdown"
+    )
+    positioning_timeout_s: float = Field(
+        90.0, ge=1.0, le=3600.0, description="Nobody gets into position for this many seconds: back to idle"
+    )
+    person_lost_s: float = Field(
+        2.0, ge=0.2, le=30.0, description="Person out of view this many seconds during a set: the set stops"
+    )
+    message_idle_s: float = Field(
+        30.0, ge=1.0, le=3600.0, description="A stopped, cancelled or fault message stays this many seconds, then idle"
+    )
+    retest_offer: bool = Field(
+        True, description="After a result, offer the heels-raised and hands-on-hips re-tests"
+    )
 
 
-DEFAULTS: dict = {
-    "station": {
-        "name": "OHSA station",  # shown on the pages
-        "target_reps": 5,  # reps in one set
-        "record_limit_s": 60.0,  # a set stops after this long whatever the rep count
-        "result_idle_s": 120.0,  # the result stays on screen this long, then idle
-        "countdown_s": 3,  # seconds of countdown with beeps
-        "min_reps": 3,  # a set with fewer reps is not assessed ("too few reps")
-        "positioning_hold_s": 1.0,  # the start position must hold this long before the countdown
-        "positioning_timeout_s": 90.0,  # nobody gets into position this long -> back to idle
-        "person_lost_s": 2.0,  # person out of view this long during a set -> the set stops
-        "message_idle_s": 30.0,  # a stopped/cancelled/fault message stays this long, then idle
-        "retest_offer": True,  # after a result, offer the heels-raised and hands-on-hips re-tests
-    },
-    "model": {
-        "path": "",  # explicit MoveNet file; "" = OHSA_MODEL, data dir, then ../shared/models
-        "threads": 1,  # interpreter threads; one per view keeps both views going on a Pi 4
-    },
-    "cameras": {
-        "restarts_per_minute": 5,  # reconnect attempts budget per camera
-        "front": _camera("auto", 0),
-        "side": _camera("auto", 1),
-    },
-    "panel": {
-        "enabled": True,  # False: no GPIO at all (the page mirrors a mock panel)
-        "button": 17,  # BCM pin numbers
-        "status_green": 27,
-        "status_red": 22,
-        "led_feet_ankles": 5,
-        "led_knees": 6,
-        "led_hips_low_back": 13,
-        "led_shoulders_arms": 19,
-        "led_head": 26,
-        "buzzer": 18,
-        "hold_cancel_s": 1.5,  # hold the button this long to cancel or report pain
-        "hold_shutdown_s": 8.0,  # hold this long for a safe shutdown of the Pi
-        "shutdown_command": "systemctl poweroff",  # what the long hold runs
-    },
-    "rules": {
-        "thresholds": {},  # overrides of device.rules thresholds by name
-    },
-    "web": {
-        "host": "0.0.0.0",
-        "port": 8080,
-        "result_link_days": 30,  # a result's QR link stops working after this many days
-        "public_url": "",  # base of the QR link, e.g. "http://192.168.1.20:8080"; "" = guessed
-        "kiosk_addresses": [],  # besides the station itself, addresses whose page may press Start
-    },
-    "storage": {
-        "retention_days": 365,  # delete assessments older than this; 0 keeps them forever
-        "disk_warn_percent": 80,
-        "disk_stop_images_percent": 95,
-    },
-}
+class ModelSettings(Section):
+    """The MoveNet file and interpreter (device/model.py, device/pose/)."""
 
-# Sections whose keys are defined by another module: "module:function(value, key_path)".
-OPEN_SECTIONS = {
-    "rules.thresholds": "device.thresholds:validate_overrides",
-}
+    path: str = Field(
+        "", max_length=4096,
+        description="Explicit MoveNet file; empty: OHSA_MODEL, the data dir's models/, then ../shared/models",
+    )
+    threads: int = Field(
+        1, ge=1, le=8, description="Interpreter threads per view; one per view keeps both views going on a Pi 4"
+    )
 
 
-def _check(value, default, key: str):
-    if key in OPEN_SECTIONS:
-        if not isinstance(value, dict):
-            raise ConfigError(f"{key}: expected a table")
-        module, func = OPEN_SECTIONS[key].split(":")
-        getattr(importlib.import_module(module), func)(value, key)
-        return dict(value)  # only what was set: the owner's defaults apply to the rest
-    if isinstance(default, dict):
-        if not isinstance(value, dict):
-            raise ConfigError(f"{key}: expected a table")
-        out = copy.deepcopy(default)
-        for k, v in value.items():
-            path = f"{key}.{k}" if key else k
-            if k not in default:
-                raise ConfigError(f"{path}: unknown key (known: {', '.join(default)})")
-            out[k] = _check(v, default[k], path)
-        return out
-    if isinstance(default, bool):
-        if not isinstance(value, bool):
-            raise ConfigError(f"{key}: expected true or false, got {value!r}")
-    elif isinstance(default, (int, float)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"{key}: expected a number, got {value!r}")
-        if isinstance(default, int) and not isinstance(value, int):
-            raise ConfigError(f"{key}: expected a whole number, got {value!r}")
-        if value < 0:
-            raise ConfigError(f"{key}: must not be negative, got {value!r}")
-        return type(default)(value)
-    elif isinstance(default, str) and not isinstance(value, str):
-        raise ConfigError(f"{key}: expected a string, got {value!r}")
-    elif isinstance(default, list) and not (
-        isinstance(value, list) and all(isinstance(v, str) for v in value)
-    ):
-        raise ConfigError(f"{key}: expected a list of strings, got {value!r}")
-    return value
+class CameraSettings(Section):
+    """One view's camera (device/camera/sources.py, picam.py, usb.py, dual.py)."""
+
+    backend: Backend = Field(
+        "auto", description="auto (picamera2 if attached, else a USB webcam), picamera2, usb, replay or none"
+    )
+    camera_id: str = Field(
+        "", max_length=200,
+        description="picamera2: the Id from Picamera2.global_camera_info(); empty: by number",
+    )
+    number: int = Field(0, ge=0, le=63, description="picamera2 camera number or V4L2 device index (/dev/videoN)")
+    source: str = Field("", max_length=4096, description="replay: a video file or an image folder")
+    loop: bool = Field(True, description="replay: start again at the end (a demo station runs on)")
+    width: int = Field(1280, ge=64, le=4096, description="Main stream width in pixels")
+    height: int = Field(720, ge=64, le=4096, description="Main stream height in pixels")
+    fps: int = Field(30, ge=1, le=120, description="Frames per second asked of the camera")
+    lores_width: int = Field(
+        640, ge=0, le=4096, description="picamera2: width of the YUV420 stream for inference; 0: use the main stream"
+    )
+    lores_height: int = Field(
+        360, ge=0, le=4096, description="picamera2: height of the YUV420 stream for inference; 0: use the main stream"
+    )
+    rotation: Rotation = Field(0, description="Rotate the picture clockwise by 0, 90, 180 or 270 degrees")
+    mirror: bool = Field(False, description="Flip left-right (a webcam that shows a mirror image)")
+    offline_after_s: float = Field(
+        3.0, ge=0.2, le=60.0, description="No frame for this many seconds: the camera counts as offline"
+    )
+
+    @model_validator(mode="after")
+    def _replay_needs_a_source(self):
+        if self.backend == "replay" and not self.source:
+            raise invalid("source", "backend 'replay' needs a video file or image folder")
+        return self
 
 
-def validate(data: dict) -> dict:
+class CamerasSettings(Section):
+    restarts_per_minute: int = Field(
+        5, ge=0, le=60, description="Reconnect attempts per camera and minute before it stays offline"
+    )
+    front: CameraSettings = Field(default_factory=CameraSettings, description="The front view's camera")
+    side: CameraSettings = Field(
+        default_factory=lambda: CameraSettings(number=1), description="The side view's camera"
+    )
+
+
+class RulesSettings(Section):
+    thresholds: dict[str, float] = Field(
+        default_factory=dict,
+        description="Overrides of the rule thresholds by name (docs/rules.md); the rest keep their built-in values",
+    )
+
+    @field_validator("thresholds", mode="before")
+    @classmethod
+    def _owned_by_thresholds(cls, value):
+        try:
+            validate_overrides(value, "rules.thresholds")
+        except ConfigError as e:  # the owner's line already names rules.thresholds.<name>
+            raise PydanticCustomError("ohsa_owned", "{message}", {"message": str(e)}) from None
+        return {k: float(v) for k, v in (value or {}).items()}
+
+
+class WebSettings(Section):
+    """The web server and its pages (web/, device/station/cli.py)."""
+
+    host: str = Field(
+        "0.0.0.0", description="Address the web server listens on: an IP address (0.0.0.0: every interface) or localhost"
+    )
+    port: int = Field(8080, ge=1, le=65535, description="Port of the web server")
+    result_link_days: int = Field(
+        30, ge=1, le=3650, description="A result's QR link stops working after this many days"
+    )
+    public_url: str = Field(
+        "", max_length=200,
+        description="Base of the QR link, e.g. http://192.168.1.20:8080; empty: the station's address is guessed",
+    )
+    kiosk_addresses: list[str] = Field(
+        default_factory=list, max_length=64,
+        description="Besides the station itself, IP addresses or networks (10.0.0.0/24) whose page may press Start",
+    )
+
+    @field_validator("host")
+    @classmethod
+    def _host(cls, value: str) -> str:
+        if value != "localhost":
+            try:
+                ipaddress.ip_address(value)
+            except ValueError:
+                raise ValueError(
+                    f"must be an IP address (0.0.0.0: every interface) or localhost, got {value!r}"
+                ) from None
+        return value
+
+    @field_validator("public_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        value = value.strip()
+        if value:
+            parts = urlsplit(value)
+            if parts.scheme not in ("http", "https") or not parts.hostname or " " in value:
+                raise ValueError(f"must be empty or an http:// or https:// address, got {value!r}")
+        return value
+
+    @field_validator("kiosk_addresses")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for a in value:
+            try:
+                ipaddress.ip_network(a, strict=False)
+            except ValueError:
+                raise ValueError(f"{a!r} is not an IP address or network (e.g. 192.168.1.9 or 10.0.0.0/24)") from None
+        return value
+
+
+class Config(Section):
+    """The whole file: one section per owner."""
+
+    station: StationSettings = Field(default_factory=StationSettings, description="The walk-up flow")
+    model: ModelSettings = Field(default_factory=ModelSettings, description="The MoveNet file and interpreter")
+    cameras: CamerasSettings = Field(default_factory=CamerasSettings, description="The front and side cameras")
+    panel: PanelSettings = Field(default_factory=PanelSettings, description="The LED/button panel")
+    rules: RulesSettings = Field(default_factory=RulesSettings, description="Rule threshold overrides")
+    web: WebSettings = Field(default_factory=WebSettings, description="The web pages and their links")
+    storage: StorageSettings = Field(default_factory=StorageSettings, description="Keeping assessments; disk limits")
+
+
+# Every key with its default, as plain data (the defaults themselves live in the sections above).
+DEFAULTS: dict = Config().model_dump()
+
+
+def validate(data: dict | Config) -> Config:
     """A full config from a partial one, or ConfigError naming the first bad key."""
-    return _check(data, DEFAULTS, "")
+    if isinstance(data, Config):
+        data = data.model_dump()
+    if not isinstance(data, dict):
+        raise ConfigError(f"expected a table of sections, got {type(data).__name__}")
+    try:
+        return Config.model_validate(data)
+    except ValidationError as e:
+        raise ConfigError(error_line(e, Config)) from None
 
 
-def load(path: str | Path | None = None) -> dict:
+def load(path: str | Path | None = None) -> Config:
     """The config from `path` (or the usual places, see paths.config_file), checked."""
     path = paths.config_file(path)
     if path is None:
-        return validate({})
+        return Config()
     try:
         data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -159,10 +246,15 @@ def load(path: str | Path | None = None) -> dict:
         raise ConfigError(f"{path}: {e}") from None
 
 
-def save(config: dict, path: str | Path) -> None:
+def save(config: dict | Config, path: str | Path) -> None:
     """Write a checked config atomically (only what differs from the defaults)."""
     full = validate(config)
-    atomic.write_text(path, tomli_w.dumps(_diff(full, DEFAULTS)))
+    atomic.write_text(path, tomli_w.dumps(_diff(full.model_dump(), DEFAULTS)))
+
+
+def config_schema() -> dict:
+    """The JSON schema of the config file (types, defaults, ranges, descriptions)."""
+    return Config.model_json_schema()
 
 
 def _diff(value: dict, default: dict) -> dict:
