@@ -8,10 +8,11 @@
 
 Each section is a `device.section.Section` (pydantic, `extra="forbid"`, strict types, no NaN or
 infinity), declared beside the part that owns it where that part does not itself load the config:
-`[panel]` in device/panel/settings.py, `[storage]` in device/store/settings.py. The sections of
-parts whose commands load the config (the station, the cameras' `ohsa check`, `ohsa pose`/`track`
-for the model) and `[web]` (device never imports the web package) are declared here, so that no
-package imports back up. `[rules.thresholds]` is an open table owned by device.thresholds
+`[panel]` in device/panel/settings.py. The other owners' packages load the config themselves
+(`ohsa run` in device/station, `ohsa check` in device/camera, `ohsa pose` in device/pose, and
+device/store reaches device/pose), so their sections are declared here, each with its owner
+named, and no package imports back up (tools/import-cycles.py); `[web]` is here because device
+never imports the web package. `[rules.thresholds]` is an open table owned by device.thresholds
 (`validate_overrides`): only the overrides are kept, the table's defaults apply to the rest.
 
 Every problem is a `ConfigError` with one line, e.g. `web.port: must be between 1 and 65535,
@@ -34,7 +35,6 @@ from device import atomic, paths
 from device.errors import ConfigError
 from device.panel.settings import PanelSettings
 from device.section import Section, error_line, invalid
-from device.store.settings import StorageSettings
 from device.thresholds import validate_overrides
 
 Backend = Literal["auto", "picamera2", "usb", "replay", "none"]
@@ -197,6 +197,28 @@ class WebSettings(Section):
             except ValueError:
                 raise ValueError(f"{a!r} is not an IP address or network (e.g. 192.168.1.9 or 10.0.0.0/24)") from None
         return value
+
+
+class StorageSettings(Section):
+    """Keeping assessments (the station's clean-up) and disk limits (device/health.py)."""
+
+    retention_days: int = Field(
+        365, ge=0, le=3650, description="Delete assessments older than this many days; 0 keeps them forever"
+    )
+    disk_warn_percent: int = Field(
+        80, ge=0, le=100, description="Warn on the health page when the disk is this full (per cent)"
+    )
+    disk_stop_images_percent: int = Field(
+        95, ge=0, le=100,
+        description="Stop storing stills (results are still stored) when the disk is this full (per cent)",
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self):
+        if self.disk_stop_images_percent < self.disk_warn_percent:
+            raise invalid("disk_stop_images_percent", f"must not be below storage.disk_warn_percent "
+                          f"({self.disk_stop_images_percent} < {self.disk_warn_percent})")
+        return self
 
 
 class Config(Section):

@@ -7,6 +7,7 @@ import time
 import pytest
 
 from device import config
+from device.config import CameraSettings
 from device.camera.dual import DualCapture
 from device.camera.picam import PiCameraSource, list_cameras
 
@@ -20,7 +21,7 @@ def test_picamera2_lists_the_attached_cameras():
 
 
 def test_real_camera_gives_rgb_lores_frames_on_the_monotonic_clock():
-    src = PiCameraSource("front", 0, width=1280, height=720, fps=30, lores=(640, 360))
+    src = PiCameraSource("front", CameraSettings(width=1280, height=720, fps=30, lores_width=640, lores_height=360))
     src.open()
     try:
         frames = [src.read(timeout=2.0) for _ in range(10)]

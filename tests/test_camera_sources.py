@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from device import config
+from device.config import CameraSettings
 from device.camera.frame import CameraMissing, EndOfStream, orient
 from device.camera.picam import PiCameraSource, yuv420_to_rgb
 from device.camera.replay import ReplaySource
@@ -21,6 +22,10 @@ from tests import fake_picamera2
 from tests.fake_picamera2 import FakeCamera
 
 RED, BLUE = (255, 0, 0), (0, 0, 255)
+
+
+def camera(**settings) -> CameraSettings:
+    return CameraSettings.of(settings)
 
 
 def marked(w=64, h=48, value=128) -> np.ndarray:
@@ -146,7 +151,7 @@ def test_replay_bad_inputs_are_input_errors_naming_the_file(tmp_path, name, cont
 # -- USB / OpenCV ----------------------------------------------------------------------------
 def test_usb_source_converts_to_rgb_and_applies_rotation_and_mirror(video):
     # OpenCV opens a file like a device: the same read path as a webcam
-    src = UsbSource("front", device=video, rotation=180, mirror=True)
+    src = UsbSource("front", camera(rotation=180, mirror=True), device=video)
     src.open()
     frame = src.read()
     src.close()
@@ -157,7 +162,7 @@ def test_usb_source_converts_to_rgb_and_applies_rotation_and_mirror(video):
 
 def test_usb_source_missing_device_and_end_of_input(video, tmp_path):
     with pytest.raises(CameraMissing, match="not attached"):
-        UsbSource("side", 57).open()
+        UsbSource("side", camera(number=57)).open()
     src = UsbSource("front", device=write_video(tmp_path / "two.mp4", frames=2))
     src.open()
     src.read(), src.read()
@@ -185,7 +190,7 @@ def test_fake_global_camera_info_orders_like_picamera2(two_picams):
 
 
 def test_picamera_pinned_by_id_gives_rgb_lores_frames(two_picams):
-    src = PiCameraSource("front", camera_id=FRONT_ID, width=1280, height=720, fps=30, lores=(300, 200))
+    src = PiCameraSource("front", camera(camera_id=FRONT_ID, width=1280, height=720, fps=30, lores_width=300, lores_height=200))
     src.open()
     try:
         frame = src.read(timeout=1.0)
@@ -202,7 +207,7 @@ def test_picamera_pinned_by_id_gives_rgb_lores_frames(two_picams):
 
 
 def test_picamera_main_stream_rgb888_is_bgr_in_memory(two_picams):
-    src = PiCameraSource("side", 1, width=640, height=480, lores=None, rotation=90)
+    src = PiCameraSource("side", camera(number=1, width=640, height=480, lores_width=0, lores_height=0, rotation=90))
     src.open()
     frame = src.read(timeout=1.0)
     src.close()
@@ -211,7 +216,7 @@ def test_picamera_main_stream_rgb888_is_bgr_in_memory(two_picams):
 
 
 def test_picamera_capture_times_out_on_a_stalled_camera(two_picams):
-    src = PiCameraSource("front", 0, lores=(320, 240))
+    src = PiCameraSource("front", camera(lores_width=320, lores_height=240))
     src.open()
     try:
         assert src.read(timeout=1.0) is not None
@@ -228,7 +233,7 @@ def test_picamera_capture_times_out_on_a_stalled_camera(two_picams):
 
 
 def test_picamera_frames_the_sensor_skipped_show_as_a_gap_in_seq(two_picams):
-    src = PiCameraSource("front", 0, fps=30, lores=(320, 240))
+    src = PiCameraSource("front", camera(fps=30, lores_width=320, lores_height=240))
     src.open()
     try:
         a = src.read(timeout=1.0)
@@ -243,12 +248,12 @@ def test_picamera_frames_the_sensor_skipped_show_as_a_gap_in_seq(two_picams):
 
 def test_picamera_missing_camera_and_missing_package(two_picams, monkeypatch):
     with pytest.raises(CameraMissing, match="attached:"):
-        PiCameraSource("front", camera_id="/base/nowhere@1a").open()
+        PiCameraSource("front", camera(camera_id="/base/nowhere@1a")).open()
     with pytest.raises(CameraMissing, match="2 camera"):
-        PiCameraSource("front", 5).open()
+        PiCameraSource("front", camera(number=5)).open()
     monkeypatch.setitem(sys.modules, "picamera2", None)  # import fails as without python3-picamera2
     with pytest.raises(CameraMissing, match="apt install python3-picamera2"):
-        PiCameraSource("front", 0).open()
+        PiCameraSource("front").open()
 
 
 def test_picamera_pi4_rejects_rgb_lores_and_we_never_ask_for_it(two_picams):
@@ -258,7 +263,7 @@ def test_picamera_pi4_rejects_rgb_lores_and_we_never_ask_for_it(two_picams):
     with pytest.raises(RuntimeError, match="YUV"):
         cam.configure(cam.create_video_configuration(main={"size": (640, 480)}, lores={"size": (320, 240), "format": "RGB888"}))
     cam.close()
-    src = PiCameraSource("front", 0, width=640, height=480, lores=(1280, 720))  # clamped to main
+    src = PiCameraSource("front", camera(width=640, height=480, lores_width=1280, lores_height=720))  # clamped to main
     src.open()
     assert src._cam.camera_config["lores"]["size"] == (640, 480)
     src.close()
@@ -297,10 +302,12 @@ def test_make_source_from_config(video, monkeypatch):
     ({"side": {"backend": "replay"}}, "cameras.side.source"),
 ])
 def test_make_source_bad_config_names_the_key(cams, key):
-    cfg = config.validate({"cameras": cams})
+    # refused when the config is checked, before any camera is built
     view = next(iter(cams))
     with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
-        make_source(view, cfg["cameras"][view])
+        make_source(view, config.validate({"cameras": cams})["cameras"][view])
+    with pytest.raises(ConfigError, match=key.replace(".", r"\.")):
+        make_source(view, cams[view])  # a plain dict is checked the same way
 
 
 def test_auto_prefers_picamera2_and_reports_missing(two_picams, monkeypatch):

@@ -324,8 +324,7 @@ def test_failing_handler_does_not_break_the_button(rig):
 
 def test_panel_direct_construction_with_factory():
     factory, clock = MockFactory(), HandClock()
-    p = Panel(pin_map(_panel_config()), pin_factory=factory, clock=clock,
-              hold_cancel_s=0.1, hold_shutdown_s=0.2)
+    p = Panel(_panel_config(hold_cancel_s=0.1, hold_shutdown_s=0.2), pin_factory=factory, clock=clock)
     assert p.pin_factory is factory
     held = []
     p.when_held = lambda: held.append(clock())
@@ -401,8 +400,9 @@ def test_panel_on_the_real_clock():
 def test_press_on_the_real_clock():
     factory = MockFactory()
     events = []
-    # holds far beyond any stall of this machine, so the release below is always a press
-    panel = open_panel(_panel_config(hold_cancel_s=600, hold_shutdown_s=1200), pin_factory=factory)
+    # holds far beyond any stall of this machine (the longest the config allows), so the release
+    # below is always a press
+    panel = open_panel(_panel_config(hold_cancel_s=30.0, hold_shutdown_s=120.0), pin_factory=factory)
     try:
         panel.when_pressed = lambda: events.append("press")
         button = factory.pin(_panel_config()["button"])

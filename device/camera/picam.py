@@ -17,7 +17,8 @@ import time
 
 import numpy as np
 
-from device.camera.frame import CameraMissing, Frame, FrameSource, SourceError, check_rotation, orient
+from device.camera.frame import CameraMissing, Frame, FrameSource, SourceError, orient
+from device.config import CameraSettings
 
 log = logging.getLogger(__name__)
 
@@ -52,33 +53,26 @@ def yuv420_to_rgb(array: np.ndarray, width: int, height: int) -> np.ndarray:
 
 
 class PiCameraSource(FrameSource):
-    def __init__(
-        self,
-        view: str = "front",
-        number: int = 0,
-        *,
-        camera_id: str = "",
-        width: int = 1280,
-        height: int = 720,
-        fps: float = 30,
-        lores: tuple[int, int] | None = (640, 360),
-        rotation: int = 0,
-        mirror: bool = False,
-    ):
+    """A camera module with the id or number, sizes, frame rate and orientation of its
+    `CameraSettings` (lores_width/height 0: no lores stream, frames come from the main one)."""
+
+    def __init__(self, view: str = "front", settings: CameraSettings | None = None):
+        settings = settings or CameraSettings()
         self.view = view
-        self.number = number
-        self.camera_id = camera_id
-        self.name = f"{view} Pi camera " + (repr(camera_id) if camera_id else f"number {number}")
-        self.size = (int(width), int(height))
-        self.fps = fps
-        if lores and lores[0] > 0 and lores[1] > 0:
+        self.number = settings.number
+        self.camera_id = settings.camera_id
+        self.name = f"{view} Pi camera " + (repr(self.camera_id) if self.camera_id else f"number {self.number}")
+        width, height = settings.width, settings.height
+        self.size = (width, height)
+        self.fps = settings.fps
+        lores = (settings.lores_width, settings.lores_height)
+        if lores[0] > 0 and lores[1] > 0:
             # the ISP wants even sizes; lores may not be larger than main
-            lw, lh = min(lores[0], width) & ~1, min(lores[1], height) & ~1
-            self.lores = (lw, lh)
+            self.lores = (min(lores[0], width) & ~1, min(lores[1], height) & ~1)
         else:
             self.lores = None
-        self.rotation = check_rotation(rotation)
-        self.mirror = mirror
+        self.rotation = settings.rotation
+        self.mirror = settings.mirror
         self._cam = None
         self._stream = "lores" if self.lores else "main"
         self._stream_size = self.lores or self.size

@@ -1,8 +1,10 @@
-"""A frame source for one view from its `cameras.<view>` config section.
+"""A frame source for one view from its `cameras.<view>` config section (`CameraSettings`).
 
     backend = "auto"       picamera2 when it is installed and the camera is attached, else a
                            USB webcam at /dev/video<number>, else missing (decided at each open)
     backend = "picamera2"  | "usb" | "replay" (config `source`, paced, `loop`) | "none"
+
+The section is checked when the config is (backend, rotation, ranges, replay's source).
 """
 
 from __future__ import annotations
@@ -11,15 +13,15 @@ import logging
 import os
 from pathlib import Path
 
-from device.camera.frame import CameraMissing, Frame, FrameSource, check_rotation
+from device.camera.frame import CameraMissing, Frame, FrameSource
 from device.camera.picam import PiCameraSource, list_cameras
 from device.camera.replay import ReplaySource
 from device.camera.usb import UsbSource
-from device.errors import ConfigError
+from device.config import BACKENDS, CameraSettings
 
 log = logging.getLogger(__name__)
 
-BACKENDS = ("auto", "picamera2", "usb", "replay", "none")
+__all__ = ["AutoSource", "BACKENDS", "make_source"]
 
 
 class AutoSource(FrameSource):
@@ -59,30 +61,20 @@ class AutoSource(FrameSource):
             active.close()
 
 
-def make_source(view: str, cfg: dict, *, recording: str | os.PathLike | None = None,
+def make_source(view: str, cfg: CameraSettings | dict, *, recording: str | os.PathLike | None = None,
                 paced: bool = True) -> FrameSource | None:
     """The source for `view` (None for backend "none"); `recording` overrides the config."""
-    where = f"cameras.{view}"
-    rotation = check_rotation(cfg["rotation"], f"{where}.rotation")
-    mirror = cfg["mirror"]
+    cfg = CameraSettings.of(cfg, f"cameras.{view}")
     if recording is not None:
-        return ReplaySource(recording, view, paced=paced, loop=cfg["loop"], rotation=rotation, mirror=mirror)
-    backend = cfg["backend"]
-    if backend not in BACKENDS:
-        raise ConfigError(f"{where}.backend: unknown backend {backend!r} (one of {', '.join(BACKENDS)})")
-    if backend == "none":
+        return ReplaySource(recording, view, paced=paced, loop=cfg.loop, rotation=cfg.rotation, mirror=cfg.mirror)
+    if cfg.backend == "none":
         return None
-    if backend == "replay":
-        if not cfg["source"]:
-            raise ConfigError(f"{where}.source: backend 'replay' needs a video file or image folder")
-        return ReplaySource(cfg["source"], view, paced=paced, loop=cfg["loop"], rotation=rotation, mirror=mirror)
-    size = dict(width=cfg["width"], height=cfg["height"], fps=cfg["fps"], rotation=rotation, mirror=mirror)
-    picamera = PiCameraSource(
-        view, cfg["number"], camera_id=cfg["camera_id"], lores=(cfg["lores_width"], cfg["lores_height"]), **size
-    )
-    if backend == "picamera2":
+    if cfg.backend == "replay":
+        return ReplaySource(cfg.source, view, paced=paced, loop=cfg.loop, rotation=cfg.rotation, mirror=cfg.mirror)
+    picamera = PiCameraSource(view, cfg)
+    if cfg.backend == "picamera2":
         return picamera
-    usb = UsbSource(view, cfg["number"], read_timeout_s=max(1.0, cfg["offline_after_s"]), **size)
-    if backend == "usb":
+    usb = UsbSource(view, cfg)
+    if cfg.backend == "usb":
         return usb
     return AutoSource(picamera, usb)

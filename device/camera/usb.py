@@ -1,4 +1,5 @@
-"""USB webcams (V4L2) through OpenCV: size, frame rate, rotation and mirroring from the config.
+"""USB webcams (V4L2) through OpenCV: size, frame rate, rotation and mirroring from the config
+(`CameraSettings`, device/config.py: the one home of their defaults and ranges).
 
 OpenCV hands frames over as BGR; this backend converts to RGB before anything else sees them.
 A read that fails (the cable was pulled) is a `SourceError`; OpenCV's own read timeout is set so
@@ -12,33 +13,27 @@ import os
 import time
 from pathlib import Path
 
-from device.camera.frame import CameraMissing, Frame, FrameSource, SourceError, check_rotation, orient
+from device.camera.frame import CameraMissing, Frame, FrameSource, SourceError, orient
+from device.config import CameraSettings
 
 log = logging.getLogger(__name__)
 
 
 class UsbSource(FrameSource):
-    def __init__(
-        self,
-        view: str = "front",
-        number: int = 0,
-        *,
-        device: str | os.PathLike | None = None,
-        width: int = 1280,
-        height: int = 720,
-        fps: float = 30,
-        rotation: int = 0,
-        mirror: bool = False,
-        read_timeout_s: float = 2.0,
-    ):
+    """A webcam with the size, frame rate, rotation and mirroring of its `CameraSettings`."""
+
+    def __init__(self, view: str = "front", settings: CameraSettings | None = None, *,
+                 device: str | os.PathLike | None = None):
+        settings = settings or CameraSettings()
         self.view = view
-        self.device = str(device) if device is not None else f"/dev/video{number}"
-        self.number = number
+        self.number = settings.number
+        self.device = str(device) if device is not None else f"/dev/video{settings.number}"
         self.name = f"{view} USB camera {self.device}"
-        self.width, self.height, self.fps = width, height, fps
-        self.rotation = check_rotation(rotation)
-        self.mirror = mirror
-        self.read_timeout_s = read_timeout_s
+        self.width, self.height, self.fps = settings.width, settings.height, settings.fps
+        self.rotation = settings.rotation
+        self.mirror = settings.mirror
+        # OpenCV's own open/read timeout: a stalled webcam returns before it counts as offline
+        self.read_timeout_s = max(1.0, settings.offline_after_s)
         self._cap = None
         self._seq = 0
 

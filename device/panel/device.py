@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shlex
 import subprocess
 import threading
 import warnings
@@ -21,8 +20,8 @@ from gpiozero.exc import PinFactoryFallback
 from gpiozero.pins.mock import MockFactory
 
 from device import atomic
-from device.errors import ConfigError
 from device.panel.clock import Call, MonotonicClock
+from device.panel.settings import PanelSettings
 from device.vocabulary import REGION_IDS
 
 log = logging.getLogger(__name__)
@@ -40,21 +39,9 @@ MIN_PRESS_S = 0.02  # shorter presses are contact bounce, not a person
 MOCK_HISTORY = 500  # a mock pin keeps every state change; trimmed beyond this many
 
 
-def pin_map(panel_config: dict) -> dict[str, int]:
-    """The panel's pins by role, checked for duplicates (key paths in the message)."""
-    pins = {
-        "button": panel_config["button"],
-        "status_green": panel_config["status_green"],
-        "status_red": panel_config["status_red"],
-        **{f"led_{r}": panel_config[f"led_{r}"] for r in REGION_IDS},
-        "buzzer": panel_config["buzzer"],
-    }
-    seen: dict[int, str] = {}
-    for role, pin in pins.items():
-        if pin in seen:
-            raise ConfigError(f"panel.{role}: pin {pin} is already used by panel.{seen[pin]}")
-        seen[pin] = role
-    return pins
+def pin_map(settings: PanelSettings | dict) -> dict[str, int]:
+    """The panel's pins by role; a pin used twice is a ConfigError naming both keys."""
+    return PanelSettings.of(settings, "panel").pins()
 
 
 class Panel(CompositeDevice):
@@ -62,24 +49,23 @@ class Panel(CompositeDevice):
 
     `clock` (see `device.panel.clock`) gives the time and runs the holds, the blink and the beeps;
     by default the panel makes its own `MonotonicClock` and closes it with the panel.
+
+    Pins and hold times come from its `PanelSettings` (checked there: no pin twice, the cancel
+    hold shorter than the shutdown hold).
     """
 
     def __init__(
         self,
-        pins: dict[str, int],
+        settings: PanelSettings | None = None,
         *,
-        hold_cancel_s: float = 1.5,
-        hold_shutdown_s: float = 8.0,
         shutdown_action: Callable[[], None] | None = None,
         pin_factory=None,
         clock=None,
     ):
-        if not 0 < hold_cancel_s < hold_shutdown_s:
-            raise ConfigError(
-                "panel.hold_shutdown_s: must be longer than panel.hold_cancel_s (and both above 0)"
-            )
-        self.hold_cancel_s = float(hold_cancel_s)
-        self.hold_shutdown_s = float(hold_shutdown_s)
+        settings = PanelSettings.of(settings, "panel")
+        pins = settings.pins()
+        self.hold_cancel_s = settings.hold_cancel_s
+        self.hold_shutdown_s = settings.hold_shutdown_s
         self.shutdown_action = shutdown_action or poweroff
         self.when_pressed: Callable[[], None] | None = None
         self.when_held: Callable[[], None] | None = None
@@ -293,26 +279,28 @@ def _call(callback, what: str) -> None:
 
 
 POWEROFF_REQUEST = "poweroff-request"  # watched by systemd/ohsa-poweroff.path
+# The one power-off command, fixed in code: no setting may become a shell command.
+POWEROFF_COMMAND = ("systemctl", "poweroff")
 
 
-def poweroff(command: str = "systemctl poweroff") -> None:
+def poweroff() -> None:
     """The default shutdown action: a clean poweroff through systemd.
 
     Under the station's sandboxed unit (RuntimeDirectory=ohsa) the station has no right to power
     off; it creates /run/ohsa/poweroff-request and ohsa-poweroff.path does the rest. Elsewhere
-    (a development machine, a unit without the path watcher) `command` runs.
+    (a development machine, a unit without the path watcher) POWEROFF_COMMAND runs.
     """
     run_dir = os.environ.get("RUNTIME_DIRECTORY", "").split(":")[0]
     if run_dir and Path(run_dir).is_dir():
         log.warning("asking for a power-off: %s", Path(run_dir) / POWEROFF_REQUEST)
         atomic.write_text(Path(run_dir) / POWEROFF_REQUEST, "poweroff\n")
         return
-    log.warning("running %r", command)
-    subprocess.run(shlex.split(command), check=False, timeout=30)
+    log.warning("running %s", " ".join(POWEROFF_COMMAND))
+    subprocess.run(POWEROFF_COMMAND, check=False, timeout=30)
 
 
 def open_panel(
-    panel_config: dict,
+    settings: PanelSettings | dict,
     *,
     shutdown_action: Callable[[], None] | None = None,
     pin_factory=None,
@@ -324,23 +312,14 @@ def open_panel(
     (a laptop, CI) falls back to gpiozero's MockFactory with one warning, never an error.
     `pin_factory` and `clock` are for tests: their own MockFactory, a clock they drive.
     """
-    pins = pin_map(panel_config)
-    command = panel_config.get("shutdown_command", "systemctl poweroff")
-    action = shutdown_action or (lambda: poweroff(command))
-    kwargs = dict(
-        hold_cancel_s=panel_config["hold_cancel_s"],
-        hold_shutdown_s=panel_config["hold_shutdown_s"],
-        shutdown_action=action,
-        clock=clock,
-    )
-    if not panel_config["enabled"]:
-        return Panel(pins, pin_factory=pin_factory or MockFactory(), **kwargs)
+    settings = PanelSettings.of(settings, "panel")
+    kwargs = dict(shutdown_action=shutdown_action, clock=clock)
+    if not settings.enabled:
+        return Panel(settings, pin_factory=pin_factory or MockFactory(), **kwargs)
     try:
         with warnings.catch_warnings():  # gpiozero warns once per pin library it tries
             warnings.simplefilter("ignore", PinFactoryFallback)
-            return Panel(pins, pin_factory=pin_factory, **kwargs)
-    except ConfigError:
-        raise
+            return Panel(settings, pin_factory=pin_factory, **kwargs)
     except Exception as e:  # no GPIO chip, no pin library, not a Pi
         log.warning("no GPIO here (%s); the panel runs on a mock, mirrored on the kiosk page", e)
-        return Panel(pins, pin_factory=MockFactory(), **kwargs)
+        return Panel(settings, pin_factory=MockFactory(), **kwargs)
