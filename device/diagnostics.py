@@ -42,7 +42,7 @@ UNIT = "ohsa"
 # key names whose values never leave the station
 SECRET_KEY = re.compile(r"secret|password|passwd|token|salt|hash|private|api_?key|credential", re.I)
 LIBRARIES = ("ai-edge-litert", "tflite-runtime", "numpy", "opencv-python-headless", "flask",
-             "waitress", "gpiozero", "lgpio", "picamera2", "segno", "tomli-w")
+             "waitress", "gpiozero", "lgpio", "picamera2", "segno", "tomli-w", "pydantic")
 
 
 class LogRing(logging.Handler):
@@ -93,7 +93,7 @@ def _config_text(config_path) -> str:
         # any line that names a secret goes, whatever its shape (inline tables included)
         lines = ["# <line redacted>" if SECRET_KEY.search(ln) else ln for ln in raw.splitlines()]
         return f"# config rejected: {e}\n# file: {path}\n" + "\n".join(lines) + "\n"
-    return f"# config in force (file: {path or 'none, defaults'})\n" + tomli_w.dumps(redact(cfg))
+    return f"# config in force (file: {path or 'none, defaults'})\n" + tomli_w.dumps(redact(cfg.model_dump()))
 
 
 def _versions() -> dict:
@@ -153,9 +153,9 @@ def build_zip(data_dir=None, config_path=None, stats: dict | None = None,
               safe_mode: str | None = None) -> bytes:
     data_dir = paths.data_dir(data_dir)
     try:
-        storage = config.load(config_path)["storage"]
+        storage = config.load(config_path).storage
     except ConfigError:
-        storage = config.DEFAULTS["storage"]
+        storage = config.Config().storage
     source, logs = recent_logs()
     state = {
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),

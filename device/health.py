@@ -4,7 +4,7 @@ API (the station and the web layer call these; every reading is None when this m
 give it, never a guess):
 
     health.disk_percent(data_dir) -> float | None      # % used, as `df` counts it
-    health.disk_level(percent, storage) -> "ok" | "warn" | "stop_images"   # storage = config["storage"]
+    health.disk_level(percent, storage) -> "ok" | "warn" | "stop_images"   # storage = config.storage
     health.store_images_allowed(data_dir, storage) -> bool
     health.cpu_temperature() -> float | None            # degrees C from /sys/class/thermal
     health.throttled() -> dict | None                   # under-voltage / throttling flags
@@ -20,6 +20,10 @@ import os
 import shutil
 import subprocess
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the config's [storage] section; read by attribute only
+    from device.config import StorageSettings
 
 THERMAL_DIR = Path("/sys/class/thermal")
 # Zone types that are the SoC/CPU (Pi: cpu-thermal; PCs: x86_pkg_temp). Other zones (acpitz,
@@ -52,18 +56,18 @@ def disk_percent(path: str | os.PathLike) -> float | None:
     return round(100.0 * used / (used + avail), 1)
 
 
-def disk_level(percent: float | None, storage: dict) -> str:
+def disk_level(percent: float | None, storage: StorageSettings) -> str:
     """"stop_images" at storage.disk_stop_images_percent, "warn" at disk_warn_percent."""
     if percent is None:
         return "ok"
-    if percent >= storage["disk_stop_images_percent"]:
+    if percent >= storage.disk_stop_images_percent:
         return "stop_images"
-    if percent >= storage["disk_warn_percent"]:
+    if percent >= storage.disk_warn_percent:
         return "warn"
     return "ok"
 
 
-def store_images_allowed(data_dir: str | os.PathLike, storage: dict) -> bool:
+def store_images_allowed(data_dir: str | os.PathLike, storage: StorageSettings) -> bool:
     return disk_level(disk_percent(data_dir), storage) != "stop_images"
 
 
@@ -110,7 +114,7 @@ def throttled(sys_file: str | os.PathLike = THROTTLED_FILE) -> dict | None:
     }
 
 
-def check(data_dir: str | os.PathLike, storage: dict) -> dict:
+def check(data_dir: str | os.PathLike, storage: StorageSettings) -> dict:
     """Every reading with plain-words warnings for the page (missing readings warn of nothing)."""
     percent = disk_percent(data_dir)
     level = disk_level(percent, storage)

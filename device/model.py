@@ -181,6 +181,6 @@ def _cmd_install(args) -> int:
 def _cmd_status(args) -> int:
     from device import config
 
-    path = resolve(args.model or config.load()["model"]["path"] or None)
+    path = resolve(args.model or config.load().model.path or None)
     print(f"{path} (SHA-256 verified)")
     return 0

@@ -116,7 +116,7 @@ def main() -> int:
     })
     with tempfile.TemporaryDirectory() as tmp:
         store = Store(Path(tmp) / "assessments.db")
-        panel = open_panel(config["panel"], shutdown_action=lambda: None)
+        panel = open_panel(config.panel, shutdown_action=lambda: None)
         analyser = Analyser(config, store)
         clock = Clock()
         station = Station(config, clock=clock, panel=panel, analyse=analyser.analyse,

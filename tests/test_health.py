@@ -10,7 +10,7 @@ import pytest
 
 from device import config, health
 
-STORAGE = config.DEFAULTS["storage"]
+STORAGE = config.Config().storage
 
 
 @pytest.fixture
@@ -50,7 +50,7 @@ def test_disk_levels_on_a_real_file_system(small_fs):
     assert not health.store_images_allowed(data, STORAGE)
     assert "no longer stored" in health.check(data, STORAGE)["warnings"][0]
     # the config's thresholds are the ones used
-    assert health.disk_level(health.disk_percent(data), dict(STORAGE, disk_stop_images_percent=99)) == "warn"
+    assert health.disk_level(health.disk_percent(data), config.StorageSettings.of(dict(STORAGE, disk_stop_images_percent=99))) == "warn"
 
 
 def test_disk_percent_of_a_data_dir_not_made_yet(tmp_path):

@@ -128,9 +128,10 @@ def test_configured_kiosk_address_may_press_start(store, station, tmp_path):
 
 
 def test_bad_kiosk_address_in_config_is_a_config_error(store, tmp_path):
-    config = device_config.validate({"web": {"kiosk_addresses": ["not-an-ip"]}})
-    with pytest.raises(ConfigError, match="web.kiosk_addresses"):
-        create_app(store, None, config=config, data_dir=tmp_path)
+    with pytest.raises(ConfigError, match=r"web\.kiosk_addresses"):
+        device_config.validate({"web": {"kiosk_addresses": ["not-an-ip"]}})
+    with pytest.raises(ConfigError, match=r"web\.kiosk_addresses"):
+        create_app(store, None, config={"web": {"kiosk_addresses": ["not-an-ip"]}}, data_dir=tmp_path)
 
 
 def test_preview_only_on_the_kiosk_and_only_real_views(client, station):

@@ -12,7 +12,6 @@ CSRF token. See README.md, "JSON API", for the API.
 from __future__ import annotations
 
 import datetime
-import ipaddress
 import logging
 import secrets
 import threading
@@ -22,7 +21,6 @@ from flask import Flask, abort, current_app, jsonify, make_response, redirect, r
 
 from device import config as device_config
 from device import paths
-from device.errors import ConfigError
 from web import auth
 from web.access import public
 
@@ -34,11 +32,12 @@ __all__ = ["create_app", "public"]
 def create_app(store, station=None, config=None, data_dir=None, testing=False, config_path=None) -> Flask:
     """The Flask app over `store` (device.store.Store) and `station` (StationControl or None).
 
-    `config` is the station's checked config (defaults when None); `config_path` is where the
-    settings page saves it (default: device.paths.config_file(), else /etc/ohsa/ohsa.toml).
+    `config` is the station's checked `device.config.Config` (a plain dict is checked here;
+    defaults when None); `config_path` is where the settings page saves it (default:
+    device.paths.config_file(), else /etc/ohsa/ohsa.toml).
     """
-    config = device_config.validate({}) if config is None else config
-    _check_kiosk_addresses(config["web"]["kiosk_addresses"])
+    if not isinstance(config, device_config.Config):
+        config = device_config.validate(config or {})  # ConfigError naming the key if bad
     app = Flask(__name__)
     app.config.update(
         TESTING=testing,
@@ -72,7 +71,7 @@ def create_app(store, station=None, config=None, data_dir=None, testing=False, c
         csrf_token=auth.csrf_token,
         is_trainer=auth.is_trainer,
         on_kiosk=kiosk.from_kiosk,  # the station's own screen shows no way into the trainer area
-        station_name=config["station"]["name"],
+        station_name=config.station.name,
     )
     app.jinja_env.filters["when"] = _when
     app.register_error_handler(429, _too_many)
@@ -100,16 +99,6 @@ def _secret_key(store) -> str:
         key = secrets.token_hex(32)
         store.set_meta(auth.SECRET_META, key)
     return key
-
-
-def _check_kiosk_addresses(addresses) -> None:
-    if not isinstance(addresses, list):
-        raise ConfigError("web.kiosk_addresses: expected a list of addresses")
-    for a in addresses:
-        try:
-            ipaddress.ip_network(str(a), strict=False)
-        except ValueError:
-            raise ConfigError(f"web.kiosk_addresses: {a!r} is not an IP address or network") from None
 
 
 def _guard():

@@ -22,7 +22,7 @@ def share_token(assessment_id: str) -> str:
     token = store.get_meta(key)
     if token and store.resolve_share_token(token) == assessment_id:
         return token
-    token = store.create_share_token(assessment_id, ctx()["config"]["web"]["result_link_days"])
+    token = store.create_share_token(assessment_id, ctx()["config"].web.result_link_days)
     store.set_meta(key, token)
     return token
 
@@ -40,7 +40,7 @@ def base_url() -> str:
     The kiosk itself browses 127.0.0.1, which a phone cannot use, so a loopback host is replaced
     by the station's address on its local network (found without sending anything).
     """
-    configured = ctx()["config"]["web"]["public_url"].strip()
+    configured = ctx()["config"].web.public_url
     if configured:
         return configured.rstrip("/")
     host = request.host.rsplit(":", 1)[0].strip("[]")

@@ -1,20 +1,23 @@
-"""The settings page's form: one field per config key (device.config.DEFAULTS), parsed back.
+"""The settings page's form, generated from the config's JSON schema (device.config.config_schema).
 
-Field names are key paths (`cameras.front.fps`). Rule thresholds are an open table owned by
-device.thresholds, so they are edited as TOML lines (`knees_cave_in = 0.8`) and checked by
-device.config.validate like the rest.
+One field per config key, named by its key path (`cameras.front.fps`), with the schema's
+description as help text, its range (min/max) and its choices (a Literal). Values are parsed back
+by type and the result is checked by device.config.validate, the same check `ohsa run` makes,
+before anything is saved. Rule thresholds are an open table owned by device.thresholds, so they are
+edited as TOML lines (`knees_cave_in = 0.8`).
 """
 
 from __future__ import annotations
 
 import tomllib
+from functools import lru_cache
 
 import tomli_w
 
-from device.config import DEFAULTS, OPEN_SECTIONS
+from device.config import config_schema
 from device.errors import ConfigError
 
-# Sections on the page, in order, with a heading. (model and web stay in the file only.)
+# Sections on the page, in order, with a heading. (model stays in the file only.)
 SECTIONS = (
     ("station", "Station"),
     ("cameras", "Cameras"),
@@ -26,18 +29,47 @@ SECTIONS = (
 THRESHOLDS = "rules.thresholds"
 
 
-def _leaves(default: dict, prefix: str = ""):
-    for key, value in default.items():
-        path = f"{prefix}.{key}" if prefix else key
-        if path in OPEN_SECTIONS:
-            yield path, value
-        elif isinstance(value, dict):
-            yield from _leaves(value, path)
-        else:
-            yield path, value
+@lru_cache(maxsize=1)
+def fields() -> tuple[dict, ...]:
+    """Every leaf of the schema: {key, type, help, min, max, choices, default}, in file order."""
+    schema = config_schema()
+    defs = schema.get("$defs", {})
+
+    def resolve(node: dict) -> dict:
+        while "$ref" in node:
+            node = defs[node["$ref"].rsplit("/", 1)[1]]
+        return node
+
+    out = []
+
+    def walk(node: dict, prefix: str) -> None:
+        for name, prop in resolve(node).get("properties", {}).items():
+            key = f"{prefix}.{name}" if prefix else name
+            target = resolve(prop)
+            if target.get("type") == "object" and "properties" in target:
+                walk(target, key)
+                continue
+            kind = "table" if target.get("type") == "object" else target.get("type", "string")
+            out.append({
+                "key": key,
+                "type": kind,  # integer | number | boolean | string | array | table
+                "help": prop.get("description") or target.get("description", ""),
+                "min": target.get("minimum"),
+                "max": target.get("maximum"),
+                "choices": target.get("enum"),
+                "default": prop.get("default"),
+            })
+
+    walk(schema, "")
+    return tuple(out)
 
 
-def _get(config: dict, path: str):
+def _shown() -> list[dict]:
+    wanted = {s for s, _ in SECTIONS}
+    return [f for f in fields() if f["key"].split(".")[0] in wanted]
+
+
+def _get(config, path: str):
     for part in path.split("."):
         config = config[part]
     return config
@@ -50,23 +82,18 @@ def _set(config: dict, path: str, value) -> None:
     config[parts[-1]] = value
 
 
-def _shown(path: str) -> bool:
-    return path.split(".")[0] in {s for s, _ in SECTIONS}
-
-
-def flatten(config: dict) -> dict[str, str | bool]:
+def flatten(config) -> dict[str, str | bool]:
     """Form values (text, or bool for checkboxes) from a full config."""
     out: dict[str, str | bool] = {}
-    for path, default in _leaves(DEFAULTS):
-        if not _shown(path):
-            continue
+    for f in _shown():
+        path = f["key"]
         value = _get(config, path)
         if path == THRESHOLDS:
             changed = _overrides_only(value)
             out[path] = tomli_w.dumps(changed) if changed else ""
-        elif isinstance(default, bool):
+        elif f["type"] == "boolean":
             out[path] = bool(value)
-        elif isinstance(default, list):
+        elif f["type"] == "array":
             out[path] = ", ".join(str(v) for v in value)
         else:
             out[path] = str(value)
@@ -74,55 +101,52 @@ def flatten(config: dict) -> dict[str, str | bool]:
 
 
 def _overrides_only(thresholds: dict) -> dict:
-    """The thresholds that differ from the rules' built-in table (the config holds all of them)."""
+    """The thresholds that differ from the rules' built-in table."""
     defaults = {t["name"]: t["value"] for t in threshold_table()}
     return {k: v for k, v in (thresholds or {}).items() if defaults.get(k) != v}
 
 
 def threshold_table() -> list[dict]:
     """The rules' thresholds (name, default, unit, allowed range) for the page's help."""
-    try:
-        from device.thresholds import THRESHOLDS as table
-    except ImportError:
-        return []
+    from device.thresholds import THRESHOLDS as table
+
     return [{"name": n, "value": t.value, "unit": t.unit, "low": t.low, "high": t.high} for n, t in table.items()]
 
 
 def flatten_form(form) -> dict[str, str | bool]:
     """The values as the trainer typed them (to show again next to an error)."""
-    out: dict[str, str | bool] = {}
-    for path, default in _leaves(DEFAULTS):
-        if _shown(path):
-            out[path] = (form.get(path) == "on") if isinstance(default, bool) else form.get(path, "")
-    return out
+    return {f["key"]: (form.get(f["key"]) == "on") if f["type"] == "boolean" else form.get(f["key"], "")
+            for f in _shown()}
 
 
 def parse(form) -> dict:
-    """A config dict from the form, or ConfigError naming the key path of the first bad value."""
+    """A config dict from the form, or ConfigError naming the key path of the first bad value.
+
+    Only the types are parsed here; ranges and everything else are device.config.validate's.
+    """
     config: dict = {}
-    for path, default in _leaves(DEFAULTS):
-        if not _shown(path):
-            continue
+    for f in _shown():
+        path, kind = f["key"], f["type"]
         raw = form.get(path)
-        if isinstance(default, bool):
+        if kind == "boolean":
             _set(config, path, raw == "on")
             continue
         if raw is None:
             continue  # not on the form: the file's value stays the default
         raw = raw.strip()
-        if path == THRESHOLDS:
+        if kind == "table":
             try:
                 value = tomllib.loads(raw) if raw else {}
             except tomllib.TOMLDecodeError as e:
                 raise ConfigError(f"{path}: write one 'name = number' per line ({e})") from None
-        elif isinstance(default, list):
+        elif kind == "array":
             value = [v for v in raw.replace(",", " ").split() if v]
-        elif isinstance(default, int):
+        elif kind == "integer":
             try:
                 value = int(raw)
             except ValueError:
                 raise ConfigError(f"{path}: expected a whole number, got {raw!r}") from None
-        elif isinstance(default, float):
+        elif kind == "number":
             try:
                 value = float(raw)
             except ValueError:
@@ -134,22 +158,25 @@ def parse(form) -> dict:
 
 
 def sections(values: dict) -> list[dict]:
-    """Fields grouped for the template: key path, label, input type, current value."""
+    """Fields grouped for the template: key path, label, input type, range, help, current value."""
     out = []
     for section, heading in SECTIONS:
-        fields = []
-        for path, default in _leaves(DEFAULTS):
-            if path.split(".")[0] != section:
+        group = []
+        for f in _shown():
+            if f["key"].split(".")[0] != section:
                 continue
-            kind = ("thresholds" if path == THRESHOLDS else "checkbox" if isinstance(default, bool)
-                    else "number" if isinstance(default, (int, float)) else "text")
-            step = "1" if isinstance(default, int) and not isinstance(default, bool) else "any"
-            fields.append({
-                "key": path,
-                "label": path.split(".", 1)[1].replace(".", " / ").replace("_", " "),
+            kind = {"table": "thresholds", "boolean": "checkbox", "integer": "number",
+                    "number": "number"}.get(f["type"], "text")
+            group.append({
+                "key": f["key"],
+                "label": f["key"].split(".", 1)[1].replace(".", " / ").replace("_", " "),
                 "kind": kind,
-                "step": step,
-                "value": values.get(path, ""),
+                "step": "1" if f["type"] == "integer" else "any",
+                "min": f["min"],
+                "max": f["max"],
+                "choices": f["choices"],
+                "help": f["help"],
+                "value": values.get(f["key"], ""),
             })
-        out.append({"id": section, "heading": heading, "fields": fields})
+        out.append({"id": section, "heading": heading, "fields": group})
     return out

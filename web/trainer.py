@@ -360,8 +360,7 @@ def settings():
     if request.method == "POST":
         try:
             new = settings_form.parse(request.form)
-            full = device_config.validate(new)
-            station_checks(full)
+            full = device_config.validate(new)  # the schema `ohsa run` checks at start-up
             device_config.save(full, path)
         except ConfigError as e:
             error = str(e)
@@ -381,18 +380,7 @@ def settings():
     ), (400 if error else 200)
 
 
-def station_checks(config: dict) -> None:
-    """Checks the station would make at start-up (pins used twice, camera rotation), so a bad
-    value is refused here instead of starting the station in safe mode. ConfigError if bad."""
-    from device.camera.frame import check_rotation
-    from device.panel.device import pin_map
-
-    pin_map(config["panel"])
-    for view in ("front", "side"):
-        check_rotation(config["cameras"][view]["rotation"], f"cameras.{view}.rotation")
-
-
-def current_settings() -> dict:
+def current_settings() -> device_config.Config:
     """What the settings file says now (the running config when there is no file yet)."""
     path = ctx()["config_path"]
     if path.exists():
@@ -417,7 +405,7 @@ def health_readings() -> dict:
             stats = station.stats()
         except Exception:
             log.exception("station.stats() failed")
-    pi = device_health.check(ctx()["data_dir"], ctx()["config"]["storage"])
+    pi = device_health.check(ctx()["data_dir"], ctx()["config"].storage)
     return {"state": state, "stats": stats, "pi": pi, "cameras": state.get("cameras") or {}}
 
 

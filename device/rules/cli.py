@@ -38,6 +38,6 @@ def _cmd_rules(args) -> int:
             views[name], source[name] = view, path
     if not views:
         raise InputError(f"{args.tracks[0]}: the track has no views")
-    result = evaluate(Track(views), cfg["rules"]["thresholds"])
+    result = evaluate(Track(views), cfg.rules.thresholds)
     print(json.dumps(result, indent=None if args.compact else 1))
     return 0
