@@ -121,14 +121,32 @@ class CameraSettings(Section):
         return self
 
 
+# Each view's default camera number (picamera2 number or /dev/videoN), also for a partial section.
+VIEW_NUMBERS = {"front": 0, "side": 1}
+
+
 class CamerasSettings(Section):
     restarts_per_minute: int = Field(
         5, ge=0, le=60, description="Reconnect attempts per camera and minute before it stays offline"
     )
-    front: CameraSettings = Field(default_factory=CameraSettings, description="The front view's camera")
-    side: CameraSettings = Field(
-        default_factory=lambda: CameraSettings(number=1), description="The side view's camera"
+    front: CameraSettings = Field(
+        default_factory=lambda: CameraSettings(number=VIEW_NUMBERS["front"]),
+        description="The front view's camera (camera number 0 unless set)",
     )
+    side: CameraSettings = Field(
+        default_factory=lambda: CameraSettings(number=VIEW_NUMBERS["side"]),
+        description="The side view's camera (camera number 1 unless set)",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _view_numbers(cls, data):
+        if isinstance(data, dict):
+            for view, number in VIEW_NUMBERS.items():
+                section = data.get(view)
+                if isinstance(section, dict) and "number" not in section:
+                    data = {**data, view: {**section, "number": number}}
+        return data
 
 
 class RulesSettings(Section):
