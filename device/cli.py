@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "device.camera.cli",  # ohsa check
     "device.station.cli",  # ohsa run
     "device.calibrate",  # ohsa calibrate [mat]
+    "device.config_cli",  # ohsa config check | schema
 )
 
 log = logging.getLogger("ohsa")

@@ -274,3 +274,27 @@ def test_the_settings_form_is_generated_from_the_schema():
     form = settings_form.flatten(config.validate({}))
     parsed = settings_form.parse(dict({k: ("on" if v is True else v) for k, v in form.items() if v is not False}))
     assert config.validate(parsed).model_dump() == config.validate({}).model_dump()
+
+
+def test_docs_key_tables_match_the_schema():
+    import runpy
+
+    from device import paths
+
+    ref = runpy.run_path(str(paths.REPO_ROOT / "scripts" / "config_reference.py"))
+    doc = (paths.REPO_ROOT / "docs" / "config.md").read_text(encoding="utf-8")
+    assert ref["replaced"](doc) == doc, "run scripts/config_reference.py --write"
+    assert "| `port` | `8080` | 1 to 65535 | Port of the web server |" in doc
+
+
+def test_config_check_command(tmp_path):
+    good, bad = tmp_path / "good.toml", tmp_path / "bad.toml"
+    good.write_text('[web]\nkiosk_addresses = ["10.0.0.0/24"]\n')
+    bad.write_text('[cameras.front]\nbackend = "bogus"\n')
+    ok = subprocess.run([sys.executable, "-m", "device", "config", "check", str(good)],
+                        capture_output=True, text=True, timeout=60)
+    assert ok.returncode == 0 and ok.stdout.strip() == f"{good}: ok"
+    no = subprocess.run([sys.executable, "-m", "device", "config", "check", str(bad)],
+                        capture_output=True, text=True, timeout=60)
+    assert no.returncode == 2 and no.stderr.strip() == (
+        f"ohsa: {bad}: cameras.front.backend: must be one of 'auto', 'picamera2', 'usb', 'replay', 'none', got 'bogus'")
