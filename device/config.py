@@ -96,7 +96,7 @@ class CameraSettings(Section):
         "", max_length=200,
         description="picamera2: the Id from Picamera2.global_camera_info(); empty: by number",
     )
-    number: int = Field(0, ge=0, le=63, description="picamera2 camera number or V4L2 device index (/dev/videoN)")
+    number: int = Field(0, ge=0, le=255, description="picamera2 camera number or V4L2 device index (/dev/videoN)")
     source: str = Field("", max_length=4096, description="replay: a video file or an image folder")
     loop: bool = Field(True, description="replay: start again at the end (a demo station runs on)")
     width: int = Field(1280, ge=64, le=4096, description="Main stream width in pixels")
