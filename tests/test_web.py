@@ -550,6 +550,26 @@ def test_settings_validate_and_save_atomically(trainer, config_path):
     assert 'name="cameras.front.fps" value="25"' in html
 
 
+@pytest.mark.parametrize("key, value, line", [
+    # issue 13: each of these used to be saved, then `ohsa run` exited or tracebacked
+    ("web.kiosk_addresses", "garbage", "web.kiosk_addresses: &#39;garbage&#39; is not an IP address or network"),
+    ("web.host", "999.1.1.1", "web.host: must be an IP address"),
+    ("cameras.front.backend", "bogus", "cameras.front.backend: must be one of"),
+    ("web.port", "99999", "web.port: must be between 1 and 65535, got 99999"),
+    ("web.result_link_days", "3000000", "web.result_link_days: must be between 1 and 3650"),
+    ("web.result_link_days", "0", "web.result_link_days: must be between 1 and 3650, got 0"),
+    ("station.record_limit_s", "nan", "station.record_limit_s: must be a finite number, got nan"),
+    ("station.record_limit_s", "inf", "station.record_limit_s: must be a finite number, got inf"),
+])
+def test_settings_page_refuses_what_would_stop_the_station(trainer, config_path, key, value, line):
+    config_path.write_text('[station]\nname = "Gym"\n')
+    form = dict(_settings_form(trainer.get("/trainer/settings").get_data(as_text=True)), csrf_token=trainer.csrf)
+    r = trainer.post("/trainer/settings", data=dict(form, **{key: value}))
+    assert r.status_code == 400 and line in r.get_data(as_text=True)
+    assert config_path.read_text() == '[station]\nname = "Gym"\n'  # nothing saved
+    assert device_config.load(config_path).station.name == "Gym"
+
+
 def _settings_form(html: str) -> dict:
     form = {}
     for m in re.finditer(r'<input type="(text|number|checkbox)" name="([^"]+)"([^>]*)>', html):

@@ -17,11 +17,11 @@ from device.camera.frame import CameraMissing, Frame, FrameSource
 from device.camera.picam import PiCameraSource, list_cameras
 from device.camera.replay import ReplaySource
 from device.camera.usb import UsbSource
-from device.config import BACKENDS, CameraSettings
+from device.config import CameraSettings
 
 log = logging.getLogger(__name__)
 
-__all__ = ["AutoSource", "BACKENDS", "make_source"]
+__all__ = ["AutoSource", "make_source"]
 
 
 class AutoSource(FrameSource):
