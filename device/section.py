@@ -29,10 +29,7 @@ from device.errors import ConfigError
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid", strict=True, validate_assignment=True, allow_inf_nan=False,
-        validate_default=False, revalidate_instances="never",
-    )
+    model_config = ConfigDict(extra="forbid", strict=True, validate_assignment=True, allow_inf_nan=False)
 
     def __setattr__(self, name: str, value: Any) -> None:
         try:
