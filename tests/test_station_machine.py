@@ -28,9 +28,14 @@ def hip_reps(view, name=None) -> int:
 
 
 class Rig:
-    def __init__(self, tmp_path, present=(), reps_seen=None, **station):
+    def __init__(self, tmp_path, present=(), reps_seen=None, thresholds=None, real_rules=False,
+                 **station):
+        """`real_rules`: the rule engine's live counter and `evaluate` with `thresholds` (config
+        `rules.thresholds`) instead of the test's hip counter."""
         self.clock = Clock()
         self.config = station_config(**station)
+        self.config["rules"]["thresholds"] = dict(thresholds or {})
+        self.real_rules = real_rules
         self.panel = open_panel(self.config["panel"], shutdown_action=lambda: None)
         self.store = Store(tmp_path / "ohsa.db")
         self.present = set(present)
@@ -41,7 +46,8 @@ class Rig:
         self.defer = False
         self.station = Station(
             self.config, clock=self.clock, panel=self.panel, analyse=self.analyse, save=self.save,
-            submit=self.submit, count_reps=hip_reps, on_pain=self.pain_ids.append,
+            submit=self.submit, count_reps=None if real_rules else hip_reps,
+            on_pain=self.pain_ids.append, discard=self.store.delete,
         )
         for v in ("front", "side"):
             self.station.set_camera(v, True)
@@ -49,6 +55,10 @@ class Rig:
 
     def analyse(self, job):
         self.jobs.append(job)
+        if self.real_rules:
+            from device.rules import evaluate
+
+            return {"result": evaluate(job.track, self.config["rules"]["thresholds"])}
         reps = self.reps_seen if self.reps_seen is not None else hip_reps(job.track.views["front"])
         present = set(self.present)
         if job.kind == "heels_raised":
@@ -80,9 +90,10 @@ class Rig:
                 self.station.observe("side", self.t, person("side", d, **pose), W, H)
             self.station.tick()
 
-    def squats(self, reps, **pose):
+    def squats(self, reps, amplitude=1.0, **pose):
         t0 = self.t
-        self.frames(reps * 2.0 + 0.3, depth=lambda t: depth_at(t - t0) if t - t0 < reps * 2.0 else 0.0, **pose)
+        self.frames(reps * 2.0 + 0.3,
+                    depth=lambda t: amplitude * depth_at(t - t0) if t - t0 < reps * 2.0 else 0.0, **pose)
 
     def to_recording(self, **pose):
         self.station.press()
@@ -186,13 +197,32 @@ def test_positioning_instructions(rig):
     s = r.station.state()
     assert s["positioning"]["front"] == "camera_missing"
     assert s["message"] == "The front camera is not working. Please ask a member of staff."
-    r.frames(0.1, facing=False)
+    # each instruction stays INSTRUCTION_HOLD_S (1.5 s) before the next problem replaces it
+    r.frames(1.6, facing=False)
     assert r.station.state()["message"] == "Turn to face the front camera."
-    r.frames(0.1, dx=160)
+    r.frames(1.6, dx=160)
     assert r.station.state()["message"] == "Stand on the footprints in the middle of the mat."
-    r.frames(0.1, score=0.05)
+    r.frames(1.6, score=0.05)
     assert r.station.state()["message"] == "Step onto the footprints on the mat."
     assert r.state == "positioning"
+
+
+def test_positioning_instructions_do_not_flicker(rig):
+    """Two views alternating between problems every few frames (looped clips drifting apart):
+    an instruction stays at least 1.5 s; becoming ready shows at once."""
+    r = rig(positioning_hold_s=0.5)
+    r.station.press()
+    shown = []  # (t, message) at each change
+    for i in range(150):  # 5 s: arms down and facing away alternating every 4 frames
+        r.frames(DT, **({"stance": "down"} if (i // 4) % 2 else {"facing": False}))
+        m = r.station.state()["message"]
+        if not shown or shown[-1][1] != m:
+            shown.append((r.t, m))
+    assert len(shown) >= 2  # it does follow the problems ...
+    gaps = [b[0] - a[0] for a, b in zip(shown, shown[1:])]
+    assert min(gaps) >= 1.5 - 1e-6  # ... but no faster than one instruction per 1.5 s
+    r.frames(DT)  # now ready: said at once, although the last instruction is younger than 1.5 s
+    assert r.station.state()["message"] == "Hold that position."
 
 
 def test_check_view_cut_off_and_hands_on_hips():
@@ -402,7 +432,27 @@ def test_result_goes_idle_after_a_while_and_positioning_times_out(rig):
     assert r.station.retest("heels_raised") is False  # only offered on a result
     r.station.press()
     r.frames(5.1, stance="down")
+    # a timeout is a stopped state that says why, in words, not a silent idle
+    s = r.station.state()
+    assert s["state"] == "timed_out" and r.pin("status_red").state is True
+    assert "stopped" in s["message"] and "5 seconds" in s["message"]
+    assert "Raise both arms straight up overhead" in s["message"]
+    assert s["detail"]["codes"] == {"front": "arms", "side": "arms"}
+    r.clock.advance(20.1)  # message_idle_s
+    r.station.tick()
     assert r.state == "idle"
+
+
+def test_retest_positioning_timeout_says_so(rig):
+    r = rig(positioning_timeout_s=5.0)
+    r.to_recording()
+    r.squats(3)
+    assert r.station.retest("heels_raised") is True
+    r.frames(5.1, score=0.05)  # nobody comes back
+    s = r.station.state()
+    assert s["state"] == "timed_out" and s["message"].startswith("The re-test was stopped")
+    assert "Step onto the footprints on the mat" in s["message"]
+    assert r.store.count() == 1  # only the standard set
 
 
 def test_wait_for_change_wakes_on_a_transition(rig):
@@ -507,3 +557,84 @@ def test_full_disk_saves_the_assessment_without_its_stills(tmp_path):
     assert saved["images"] == []
     assert "disk" in saved["result"]["images_skipped"]
     store.close()
+
+
+def test_live_counter_uses_the_trainers_rep_thresholds(rig):
+    """The live counter segments reps with config `rules.thresholds`, as the final evaluation
+    does: shallow squats a trainer chose to count stop the set at the target; deep squats a
+    trainer set too shallow for are not counted live and the set is not stopped on them."""
+    # hips drop to about 0.15-0.2 of their standing height: under the default rep_min_depth
+    # (0.25), over the trainer's 0.15
+    r = rig(real_rules=True, thresholds={"rep_min_depth": 0.15})
+    r.to_recording()
+    t0 = r.t
+    r.squats(3, amplitude=0.3)
+    assert r.state == "result", r.station.state()["message"]
+    assert r.jobs[-1].live_reps == 3 and r.station.state()["reps"] == 3
+    assert r.jobs[-1].ended - r.jobs[-1].started < 3 * 2.0 + 0.5  # stopped on the 3rd rep
+
+    # full squats (depth 0.5-0.6) with rep_min_depth raised to 0.6: no rep counts, live or final
+    r = rig(real_rules=True, thresholds={"rep_min_depth": 0.6}, record_limit_s=9.0)
+    r.to_recording()
+    r.squats(3)
+    s = r.station.state()
+    assert s["state"] == "recording" and s["reps"] == 0  # not stopped at three live reps
+    r.frames(3.0)
+    assert r.state == "too_few_reps" and r.jobs[-1].live_reps == 0
+
+
+def test_a_save_in_progress_blocks_neither_state_nor_observe(rig):
+    """The analysis worker saves outside the station's lock: while the store write is under way
+    (held here on an Event), state(), observe(), tick() and the event stream still answer."""
+    r = rig()
+    release, saving = threading.Event(), threading.Event()
+    save = r.save
+
+    def slow_save(job, outcome):
+        saving.set()
+        assert release.wait(10.0)  # the test's backstop: a blocked station is released after 10 s
+        return save(job, outcome)
+
+    r.station._save = slow_save
+    workers = []
+    r.station._submit = lambda fn: workers.append(threading.Thread(target=fn, daemon=True)) or workers[-1].start()
+    r.to_recording()
+    r.squats(3)
+    assert saving.wait(10.0)
+    try:
+        t0 = time.monotonic()
+        s = r.station.state()
+        v, _ = r.station.wait_for_change(-1, 0.01)
+        r.station.observe("front", r.t, person("front"), W, H)
+        r.station.tick()
+        took = time.monotonic() - t0
+        assert not release.is_set() and took < 5.0  # answered without waiting for the save
+        assert s["state"] == "analysing" and v >= s["version"]
+    finally:
+        release.set()
+        workers[-1].join(10.0)
+    s = r.station.state()
+    assert s["state"] == "result" and r.store.get(s["assessment_id"]) is not None
+
+
+def test_a_set_cancelled_while_it_is_saved_is_not_kept(rig):
+    r = rig()
+    release, saving = threading.Event(), threading.Event()
+    save = r.save
+
+    def slow_save(job, outcome):
+        saving.set()
+        assert release.wait(10.0)
+        return save(job, outcome)
+
+    r.station._save = slow_save
+    workers = []
+    r.station._submit = lambda fn: workers.append(threading.Thread(target=fn, daemon=True)) or workers[-1].start()
+    r.to_recording()
+    r.squats(3)
+    assert saving.wait(10.0)
+    assert r.station.cancel() is True and r.state == "cancelled"  # during the save
+    release.set()
+    workers[-1].join(10.0)
+    assert not workers[-1].is_alive()
+    assert r.state == "cancelled" and r.store.count() == 0

@@ -29,15 +29,16 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from device.analysis import retest
-from device.station import positioning
 from device.analysis.keeper import ViewKeeper
+from device.station import positioning
+from device.station.recorder import Recorder, live_counter
 from device.track import Track, ViewTrack
 from device.vocabulary import COMPENSATIONS, PRESENT, VIEWS
 
 log = logging.getLogger(__name__)
 
 ACTIVE = ("positioning", "countdown", "recording", "analysing")
-STOPPED = ("cancelled", "person_left", "camera_offline", "too_few_reps", "pain", "error")
+STOPPED = ("cancelled", "person_left", "camera_offline", "timed_out", "too_few_reps", "pain", "error")
 STATES = ("idle", *ACTIVE, "result", *STOPPED, "shutting_down")
 
 MESSAGES = {
@@ -52,6 +53,14 @@ MESSAGES = {
     "cancelled": "Cancelled. Press the button to start again.",
     "person_left": "You stepped out of view, so the set was stopped. Press the button to start again.",
     "camera_offline": "The {view} camera stopped working, so the set was stopped. Please ask a member of staff.",
+    "timed_out": (
+        "The set was stopped: nobody was in the start position for {seconds:.0f} seconds ({why}). "
+        "Press the button to start again."
+    ),
+    "timed_out_retest": (
+        "The re-test was stopped: nobody was in its start position for {seconds:.0f} seconds "
+        "({why}). Press the button to start again."
+    ),
     "too_few_reps": "We counted {reps} squat{s}, at least {min} are needed, so there is no result this time. Press the button to try again.",
     "pain": (
         "Please stop. Pain during a squat is a reason to see a physiotherapist or doctor before "
@@ -60,9 +69,10 @@ MESSAGES = {
     "error": "Something went wrong working out your results. Please try again or ask a member of staff.",
     "shutting_down": "The station is shutting down.",
 }
-COUNT_EVERY_S = 0.2  # the live rep counter runs at most this often
 COUNTDOWN_SLACK_S = 0.5  # the start position may break this long during the countdown
 CANCELLED_IDLE_S = 5.0  # "cancelled" goes back to idle sooner than other messages
+INSTRUCTION_HOLD_S = 1.5  # a positioning instruction stays this long at least (unless ready)
+READY_TEXT = "Hold that position."
 
 
 @dataclass
@@ -80,38 +90,6 @@ class Job:
     ended: float
 
 
-@dataclass
-class _Recording:
-    started: float
-    sizes: dict[str, tuple[int, int]] = field(default_factory=dict)
-    times: dict[str, list] = field(default_factory=lambda: {v: [] for v in VIEWS})
-    keypoints: dict[str, list] = field(default_factory=lambda: {v: [] for v in VIEWS})
-    keepers: dict[str, ViewKeeper] = field(default_factory=dict)
-    seen: dict[str, float] = field(default_factory=dict)  # clock time the person was last seen
-    reps: int = 0
-    counted_at: float = -math.inf
-
-    def view_track(self, view: str) -> ViewTrack | None:
-        if not self.times[view]:
-            return None
-        w, h = self.sizes[view]
-        return ViewTrack(
-            w, h, _fps(self.times[view]), np.array(self.times[view]), np.array(self.keypoints[view])
-        )
-
-
-def _fps(times: list) -> float:
-    if len(times) < 2 or times[-1] <= times[0]:
-        return 30.0
-    return (len(times) - 1) / (times[-1] - times[0])
-
-
-def _default_count_reps(view: ViewTrack, name: str) -> int:
-    from device.rules import count_reps
-
-    return count_reps(view, kind=name)
-
-
 class Station:
     def __init__(
         self,
@@ -124,6 +102,7 @@ class Station:
         submit: Callable[[Callable[[], None]], object] | None = None,
         count_reps: Callable[[ViewTrack, str], int] | None = None,
         on_pain: Callable[[str], None] | None = None,
+        discard: Callable[[str], None] | None = None,
     ):
         s = config["station"]
         self.target_reps = int(s["target_reps"])
@@ -142,8 +121,10 @@ class Station:
         self._analyse = analyse
         self._save = save
         self._submit = submit or (lambda fn: fn())
-        self._count_reps = count_reps or _default_count_reps
+        # the live counter segments reps as the final evaluation will: same threshold overrides
+        self._count_reps = count_reps or live_counter((config.get("rules") or {}).get("thresholds"))
         self._on_pain = on_pain
+        self._discard = discard
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
         self._version = 0
@@ -259,12 +240,36 @@ class Station:
         self._flush()
 
     def analysis_done(self, token: int, outcome: dict, job: Job | None = None) -> None:
-        """The worker's answer for set `token`: {"result": ...} or {"error": "..."}."""
+        """The worker's answer for set `token`: {"result": ...} or {"error": "..."}.
+
+        Runs on the worker's thread: decides under the lock whether the set still counts, saves
+        outside it (a FULL-sync commit on an SD card must not hold up frames, the page or the
+        button), then shows the result under the lock again."""
         with self._lock:
-            if token != self._token or self._state != "analysing":
+            if not self._still_wanted(token):
                 log.info("analysis of a set that was stopped meanwhile: discarded, nothing saved")
                 return
-            self._finish_analysis(outcome, job)
+            save = self._judge_outcome(outcome, job)
+        self._flush()
+        if not save:
+            return
+        try:
+            aid = self._save(job, outcome) if self._save is not None else None
+        except Exception as e:
+            log.exception("saving the assessment failed")
+            with self._lock:
+                if self._still_wanted(token):
+                    self._enter("error", reason=str(e))
+            self._flush()
+            return
+        with self._lock:
+            shown = self._still_wanted(token)
+            if shown:
+                self._show_result(outcome, job, aid)
+        if not shown and aid is not None:
+            log.info("set stopped while it was being saved: assessment %s deleted again", aid)
+            if self._discard is not None:
+                self._discard(aid)
         self._flush()
 
     # -- reading ------------------------------------------------------------------------------
@@ -343,7 +348,9 @@ class Station:
             p.set_status("off")
 
     def _reset_set(self) -> None:
-        self._rec: _Recording | None = None
+        self._rec: Recorder | None = None
+        self._shown_at = -math.inf  # when the current positioning instruction was first shown
+        self._waiting = False
         self._ready_since: float | None = None
         self._bad_since: float | None = None
         self._codes: dict[str, str | None] = {v: None for v in VIEWS}
@@ -362,8 +369,9 @@ class Station:
         if down:
             self._camera_offline(down[0])
             return True
-        self._enter("positioning", self._instruction(self._clock()))
-        self._check_position(self._clock())
+        now = self._clock()
+        self._enter("positioning", self._instruction(now))
+        self._check_position(now)  # the first instruction shows at once
         return True
 
     def _cancel(self) -> bool:
@@ -400,7 +408,10 @@ class Station:
         latest = self._latest[view]
         if latest is None or now - latest[3] > self.offline_after_s[view]:
             # frames start flowing when a set starts (no pose while idle): give them a moment
-            return "camera_missing" if now - self._since > self.offline_after_s[view] else "no_person"
+            if now - self._since > self.offline_after_s[view]:
+                return "camera_missing"
+            self._waiting = True
+            return "no_person"
         kps, w, h, _ = latest
         return positioning.check_view(view, kps, w, h, self._stance())
 
@@ -411,22 +422,49 @@ class Station:
                 return positioning.instruction(code, v)
         if self._kind == "heels_raised":
             return positioning.instruction("heels")
-        return "Hold that position."
+        return READY_TEXT
+
+    def _show_instruction(self, now: float, ready: bool) -> None:
+        """Positioning: the instruction for the first problem, but one shown stays at least
+        INSTRUCTION_HOLD_S (a person moving, or two cameras seeing a slightly different moment,
+        would otherwise make it flicker); being ready shows at once."""
+        wanted = self._instruction(now)
+        if wanted == self._message:
+            if self._shown_at == -math.inf and not self._waiting:
+                self._shown_at = now  # all views' frames are here: the hold starts
+            return
+        if ready or now - self._shown_at >= INSTRUCTION_HOLD_S:
+            self._message = wanted
+            # what is said while the cameras' first frames are awaited gives way at once
+            self._shown_at = -math.inf if self._waiting else now
+            self._bump()
+
+    def _timed_out(self) -> None:
+        """Nobody got into position in time: a stopped state that says why, not a silent idle."""
+        problems = [positioning.instruction(c, v).rstrip(".") for v, c in self._codes.items() if c]
+        why = "; ".join(dict.fromkeys(problems)) or "the start position was not held"
+        key = "timed_out" if self._kind == "standard" else "timed_out_retest"
+        self._token += 1
+        self._enter("timed_out", MESSAGES[key].format(seconds=self.positioning_timeout_s, why=why),
+                    codes={v: c for v, c in self._codes.items() if c})
 
     def _check_position(self, now: float) -> None:
+        self._waiting = False  # set by _view_code while a view's first frames are awaited
         codes = {v: self._view_code(v, now) for v in VIEWS}
         if self._state == "positioning":
             changed = codes != self._codes
             self._codes = codes
-            if any(codes.values()):
+            ready = not any(codes.values())
+            if not ready:
                 self._ready_since = None
             elif self._ready_since is None:
                 self._ready_since = now
             if self._ready_since is not None and now - self._ready_since >= self.hold_s:
                 self._begin_countdown(now)
-            elif changed:
-                self._message = self._instruction(now)
-                self._bump()
+                return
+            if changed:
+                self._bump()  # the page's per-view codes
+            self._show_instruction(now, ready)
         elif self._state == "countdown":
             # During the countdown only leaving (or a camera dropping out) counts: a person who
             # lowers the arms for a moment is not sent back to the start.
@@ -441,6 +479,7 @@ class Station:
                     self._codes = codes
                     self._ready_since = None
                     self._enter("positioning", self._instruction(now))
+                    self._shown_at = now
             else:
                 self._bad_since = None
 
@@ -453,9 +492,7 @@ class Station:
         self._beep("tick")
 
     def _begin_recording(self, now: float) -> None:
-        self._rec = _Recording(started=now)
-        for v in VIEWS:
-            self._rec.keepers[v] = ViewKeeper(max_reps=self.target_reps + 1)
+        self._rec = Recorder(started=now, target_reps=self.target_reps, count_reps=self._count_reps)
         self._countdown = None
         self._enter("recording", self._recording_message())
         self._beep("go")
@@ -468,45 +505,26 @@ class Station:
     # -- recording ----------------------------------------------------------------------------
 
     def _record(self, view, t, kps, width, height, image, now) -> None:
-        rec = self._rec
-        rec.sizes.setdefault(view, (int(width), int(height)))
-        if positioning.person_present(kps):
-            rec.seen[view] = now
-        if kps is not None:
-            rec.times[view].append(float(t))
-            rec.keypoints[view].append(kps)
-            if image is not None:
-                rec.keepers[view].add(float(t), image, kps)
-        if now - rec.counted_at >= COUNT_EVERY_S:
-            rec.counted_at = now
-            reps = 0
-            for v in VIEWS:
-                vt = rec.view_track(v)
-                if vt is not None and len(vt) >= 2:
-                    reps = max(reps, int(self._count_reps(vt, v)))
-            if reps > rec.reps:
-                for _ in range(reps - rec.reps):
-                    for keeper in rec.keepers.values():
-                        keeper.end_rep()
-                rec.reps = reps
-                self._message = self._recording_message()
-                self._bump()
-                if reps >= self.target_reps:
-                    self._finish_recording(now)
+        reps = self._rec.add(view, t, kps, width, height, image, now)
+        if reps is None:
+            return
+        self._message = self._recording_message()
+        self._bump()
+        if reps >= self.target_reps:
+            self._finish_recording(now)
 
     def _finish_recording(self, now: float) -> None:
         rec = self._rec
-        views = {v: vt for v in VIEWS if (vt := rec.view_track(v)) is not None}
         job = Job(
             token=self._token, kind=self._kind, parent_id=self._parent_id,
-            parent_result=self._parent_result, track=Track(views), keepers=rec.keepers,
+            parent_result=self._parent_result, track=rec.track(), keepers=rec.keepers,
             live_reps=rec.reps, started=rec.started, ended=now,
         )
         self._rec = None
         self._enter("analysing")
         self._beep("finish")
         if self._analyse is None:
-            self._finish_analysis({"error": "no analysis configured"}, job)
+            self._judge_outcome({"error": "no analysis configured"}, job)
             return
         analyse, token = self._analyse, job.token
 
@@ -520,26 +538,27 @@ class Station:
 
         self._outbox.append(lambda: self._submit(work))
 
-    def _finish_analysis(self, outcome: dict, job: Job | None) -> None:
+    def _still_wanted(self, token: int) -> bool:
+        return token == self._token and self._state == "analysing"
+
+    def _judge_outcome(self, outcome: dict, job: Job | None) -> bool:
+        """An error or too few reps end the set here; True when the outcome is to be saved."""
         if "error" in outcome:
             log.error("analysis failed: %s", outcome["error"])
             self._enter("error")
-            return
-        result = outcome["result"]
-        reps = int(result.get("reps") or 0)
+            return False
+        reps = int(outcome["result"].get("reps") or 0)
         if reps < self.min_reps:
             self._enter(
                 "too_few_reps",
                 MESSAGES["too_few_reps"].format(reps=reps, s="" if reps == 1 else "s", min=self.min_reps),
                 reps=reps,
             )
-            return
-        try:
-            aid = self._save(job, outcome) if self._save is not None else None
-        except Exception as e:
-            log.exception("saving the assessment failed")
-            self._enter("error", reason=str(e))
-            return
+            return False
+        return True
+
+    def _show_result(self, outcome: dict, job: Job | None, aid: str | None) -> None:
+        result = outcome["result"]
         present = [c for c, e in result["compensations"].items() if e.get("status") == PRESENT]
         comparison = None
         if job is not None and job.kind != "standard" and job.parent_result is not None:
@@ -548,7 +567,7 @@ class Station:
             "assessment_id": aid,
             "kind": job.kind if job else "standard",
             "parent_id": job.parent_id if job else None,
-            "reps": reps,
+            "reps": int(result.get("reps") or 0),
             "findings": present,
             "regions": sorted({COMPENSATIONS[c].region for c in present}),
             "comparison": comparison,
@@ -565,8 +584,7 @@ class Station:
         if st == "positioning":
             self._check_position(now)
             if self._state == "positioning" and age >= self.positioning_timeout_s:
-                self._token += 1
-                self._enter("idle")
+                self._timed_out()
         elif st == "countdown":
             self._check_position(now)
             if self._state != "countdown":
@@ -586,7 +604,7 @@ class Station:
                     return
             rec = self._rec
             # frames keep coming but show nobody (a stalled camera is the case above)
-            if any(self._last_frame[v] - rec.seen.get(v, rec.started) > self.person_lost_s for v in VIEWS):
+            if any(self._last_frame[v] - rec.last_seen(v) > self.person_lost_s for v in VIEWS):
                 self._token += 1
                 self._enter("person_left")
                 return

@@ -1,0 +1,103 @@
+"""One set being recorded: the keypoints per view, the kept frames and the live rep count.
+
+    rec = Recorder(started=now, target_reps=5, count_reps=counter)
+    new_reps = rec.add(view, t, keypoints, width, height, image, now)   # None, or the new count
+    rec.track()          # device.track.Track of what was recorded
+    rec.keepers          # {view: ViewKeeper}: each rep's bottom frames, for stills and silhouettes
+
+The state machine (`device.station.machine`) owns one while it is in `recording` and decides
+what a count means (stop at the target, a message for the page); this module only records.
+`count_reps(view_track, view_name)` is the live counter: `live_counter(thresholds)` gives the
+rule engine's own, with the same threshold overrides the final evaluation uses.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+
+from device.station import positioning
+from device.analysis.keeper import ViewKeeper
+from device.track import Track, ViewTrack
+from device.vocabulary import VIEWS
+
+COUNT_EVERY_S = 0.2  # the live rep counter runs at most this often
+
+CountReps = Callable[[ViewTrack, str], int]
+
+
+def live_counter(thresholds: dict | None = None) -> CountReps:
+    """The rule engine's rep counter with these overrides (config `rules.thresholds`), so the
+    live count and the final evaluation segment reps the same way."""
+    th = dict(thresholds or {}) or None
+
+    def count(view: ViewTrack, name: str) -> int:
+        from device.rules import count_reps
+
+        return count_reps(view, th, kind=name)
+
+    return count
+
+
+def _fps(times: list) -> float:
+    if len(times) < 2 or times[-1] <= times[0]:
+        return 30.0
+    return (len(times) - 1) / (times[-1] - times[0])
+
+
+class Recorder:
+    def __init__(self, started: float, target_reps: int, count_reps: CountReps,
+                 count_every_s: float = COUNT_EVERY_S):
+        self.started = started
+        self.count_reps = count_reps
+        self.count_every_s = count_every_s
+        self.sizes: dict[str, tuple[int, int]] = {}
+        self.times: dict[str, list] = {v: [] for v in VIEWS}
+        self.keypoints: dict[str, list] = {v: [] for v in VIEWS}
+        self.keepers = {v: ViewKeeper(max_reps=target_reps + 1) for v in VIEWS}
+        self.seen: dict[str, float] = {}  # clock time the person was last seen, per view
+        self.reps = 0
+        self._counted_at = -math.inf
+
+    def add(self, view: str, t: float, kps: np.ndarray | None, width: int, height: int,
+            image=None, now: float = 0.0) -> int | None:
+        """One processed frame; returns the new rep count when the live counter went up."""
+        self.sizes.setdefault(view, (int(width), int(height)))
+        if positioning.person_present(kps):
+            self.seen[view] = now
+        if kps is not None:
+            self.times[view].append(float(t))
+            self.keypoints[view].append(kps)
+            if image is not None:
+                self.keepers[view].add(float(t), image, kps)
+        if now - self._counted_at < self.count_every_s:
+            return None
+        self._counted_at = now
+        reps = 0
+        for v in VIEWS:
+            vt = self.view_track(v)
+            if vt is not None and len(vt) >= 2:
+                reps = max(reps, int(self.count_reps(vt, v)))
+        if reps <= self.reps:
+            return None
+        for _ in range(reps - self.reps):
+            for keeper in self.keepers.values():
+                keeper.end_rep()
+        self.reps = reps
+        return reps
+
+    def last_seen(self, view: str) -> float:
+        return self.seen.get(view, self.started)
+
+    def view_track(self, view: str) -> ViewTrack | None:
+        if not self.times[view]:
+            return None
+        w, h = self.sizes[view]
+        return ViewTrack(
+            w, h, _fps(self.times[view]), np.array(self.times[view]), np.array(self.keypoints[view])
+        )
+
+    def track(self) -> Track:
+        return Track({v: vt for v in VIEWS if (vt := self.view_track(v)) is not None})
