@@ -321,3 +321,65 @@ def test_auto_prefers_picamera2_and_reports_missing(two_picams, monkeypatch):
     lonely = make_source("front", config.validate({"cameras": {"front": {"number": 41}}})["cameras"]["front"])
     with pytest.raises(CameraMissing, match="none attached"):
         lonely.open()
+
+
+class FakeTime:
+    """A clock whose sleep() moves it on: paced replay without waiting."""
+
+    def __init__(self, t: float = 100.0):
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+    def sleep(self, s: float) -> None:
+        self.t += max(0.0, s)
+
+
+def test_replay_lock_step_hold_then_play_with_a_common_period(tmp_path):
+    """Two recordings of different length (12 and 7 frames at 10 fps) held at their first frame,
+    then played from one origin with one period: each pass starts at the same time in both, the
+    shorter one showing its last frame until the period ends; they never drift apart."""
+    clock = FakeTime()
+    long_ = ReplaySource(write_video(tmp_path / "a.mp4", 12), "front", loop=True, clock=clock, sleep=clock.sleep)
+    short = ReplaySource(write_video(tmp_path / "b.mp4", 7), "side", loop=True, clock=clock, sleep=clock.sleep)
+    for src in (long_, short):
+        src.open()
+        for _ in range(5):  # somewhere in the middle of their own loops
+            src.read(timeout=1.0)
+        src.hold()
+    first = {}
+    for src in (long_, short):
+        held = [src.read(timeout=1.0) for _ in range(4)]
+        first[src.view] = held[0].image
+        assert all(np.array_equal(f.image, held[0].image) for f in held)  # the first frame, again
+        assert np.allclose(np.diff([f.t for f in held]), 0.1)  # at the frame rate
+    period = max(long_.duration, short.duration)
+    assert period == pytest.approx(1.2)
+    origin = clock() + 0.05
+    for src in (long_, short):
+        src.play(origin, period)
+    out = {}
+    for src in (long_, short):
+        out[src.view] = [src.read(timeout=5.0) for _ in range(36)]  # three periods
+    for view, frames in out.items():
+        ts = np.array([f.t for f in frames])
+        assert np.allclose(ts, origin + np.arange(36) / 10.0)  # one clock for both, no gaps
+        assert np.array_equal(frames[0].image, first[view])  # played from the first frame
+        for k in (1, 2):  # each period starts again with the first frame in both views
+            assert np.array_equal(frames[12 * k].image, frames[0].image)
+    side = out["side"]
+    assert all(np.array_equal(side[i].image, side[6].image) for i in range(7, 12))  # last frame held
+    assert not np.array_equal(side[6].image, side[0].image)
+
+
+def test_replay_late_frames_start_again_from_now(video):
+    """Free looping replay that fell behind (decoding slower than real time) goes on from now
+    instead of handing out ever older frames."""
+    clock = FakeTime()
+    src = ReplaySource(video, loop=True, clock=clock, sleep=clock.sleep)
+    src.read(timeout=1.0)
+    clock.t += 5.0  # a busy machine: nothing read for 5 s
+    f = src.read(timeout=1.0)
+    assert f.t == pytest.approx(clock())
+    src.close()

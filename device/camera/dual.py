@@ -5,6 +5,7 @@
         frame = capture.wait_for_frame("front", timeout=1.0)   # newer than the last one handed out
         frame = capture.latest("side")                   # peek: newest frame or None
         capture.status()   # {"front": {"status": "online", "reason": "", "fps": 29.8, ...}, ...}
+        capture.hold_replays(); capture.play_replays()   # recordings as cameras: in lock-step
 
 Each view keeps only its newest frame: a frame that is replaced before anyone took it counts as
 dropped (so do gaps in the source's own frame numbers); nothing queues up. Frames handed out
@@ -177,6 +178,34 @@ class DualCapture:
 
     def __exit__(self, *exc) -> None:
         self.stop()
+
+    # -- recordings in lock-step (device.camera.replay) --------------------------------------
+    def _replays(self) -> list:
+        from device.camera.replay import ReplaySource
+
+        return [v.source for v in self._views.values() if isinstance(v.source, ReplaySource)]
+
+    def hold_replays(self) -> bool:
+        """Recordings go back to their first frame and show it until `play_replays` (a set is
+        starting: the person in them waits in the start position). False: no recordings."""
+        replays = self._replays()
+        for src in replays:
+            src.hold()
+        return bool(replays)
+
+    def play_replays(self, delay_s: float = 0.05) -> bool:
+        """Recordings play from their first frame at one moment and loop with one period (the
+        longest recording's length), so two views stay in step however long they run."""
+        replays = self._replays()
+        if not replays:
+            return False
+        lengths = [src.duration for src in replays if src.duration]
+        period = max(lengths) if lengths else None
+        origin = replays[0].now() + delay_s
+        for src in replays:
+            src.play(origin, period)
+        log.info("recordings playing in lock-step (period %s s)", None if period is None else round(period, 3))
+        return True
 
     # -- frames ----------------------------------------------------------------------------
     def latest(self, view: str) -> Frame | None:

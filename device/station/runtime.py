@@ -1,17 +1,20 @@
-"""The supervised station process: one owner per camera, one for the GPIO, one inference worker,
-one analysis worker, and the `StationControl` the web layer calls.
+"""The supervised station process: one owner per camera, one pose worker per view, one for the
+GPIO, one analysis worker, a supervisor, and the `StationControl` the web layer calls.
 
     runtime = StationRuntime(config, data_dir, recordings={"front": F, "side": S}).open()
     app = web.create_app(runtime.store, station=runtime, config=config, data_dir=data_dir)
     ...
     runtime.close()
 
-Threads: `camera-front` / `camera-side` (DualCapture: newest frame wins), `frames` (this module:
-pose on each new frame while a set is under way, the state machine's observations and timers,
-the systemd watchdog ping), `analysis` (rules, silhouette, stills, store), gpiozero's own
-threads for the button (they only call the state machine), and Waitress's threads for the web
-(they only read state and call start/cancel/...). Inference and analysis never run on a web or
-GPIO thread, so the page and the button stay responsive.
+Threads: `camera-front` / `camera-side` (DualCapture: newest frame wins), `pose-front` /
+`pose-side` (device.station.pose_worker: each view its own MoveNet interpreter and crop tracker,
+pose on each new frame while a set is under way, straight into the state machine; LiteRT
+releases the GIL, so two views use two cores), `frames` (the supervisor: the state machine's
+timers, camera status, recordings held and played in lock-step, the systemd watchdog ping only
+while both pose workers come round), `analysis` (rules, silhouette, stills, store), gpiozero's
+own threads for the button (they only call the state machine), and Waitress's threads for the
+web (they only read state and call start/cancel/...). Inference and analysis never run on a web
+or GPIO thread, so the page and the button stay responsive.
 
 Memory stays bounded over a day: each view keeps one newest frame, one preview, one pose; a set's
 keypoints are bounded by `record_limit_s`, its frames by the keeper; stats use fixed windows.
@@ -37,6 +40,7 @@ from device.annotate import annotate
 from device.station.analysis import Analyser
 from device.analysis.keeper import KEEP_LONG_SIDE, downscale
 from device.station.machine import Station
+from device.station.pose_worker import PoseWorker
 from device.vocabulary import VIEWS
 
 log = logging.getLogger(__name__)
@@ -48,6 +52,8 @@ PREVIEW_LONG_SIDE = 480
 BACKGROUND_EVERY_S = 1.0  # idle: one frame per second per view may teach the empty scene
 NOBODY_SCORE = 0.15  # an idle frame with a mean keypoint score below this shows nobody
 CAMERA_SYNC_EVERY_S = 0.25
+TICK_S = 0.05  # the supervisor runs the state machine's timers this often
+WORKER_STUCK_S = 10.0  # a pose worker whose loop has not come round this long is hung
 RETENTION_EVERY_S = 6 * 3600.0
 EMA_ALPHA = 0.1
 STORE_FILE = "assessments.db"
@@ -159,7 +165,9 @@ class StationRuntime:
         self._shutdown_action = shutdown_action
         self.store = store
         self.capture = capture
-        self.movenet = movenet
+        self.movenet = movenet  # the front worker's interpreter; each view gets its own
+        self.movenets: dict = {}
+        self.workers: dict[str, PoseWorker] = {}
         self.panel = None
         self.station: Station | None = None
         self._stats = Stats()
@@ -195,9 +203,13 @@ class StationRuntime:
                 log.error("no pose model: %s", e)
                 self._safe_mode = "; ".join(filter(None, [self._safe_mode, f"pose model: {e}"]))
         if self.movenet is not None:
-            from device.pose import PoseTracker
+            from device.pose import MoveNet, PoseTracker
 
-            self._trackers = {v: PoseTracker(self.movenet) for v in VIEWS}
+            # one interpreter per view (a second one costs a few MB): the views' workers never
+            # wait for each other's invoke()
+            self.movenets = {v: self.movenet if i == 0 else MoveNet(self.movenet.model_path, threads=self.movenet.threads)
+                             for i, v in enumerate(VIEWS)}  # fmt: skip
+            self._trackers = {v: PoseTracker(self.movenets[v]) for v in VIEWS}
         if self.capture is None:
             self.capture = DualCapture.from_config(self.config, recordings=self.recordings, paced=True)
         self._executor = Worker("analysis")
@@ -210,7 +222,7 @@ class StationRuntime:
         self.analyser = analyser
         self.station = Station(
             self.config, panel=self.panel, analyse=analyser.analyse, save=analyser.save,
-            submit=self._submit, on_pain=analyser.mark_pain,
+            submit=self._submit, on_pain=analyser.mark_pain, discard=self.store.delete,
         )
         self.panel.when_pressed = self._press
         self.panel.when_held = self.station.long_press
@@ -222,6 +234,11 @@ class StationRuntime:
         for view, st in self.capture.status().items():
             if st["status"] == "missing":
                 log.warning("%s camera missing (%s): the station runs without it and says so", view, st["reason"])
+        self.workers = {
+            v: PoseWorker(v, self.capture, self.station, self.movenets.get(v), self._trackers.get(v),
+                          self._handle).start()
+            for v in VIEWS
+        }
         self._thread = threading.Thread(target=self._frame_loop, name="frames", daemon=True)
         self._thread.start()
         return self
@@ -237,14 +254,20 @@ class StationRuntime:
         left = lambda: max(0.0, deadline - time.monotonic())  # noqa: E731
         stuck: list[str] = []
         self._stop.set()
+        for worker in self.workers.values():
+            worker.stop()
         if self.capture is not None:
-            self.capture.request_stop()  # cameras stop reading; wait_for_frames returns at once
+            self.capture.request_stop()  # cameras stop reading; wait_for_frame returns at once
         if self._thread is not None:
             self._thread.join(min(left(), timeout / 2))
             if self._thread.is_alive():
                 log.error("frame loop did not stop within %.1f s", timeout / 2)
                 stuck.append(self._thread.name)
             self._thread = None
+        for worker in self.workers.values():
+            if not worker.join(min(left(), timeout / 2)):
+                log.error("%s did not stop within %.1f s", worker.thread.name, timeout / 2)
+                stuck.append(worker.thread.name)
         if self.capture is not None:
             stuck += [f"camera-{v}" for v in self.capture.stop(timeout=left())]
         if self._executor is not None:
@@ -276,54 +299,69 @@ class StationRuntime:
 
     @property
     def ready(self) -> bool:
-        """Cameras started and the frame loop running (the model loaded, unless in safe mode)."""
+        """Cameras started and the supervisor running (the model loaded, unless in safe mode)."""
         return self._ready.is_set()
 
-    # -- the frame loop (the one inference worker) --------------------------------------------
+    # -- the supervisor and the pose workers ----------------------------------------------
 
     def _frame_loop(self) -> None:
+        """Timers, camera status, recordings in lock-step, the watchdog; frames are the
+        workers'. The watchdog is pinged only while every pose worker comes round, so a view
+        hung inside native code gets the process restarted, as a hung single loop did."""
         interval = sdnotify.watchdog_interval()
         last_ping = last_sync = last_retention = time.monotonic()
-        prev = None
+        prev = self.station.current
         self._ready.set()
-        while not self._stop.is_set():
+        while not self._stop.wait(TICK_S):
             try:
-                frames = self.capture.wait_for_frames(timeout=0.1)
-                state = self.station.current
-                if state == "positioning" and prev not in INFER_STATES:
-                    for tracker in self._trackers.values():
-                        tracker.reset()  # a new person: the crop starts from the whole frame
-                prev = state
-                for view, frame in frames.items():
-                    self._handle(view, frame, state)
                 now = time.monotonic()
                 if now - last_sync >= CAMERA_SYNC_EVERY_S:
                     last_sync = now
                     self._sync_cameras()
                 self.station.tick()
-                if interval and now - last_ping >= interval / 2:
-                    sdnotify.watchdog()  # only from here: a hung frame loop gets restarted
+                state = self.station.current
+                if state != prev:
+                    self._replays_follow(prev, state)
+                    prev = state
+                if interval and now - last_ping >= interval / 2 and self._workers_alive(now):
+                    sdnotify.watchdog()  # only from here: a hung worker or loop gets restarted
                     last_ping = now
                 if now - last_retention >= RETENTION_EVERY_S:
                     last_retention = now
                     self._executor.submit(self._retention)
-            except Exception:  # the loop must survive one bad frame; systemd watches for hangs
-                log.exception("frame loop error")
+            except Exception:  # the loop must survive one bad turn; systemd watches for hangs
+                log.exception("supervisor error")
                 self._stop.wait(0.5)
 
-    def _handle(self, view: str, frame, state: str) -> None:
-        if state in INFER_STATES and view in self._trackers:
+    def _workers_alive(self, now: float) -> bool:
+        hung = [w.thread.name for w in self.workers.values() if not w.alive(now, WORKER_STUCK_S)]
+        if hung:
+            log.error("%s not coming round: no watchdog ping", ", ".join(hung))
+        return not hung
+
+    def _replays_follow(self, prev: str, state: str) -> None:
+        """Recordings as cameras: a set starting holds them at their first frame (the person in
+        them waits in the start position); recording plays both from there in lock-step."""
+        if state == "positioning" and prev not in INFER_STATES:
+            self.capture.hold_replays()
+        elif state == "recording":
+            self.capture.play_replays()
+
+    def _handle(self, worker: PoseWorker, frame, state: str) -> None:
+        """One frame of one view, on that view's worker thread."""
+        view = worker.view
+        if state in INFER_STATES and worker.tracker is not None:
             t0 = time.perf_counter()
-            pose = self._trackers[view].process(frame.image, frame.t)
+            pose = worker.tracker.process(frame.image, frame.t)
             self._stats.inference(view, (time.perf_counter() - t0) * 1000)
             kps = pose.to_array()
             self._poses[view] = (frame.seq, kps)
             self.station.observe(view, frame.t, kps, frame.width, frame.height, frame.image)
-        elif state == "idle" and self.movenet is not None:
+        elif state == "idle" and worker.movenet is not None:
             now = time.monotonic()
             if now - self._bg_at[view] >= BACKGROUND_EVERY_S:
                 self._bg_at[view] = now
-                self._learn_background(view, frame)
+                self._learn_background(worker.movenet, view, frame)
 
     def _submit(self, work) -> None:
         def run():
@@ -343,11 +381,11 @@ class StationRuntime:
         self._sync_cameras()  # a press right after a camera came up sees it up
         self.station.press()
 
-    def _learn_background(self, view: str, frame) -> None:
+    def _learn_background(self, movenet, view: str, frame) -> None:
         from device.pose import estimate_image
 
         t0 = time.perf_counter()
-        pose = estimate_image(self.movenet, frame.image)
+        pose = estimate_image(movenet, frame.image)
         self._stats.inference(None, (time.perf_counter() - t0) * 1000)
         if pose.mean_score < NOBODY_SCORE:
             small, _ = downscale(frame.image, KEEP_LONG_SIDE)
