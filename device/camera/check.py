@@ -6,10 +6,13 @@ how much of the frame height they fill; the front camera sees the front (shoulde
 wide against the trunk) and the side camera a side (narrow); the picture is bright enough.
 What is wrong comes back as plain advice on what to move.
 
-How square a camera is comes from the rule engine's own measure and limits (one home for the
-fact): width ratio = (shoulder width + hip width) / trunk length, skew from the front =
-arccos(ratio / frontal_width_ratio), skew from the side = arcsin(ratio / frontal_width_ratio),
-judged against `front_max_skew_deg` / `side_max_skew_deg` of `device.thresholds`.
+The placement numbers (scores, edges, fill, centring) and how square a camera is are
+`device.placement`'s, the same as the station's positioning and the rule engine use: width
+ratio = (shoulder width + hip width) / trunk length (seen from the side: the near shoulder to
+the near hip), skew from the front = arccos(ratio / W), from the side = arcsin(ratio / W), W the
+person's own ratio from the front camera when that was checked too (else the rules'
+`frontal_width_ratio`), judged against `front_max_skew_deg` / `side_max_skew_deg` of
+`device.thresholds`. So `ohsa check` and an assessment give one number for one camera.
 """
 
 from __future__ import annotations
@@ -19,18 +22,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from device import placement as pl
+from device.placement import DARK_MEAN, FILL_MAX, FILL_MIN, MIN_SCORE
 from device.pose.types import BodyPart as B
 
 log = logging.getLogger(__name__)
 
-MIN_SCORE = 0.3  # a keypoint below this is not seen
-MIN_PERSON_SCORE = 0.3  # mean score of the 17 keypoints for "a person is there"
-EDGE = 0.02  # of the frame: a body extreme closer to the edge than this is cut off
-FILL_MIN, FILL_MAX = 0.45, 0.92  # person (hands overhead to feet) / frame height
-DARK_MEAN = 60  # mean brightness (0..255) below this is too dark
-CENTRE_TOLERANCE = 0.25  # person's centre off the frame's centre by more than this (of width)
-
-HEAD = (B.NOSE, B.LEFT_EYE, B.RIGHT_EYE, B.LEFT_EAR, B.RIGHT_EAR)
+HEAD = pl.HEAD
 WRISTS = (B.LEFT_WRIST, B.RIGHT_WRIST)
 ANKLES = (B.LEFT_ANKLE, B.RIGHT_ANKLE)
 
@@ -72,24 +70,19 @@ def _seen(k: np.ndarray, parts) -> np.ndarray:
 
 
 def _frame_measures(k: np.ndarray, w: int, h: int) -> dict | None:
-    """Extents and ratios of one pose (17x3 pixels), None when no person is seen."""
-    if k[:, 2].mean() < MIN_PERSON_SCORE:
+    """Extents of one pose (17x3 pixels), None when no person is seen."""
+    if not pl.person_seen(k):
         return None
     core = (B.LEFT_SHOULDER, B.RIGHT_SHOULDER, B.LEFT_HIP, B.RIGHT_HIP)
-    if (k[list(core), 2] < MIN_SCORE).any():
+    if (k[list(core), 2] < MIN_SCORE).all():
         return None
-    sh_mid = k[[B.LEFT_SHOULDER, B.RIGHT_SHOULDER], :2].mean(axis=0)
-    hip_mid = k[[B.LEFT_HIP, B.RIGHT_HIP], :2].mean(axis=0)
-    torso = float(np.linalg.norm(sh_mid - hip_mid))
-    if torso <= 1:
+    top, bottom, trunk = pl.extent(k)
+    if trunk <= 1:
         return None
     head, wrists, ankles = _seen(k, HEAD), _seen(k, WRISTS), _seen(k, ANKLES)
-    tops = [p[1] for p in head] + [p[1] for p in wrists]
-    # the top of the head is above the eyes, the hands above the wrists, the soles below the ankles
-    top = (min(tops) - 0.25 * torso) if tops else None
-    bottom = (max(p[1] for p in ankles) + 0.12 * torso) if len(ankles) else None
     seen = k[k[:, 2] >= MIN_SCORE, :2]
     return {
+        "keypoints": k,
         "top": top,
         "bottom": bottom,
         "head_seen": len(head) > 0,
@@ -98,15 +91,15 @@ def _frame_measures(k: np.ndarray, w: int, h: int) -> dict | None:
         "overhead": len(wrists) == 2 and len(head) > 0 and wrists[:, 1].max() < head[:, 1].min(),
         "left": float(seen[:, 0].min()),
         "right": float(seen[:, 0].max()),
-        "ratio": float(abs(k[B.LEFT_SHOULDER, 0] - k[B.RIGHT_SHOULDER, 0]) + abs(k[B.LEFT_HIP, 0] - k[B.RIGHT_HIP, 0])) / torso,
-        "centre": float(hip_mid[0]) / w,
+        "centre": pl.centre(k) / w,
     }
 
 
 def check_view(view: str, images: list[np.ndarray], movenet, source: str = "",
-               thresholds: dict | None = None) -> ViewCheck:
+               thresholds: dict | None = None, front_ratio: float | None = None) -> ViewCheck:
     """Judge the placement of one camera from a few of its frames (RGB uint8); `thresholds`:
-    overrides of the rule engine's table (config `rules.thresholds`)."""
+    overrides of the rule engine's table (config `rules.thresholds`); `front_ratio`: the side
+    check's reference, the front camera's `width_ratio` when it sees the person squarely."""
     from device.pose import estimate_image
     from device.thresholds import validate_overrides
 
@@ -138,30 +131,28 @@ def check_view(view: str, images: list[np.ndarray], movenet, source: str = "",
         )
         return c
 
+    edge = pl.EDGE_MARGIN
     cut = set()
-    if not all(m["head_seen"] for m in measures) or any(m["top"] is not None and m["top"] < EDGE * h for m in measures):
+    if not all(m["head_seen"] for m in measures) or any(m["top"] is not None and m["top"] < edge * h for m in measures):
         cut.add("top")
-    if not all(m["feet_seen"] for m in measures) or any(m["bottom"] is not None and m["bottom"] > (1 - EDGE) * h for m in measures):
+    if not all(m["feet_seen"] for m in measures) or any(m["bottom"] is not None and m["bottom"] > (1 - edge) * h for m in measures):
         cut.add("bottom")
-    if any(m["left"] < EDGE * w for m in measures):
+    if any(m["left"] < edge * w for m in measures):
         cut.add("left")
-    if any(m["right"] > (1 - EDGE) * w for m in measures):
+    if any(m["right"] > (1 - edge) * w for m in measures):
         cut.add("right")
     c.cut_off = sorted(cut)
     c.arms_overhead = any(m["overhead"] for m in measures)
     c.in_frame = not cut and c.arms_overhead
     spans = [m["bottom"] - m["top"] for m in measures if m["top"] is not None and m["bottom"] is not None]
     c.fill = max(spans) / h if spans else None
-    r = c.width_ratio = float(np.median([m["ratio"] for m in measures]))
-    share = float(np.clip(r / th["frontal_width_ratio"], 0.0, 1.0))
-    off_front, off_side = float(np.degrees(np.arccos(share))), float(np.degrees(np.arcsin(share)))
+    poses = np.array([m["keypoints"] for m in measures])
+    near = pl.near_side(poses) if view == "side" else None
+    r = c.width_ratio = pl.width_ratio(poses, near, min_frames=1)
+    off_front = pl.skew_deg("front", r, th)
+    off_side = pl.skew_deg("side", r, th, front_ratio)
     c.skew_deg = off_front if view == "front" else off_side
-    if off_front <= th["front_max_skew_deg"] and off_front < off_side:
-        c.orientation = "front"
-    elif off_side <= th["side_max_skew_deg"]:
-        c.orientation = "side"
-    else:
-        c.orientation = "oblique"
+    c.orientation = pl.orientation(r, th, front_ratio)
     centre = float(np.median([m["centre"] for m in measures]))
 
     if "top" in cut:
@@ -171,7 +162,7 @@ def check_view(view: str, images: list[np.ndarray], movenet, source: str = "",
     if "left" in cut or "right" in cut:
         edge = " and ".join(e for e in ("left", "right") if e in cut)
         c.advice.append(f"The person reaches the {edge} edge of the picture: centre the camera on the spot")
-    elif abs(centre - 0.5) > CENTRE_TOLERANCE:
+    elif abs(centre - 0.5) > pl.CENTRE_TOLERANCE:
         side = "left" if centre < 0.5 else "right"
         c.advice.append(f"The person stands near the {side} edge of the picture: turn the camera to the {side}")
     if not c.arms_overhead and not {"top"} & cut:
@@ -198,6 +189,20 @@ def check_view(view: str, images: list[np.ndarray], movenet, source: str = "",
             "side at 90 degrees to the front camera"
         )
     return c
+
+
+def check_views(samples: dict, movenet, thresholds: dict | None = None) -> list[ViewCheck]:
+    """`check_view` for each of `samples` ({view: (images, source)}), the front first: a front
+    camera that sees the person squarely gives the side check its reference width, as in the
+    rule engine."""
+    checks, front_ratio = [], None
+    for view in sorted(samples, key=lambda v: v != "front"):
+        images, source = samples[view]
+        c = check_view(view, images, movenet, source, thresholds, front_ratio=front_ratio)
+        if view == "front" and c.orientation == "front":
+            front_ratio = c.width_ratio
+        checks.append(c)
+    return checks
 
 
 def format_check(c: ViewCheck) -> str:

@@ -38,7 +38,7 @@ def _movenet(args, cfg):
 
 def _cmd_check(args) -> int:
     from device import config
-    from device.camera.check import check_view, format_check, sample_live, sample_recording
+    from device.camera.check import check_views, format_check, sample_live, sample_recording
     from device.vocabulary import VIEWS
 
     if not args.seconds > 0 or args.frames < 1:
@@ -57,7 +57,7 @@ def _cmd_check(args) -> int:
             for view in VIEWS:
                 samples[view] = sample_live(capture, view, args.seconds, args.frames)
     th = cfg["rules"]["thresholds"] or None
-    checks = [check_view(view, images, movenet, source, th) for view, (images, source) in samples.items()]
+    checks = check_views(samples, movenet, th)
     if args.json:
         print(json.dumps({"views": {c.view: c.to_json() for c in checks}}, indent=2))
     else:

@@ -30,6 +30,7 @@ import numpy as np
 
 from device.analysis import retest
 from device.analysis.keeper import ViewKeeper
+from device.thresholds import validate_overrides
 from device.station import positioning
 from device.station.recorder import Recorder, live_counter
 from device.track import Track, ViewTrack
@@ -72,6 +73,7 @@ MESSAGES = {
 COUNTDOWN_SLACK_S = 0.5  # the start position may break this long during the countdown
 CANCELLED_IDLE_S = 5.0  # "cancelled" goes back to idle sooner than other messages
 INSTRUCTION_HOLD_S = 1.5  # a positioning instruction stays this long at least (unless ready)
+READY_SLACK_S = 0.25  # ready held through a keypoint's score dipping for at most this long
 READY_TEXT = "Hold that position."
 
 
@@ -122,7 +124,9 @@ class Station:
         self._save = save
         self._submit = submit or (lambda fn: fn())
         # the live counter segments reps as the final evaluation will: same threshold overrides
-        self._count_reps = count_reps or live_counter((config.get("rules") or {}).get("thresholds"))
+        overrides = (config.get("rules") or {}).get("thresholds") or None
+        self._count_reps = count_reps or live_counter(overrides)
+        self._thresholds = validate_overrides(overrides, "rules.thresholds")  # placement limits
         self._on_pain = on_pain
         self._discard = discard
         self._lock = threading.RLock()
@@ -352,6 +356,7 @@ class Station:
         self._shown_at = -math.inf  # when the current positioning instruction was first shown
         self._waiting = False
         self._ready_since: float | None = None
+        self._unready_since: float | None = None
         self._bad_since: float | None = None
         self._codes: dict[str, str | None] = {v: None for v in VIEWS}
         self._countdown: int | None = None
@@ -413,13 +418,16 @@ class Station:
             self._waiting = True
             return "no_person"
         kps, w, h, _ = latest
-        return positioning.check_view(view, kps, w, h, self._stance())
+        return positioning.check_view(view, kps, w, h, self._stance(), self._thresholds)
 
     def _instruction(self, now: float) -> str:
         for v in VIEWS:
             code = self._codes.get(v)
             if code:
                 return positioning.instruction(code, v)
+        return self._ready_text()
+
+    def _ready_text(self) -> str:
         if self._kind == "heels_raised":
             return positioning.instruction("heels")
         return READY_TEXT
@@ -428,7 +436,7 @@ class Station:
         """Positioning: the instruction for the first problem, but one shown stays at least
         INSTRUCTION_HOLD_S (a person moving, or two cameras seeing a slightly different moment,
         would otherwise make it flicker); being ready shows at once."""
-        wanted = self._instruction(now)
+        wanted = self._ready_text() if ready else self._instruction(now)
         if wanted == self._message:
             if self._shown_at == -math.inf and not self._waiting:
                 self._shown_at = now  # all views' frames are here: the hold starts
@@ -454,12 +462,19 @@ class Station:
         if self._state == "positioning":
             changed = codes != self._codes
             self._codes = codes
-            ready = not any(codes.values())
-            if not ready:
-                self._ready_since = None
-            elif self._ready_since is None:
-                self._ready_since = now
-            if self._ready_since is not None and now - self._ready_since >= self.hold_s:
+            ready_now = not any(codes.values())
+            if ready_now:
+                self._unready_since = None
+                if self._ready_since is None:
+                    self._ready_since = now
+            elif self._ready_since is not None:
+                # one keypoint's score dipping under the line for a frame or two is not moving
+                if self._unready_since is None:
+                    self._unready_since = now
+                if now - self._unready_since > READY_SLACK_S:
+                    self._ready_since = self._unready_since = None
+            ready = self._ready_since is not None
+            if ready_now and now - self._ready_since >= self.hold_s:
                 self._begin_countdown(now)
                 return
             if changed:
@@ -477,7 +492,7 @@ class Station:
                     self._bad_since = now
                 elif now - self._bad_since > COUNTDOWN_SLACK_S:
                     self._codes = codes
-                    self._ready_since = None
+                    self._ready_since = self._unready_since = None
                     self._enter("positioning", self._instruction(now))
                     self._shown_at = now
             else:

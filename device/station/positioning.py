@@ -13,20 +13,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from device import placement as pl
 from device.pose.types import BodyPart as P
+from device.thresholds import validate_overrides
 
-# The thresholds of the start position (the one home of these numbers).
-MIN_SCORE = 0.3  # a keypoint counts as seen at this MoveNet score
-MIN_MEAN_SCORE = 0.25  # below this mean score nobody is there
-EDGE_MARGIN = 0.01  # keypoints this close to the image edge (fraction) count as cut off
-SPOT_TOLERANCE = 0.3  # feet midpoint within this fraction of the width from the centre
-MIN_HEIGHT_FRACTION = 0.3  # nose-to-ankle at least this fraction of the image height
-FACING_MIN_SHOULDER_RATIO = 0.35  # shoulder width / torso length when facing the camera
-HIPS_TOLERANCE = 0.35  # hands on hips: wrists within this fraction of torso length of the hips
-
-BODY = (P.NOSE, P.LEFT_SHOULDER, P.RIGHT_SHOULDER, P.LEFT_HIP, P.RIGHT_HIP,
-        P.LEFT_KNEE, P.RIGHT_KNEE, P.LEFT_ANKLE, P.RIGHT_ANKLE)  # fmt: skip
-WRISTS = (P.LEFT_WRIST, P.RIGHT_WRIST)
+# The placement numbers are device.placement's (shared with `ohsa check` and the rules); the
+# start position adds only how far away the person may stand.
+MIN_SCORE = pl.MIN_SCORE
+MIN_MEAN_SCORE = pl.MIN_MEAN_SCORE
 
 STANCES = ("arms_overhead", "heels_raised", "hands_on_hips")  # heels raised: arms overhead too
 
@@ -41,51 +35,37 @@ INSTRUCTIONS = {
     "heels": "Stand with your heels on the wedge and raise both arms straight up overhead.",
 }
 
-
-def _mid(k: np.ndarray, a: int, b: int) -> np.ndarray:
-    return (k[a, :2] + k[b, :2]) / 2
+_DEFAULT_TH = validate_overrides(None, "rules.thresholds")
 
 
-def check_view(view: str, keypoints, width: int, height: int, stance: str = "arms_overhead") -> str | None:
-    """None when this view is ready, else a key of INSTRUCTIONS (the first problem found)."""
+def check_view(view: str, keypoints, width: int, height: int, stance: str = "arms_overhead",
+               thresholds: dict | None = None) -> str | None:
+    """None when this view is ready, else a key of INSTRUCTIONS (the first problem found).
+
+    `thresholds`: the rule thresholds (for how square the front camera must see the person)."""
+    th = thresholds or _DEFAULT_TH
     if keypoints is None:
         return "no_person"
     k = np.asarray(keypoints, dtype=np.float64).reshape(17, 3)
-    if not np.isfinite(k).all() or k[:, 2].mean() < MIN_MEAN_SCORE:
+    if not np.isfinite(k).all() or not pl.person_seen(k):
         return "no_person"
-    seen = k[list(BODY), 2] >= MIN_SCORE
-    if seen.sum() < 3:
+    seen = [pl.seen(k, part, view) for part in pl.PAIRS] + [bool(k[P.NOSE, 2] >= MIN_SCORE)]
+    if sum(seen) < 2:
         return "no_person"
-    if not seen.all():
+    if not all(seen) or pl.cut_off(k, width, height):
         return "not_whole"
-    x, y = k[list(BODY), 0], k[list(BODY), 1]
-    mx, my = EDGE_MARGIN * width, EDGE_MARGIN * height
-    if (x < mx).any() or (x > width - mx).any() or (y < my).any() or (y > height - my).any():
+    top, bottom, trunk = pl.extent(k)
+    if trunk <= 1.0:
         return "not_whole"
-    feet = _mid(k, P.LEFT_ANKLE, P.RIGHT_ANKLE)
-    if abs(feet[0] - width / 2) > SPOT_TOLERANCE * width:
+    if abs(pl.centre(k) - width / 2) > pl.CENTRE_TOLERANCE * width:
         return "off_spot"
-    if feet[1] - k[P.NOSE, 1] < MIN_HEIGHT_FRACTION * height:
+    if top is not None and bottom is not None and (bottom - top) < pl.FILL_MIN * height:
         return "off_spot"  # too far away (or lying down)
-    shoulders = _mid(k, P.LEFT_SHOULDER, P.RIGHT_SHOULDER)
-    hips = _mid(k, P.LEFT_HIP, P.RIGHT_HIP)
-    torso = float(np.hypot(*(hips - shoulders)))
-    if torso <= 1.0:
-        return "not_whole"
-    if view == "front":
-        # Facing the camera: the person's left shoulder is on the image's right, and wide apart.
-        dx = k[P.LEFT_SHOULDER, 0] - k[P.RIGHT_SHOULDER, 0]
-        if dx < FACING_MIN_SHOULDER_RATIO * torso:
-            return "not_facing"
-    wrists = k[list(WRISTS)]
-    if (wrists[:, 2] < MIN_SCORE).any():
-        return "hands" if stance == "hands_on_hips" else "arms"
+    if view == "front" and not pl.facing_camera(k, th):
+        return "not_facing"
     if stance == "hands_on_hips":
-        if (np.abs(wrists[:, 1] - hips[1]) > HIPS_TOLERANCE * torso).any():
-            return "hands"
-    elif (wrists[:, 1] >= k[P.NOSE, 1]).any():  # y grows downwards: wrists above the nose
-        return "arms"
-    return None
+        return None if pl.hands_on_hips(k, view) else "hands"
+    return None if pl.arms_overhead(k, view) else "arms"
 
 
 def person_present(keypoints) -> bool:
@@ -98,7 +78,7 @@ def person_present(keypoints) -> bool:
     k = np.asarray(keypoints, dtype=np.float64).reshape(17, 3)
     if not np.isfinite(k[:, 2]).all():
         return False
-    return k[:, 2].mean() >= MIN_MEAN_SCORE and max(k[P.LEFT_HIP, 2], k[P.RIGHT_HIP, 2]) >= MIN_SCORE
+    return pl.person_seen(k) and max(k[P.LEFT_HIP, 2], k[P.RIGHT_HIP, 2]) >= MIN_SCORE
 
 
 def instruction(code: str, view: str = "") -> str:

@@ -31,7 +31,9 @@ CountReps = Callable[[ViewTrack, str], int]
 def live_counter(thresholds: dict | None = None) -> CountReps:
     """The rule engine's rep counter with these overrides (config `rules.thresholds`), so the
     live count and the final evaluation segment reps the same way."""
-    th = dict(thresholds or {}) or None
+    from device.thresholds import Thresholds
+
+    th = Thresholds.of(thresholds)  # checked once, the same object for every call
 
     def count(view: ViewTrack, name: str) -> int:
         from device.rules import count_reps
