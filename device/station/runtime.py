@@ -181,6 +181,8 @@ class StationRuntime:
         self._preview: dict[str, tuple[int, float, bytes]] = {}
         self._preview_lock = threading.Lock()
         self._ready = threading.Event()
+        self._closed = False
+        self._stuck: list[str] = []
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -250,9 +252,12 @@ class StationRuntime:
         (stuck in native code): empty after a clean stop. With a thread left, the store is closed
         only if its lock comes free in time (a write under way finishes first); SQLite's journal
         keeps it whole either way when the process then exits."""
+        if self._closed:
+            return list(self._stuck)
+        self._closed = True
         deadline = time.monotonic() + timeout
         left = lambda: max(0.0, deadline - time.monotonic())  # noqa: E731
-        stuck: list[str] = []
+        stuck: list[str] = self._stuck
         self._stop.set()
         for worker in self.workers.values():
             worker.stop()

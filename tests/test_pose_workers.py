@@ -1,0 +1,176 @@
+"""Per-camera pose workers: each view on its own thread with its own MoveNet interpreter; a hung
+or failing view does not hold up the other; the watchdog pings only while both come round;
+a clean stop. Real MoveNet on real frames of the shared pair, the real station runtime."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import cv2
+import numpy as np
+import pytest
+
+from device import config as cfg
+from device import sdnotify
+from device.camera import DualCapture
+from device.camera.frame import Frame, FrameSource
+from device.media import open_media
+from device.station import runtime as runtime_mod
+from device.station.runtime import StationRuntime
+from tests.conftest import DATA
+from tests.waiting import wait_until
+
+PAIR = DATA / "overhead-squat-pair"
+
+
+@pytest.fixture(scope="module")
+def frames():
+    """Ten real frames per view (quarter size: the test is about threads, not accuracy)."""
+    out = {}
+    for view, name in (("front", "front.mov"), ("side", "side_oblique.mov")):
+        with open_media(PAIR / name) as media:
+            out[view] = [cv2.resize(rgb, (270, 480), interpolation=cv2.INTER_AREA)
+                         for _, (_, rgb) in zip(range(10), media)]
+    return out
+
+
+class Looped(FrameSource):
+    """Loops frames at 30 fps on time.monotonic (a camera without a camera)."""
+
+    def __init__(self, view, images):
+        self.view, self.images, self.name = view, images, f"{view} frames"
+        self._i, self._t0 = 0, None
+
+    def open(self):
+        pass
+
+    def close(self):
+        pass
+
+    def read(self, timeout=1.0):
+        now = time.monotonic()
+        self._t0 = now if self._t0 is None else self._t0
+        due = self._t0 + self._i / 30.0
+        if due > now:
+            time.sleep(min(due - now, timeout))
+        self._i += 1
+        return Frame(self.view, max(due, now - 1.0), self.images[self._i % len(self.images)], self._i)
+
+
+class Spy:
+    """Wraps one interpreter's infer(): which threads call it; can hang or fail on demand."""
+
+    def __init__(self, movenet):
+        self.threads: set[str] = set()
+        self.calls = 0
+        self.hang = threading.Event()
+        self.release = threading.Event()
+        self.fail = threading.Event()
+        self._movenet, self._infer = movenet, movenet.infer
+        movenet.infer = self  # on this instance only; restore() takes it off again
+
+    def restore(self):
+        self.release.set()
+        del self._movenet.infer
+
+    def __call__(self, square):
+        self.threads.add(threading.current_thread().name)
+        self.calls += 1
+        if self.fail.is_set():
+            raise RuntimeError("interpreter failed")
+        if self.hang.is_set():
+            self.release.wait(30)  # hung inside "native code" until the test lets go
+        return self._infer(square)
+
+
+@pytest.fixture
+def station(tmp_path, movenet, frames, monkeypatch):
+    pings = []
+    monkeypatch.setattr(sdnotify, "watchdog_interval", lambda: 0.2)  # ping every 0.1 s
+    monkeypatch.setattr(sdnotify, "watchdog", lambda: pings.append(time.monotonic()) or True)
+    monkeypatch.setattr(runtime_mod, "WORKER_STUCK_S", 1.0)
+    config = cfg.validate({"station": {"positioning_timeout_s": 600.0},
+                           "panel": {"hold_cancel_s": 0.3, "hold_shutdown_s": 5.0}})
+    capture = DualCapture({v: Looped(v, frames[v]) for v in ("front", "side")}, offline_after_s=5.0)
+    rt = StationRuntime(config, tmp_path / "data", capture=capture, movenet=movenet,
+                        shutdown_action=lambda: None).open()
+    spies = {v: Spy(rt.movenets[v]) for v in ("front", "side")}
+    observed = {"front": [], "side": []}
+    observe = rt.station.observe
+
+    def spy_observe(view, *a, **kw):
+        observed[view].append(threading.current_thread().name)
+        return observe(view, *a, **kw)
+
+    rt.station.observe = spy_observe
+    yield rt, spies, observed, pings
+    for s in spies.values():
+        s.restore()
+    rt.close()  # again after a test's own close: nothing left to do
+
+
+def test_each_view_has_its_own_thread_and_interpreter(station, movenet):
+    rt, spies, observed, _ = station
+    assert rt.movenets["front"] is not rt.movenets["side"]  # two interpreters
+    assert rt.movenets["front"].model_path == rt.movenets["side"].model_path == movenet.model_path
+    assert wait_until(lambda: all(c["status"] == "online" for c in rt.capture.status().values()), 10)
+    assert rt.start()  # a set: pose on every frame
+    assert wait_until(lambda: all(len(observed[v]) >= 20 for v in observed), 20)
+    for view in ("front", "side"):
+        assert set(observed[view]) == {f"pose-{view}"}  # the view's frames: its worker only
+        assert spies[view].threads == {f"pose-{view}"}  # ... on its own interpreter
+        assert rt.workers[view].frames >= 20
+    assert rt.stats()["cameras"]["front"]["processed_fps"] > 0
+
+
+def test_a_hung_view_does_not_hold_up_the_other_and_stops_the_watchdog(station, caplog):
+    rt, spies, observed, pings = station
+    assert wait_until(lambda: all(c["status"] == "online" for c in rt.capture.status().values()), 10)
+    assert wait_until(lambda: len(pings) >= 2, 10)  # both workers come round: pinged
+    assert rt.start()
+    assert wait_until(lambda: spies["front"].calls > 0, 10)
+    spies["front"].hang.set()  # the front's interpreter never returns
+    now = time.monotonic
+    assert wait_until(lambda: not rt.workers["front"].alive(now(), 1.0), 10)
+    side_before = len(observed["side"])
+    assert wait_until(lambda: len(observed["side"]) >= side_before + 30, 20)  # the side goes on
+    assert rt.workers["side"].alive(now(), 2.0)
+    # the supervisor notices and stops pinging: systemd will restart the process
+    caplog.set_level(logging.ERROR, logger="device.station.runtime")
+    hung = lambda: [r for r in caplog.records if "pose-front not coming round" in r.getMessage()]  # noqa: E731
+    assert wait_until(lambda: len(hung()) >= 1, 10)
+    pinged = len(pings)
+    assert wait_until(lambda: len(hung()) >= 3, 10)  # three more watchdog turns ...
+    assert len(pings) == pinged  # ... without a ping
+    # stopping with the front still hung: bounded, and it says which thread is left
+    t0 = time.monotonic()
+    stuck = rt.close(timeout=3.0)
+    assert "pose-front" in stuck and "pose-side" not in stuck and time.monotonic() - t0 < 6.0
+    spies["front"].release.set()
+    assert rt.workers["front"].join(10)
+
+
+def test_a_failing_view_keeps_going_and_the_other_is_untouched(station):
+    rt, spies, observed, _ = station
+    assert wait_until(lambda: all(c["status"] == "online" for c in rt.capture.status().values()), 10)
+    assert rt.start()
+    spies["front"].fail.set()
+    assert wait_until(lambda: rt.workers["front"].errors >= 2, 10)  # each frame fails, logged
+    side_before = len(observed["side"])
+    assert wait_until(lambda: len(observed["side"]) >= side_before + 30, 20)
+    assert rt.workers["front"].alive(time.monotonic(), 2.0)  # failing, not hung: it comes round
+    spies["front"].fail.clear()
+    front_before = len(observed["front"])
+    assert wait_until(lambda: len(observed["front"]) > front_before, 10)  # and recovers
+
+
+def test_a_clean_stop_ends_every_worker(station):
+    rt, _, observed, _ = station
+    assert rt.start()
+    assert wait_until(lambda: all(len(observed[v]) >= 5 for v in observed), 20)
+    workers = list(rt.workers.values())
+    assert rt.close() == []
+    assert not any(w.thread.is_alive() for w in workers)
+    assert np.all([w.errors == 0 for w in workers])
