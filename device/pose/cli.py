@@ -115,7 +115,8 @@ def _cmd_bench(args) -> int:
         model_path=model_path, threads=threads,
     )
     if args.json:
-        keys = ("runtime", "invoke_ms", "frame_ms", "two_view_fps", "peak_rss_mb")
+        keys = ("runtime", "invoke_ms", "frame_ms", "two_view_fps", "peak_rss_mb",  # the first form's
+                "two_view_fps_cpu", "two_view_fps_alternating", "frame_over_invoke_cpu", "load_average")
         print(json.dumps({k: report[k] for k in keys}))
     else:
         print(format_report(report))
