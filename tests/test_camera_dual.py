@@ -291,3 +291,48 @@ def test_stop_is_prompt_even_while_waiting_for_a_restart():
     cap.stop()
     waiter.join(2)
     assert time.monotonic() - start < 2.5 and not waiter.is_alive()
+
+
+def test_recordings_are_held_then_played_in_lock_step(tmp_path):
+    """Two recordings of different length as cameras: held at their first frame when a set
+    starts, then both played from one origin with the longer one's length as the period."""
+    from device.camera.replay import ReplaySource
+
+    long_ = ReplaySource(write_video(tmp_path / "a.mp4", 12), "front", loop=True)
+    short = ReplaySource(write_video(tmp_path / "b.mp4", 7), "side", loop=True)
+    clips = {v: [f.image for f in ReplaySource(p, v, paced=False)]
+             for v, p in (("front", tmp_path / "a.mp4"), ("side", tmp_path / "b.mp4"))}
+    firsts = {v: c[0] for v, c in clips.items()}
+    with DualCapture({"front": long_, "side": short}) as cap:
+        assert wait_until(lambda: all(cap.latest(v) is not None for v in ("front", "side")), 5)
+        assert cap.hold_replays()
+        # from now on each view shows its first frame, again and again
+        held = {v: [] for v in firsts}
+
+        def all_first(view):
+            f = cap.wait_for_frame(view, timeout=1.0)
+            held[view].append(f is not None and np.array_equal(f.image, firsts[view]))
+            return held[view][-3:] == [True] * 3
+
+        assert wait_until(lambda: all_first("front") and all_first("side"), 10)
+        assert cap.play_replays(delay_s=0.2)
+        origin = long_.now() + 0.2
+        frames = {v: [] for v in firsts}
+        deadline = time.monotonic() + 2.0  # into the second period
+        while time.monotonic() < deadline:
+            for view, f in cap.wait_for_frames(timeout=0.2).items():
+                frames[view].append(f)
+    for view, seq in frames.items():
+        played = [f for f in seq if f.t >= origin - 0.05]
+        assert len(played) >= 3
+        for f in played:  # frame k of the clip is due at origin + k / fps in both views
+            k = (f.t - origin) / 0.1
+            assert abs(k - round(k)) < 0.01, (view, f.t, origin)
+            i = round(k) % 12  # the period: 12 frames; the shorter clip holds its last frame
+            assert np.array_equal(f.image, clips[view][min(i, len(clips[view]) - 1)]), (view, k)
+    assert long_._period == short._period == pytest.approx(1.2)  # the longer clip's length
+
+
+def test_play_replays_without_recordings_does_nothing():
+    cap = DualCapture({"front": FaultySource("front")})
+    assert cap.hold_replays() is False and cap.play_replays() is False
