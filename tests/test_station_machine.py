@@ -638,3 +638,21 @@ def test_a_set_cancelled_while_it_is_saved_is_not_kept(rig):
     workers[-1].join(10.0)
     assert not workers[-1].is_alive()
     assert r.state == "cancelled" and r.store.count() == 0
+
+
+def test_a_side_view_needs_only_the_near_side():
+    """Seen from the side the far shoulder, hip, knee, ankle and wrist hide behind the body
+    (MoveNet scores them 0.1-0.4): the near side is enough there, not in the front view."""
+    far = [P.RIGHT_SHOULDER, P.RIGHT_HIP, P.RIGHT_KNEE, P.RIGHT_ANKLE, P.RIGHT_WRIST, P.RIGHT_ELBOW]
+    side = person("side")
+    side[far, 2] = 0.1
+    assert check_view("side", side, W, H) is None
+    front = person("front")
+    front[far, 2] = 0.1
+    assert check_view("front", front, W, H) == "not_whole"
+    side[P.LEFT_ANKLE, 2] = 0.1  # now neither ankle
+    assert check_view("side", side, W, H) == "not_whole"
+    # a far point left where MoveNet guessed it, off the picture, does not count as cut off
+    side = person("side")
+    side[P.RIGHT_ELBOW] = (W + 40, 100, 0.05)
+    assert check_view("side", side, W, H) is None

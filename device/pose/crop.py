@@ -92,7 +92,7 @@ def warp(rgb: np.ndarray, square: Square, size: int = INPUT_SIZE) -> np.ndarray:
     np.bitwise_or.outer(by << 16, bx & 0xFFFF, out=xy.view(np.int32)[..., 0])
     if xy[0, 0, 0] != bx[0]:  # big-endian machine: the pair packs the other way round
         xy[..., 0], xy[..., 1] = bx[None, :], by[:, None]
-    table = np.add.outer(fy * _SUB, fx).astype(np.uint16)
+    table = np.add.outer((fy * _SUB).astype(np.uint16), fx.astype(np.uint16))  # < 1024: fits
     return cv2.remap(rgb, xy, table, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=(0, 0, 0))
 
 

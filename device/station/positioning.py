@@ -22,6 +22,9 @@ from device.thresholds import validate_overrides
 MIN_SCORE = pl.MIN_SCORE
 MIN_MEAN_SCORE = pl.MIN_MEAN_SCORE
 
+BODY = (P.NOSE, P.LEFT_SHOULDER, P.RIGHT_SHOULDER, P.LEFT_HIP, P.RIGHT_HIP,
+        P.LEFT_KNEE, P.RIGHT_KNEE, P.LEFT_ANKLE, P.RIGHT_ANKLE)  # fmt: skip
+
 STANCES = ("arms_overhead", "heels_raised", "hands_on_hips")  # heels raised: arms overhead too
 
 INSTRUCTIONS = {
@@ -49,9 +52,9 @@ def check_view(view: str, keypoints, width: int, height: int, stance: str = "arm
     k = np.asarray(keypoints, dtype=np.float64).reshape(17, 3)
     if not np.isfinite(k).all() or not pl.person_seen(k):
         return "no_person"
-    seen = [pl.seen(k, part, view) for part in pl.PAIRS] + [bool(k[P.NOSE, 2] >= MIN_SCORE)]
-    if sum(seen) < 2:
+    if (k[list(BODY), 2] >= MIN_SCORE).sum() < 3:
         return "no_person"
+    seen = [pl.seen(k, part, view) for part in pl.PAIRS] + [bool(k[P.NOSE, 2] >= MIN_SCORE)]
     if not all(seen) or pl.cut_off(k, width, height):
         return "not_whole"
     top, bottom, trunk = pl.extent(k)
