@@ -91,19 +91,21 @@ def test_replay_fast_gives_file_time_rgb_and_ends(video):
 
 
 def test_replay_paced_follows_the_frame_rate_on_the_monotonic_clock(video):
-    src = ReplaySource(video, "front", paced=True)
-    start = time.monotonic()
+    clock = FakeTime()
+    src = ReplaySource(video, "front", paced=True, clock=clock, sleep=clock.sleep)
+    start = clock()
     frames = [src.read(timeout=1.0) for _ in range(6)]
-    elapsed = time.monotonic() - start
     src.close()
-    assert 0.4 <= elapsed < 1.5  # 6 frames at 10 fps: the 6th is due 0.5 s after the first
+    assert clock() - start == pytest.approx(0.5)  # 6 frames at 10 fps: the 6th is due 0.5 s on
     ts = np.array([f.t for f in frames])
     assert np.allclose(np.diff(ts), 0.1, atol=1e-6)
-    assert abs(ts[0] - start) < 0.5  # stamped on time.monotonic()
+    assert ts[0] == pytest.approx(start)  # stamped on the source's clock
+    assert ReplaySource(video)._clock is time.monotonic  # which is time.monotonic by default
 
 
 def test_replay_paced_read_returns_none_when_the_next_frame_is_not_due(video):
-    src = ReplaySource(video, paced=True, fps=None)
+    clock = FakeTime()
+    src = ReplaySource(video, paced=True, fps=None, clock=clock, sleep=clock.sleep)
     assert src.read(timeout=1.0) is not None
     assert src.read(timeout=0.01) is None  # next frame due in 0.1 s
     assert src.read(timeout=1.0) is not None
@@ -157,7 +159,7 @@ def test_usb_source_converts_to_rgb_and_applies_rotation_and_mirror(video):
     src.close()
     assert frame.image.shape == (48, 64, 3)
     assert is_red(corner_colour(frame.image, "bl"))  # 180 then mirror: top-left -> bottom-left
-    assert abs(frame.t - time.monotonic()) < 1.0
+    assert abs(frame.t - time.monotonic()) < 30.0  # on the monotonic clock (not file time 0)
 
 
 def test_usb_source_missing_device_and_end_of_input(video, tmp_path):
@@ -203,7 +205,7 @@ def test_picamera_pinned_by_id_gives_rgb_lores_frames(two_picams):
     assert frame.image.shape == (200, 300, 3) and frame.image.flags.c_contiguous
     assert is_red(corner_colour(frame.image, "tl"))
     assert corner_colour(frame.image, "br")[2] > 180  # blue stays blue
-    assert abs(frame.t - time.monotonic()) < 0.5
+    assert abs(frame.t - time.monotonic()) < 30.0  # on the monotonic clock (not the sensor's)
 
 
 def test_picamera_main_stream_rgb888_is_bgr_in_memory(two_picams):
@@ -224,7 +226,7 @@ def test_picamera_capture_times_out_on_a_stalled_camera(two_picams):
         cam_fake.stall()
         start = time.monotonic()
         assert src.read(timeout=0.15) is None
-        assert time.monotonic() - start < 0.6
+        assert time.monotonic() - start < 5.0  # returned, not blocked (bound loose under load)
         assert src._cam._queued_jobs == 0  # the timed-out job was cancelled
         cam_fake.resume()
         assert src.read(timeout=1.0) is not None
