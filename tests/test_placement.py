@@ -100,3 +100,20 @@ def test_ohsa_check_and_the_rules_give_the_same_skew(tmp_path, movenet):
     # the oblique side camera: both say it is over the limit, by one number
     assert rules["side"]["status"] == "unusable" and checked["side"]["orientation"] == "oblique"
     assert checked["side"]["skew_deg"] > TH["side_max_skew_deg"] and code == 1
+
+
+def test_the_rules_view_measure_is_placements(movenet):
+    """The rule engine's width ratio of a view (device.rules.views.width_ratio on the cleaned
+    signals) is placement.width_ratio on the same points, so the rules can call it directly."""
+    from device.rules import signals, views
+
+    with open_media(PAIR / "side_oblique.mov") as media:
+        frames = [rgb for _, (_, rgb) in zip(range(40), media)]
+    kps = np.array([estimate_image(movenet, rgb).to_array() for rgb in frames])
+    vt = ViewTrack(frames[0].shape[1], frames[0].shape[0], 30.0, np.arange(len(kps)) / 30.0, kps)
+    for name in ("front", "side"):
+        vs = views.analyse(name, signals.prepare(name, vt, TH), TH)
+        idx = np.arange(len(kps))
+        points = np.stack([vs.v.x, vs.v.y], axis=-1)
+        assert pl.width_ratio(points[idx], vs.near) == pytest.approx(views.width_ratio(vs, idx), abs=1e-12)
+        assert vs.near == (pl.near_side(kps) if name == "side" else None)
