@@ -656,3 +656,41 @@ def test_a_side_view_needs_only_the_near_side():
     side = person("side")
     side[P.RIGHT_ELBOW] = (W + 40, 100, 0.05)
     assert check_view("side", side, W, H) is None
+
+
+def test_frames_are_kept_outside_the_lock_and_not_after_the_set():
+    """Recorder.keep (downscaling a frame) runs without the state machine's lock; once the set
+    is closed and handed to the analysis, a late frame of the other view changes nothing."""
+    from device.station.recorder import Recorder
+
+    rec = Recorder(started=0.0, target_reps=3, count_reps=lambda vt, name: 0)
+    img = np.zeros((H, W, 3), np.uint8)
+    for i in range(5):
+        t = i * DT
+        for v in ("front", "side"):
+            rec.add(v, t, person(v), W, H, now=t)
+            rec.keep(v, t, img, person(v))
+    keepers = rec.close()
+    kept = {v: len(k.frames()) for v, k in keepers.items()}
+    assert all(n > 0 for n in kept.values())
+    rec.keep("side", 1.0, img, person("side", depth=1.0))  # a frame arriving after the end
+    assert {v: len(k.frames()) for v, k in keepers.items()} == kept
+
+
+def test_observe_keeps_the_frame_after_releasing_the_lock(rig):
+    r = rig()
+    r.to_recording()
+    held = []
+    rec = r.station._rec
+    keep = rec.keep
+
+    def spy(view, t, image, kps):
+        held.append(r.station._lock._is_owned())  # RLock: is it held by this thread?
+        keep(view, t, image, kps)
+
+    rec.keep = spy
+    img = np.zeros((H, W, 3), np.uint8)
+    r.clock.advance(DT)
+    r.station.observe("front", r.t + DT, person("front"), W, H, img)
+    assert held == [False]
+    assert rec.keepers["front"].frames()

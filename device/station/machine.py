@@ -227,15 +227,19 @@ class Station:
 
     def observe(self, view, t, keypoints, width, height, image=None) -> None:
         """One processed frame of one view: keypoints (17, 3) in pixels, or None (no pose)."""
+        rec = None
         with self._lock:
             now = self._clock()
             self._last_frame[view] = now
             kps = None if keypoints is None else np.asarray(keypoints, dtype=np.float64).reshape(17, 3)
             self._latest[view] = (kps, int(width), int(height), now)
             if self._state == "recording":
-                self._record(view, t, kps, width, height, image, now)
+                rec = self._rec
+                self._record(view, t, kps, width, height, now)
             elif self._state in ("positioning", "countdown"):
                 self._check_position(now)
+        if rec is not None:
+            rec.keep(view, t, image, kps)  # downscaling the frame: outside the lock
         self._flush()
 
     def tick(self) -> None:
@@ -519,8 +523,8 @@ class Station:
 
     # -- recording ----------------------------------------------------------------------------
 
-    def _record(self, view, t, kps, width, height, image, now) -> None:
-        reps = self._rec.add(view, t, kps, width, height, image, now)
+    def _record(self, view, t, kps, width, height, now) -> None:
+        reps = self._rec.add(view, t, kps, width, height, now)
         if reps is None:
             return
         self._message = self._recording_message()
@@ -532,7 +536,7 @@ class Station:
         rec = self._rec
         job = Job(
             token=self._token, kind=self._kind, parent_id=self._parent_id,
-            parent_result=self._parent_result, track=rec.track(), keepers=rec.keepers,
+            parent_result=self._parent_result, track=rec.track(), keepers=rec.close(),
             live_reps=rec.reps, started=rec.started, ended=now,
         )
         self._rec = None

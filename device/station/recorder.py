@@ -1,19 +1,26 @@
 """One set being recorded: the keypoints per view, the kept frames and the live rep count.
 
     rec = Recorder(started=now, target_reps=5, count_reps=counter)
-    new_reps = rec.add(view, t, keypoints, width, height, image, now)   # None, or the new count
-    rec.track()          # device.track.Track of what was recorded
-    rec.keepers          # {view: ViewKeeper}: each rep's bottom frames, for stills and silhouettes
+    new_reps = rec.add(view, t, keypoints, width, height, now)   # None, or the new count
+    rec.keep(view, t, image, keypoints)   # the frame, for stills and silhouettes (outside the lock)
+    keepers = rec.close()   # {view: ViewKeeper}: each rep's bottom frames; no frame kept after
+    rec.track()             # device.track.Track of what was recorded
 
 The state machine (`device.station.machine`) owns one while it is in `recording` and decides
 what a count means (stop at the target, a message for the page); this module only records.
 `count_reps(view_track, view_name)` is the live counter: `live_counter(thresholds)` gives the
 rule engine's own, with the same threshold overrides the final evaluation uses.
+
+`add` is cheap and runs under the state machine's lock. `keep` downscales the frame (a few ms
+for a 1080x1920 frame) and runs on the view's own pose worker outside that lock, so the two
+views do not wait for each other's frames; each view's keeper has its own small lock, taken by
+`keep`, by the live counter's rep boundaries and by `close`, after which nothing is kept.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable
 
 import numpy as np
@@ -60,21 +67,22 @@ class Recorder:
         self.keypoints: dict[str, list] = {v: [] for v in VIEWS}
         self.keepers = {v: ViewKeeper(max_reps=target_reps + 1) for v in VIEWS}
         self.seen: dict[str, float] = {}  # clock time the person was last seen, per view
+        self._keeping = {v: threading.Lock() for v in VIEWS}
+        self._closed = False
         self.reps = 0
         self.view_reps = {v: 0 for v in VIEWS}  # the live count per view; `reps` is the larger
         self._counted_at = {v: -math.inf for v in VIEWS}
 
     def add(self, view: str, t: float, kps: np.ndarray | None, width: int, height: int,
-            image=None, now: float = 0.0) -> int | None:
-        """One processed frame; returns the new rep count when the live counter went up."""
+            now: float = 0.0) -> int | None:
+        """One processed frame's keypoints; returns the new rep count when the live counter
+        went up (then the keepers start the next rep)."""
         self.sizes.setdefault(view, (int(width), int(height)))
         if positioning.person_present(kps):
             self.seen[view] = now
         if kps is not None:
             self.times[view].append(float(t))
             self.keypoints[view].append(kps)
-            if image is not None:
-                self.keepers[view].add(float(t), image, kps)
         # counted on the view whose frame this is (the two views' frames take turns)
         if kps is None or now - self._counted_at[view] < self.count_every_s:
             return None
@@ -86,10 +94,26 @@ class Recorder:
         if reps <= self.reps:
             return None
         for _ in range(reps - self.reps):
-            for keeper in self.keepers.values():
-                keeper.end_rep()
+            for v, keeper in self.keepers.items():
+                with self._keeping[v]:
+                    keeper.end_rep()
         self.reps = reps
         return reps
+
+    def keep(self, view: str, t: float, image, kps: np.ndarray | None) -> None:
+        """Keep this frame for the set's stills and silhouettes (the view's thread only)."""
+        if image is None or kps is None:
+            return
+        with self._keeping[view]:
+            if not self._closed:
+                self.keepers[view].add(float(t), image, kps)
+
+    def close(self) -> dict:
+        """The set is over: the keepers, which no later frame changes (the analysis owns them)."""
+        for lock in self._keeping.values():
+            with lock:
+                self._closed = True
+        return self.keepers
 
     def last_seen(self, view: str) -> float:
         return self.seen.get(view, self.started)
