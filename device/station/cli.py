@@ -111,7 +111,9 @@ def add_parser(sub) -> None:
         "run",
         help="the station: cameras (or looped recordings), pose, rules, panel, web",
         description="Run the station. With --front/--side the recordings are looped and paced "
-        "in real time instead of cameras. Without cameras it still starts and says which is missing.",
+        "in real time instead of cameras; a set holds both at their first frame through positioning "
+        "and countdown, then plays them from there in lock-step. Without cameras it still starts "
+        "and says which is missing.",
     )
     p.add_argument("--config", help="config file (default: OHSA_CONFIG, then /etc/ohsa/ohsa.toml)")
     p.add_argument("--data-dir", help="where assessments are kept (default: OHSA_DATA_DIR, ...)")
