@@ -35,7 +35,7 @@ import cv2
 import numpy as np
 
 from device.errors import InputError
-from device.pose.types import KEYPOINT_NAMES
+from device.keypoints import KEYPOINT_NAMES
 from device.vocabulary import COMPENSATIONS, PRESENT, VIEWS
 
 MAX_HEIGHT = 720

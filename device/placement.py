@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from device.pose.types import BodyPart as P
+from device.keypoints import BodyPart as P
 
 # The placement numbers (the one home of these facts).
 MIN_SCORE = 0.3  # a keypoint counts as seen at this MoveNet score

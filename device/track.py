@@ -20,7 +20,7 @@ import numpy as np
 
 from device import atomic
 from device.errors import InputError
-from device.pose.types import KEYPOINT_NAMES, Pose
+from device.keypoints import KEYPOINT_NAMES, Pose
 from device.vocabulary import FORMAT_KEYPOINTS, VIEWS
 
 N_KEYPOINTS = len(KEYPOINT_NAMES)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 
 from device import config as cfg
-from device.pose.types import BodyPart as P
+from device.keypoints import BodyPart as P
 from device.vocabulary import ABSENT, COMPENSATIONS, FORMAT_RESULT, PRESENT
 from tests.hand_clock import HandClock
 

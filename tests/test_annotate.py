@@ -10,7 +10,7 @@ import pytest
 
 from device.annotate import FINDING, MAX_HEIGHT, SKELETON, annotate
 from device.errors import InputError
-from device.pose.types import KEYPOINT_NAMES
+from device.keypoints import KEYPOINT_NAMES
 
 
 def _frame(path, index: int = 0) -> np.ndarray:

@@ -9,7 +9,7 @@ import pytest
 
 from device import config, paths, track
 from device.errors import ConfigError, InputError
-from device.pose.types import Pose
+from device.keypoints import Pose
 from device.vocabulary import COMPENSATION_IDS, COMPENSATIONS, REGION_IDS
 
 

@@ -5,7 +5,7 @@ import pytest
 
 from device.pose import crop
 from device.pose.crop import Square, around_keypoints, whole_frame
-from device.pose.types import BodyPart
+from device.keypoints import BodyPart
 
 
 @pytest.mark.parametrize("w, h", [(640, 480), (480, 640), (500, 500), (1080, 1920)])

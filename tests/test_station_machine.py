@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from device.panel import open_panel
-from device.pose.types import BodyPart as P
+from device.keypoints import BodyPart as P
 from device.station import Station
 from device.station.positioning import check_view, person_present
 from device.store import Store

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from device.pose.types import BodyPart as P
+from device.keypoints import BodyPart as P
 
 KEEP_LONG_SIDE = 640  # kept frames: stills and silhouettes (at 480 the low back is too small to judge)
 AROUND = 3  # frames kept on each side of a rep's bottom (0.1 s at 30 fps)

@@ -24,7 +24,7 @@ import numpy as np
 
 from device import placement as pl
 from device.placement import DARK_MEAN, FILL_MAX, FILL_MIN, MIN_SCORE
-from device.pose.types import BodyPart as B
+from device.keypoints import BodyPart as B
 
 log = logging.getLogger(__name__)
 

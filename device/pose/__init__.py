@@ -8,7 +8,7 @@
 Heavy imports (OpenCV, LiteRT) load on first use of these names.
 """
 
-from device.pose.types import KEYPOINT_NAMES, BodyPart, Keypoint, Pose
+from device.keypoints import KEYPOINT_NAMES, BodyPart, Keypoint, Pose
 
 __all__ = ["KEYPOINT_NAMES", "BodyPart", "Keypoint", "Pose", "MoveNet", "PoseTracker", "estimate_image"]
 

@@ -18,7 +18,7 @@ from typing import NamedTuple
 import cv2
 import numpy as np
 
-from device.pose.types import BodyPart
+from device.keypoints import BodyPart
 
 INPUT_SIZE = 192
 

@@ -21,7 +21,7 @@ import numpy as np
 from device.pose import crop
 from device.pose.movenet import MoveNet
 from device.pose.smoothing import OneEuro
-from device.pose.types import Pose
+from device.keypoints import Pose
 
 log = logging.getLogger(__name__)
 

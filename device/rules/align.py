@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from device.pose.types import BodyPart
+from device.keypoints import BodyPart
 from device.track import ViewTrack
 
 RATE_HZ = 30.0  # common resampling rate

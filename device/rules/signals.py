@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from device.pose.types import BodyPart as B
+from device.keypoints import BodyPart as B
 from device.track import ViewTrack
 
 PARTS = ("eye", "ear", "shoulder", "elbow", "wrist", "hip", "knee", "ankle")

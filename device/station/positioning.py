@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from device import placement as pl
-from device.pose.types import BodyPart as P
+from device.keypoints import BodyPart as P
 from device.thresholds import validate_overrides
 
 # The placement numbers are device.placement's (shared with `ohsa check` and the rules); the

@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from device import verdict
-from device.pose.types import KEYPOINT_NAMES
+from device.keypoints import KEYPOINT_NAMES
 from device.thresholds import THRESHOLDS
 from device.vocabulary import ABSENT, COMPENSATIONS, FORMAT_KEYPOINTS, FORMAT_RESULT, PRESENT
 

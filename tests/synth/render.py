@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from device.pose.types import KEYPOINT_NAMES
+from device.keypoints import KEYPOINT_NAMES
 from device.track import Track, ViewTrack
 
 # --- body dimensions (metres), an adult of about 1.75 m ---------------------------------------

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from device.pose.types import BodyPart as B
+from device.keypoints import BodyPart as B
 from device.track import Track, ViewTrack
 
 # Compensation magnitudes the generator can inject, in the units of `Movement.compensations`:

@@ -1,4 +1,8 @@
-"""Plain data types for a pose: COCO-17 keypoints in pixels of the original frame."""
+"""Plain data types for a pose: COCO-17 keypoints in pixels of the original frame.
+
+A foundation: the pose pipeline, the keypoint track and the rules all import it; it imports
+only numpy.
+"""
 
 from __future__ import annotations
 
