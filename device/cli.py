@@ -19,8 +19,7 @@ COMMAND_MODULES = (
     "device.model",  # ohsa model fetch | install
     "device.pose.cli",  # ohsa pose, ohsa track, ohsa bench
     "device.rules.cli",  # ohsa rules
-    "device.analysis.cli",  # ohsa assess
-    "device.camera.cli",  # ohsa check
+    "device.analysis.cli",  # ohsa assess, ohsa check
     "device.station.cli",  # ohsa run
     "device.calibrate",  # ohsa calibrate [mat]
     "device.config_cli",  # ohsa config check | schema

@@ -1,6 +1,6 @@
 """Is the person placed right for a camera: the one set of placement numbers and the one skew
 computation, for the station's positioning (device.station.positioning), `ohsa check`
-(device.camera.check) and the rule engine's view gates (device.rules).
+(device.analysis.check) and the rule engine's view gates (device.rules).
 
 Keypoints are MoveNet's `(17, 3)` x, y (pixels), score per frame, or `(N, 17, 3)` for N frames.
 

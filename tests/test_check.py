@@ -9,7 +9,7 @@ import json
 import numpy as np
 import pytest
 
-from device.camera.check import FILL_MAX, FILL_MIN, check_view, sample_recording
+from device.analysis.check import FILL_MAX, FILL_MIN, check_view, sample_recording
 from device.cli import main
 from device.pose import estimate_image
 from tests.conftest import DATA, MODEL
