@@ -196,3 +196,16 @@ def hands_on_hips(k: np.ndarray, view: str) -> bool:
     _, _, trunk = extent(k)
     hips_y = k[[P.LEFT_HIP, P.RIGHT_HIP], 1].mean()
     return bool((np.abs(w[ok, 1] - hips_y) <= HIPS_TOLERANCE * trunk).all())
+
+
+def person_present(keypoints) -> bool:
+    """Someone is there (during a set): a confident skeleton with at least one hip seen.
+
+    Lenient on purpose: at the bottom of a squat knees and ankles drop to scores of 0.35-0.7.
+    """
+    if keypoints is None:
+        return False
+    k = np.asarray(keypoints, dtype=np.float64).reshape(17, 3)
+    if not np.isfinite(k[:, 2]).all():
+        return False
+    return person_seen(k) and max(k[P.LEFT_HIP, 2], k[P.RIGHT_HIP, 2]) >= MIN_SCORE

@@ -11,7 +11,8 @@ import pytest
 from device.panel import open_panel
 from device.keypoints import BodyPart as P
 from device.station import Station
-from device.station.positioning import check_view, person_present
+from device.placement import person_present
+from device.station.positioning import check_view
 from device.store import Store
 from device.vocabulary import REGION_IDS
 from tests.station_fakes import H, W, Clock, depth_at, person, result_from_reps, station_config
@@ -661,7 +662,7 @@ def test_a_side_view_needs_only_the_near_side():
 def test_frames_are_kept_outside_the_lock_and_not_after_the_set():
     """Recorder.keep (downscaling a frame) runs without the state machine's lock; once the set
     is closed and handed to the analysis, a late frame of the other view changes nothing."""
-    from device.station.recorder import Recorder
+    from device.analysis.recorder import Recorder
 
     rec = Recorder(started=0.0, target_reps=3, count_reps=lambda vt, name: 0)
     img = np.zeros((H, W, 3), np.uint8)

@@ -20,6 +20,7 @@ import numpy as np
 
 from device.analysis.keeper import ViewKeeper
 from device.analysis.pipeline import analyse
+from device.analysis.recorder import Recorder, live_counter
 from device.camera.replay import ReplaySource
 from device.errors import InputError
 from device.rules.align import Alignment, estimate_offset
@@ -32,26 +33,22 @@ MAX_REPS = 12  # bottoms kept per view: a recording may hold more reps than a st
 log = logging.getLogger(__name__)
 
 
-COUNT_EVERY_S = 0.2  # as the station's live counter: the keeper's rep boundaries
-
-
 def track_recording(source: ReplaySource, movenet, keep: bool = False, limit_s: float | None = None,
                     thresholds: Thresholds | None = None) -> tuple[ViewTrack, ViewKeeper | None]:
     """Every frame of `source` through a fresh PoseTracker: a ViewTrack in the frames' pixels,
-    and (with `keep`) the frames a set keeps (`ViewKeeper`: standing frames and each rep's
-    bottom, reps counted live as the station counts them). `limit_s` stops after that much
-    recording time (a looped source runs for ever otherwise)."""
+    and (with `keep`) the frames a set keeps: recorded with the station's own `Recorder` (its
+    live rep counter marks each rep's bottom for the keeper), the frames' times as its clock.
+    `limit_s` stops after that much recording time (a looped source runs for ever otherwise)."""
     from device.pose import PoseTracker
-    from device.rules import count_reps
 
     source.open()  # InputError for a missing or undecodable file
     width, height = source.size
     fps = source.fps
-    keeper = ViewKeeper(max_reps=MAX_REPS) if keep else None
+    view = source.view
+    rec = Recorder(0.0, MAX_REPS, live_counter(thresholds), views=(view,)) if keep else None
     tracker = PoseTracker(movenet)
     store = _Growing()
     first_t = None
-    counted_at, reps = -math.inf, 0
     try:
         for frame in source:
             if first_t is None:
@@ -65,22 +62,15 @@ def track_recording(source: ReplaySource, movenet, keep: bool = False, limit_s: 
                 )
             kps = tracker.process(frame.image, frame.t).to_array()
             store.add(frame.t, kps)
-            if keeper is None:
-                continue
-            keeper.add(frame.t, frame.image, kps)
-            if frame.t - counted_at >= COUNT_EVERY_S:
-                counted_at = frame.t
-                times, keypoints = store.arrays()
-                now = count_reps(ViewTrack(width, height, fps, times, keypoints), thresholds, source.view)
-                for _ in range(now - reps):
-                    keeper.end_rep()
-                reps = max(reps, now)
+            if rec is not None:
+                rec.add(view, frame.t, kps, width, height, now=frame.t)
+                rec.keep(view, frame.t, frame.image, kps)
     finally:
         source.close()
     if not len(store):
         raise InputError(f"{source.path}: no frames could be decoded")
     times, keypoints = store.arrays()
-    return ViewTrack(width, height, fps, times, keypoints), keeper
+    return ViewTrack(width, height, fps, times, keypoints), (rec.close()[view] if rec is not None else None)
 
 
 class _Growing:

@@ -32,7 +32,7 @@ from device.analysis import retest
 from device.analysis.keeper import ViewKeeper
 from device.thresholds import validate_overrides
 from device.station import positioning
-from device.station.recorder import Recorder, live_counter
+from device.analysis.recorder import Recorder, live_counter
 from device.track import Track, ViewTrack
 from device.vocabulary import COMPENSATIONS, PRESENT, VIEWS
 

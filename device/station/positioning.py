@@ -71,18 +71,5 @@ def check_view(view: str, keypoints, width: int, height: int, stance: str = "arm
     return None if pl.arms_overhead(k, view) else "arms"
 
 
-def person_present(keypoints) -> bool:
-    """Someone is there (during a set): a confident skeleton with at least one hip seen.
-
-    Lenient on purpose: at the bottom of a squat knees and ankles drop to scores of 0.35-0.7.
-    """
-    if keypoints is None:
-        return False
-    k = np.asarray(keypoints, dtype=np.float64).reshape(17, 3)
-    if not np.isfinite(k[:, 2]).all():
-        return False
-    return pl.person_seen(k) and max(k[P.LEFT_HIP, 2], k[P.RIGHT_HIP, 2]) >= MIN_SCORE
-
-
 def instruction(code: str, view: str = "") -> str:
     return INSTRUCTIONS[code].format(view=view)

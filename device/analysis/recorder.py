@@ -6,8 +6,9 @@
     keepers = rec.close()   # {view: ViewKeeper}: each rep's bottom frames; no frame kept after
     rec.track()             # device.track.Track of what was recorded
 
-The state machine (`device.station.machine`) owns one while it is in `recording` and decides
-what a count means (stop at the target, a message for the page); this module only records.
+The station's state machine (`device.station.machine`) owns one while it is in `recording` and
+decides what a count means (stop at the target, a message for the page); `ohsa assess` records
+each replayed recording with one, its frame times as the clock. This module only records.
 `count_reps(view_track, view_name)` is the live counter: `live_counter(thresholds)` gives the
 rule engine's own, with the same threshold overrides the final evaluation uses.
 
@@ -25,8 +26,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from device.station import positioning
 from device.analysis.keeper import ViewKeeper
+from device.placement import person_present
 from device.track import Track, ViewTrack
 from device.vocabulary import VIEWS
 
@@ -58,27 +59,28 @@ def _fps(times: list) -> float:
 
 class Recorder:
     def __init__(self, started: float, target_reps: int, count_reps: CountReps,
-                 count_every_s: float = COUNT_EVERY_S):
+                 count_every_s: float = COUNT_EVERY_S, views: tuple[str, ...] = VIEWS):
         self.started = started
         self.count_reps = count_reps
         self.count_every_s = count_every_s
         self.sizes: dict[str, tuple[int, int]] = {}
-        self.times: dict[str, list] = {v: [] for v in VIEWS}
-        self.keypoints: dict[str, list] = {v: [] for v in VIEWS}
-        self.keepers = {v: ViewKeeper(max_reps=target_reps + 1) for v in VIEWS}
+        self.views = views
+        self.times: dict[str, list] = {v: [] for v in views}
+        self.keypoints: dict[str, list] = {v: [] for v in views}
+        self.keepers = {v: ViewKeeper(max_reps=target_reps + 1) for v in views}
         self.seen: dict[str, float] = {}  # clock time the person was last seen, per view
-        self._keeping = {v: threading.Lock() for v in VIEWS}
+        self._keeping = {v: threading.Lock() for v in views}
         self._closed = False
         self.reps = 0
-        self.view_reps = {v: 0 for v in VIEWS}  # the live count per view; `reps` is the larger
-        self._counted_at = {v: -math.inf for v in VIEWS}
+        self.view_reps = {v: 0 for v in views}  # the live count per view; `reps` is the larger
+        self._counted_at = {v: -math.inf for v in views}
 
     def add(self, view: str, t: float, kps: np.ndarray | None, width: int, height: int,
             now: float = 0.0) -> int | None:
         """One processed frame's keypoints; returns the new rep count when the live counter
         went up (then the keepers start the next rep)."""
         self.sizes.setdefault(view, (int(width), int(height)))
-        if positioning.person_present(kps):
+        if person_present(kps):
             self.seen[view] = now
         if kps is not None:
             self.times[view].append(float(t))
@@ -127,4 +129,4 @@ class Recorder:
         )
 
     def track(self) -> Track:
-        return Track({v: vt for v in VIEWS if (vt := self.view_track(v)) is not None})
+        return Track({v: vt for v in self.views if (vt := self.view_track(v)) is not None})
