@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from device import verdict
+from device import placement, verdict
 from device.rules import decide as dec
 from device.rules import measures, signals, views
 from device.rules import reps as repmod
@@ -150,7 +150,7 @@ def _check_views(states: dict, info: dict, th: dict, have_reps: bool) -> None:
             s.status, s.reason = views.UNUSABLE, f"the person was not seen in the {name} view"
             s.reason_code = "not_visible"
         elif name == "front" and ratio is not None:
-            s.skew_deg = float(np.degrees(np.arccos(np.clip(ratio / th["frontal_width_ratio"], 0, 1))))
+            s.skew_deg = placement.skew_deg("front", ratio, th)
             if s.skew_deg > th["front_max_skew_deg"]:
                 s.reason_code = "camera_placement"
                 s.status, s.reason = views.UNUSABLE, (
@@ -158,10 +158,8 @@ def _check_views(states: dict, info: dict, th: dict, have_reps: bool) -> None:
                     f"{s.skew_deg:.0f} degrees off; at most {th['front_max_skew_deg']:g})"
                 )
         elif name == "side" and ratio is not None:
-            wide = th["frontal_width_ratio"]
-            if front is not None and front_ratio and front.status == views.OK:
-                wide = max(front_ratio, 0.5 * wide)
-            s.skew_deg = float(np.degrees(np.arcsin(np.clip(ratio / wide, 0, 1))))
+            usable_front = front is not None and front.status == views.OK
+            s.skew_deg = placement.skew_deg("side", ratio, th, front_ratio if usable_front else None)
             if s.skew_deg > th["side_max_skew_deg"]:
                 s.reason_code = "camera_placement"
                 s.status, s.reason = views.UNUSABLE, (

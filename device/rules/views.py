@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from device import placement
 from device.rules import reps as repmod
 from device.rules import signals
 from device.rules.signals import NOSE, SIDE, View
@@ -57,26 +58,11 @@ def analyse(name: str, v: View, th: dict) -> ViewState:
 
 
 def width_ratio(vs: ViewState, frames: np.ndarray) -> float | None:
-    """(shoulder width + hip width) / trunk length over `frames`: how square the view is."""
-    v = vs.v
-    L, R = SIDE["left"], SIDE["right"]
+    """(shoulder width + hip width) / trunk length over `frames`: how square the view is (the one
+    computation of `device.placement`, which `ohsa check` and the station's positioning use too)."""
     if len(frames) == 0:
         return None
-    x, y = v.x[frames], v.y[frames]
-    widths = np.abs(x[:, L["shoulder"]] - x[:, R["shoulder"]]) + np.abs(x[:, L["hip"]] - x[:, R["hip"]])
-    if vs.near is None:
-        sx = (x[:, L["shoulder"]] + x[:, R["shoulder"]]) / 2
-        sy = (y[:, L["shoulder"]] + y[:, R["shoulder"]]) / 2
-        hx = (x[:, L["hip"]] + x[:, R["hip"]]) / 2
-        hy = (y[:, L["hip"]] + y[:, R["hip"]]) / 2
-    else:
-        n = SIDE[vs.near]
-        sx, sy, hx, hy = x[:, n["shoulder"]], y[:, n["shoulder"]], x[:, n["hip"]], y[:, n["hip"]]
-    trunk = np.hypot(sx - hx, sy - hy)
-    ok = np.isfinite(widths) & np.isfinite(trunk) & (trunk > 0)
-    if ok.sum() < 3:
-        return None
-    return float(np.median(widths[ok] / trunk[ok]))
+    return placement.width_ratio(np.stack([vs.v.x[frames], vs.v.y[frames]], axis=-1), vs.near)
 
 
 def standing_frames(vs: ViewState, first_start_t: float | None, th: dict) -> np.ndarray:
