@@ -239,6 +239,12 @@ class StorageSettings(Section):
         return self
 
 
+class KioskSettings(Section):
+    """The member's screen at the station (web/templates, web/static/live.js)."""
+
+    sound: bool = Field(True, description="A short tone and a spoken count for each squat on the live page")
+
+
 class Config(Section):
     """The whole file: one section per owner."""
 
@@ -249,6 +255,7 @@ class Config(Section):
     rules: RulesSettings = Field(default_factory=RulesSettings, description="Rule threshold overrides")
     web: WebSettings = Field(default_factory=WebSettings, description="The web pages and their links")
     storage: StorageSettings = Field(default_factory=StorageSettings, description="Keeping assessments; disk limits")
+    kiosk: KioskSettings = Field(default_factory=KioskSettings, description="The member's screen at the station")
 
 
 # Every key with its default, as plain data (the defaults themselves live in the sections above).

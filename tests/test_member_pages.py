@@ -284,8 +284,7 @@ def test_no_start_button_while_the_station_says_pain(new_context, site):
 
 
 def test_sound_off_in_the_config_means_no_tone_and_no_voice(new_context, tmp_path):
-    config = device_config.validate({})
-    config["kiosk"] = dict(config.get("kiosk") or {}, sound=False)
+    config = device_config.validate({"kiosk": {"sound": False}})
     quiet = ms.Site(tmp_path, config=config)
     try:
         quiet.station.set(state="recording", reps=0, message="Squat slowly, arms overhead: 0 of 5.")

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import math
+
 import threading
 import time
 
 import numpy as np
 import pytest
 
+from device.analysis.pipeline import compared
 from device.panel import open_panel
 from device.keypoints import BodyPart as P
 from device.station import Station
@@ -65,7 +68,8 @@ class Rig:
         if job.kind == "heels_raised":
             present.discard("heels_rise")
             present.discard("excessive_forward_lean")
-        return {"result": result_from_reps(reps, present)}
+        result = result_from_reps(reps, present)
+        return {"result": compared(result, job.kind, job.parent_result, job.parent_id)}
 
     def save(self, job, outcome):
         return self.store.save_assessment(
@@ -89,6 +93,15 @@ class Rig:
                 self.station.observe("front", self.t, person("front", d, **pose), W, H)
             if side:
                 self.station.observe("side", self.t, person("side", d, **pose), W, H)
+            self.station.tick()
+
+    def nobody(self, seconds):
+        """Both views keep sending frames in which MoveNet finds nobody."""
+        for _ in range(int(round(seconds / DT))):
+            self.clock.advance(DT)
+            self.t += DT
+            for v in ("front", "side"):
+                self.station.observe(v, self.t, None, W, H)
             self.station.tick()
 
     def squats(self, reps, amplitude=1.0, **pose):
@@ -317,7 +330,8 @@ def test_pain_on_the_page_during_recording_and_on_a_result(rig):
     s = r.station.state()
     assert s["state"] == "pain" and s["referral"] and s["assessment_id"] is None
     assert r.jobs == [] and r.store.count() == 0
-    r.station.press()
+    r.nobody(2.1)  # the person steps off the mat; the next person may start
+    assert r.state == "idle"
     r.to_recording()
     r.squats(3)
     aid = r.station.state()["assessment_id"]
@@ -695,3 +709,38 @@ def test_observe_keeps_the_frame_after_releasing_the_lock(rig):
     r.station.observe("front", r.t + DT, person("front"), W, H, img)
     assert held == [False]
     assert rec.keepers["front"].frames()
+
+
+def test_after_stop_it_hurts_no_new_set_until_the_person_has_left_or_the_wait_is_over(rig):
+    r = rig()
+    r.to_recording()
+    r.squats(1)
+    assert r.station.report_pain()
+    wait = r.config["station"]["message_idle_s"]
+    assert r.station.state()["countdown"] == math.ceil(wait)  # the page shows when Start comes back
+    # Start on the page, the panel's button and Cancel do nothing while the person is there
+    assert r.station.start() is False
+    r.station.press()
+    assert r.station.cancel() is False
+    assert r.station.retest("heels_raised") is False
+    r.frames(5.0)  # still standing on the mat
+    s = r.station.state()
+    assert s["state"] == "pain" and s["countdown"] == math.ceil(wait - 5.0)
+    assert r.station.start() is False
+    r.nobody(1.5)  # stepped away, but not for long enough
+    assert r.state == "pain"
+    r.nobody(0.6)
+    assert r.state == "idle" and r.station.start()  # gone: the next person may start
+
+
+def test_after_stop_it_hurts_a_person_who_stays_waits_out_the_countdown(rig):
+    r = rig()
+    r.to_recording()
+    r.squats(3)
+    assert r.state == "result"
+    assert r.station.report_pain()  # pain reported on the result page
+    wait = r.config["station"]["message_idle_s"]
+    r.frames(wait - 0.5)
+    assert r.state == "pain" and r.station.state()["countdown"] == 1
+    r.frames(0.6)
+    assert r.state == "idle"

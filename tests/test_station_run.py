@@ -307,6 +307,12 @@ def test_faults_stall_person_leaving_too_few_reps_pain_cancel(faulty):
     _press(rt.panel, config, hold=0.5)
     assert _wait(lambda: rt.state()["state"] == "pain", 5), rt.state()
     assert rt.state()["referral"] is True
+    assert rt.start() is False  # no new set while the person in pain is still on the mat
+    for src in sources.values():  # they step off: the station is ready for the next person
+        src.empty.set()
+    assert _wait(lambda: rt.state()["state"] == "idle", 15), rt.state()
+    for src in sources.values():
+        src.empty.clear()
 
     # a long press cancels while positioning
     assert rt.start()

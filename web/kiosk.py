@@ -86,17 +86,10 @@ def live():
         previews=from_kiosk() or auth.is_trainer(),
         views=VIEWS,
         regions=REGIONS,
-        target_reps=ctx()["config"]["station"]["target_reps"],
+        target_reps=ctx()["config"].station.target_reps,
         words=member.LIVE_WORDS,
-        sound=sound_on(ctx()["config"]),
+        sound=ctx()["config"].kiosk.sound,
     )
-
-
-def sound_on(config: dict) -> bool:
-    """kiosk.sound in the config (the rep count's tone and voice); on when the key is missing."""
-    section = config.get("kiosk") if isinstance(config, dict) else None
-    value = section.get("sound", True) if isinstance(section, dict) else True
-    return value is not False
 
 
 @bp.get("/live/preview/<view>.jpg")

@@ -53,8 +53,13 @@ def analyse(
     if kind == "hands_on_hips":
         not_overhead(result)
     result = _refine(result, track, kept or {}, backgrounds or {}, th)
+    return compared(result, kind, parent_result, parent_id)
+
+
+def compared(result: dict, kind: str, parent_result: dict | None, parent_id: str | None) -> dict:
+    """A re-test's result with its comparison against the standard set (`retest.compare`), kept
+    with it: the one place a re-test is compared; the station and the pages show what it kept."""
     if kind != "standard" and parent_result is not None:
-        # kept with the re-test, so the pages show it later without comparing again
         result["retest"] = {"parent_id": parent_id, **retest.compare(parent_result, result, kind)}
     return result
 

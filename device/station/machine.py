@@ -30,9 +30,11 @@ import numpy as np
 
 from device.analysis import retest
 from device.analysis.keeper import ViewKeeper
-from device.thresholds import validate_overrides
-from device.station import positioning
 from device.analysis.recorder import Recorder, live_counter
+from device.config import validate as validate_config
+from device.placement import person_present
+from device.station import positioning
+from device.thresholds import Thresholds
 from device.track import Track, ViewTrack
 from device.vocabulary import COMPENSATIONS, PRESENT, VIEWS
 
@@ -71,6 +73,7 @@ MESSAGES = {
     "shutting_down": "The station is shutting down.",
 }
 COUNTDOWN_SLACK_S = 0.5  # the start position may break this long during the countdown
+PAIN_LEFT_S = 2.0  # after "stop, it hurts": the front camera sees nobody this long -> the person left
 CANCELLED_IDLE_S = 5.0  # "cancelled" goes back to idle sooner than other messages
 INSTRUCTION_HOLD_S = 1.5  # a positioning instruction stays this long at least (unless ready)
 READY_SLACK_S = 0.25  # ready held through a keypoint's score dipping for at most this long
@@ -106,27 +109,27 @@ class Station:
         on_pain: Callable[[str], None] | None = None,
         discard: Callable[[str], None] | None = None,
     ):
-        s = config["station"]
-        self.target_reps = int(s["target_reps"])
-        self.min_reps = min(int(s["min_reps"]), self.target_reps)
-        self.record_limit_s = float(s["record_limit_s"])
-        self.result_idle_s = float(s["result_idle_s"])
-        self.countdown_s = int(s["countdown_s"])
-        self.hold_s = float(s["positioning_hold_s"])
-        self.positioning_timeout_s = float(s["positioning_timeout_s"])
-        self.person_lost_s = float(s["person_lost_s"])
-        self.message_idle_s = float(s["message_idle_s"])
-        self.retest_offer = bool(s["retest_offer"])
-        self.offline_after_s = {v: float(config["cameras"][v]["offline_after_s"]) for v in VIEWS}
+        config = validate_config(config)
+        s = config.station
+        self.target_reps = s.target_reps
+        self.min_reps = min(s.min_reps, self.target_reps)
+        self.record_limit_s = s.record_limit_s
+        self.result_idle_s = s.result_idle_s
+        self.countdown_s = s.countdown_s
+        self.hold_s = s.positioning_hold_s
+        self.positioning_timeout_s = s.positioning_timeout_s
+        self.person_lost_s = s.person_lost_s
+        self.message_idle_s = s.message_idle_s
+        self.retest_offer = s.retest_offer
+        self.offline_after_s = {v: config.cameras[v].offline_after_s for v in VIEWS}
         self._clock = clock
         self._panel = panel
         self._analyse = analyse
         self._save = save
         self._submit = submit or (lambda fn: fn())
         # the live counter segments reps as the final evaluation will: same threshold overrides
-        overrides = (config.get("rules") or {}).get("thresholds") or None
-        self._count_reps = count_reps or live_counter(overrides)
-        self._thresholds = validate_overrides(overrides, "rules.thresholds")  # placement limits
+        self._thresholds = Thresholds(config.rules.thresholds)  # also the placement limits
+        self._count_reps = count_reps or live_counter(self._thresholds)
         self._on_pain = on_pain
         self._discard = discard
         self._lock = threading.RLock()
@@ -145,9 +148,11 @@ class Station:
     # -- events -------------------------------------------------------------------------------
 
     def press(self) -> None:
-        """A short press of the big button."""
+        """A short press of the big button (nothing after "stop, it hurts": see `_pain`)."""
         with self._lock:
-            if self._state == "idle":
+            if self._state == "pain":
+                pass
+            elif self._state == "idle":
                 self._start("standard", None, None)
             elif self._state == "result" or self._state in STOPPED:
                 self._enter("idle")
@@ -163,9 +168,11 @@ class Station:
         self._flush()
 
     def start(self) -> bool:
-        """Start on the kiosk page: a new standard set from idle, a result or a message."""
+        """Start on the kiosk page: a new standard set from idle, a result or a message (not
+        after "stop, it hurts" until the person has left or the wait is over)."""
         with self._lock:
-            ok = self._state == "idle" or self._state == "result" or self._state in STOPPED
+            ok = self._state == "idle" or self._state == "result" or (
+                self._state in STOPPED and self._state != "pain")
             if ok:
                 ok = self._start("standard", None, None)
         self._flush()
@@ -238,6 +245,11 @@ class Station:
                 self._record(view, t, kps, width, height, now)
             elif self._state in ("positioning", "countdown"):
                 self._check_position(now)
+            elif self._state == "pain" and view == "front":
+                if person_present(kps):
+                    self._pain_seen = now
+                else:
+                    self._pain_empty = now
         if rec is not None:
             rec.keep(view, t, image, kps)  # downscaling the frame: outside the lock
         self._flush()
@@ -384,6 +396,8 @@ class Station:
         return True
 
     def _cancel(self) -> bool:
+        if self._state == "pain":
+            return False  # the referral stays until the person has left or the wait is over
         if self._state in ACTIVE:
             self._token += 1
             self._enter("cancelled")
@@ -397,9 +411,14 @@ class Station:
         self._token += 1
 
     def _pain(self) -> None:
+        """Stop, it hurts: a referral instead of a plan, and no new set for this person. The
+        station goes back to idle when they have left the mat (the front camera sees nobody for
+        PAIN_LEFT_S) or after `message_idle_s`; until then Start, the button and Cancel do nothing."""
         aid = self._result["assessment_id"] if self._state == "result" and self._result else None
         self._token += 1
         self._enter("pain")
+        self._pain_seen, self._pain_empty = self._clock(), None
+        self._countdown = self._pain_left(self._since)
         if aid and self._on_pain is not None:
             on_pain = self._on_pain
             self._outbox.append(lambda: on_pain(aid))
@@ -579,9 +598,7 @@ class Station:
     def _show_result(self, outcome: dict, job: Job | None, aid: str | None) -> None:
         result = outcome["result"]
         present = [c for c, e in result["compensations"].items() if e.get("status") == PRESENT]
-        comparison = None
-        if job is not None and job.kind != "standard" and job.parent_result is not None:
-            comparison = result.get("retest") or retest.compare(job.parent_result, result, job.kind)
+        comparison = result.get("retest")  # the analysis compared a re-test with its base, once
         self._result = {
             "assessment_id": aid,
             "kind": job.kind if job else "standard",
@@ -632,10 +649,21 @@ class Station:
         elif st == "result":
             if age >= self.result_idle_s:
                 self._enter("idle")
+        elif st == "pain":
+            left = self._pain_empty is not None and self._pain_empty - self._pain_seen >= PAIN_LEFT_S
+            if age >= self.message_idle_s or left:
+                self._enter("idle")
+            elif self._pain_left(now) != self._countdown:
+                self._countdown = self._pain_left(now)
+                self._bump()
         elif st in STOPPED:
             limit = min(self.message_idle_s, CANCELLED_IDLE_S) if st == "cancelled" else self.message_idle_s
             if age >= limit:
                 self._enter("idle")
+
+    def _pain_left(self, now: float) -> int:
+        """Whole seconds until a new set may start after "stop, it hurts" (the page shows it)."""
+        return max(0, math.ceil(self.message_idle_s - (now - self._since) - 1e-6))
 
     # -- helpers ------------------------------------------------------------------------------
 
@@ -665,7 +693,7 @@ class Station:
             "kind": getattr(self, "_kind", "standard") if self._state != "idle" else None,
             "reps": rec.reps if rec else (res["reps"] if res and self._state == "result" else 0),
             "target_reps": self.target_reps,
-            "countdown": self._countdown if self._state == "countdown" else None,
+            "countdown": self._countdown if self._state in ("countdown", "pain") else None,
             "positioning": dict(self._codes) if self._state == "positioning" else None,
             "assessment_id": res["assessment_id"] if res and self._state == "result" else None,
             "parent_id": res["parent_id"] if res and self._state == "result" else None,

@@ -45,8 +45,9 @@ from device.vocabulary import VIEWS
 
 log = logging.getLogger(__name__)
 
-INFER_STATES = ("positioning", "countdown", "recording")  # pose runs only while a set is under way
-PREVIEW_STATES = INFER_STATES
+# pose runs only while a set is under way, and after "stop, it hurts" (has the person left?)
+INFER_STATES = ("positioning", "countdown", "recording", "pain")
+PREVIEW_STATES = ("positioning", "countdown", "recording")
 PREVIEW_EVERY_S = 0.2  # the kiosk preview is re-encoded at most this often per view
 PREVIEW_LONG_SIDE = 480
 BACKGROUND_EVERY_S = 1.0  # idle: one frame per second per view may teach the empty scene
