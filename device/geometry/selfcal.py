@@ -71,11 +71,11 @@ SETTINGS = {
     "min_score": 0.3,  # a keypoint takes part in the calibration above this score
     "min_points": 10,  # ... and a frame when both views have this many such keypoints
     "scan_max_deg": 110.0,  # yaws scanned round the person, both sides ...
-    "scan_step_deg": 3.0,  # ... at this step, before the solver refines the best of each side
-    "max_iterations": 40,  # solver evaluations per refinement
+    "scan_step_deg": 5.0,  # ... at this step, before the solver refines the best of each side
+    "max_iterations": 12,  # solver evaluations per refinement
     "near_side_score_gap": 0.08,  # mean score gap that tells which side faces the side camera
     "sigma_px_of_person": 0.01,  # reprojection residual unit: 1 % of the person's pixel height
-    "sigma_bone": 0.05,  # relative bone-length scatter over the set
+    "sigma_bone": 0.12,  # relative bone-length scatter over the set (keypoints are not joint centres)
     "sigma_symmetry": 0.04,  # relative left/right bone-length difference
     "sigma_floor": 0.02,  # ankle height scatter, fraction of the body height
     "sigma_vertical_deg": 4.0,  # standing trunk off vertical
@@ -422,7 +422,7 @@ def calibrate_pair(front, side, front_intr: Intrinsics, side_intr: Intrinsics,
         x = x0.copy()
         x[3] = yaws[i]
         final.append(least_squares(_residuals, x, args=(pb, cfg), bounds=(lo, hi), loss="soft_l1",
-                                   x_scale="jac", max_nfev=cfg["max_iterations"], diff_step=1e-4))
+                                   x_scale="jac", max_nfev=cfg["max_iterations"], diff_step=1e-4, tr_solver="lsmr"))
     final.sort(key=lambda r: r.cost)
     best = final[0]
     return _finish(best, final[1:], pb, cfg, H, height_m, len(pick))
