@@ -13,6 +13,7 @@ One frame per set: the feet stay on the mat, so the stance defines it.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,11 +38,18 @@ def _unit(v: np.ndarray) -> np.ndarray:
     return v / n if n > 1e-12 else v * np.nan
 
 
+def _pair_mean(points: np.ndarray, a: int, b: int) -> np.ndarray:
+    """Mean of two keypoints per frame, either one alone when the other is not valid."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # neither valid: NaN
+        return np.nanmean(points[:, [a, b]], axis=1)
+
+
 def standing_frames(points: np.ndarray, up=(0.0, 0.0, 1.0)) -> np.ndarray:
     """(N,) bool: frames where the hips are highest above the ankles (standing)."""
     up = np.asarray(up, dtype=np.float64)
-    hip = np.nanmean(points[:, [L_HIP, R_HIP]], axis=1) @ up
-    ank = np.nanmean(points[:, [L_AN, R_AN]], axis=1) @ up
+    hip = _pair_mean(points, L_HIP, R_HIP) @ up
+    ank = _pair_mean(points, L_AN, R_AN) @ up
     h = hip - ank
     ok = np.isfinite(h)
     if not ok.any():
@@ -51,10 +59,9 @@ def standing_frames(points: np.ndarray, up=(0.0, 0.0, 1.0)) -> np.ndarray:
 
 def estimate_up(points: np.ndarray) -> np.ndarray:
     """Gravity from the standing posture: the median ankle-midpoint -> shoulder-midpoint line."""
-    rough = np.nanmedian(np.nanmean(points[:, [L_SH, R_SH]], 1) - np.nanmean(points[:, [L_AN, R_AN]], 1), 0)
-    st = standing_frames(points, _unit(rough))
-    v = np.nanmean(points[st][:, [L_SH, R_SH]], 1) - np.nanmean(points[st][:, [L_AN, R_AN]], 1)
-    return _unit(np.nanmedian(v, axis=0))
+    v = _pair_mean(points, L_SH, R_SH) - _pair_mean(points, L_AN, R_AN)
+    st = standing_frames(points, _unit(np.nanmedian(v, axis=0)))
+    return _unit(np.nanmedian(v[st], axis=0))
 
 
 def body_frame(points: np.ndarray, floor_up=(0.0, 0.0, 1.0)) -> BodyFrame | None:
@@ -74,7 +81,7 @@ def body_frame(points: np.ndarray, floor_up=(0.0, 0.0, 1.0)) -> BodyFrame | None
     left = _unit(left - (left @ up) * up)
     forward = np.cross(left, up)
     st = standing_frames(pts, up)
-    feet = np.nanmean(pts[st][:, [L_AN, R_AN]], axis=1)
+    feet = _pair_mean(pts[st], L_AN, R_AN)
     feet = feet[np.isfinite(feet).all(axis=1)]
     if not len(feet):
         return None
