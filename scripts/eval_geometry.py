@@ -200,6 +200,27 @@ def real_pair(front_json: str, side_json: str, hfovs: list[float]) -> str:
     return "\n".join(lines)
 
 
+def bench(n: int = 5) -> str:
+    """CPU time of calibration + triangulation + body frame + measures on 30 s two-view sets at 30 fps."""
+    rows = []
+    for i in range(n):
+        case = make_stereo_case(30000 + i, skew_deg=45, reps=8, fps=30.0)
+        t0 = time.process_time()
+        cal = calibrate_pair(case.front, case.side, case.front_camera.intrinsics, case.side_camera.intrinsics)
+        t1 = time.process_time()
+        tri = triangulate_tracks((cal.front, cal.side), case.front, case.side)
+        bf = body_frame(tri.points)
+        measures(bf.to_body(tri.points))
+        t2 = time.process_time()
+        rows.append((t1 - t0, t2 - t1, case.front.times[-1] - case.front.times[0], len(case.front)))
+    a = np.array(rows)
+    return (f"{n} sets of {np.median(a[:, 2]):.0f} s ({np.median(a[:, 3]):.0f} front frames): calibration "
+            f"p50 {1000 * np.median(a[:, 0]):.0f} ms (max {1000 * a[:, 0].max():.0f}), triangulation + body "
+            f"frame + measures p50 {1000 * np.median(a[:, 1]):.0f} ms; total p50 "
+            f"{1000 * np.median(a[:, 0] + a[:, 1]):.0f} ms CPU (time.process_time; load average "
+            f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="one set per camera angle")
@@ -209,7 +230,11 @@ def main(argv=None) -> int:
                     help="calibrate a real pair of tracks (ohsa track output) instead")
     ap.add_argument("--hfov", type=float, nargs="+", default=[62.2],
                     help="fields of view to try for --real (degrees across the image width)")
+    ap.add_argument("--bench", action="store_true", help="CPU time on 30 s sets only")
     a = ap.parse_args(argv)
+    if a.bench:
+        sys.stdout.write(bench() + "\n")
+        return 0
     if a.real:
         sys.stdout.write(real_pair(*a.real, a.hfov) + "\n")
         return 0

@@ -93,11 +93,11 @@ class StereoCase:
 
 def make_stereo_case(seed: int, *, skew_deg: float, cam_height: float = 1.0, distance: float = 3.0,
                      toe_out_deg: float = 0.0, compensations: dict[str, tuple[float, str]] | None = None,
-                     near_side: str = "left", noise: float = 1.0, sizes=None, fps=None) -> StereoCase:
+                     near_side: str = "left", noise: float = 1.0, sizes=None, fps=None, reps: int = 5) -> StereoCase:
     """One reproducible set. `compensations`: id -> (amount in skeleton.AMPLITUDES units, side)."""
     rng = np.random.default_rng(seed)
     body = sk.Body.random(rng)
-    mv = replace(sk.Movement.random(rng), compensations=dict(compensations or {}))
+    mv = replace(sk.Movement.random(rng, reps=reps), compensations=dict(compensations or {}))
     size_f = (sizes or sk.SIZES)[int(rng.integers(len(sizes or sk.SIZES)))]
     size_s = (sizes or sk.SIZES)[int(rng.integers(len(sizes or sk.SIZES)))]
     rate_f = fps or sk.FPS[int(rng.integers(len(sk.FPS)))]
