@@ -205,3 +205,18 @@ def test_self_calibrated_measures_match_the_true_body_at_45_degrees():
     bottom = case.phase >= 0.9 * case.phase.max()
     for k in ("trunk_minus_shin_deg", "trunk_deg", "shin_deg", "arm_vs_trunk_deg"):
         assert abs(np.nanmedian(est[k][bottom]) - np.nanmedian(truth[k][bottom])) < 6.0, k
+
+
+def test_smoothing_averages_valid_points_only():
+    from device.geometry.triangulate import Triangulation, smooth
+
+    t = np.arange(10) / 10.0
+    pts = np.zeros((10, 17, 3))
+    pts[:, 0, 0] = np.where(np.arange(10) % 2, 1.0, -1.0)  # jitter around 0
+    valid = np.ones((10, 17), bool)
+    valid[5, 0] = False
+    pts[5, 0] = np.nan
+    out = smooth(Triangulation(t, pts, np.zeros((10, 17, 2)), valid), window_s=0.3)
+    assert np.isnan(out.points[5, 0]).all() and not out.valid[5, 0]
+    assert np.abs(out.points[2:8, 0, 0][valid[2:8, 0]]).max() < 0.5  # jitter averaged down
+    assert np.isfinite(out.points[valid]).all()

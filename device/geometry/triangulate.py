@@ -149,3 +149,24 @@ def triangulate_tracks(cameras: tuple[Camera, Camera], front, side, **kw) -> Tri
     (the side view interpolated to them)."""
     side_at = resample(side.times, side.keypoints, front.times, side.fps)
     return triangulate_frames(cameras, front.keypoints, side_at, front.times, **kw)
+
+
+def smooth(tri: Triangulation, window_s: float = 0.2) -> Triangulation:
+    """The same triangulation with each valid point averaged over the valid points of a centred
+    window of `window_s` seconds (MoveNet's frame-to-frame jitter; the squat's bottom is slow).
+    Points stay invalid where they were; errors are kept as measured."""
+    n = len(tri.times)
+    if n < 3 or window_s <= 0:
+        return tri
+    dt = float(np.median(np.diff(tri.times)))
+    half = max(1, int(round(window_s / max(dt, 1e-6) / 2)))
+    v = tri.valid[..., None]
+    x = np.where(v, tri.points, 0.0)
+    cx = np.concatenate([np.zeros((1,) + x.shape[1:]), np.cumsum(x, axis=0)])
+    cv = np.concatenate([np.zeros((1,) + v.shape[1:]), np.cumsum(v, axis=0)])
+    lo = np.clip(np.arange(n) - half, 0, n)
+    hi = np.clip(np.arange(n) + half + 1, 0, n)
+    s, c = cx[hi] - cx[lo], cv[hi] - cv[lo]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pts = np.where(tri.valid[..., None], s / c, np.nan)
+    return Triangulation(tri.times, pts, tri.error_px, tri.valid)
