@@ -7,23 +7,32 @@ mid-hip meets the apparent distance); the side camera sits at yaw `psi` round th
 front camera's direction (positive towards the person's left, 90 = square side view), at a
 horizontal distance and a height, aimed at the pivot give or take a small yaw, pitch and roll.
 
-Nine numbers describe the pair: front pitch, roll, height; side yaw round the person, distance,
-height, aim yaw, aim pitch, roll. For a trial pair the 3-D keypoints of a few dozen chosen frames
-are triangulated (confidence-weighted, device.geometry.triangulate), and the solver
-(scipy.optimize.least_squares, soft-L1 robust loss) minimises:
+Ten numbers describe the pair: front pitch, roll, height; side yaw round the person, distance,
+height, aim yaw, aim pitch, roll; and the front camera's distance to the person. For a trial
+pair the 3-D keypoints of 32 chosen frames are triangulated (confidence-weighted,
+device.geometry.triangulate), and the solver (scipy.optimize.least_squares, soft-L1 robust loss)
+minimises:
 
 - the reprojection error in both views, weighted by keypoint confidence, in units of 1 % of the
   person's height in that view's pixels;
 - bone-length constancy over the set (a wrong pair bends the skeleton differently at each
   pose) and left-right symmetry of the bone lengths;
 - the feet on the floor (ankle points about 4.5 % of the height above Z = 0);
-- priors: the standing body is vertical, both cameras are level in roll.
+- priors: the standing body is vertical, both cameras are level in roll, the side camera is
+  aimed at the person, the body has the given (or a typical) height.
 
-A single start falls into the wrong valley too often (the mirror-like ambiguity of two views of a
-near-planar body), so the solver starts from several yaws on both sides (0-100 degrees), refines
-the best few, and keeps the lowest cost. When a clearly different yaw explains the data about as
-well, the calibration is not trusted. Scale comes from the person: the standing height if given,
-else typical segment lengths of a 1.70 m adult (Winter's proportions); angles do not depend on it.
+Two views of a body a few metres away are nearly affine, and a rig on the person's left and its
+mirror image on the right explain the keypoints almost equally well: the side whose keypoints
+score clearly higher in the side view (the far side is hidden) is the side the camera is on; when
+the scores do not tell, both sides are solved and compared. Every number but the yaw has a good
+first guess from each view alone (`_pitch_height`), so the yaw is scanned (0-110 degrees, 5-degree
+steps) and the best start refined. When the other side's solution explains the data about as well,
+the calibration is not trusted. Scale comes from the person: the standing height if given, else
+typical segment lengths of a 1.70 m adult (Winter's proportions); angles do not depend on it.
+
+The field of view must be known (the track's `camera.hfov_deg`, the config's camera module): the
+keypoints barely constrain it, and 15 % too narrow widens the angle between the cameras by about
+5-10 degrees near a square side view (docs/geometry.md).
 
 Plain data out: `PairCalibration` (two `Camera`s and figures) or `CalibrationFailure` (a reason).
 """
