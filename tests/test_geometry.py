@@ -109,6 +109,16 @@ def test_self_calibration_finds_the_angle_between_the_cameras(seed, skew, height
     assert "degrees round toward the front" in cal.describe()
 
 
+def test_the_side_is_found_without_the_far_side_score_cue():
+    """Scores flattened in the side view: both mirror-image rigs are solved, the right one wins."""
+    case = make_stereo_case(302, skew_deg=30)
+    k = case.side.keypoints.copy()
+    k[..., 2] = np.where(k[..., 2] > 0.05, 0.7, k[..., 2])
+    side = ViewTrack(case.side.width, case.side.height, case.side.fps, case.side.times, k)
+    cal = calibrate_pair(case.front, side, case.front_camera.intrinsics, case.side_camera.intrinsics)
+    assert cal.side_on == "left" and abs(cal.angle_between_deg - case.angle_between_deg) < 6.0
+
+
 def test_self_calibration_fails_in_plain_words_without_a_view():
     case = make_stereo_case(24, skew_deg=20)
     intr = case.front_camera.intrinsics
