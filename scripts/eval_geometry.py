@@ -68,6 +68,7 @@ def rep_bottoms(phase: np.ndarray) -> list[np.ndarray]:
     return out
 
 
+RATES = tuple(np.round(np.arange(0.70, 1.41, 0.01), 2))  # --real: clock rates tried (see align_clocks)
 DEFAULT_SMOOTH_S = 0.3
 SMOOTH_S = DEFAULT_SMOOTH_S  # --smooth: seconds of temporal averaging of the 3-D points before the measures
 TRUE_CAMERAS = False  # --true-cameras: skip the calibration (separates its error from the rest)
@@ -160,24 +161,26 @@ def summarise(rows: list[dict], title: str) -> str:
     return "\n".join(lines)
 
 
-def align_clocks(front, side, max_offset_s: float = 1.0) -> float:
-    """Seconds to subtract from the side view's times so both views' hip heights move together
-    (the analysis does this for the rules; here for two separately tracked recordings)."""
+def align_clocks(front, side, max_offset_s: float = 1.0, rates=(1.0,)) -> tuple[float, float]:
+    """(offset, rate) such that front time t is side time rate * t + offset: both views' hip
+    heights move together (the analysis aligns clocks for the rules; here two separately tracked
+    recordings). `rates` other than 1 allow for a recording whose time base runs differently."""
     def hip(v):
         y = v.keypoints[:, [11, 12], 1].mean(axis=1)
         return (y - np.median(y)) / max(np.ptp(y), 1e-6)
 
     hf, hs = hip(front), hip(side)
-    best = (np.inf, 0.0)
-    for off in np.arange(-max_offset_s, max_offset_s + 1e-9, 0.01):
-        at = front.times + off
-        inside = (at >= side.times[0]) & (at <= side.times[-1])
-        if inside.mean() < 0.5:
-            continue
-        d = np.mean((hf[inside] - np.interp(at[inside], side.times, hs)) ** 2)
-        if d < best[0]:
-            best = (d, float(off))
-    return best[1]
+    best = (np.inf, 0.0, 1.0)
+    for rate in rates:
+        for off in np.arange(-max_offset_s, max_offset_s + 1e-9, 0.01):
+            at = rate * front.times + off
+            inside = (at >= side.times[0]) & (at <= side.times[-1])
+            if inside.mean() < 0.5:
+                continue
+            d = np.mean((hf[inside] - np.interp(at[inside], side.times, hs)) ** 2)
+            if d < best[0]:
+                best = (d, float(off), float(rate))
+    return best[1], best[2]
 
 
 def real_pair(front_json: str, side_json: str, hfovs: list[float]) -> str:
@@ -192,9 +195,10 @@ def real_pair(front_json: str, side_json: str, hfovs: list[float]) -> str:
         return next(iter(views.values()))
 
     f, s = one(front_json), one(side_json)
-    off = align_clocks(f, s)
-    s = replace(s, times=s.times - off)
-    lines = [f"real pair: front {len(f)} frames, side {len(s)} frames, side clock shifted by {off:+.2f} s", "",
+    off, rate = align_clocks(f, s, rates=RATES)
+    s = replace(s, times=(s.times - off) / rate)
+    lines = [f"real pair: front {len(f)} frames, side {len(s)} frames; side time = {rate:.2f} x front time "
+             f"{off:+.2f} s", "",
              "| hfov assumed (degrees, across the portrait width) | angle between | round toward the front | side on | "
              "reprojection (% of person) | bone scatter | trusted | CPU ms |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for h in hfovs:
