@@ -69,6 +69,7 @@ def rep_bottoms(phase: np.ndarray) -> list[np.ndarray]:
 
 
 RATES = tuple(np.round(np.arange(0.70, 1.41, 0.01), 2))  # --real: clock rates tried (see align_clocks)
+WARP = False  # --warp: align the real pair by phase landmarks instead of one offset and rate
 DEFAULT_SMOOTH_S = 0.3
 SMOOTH_S = DEFAULT_SMOOTH_S  # --smooth: seconds of temporal averaging of the 3-D points before the measures
 TRUE_CAMERAS = False  # --true-cameras: skip the calibration (separates its error from the rest)
@@ -183,6 +184,41 @@ def align_clocks(front, side, max_offset_s: float = 1.0, rates=(1.0,)) -> tuple[
     return best[1], best[2]
 
 
+def phase_landmarks(view) -> np.ndarray:
+    """Times at which the hips pass 25, 50, 75, 90 % of the rep's depth going down, the deepest
+    moment, and 90 ... 25 % coming up (one rep)."""
+    y = view.keypoints[:, [11, 12], 1].mean(axis=1)
+    t = view.times
+    lo, hi = np.percentile(y, 5), np.max(y)
+    d = (y - lo) / max(hi - lo, 1e-6)
+    b = int(np.argmax(y))
+    levels = (0.25, 0.5, 0.75, 0.9)  # not lower: the standing hips wander by 5-10 % of the depth
+    down = [float(np.interp(lv, np.maximum.accumulate(d[: b + 1]), t[: b + 1])) for lv in levels]
+    up_d, up_t = d[b:][::-1], t[b:][::-1]
+    up = [float(np.interp(lv, np.maximum.accumulate(up_d), up_t)) for lv in levels][::-1]
+    return np.array(down + [float(t[b])] + up)
+
+
+def warp_side_to_front(front, side):
+    """The side view's times mapped onto the front's clock piecewise-linearly through the rep's
+    phase landmarks (for clips that do not share a time base)."""
+    from dataclasses import replace
+
+    lf, ls = phase_landmarks(front), phase_landmarks(side)
+    order = np.argsort(ls)
+    lf, ls = lf[order], ls[order]
+    keep = np.concatenate([[True], np.diff(ls) > 1e-3]) & np.concatenate([[True], np.diff(lf) > 1e-3])
+    lf, ls = lf[keep], ls[keep]
+    # beyond the outer landmarks: the clock rate of the nearest segment
+    t = side.times
+    out = np.interp(t, ls, lf)
+    r0 = (lf[1] - lf[0]) / (ls[1] - ls[0])
+    r1 = (lf[-1] - lf[-2]) / (ls[-1] - ls[-2])
+    out = np.where(t < ls[0], lf[0] + (t - ls[0]) * r0, out)
+    out = np.where(t > ls[-1], lf[-1] + (t - ls[-1]) * r1, out)
+    return replace(side, times=out)
+
+
 def real_pair(front_json: str, side_json: str, hfovs: list[float]) -> str:
     """Calibrate two separately tracked recordings (each an ohsa-keypoints/1 file with one view)."""
     from dataclasses import replace
@@ -195,10 +231,14 @@ def real_pair(front_json: str, side_json: str, hfovs: list[float]) -> str:
         return next(iter(views.values()))
 
     f, s = one(front_json), one(side_json)
-    off, rate = align_clocks(f, s, rates=RATES)
-    s = replace(s, times=(s.times - off) / rate)
-    lines = [f"real pair: front {len(f)} frames, side {len(s)} frames; side time = {rate:.2f} x front time "
-             f"{off:+.2f} s", "",
+    if WARP:
+        s = warp_side_to_front(f, s)
+        how = "side clock warped onto the front's through the rep's phase landmarks"
+    else:
+        off, rate = align_clocks(f, s, rates=RATES)
+        s = replace(s, times=(s.times - off) / rate)
+        how = f"side time = {rate:.2f} x front time {off:+.2f} s"
+    lines = [f"real pair: front {len(f)} frames, side {len(s)} frames; {how}", "",
              "| hfov assumed (degrees, across the portrait width) | angle between | round toward the front | side on | "
              "reprojection (% of person) | bone scatter | trusted | CPU ms |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     for h in hfovs:
@@ -244,12 +284,13 @@ def main(argv=None) -> int:
     ap.add_argument("--hfov", type=float, nargs="+", default=[62.2],
                     help="fields of view to try for --real (degrees across the image width)")
     ap.add_argument("--bench", action="store_true", help="CPU time on 30 s sets only")
+    ap.add_argument("--warp", action="store_true", help="--real: align the clocks by phase landmarks")
     ap.add_argument("--true-cameras", action="store_true", help="measure with the true cameras")
     ap.add_argument("--tuning-only", action="store_true", help="skip the held-out sets")
     ap.add_argument("--smooth", type=float, default=DEFAULT_SMOOTH_S, help="seconds of 3-D smoothing (0: none)")
     a = ap.parse_args(argv)
-    global TRUE_CAMERAS, SMOOTH_S
-    TRUE_CAMERAS, SMOOTH_S = a.true_cameras, a.smooth
+    global TRUE_CAMERAS, SMOOTH_S, WARP
+    TRUE_CAMERAS, SMOOTH_S, WARP = a.true_cameras, a.smooth, a.warp
     if a.bench:
         sys.stdout.write(bench() + "\n")
         return 0
