@@ -404,34 +404,30 @@ def calibrate_pair(front, side, front_intr: Intrinsics, side_intr: Intrinsics,
     dpitch0 = ps - math.atan2(hs - hip_z, d_side)
     lo = np.array([-0.6, -0.3, 0.05, -2.2, 0.5, 0.05, -0.5, -0.5, -0.3, 0.5])
     hi = np.array([0.6, 0.3, 4.0, 2.2, 15.0, 4.0, 0.5, 0.5, 0.3, 15.0])
+
     def cost(x):
         r = _residuals(x, pb, cfg)
         return float(np.sum(np.sqrt(1.0 + r * r) - 1.0))  # soft-L1, as the solver's loss
 
-    # Everything but the yaw round the person has a good first guess from each view alone, so
-    # scan the yaw on both sides, then refine the best of each side; the other side's best is the
-    # ambiguity check.
-    x0 = np.array([pf, 0.0, hf, 0.0, d_side, hs, dyaw0, dpitch0, 0.0, d_front])
-    x0 = np.clip(x0, lo + 1e-6, hi - 1e-6)
-    yaws = np.radians(np.arange(-cfg["scan_max_deg"], cfg["scan_max_deg"] + 1e-9, cfg["scan_step_deg"]))
-    scan = []
-    for y in yaws:
-        x = x0.copy()
-        x[3] = y
-        scan.append(cost(x))
-    scan = np.array(scan)
-    final = []
+    # Everything but the yaw round the person has a good first guess from each view alone: scan
+    # the yaw on the side the camera is on (both sides when the scores do not tell), refine the
+    # best start of each side scanned; the other side's result is the ambiguity check.
+    x0 = np.clip(np.array([pf, 0.0, hf, 0.0, d_side, hs, dyaw0, dpitch0, 0.0, d_front]), lo + 1e-6, hi - 1e-6)
     near = _near_side(s_at, cfg)
     signs = (1.0, -1.0) if near is None else ((1.0,) if near == "left" else (-1.0,))
-    for side_sign in signs:
-        mask = np.sign(yaws) == side_sign
-        if not mask.any():
-            continue
-        i = np.flatnonzero(mask)[int(np.argmin(scan[mask]))]
+    steps = np.radians(np.arange(cfg["scan_step_deg"], cfg["scan_max_deg"] + 1e-9, cfg["scan_step_deg"]))
+    final = []
+    for sign in signs:
+        scan = []
+        for y in sign * steps:
+            x = x0.copy()
+            x[3] = y
+            scan.append((cost(x), y))
         x = x0.copy()
-        x[3] = yaws[i]
+        x[3] = min(scan)[1]
         final.append(least_squares(_residuals, x, args=(pb, cfg), bounds=(lo, hi), loss="soft_l1",
-                                   x_scale="jac", max_nfev=cfg["max_iterations"], diff_step=1e-4, tr_solver="lsmr"))
+                                   x_scale="jac", max_nfev=cfg["max_iterations"], diff_step=1e-4,
+                                   tr_solver="lsmr"))
     final.sort(key=lambda r: r.cost)
     best = final[0]
     return _finish(best, final[1:], pb, cfg, H, height_m, len(pick))
