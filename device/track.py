@@ -33,6 +33,9 @@ class ViewTrack:
     fps: float
     times: np.ndarray = field(default_factory=lambda: np.zeros(0))  # (N,) seconds, shared clock
     keypoints: np.ndarray = field(default_factory=lambda: np.zeros((0, N_KEYPOINTS, 3)))  # x, y, score
+    # horizontal field of view across `width`, degrees, when the source knows it (the optional
+    # per-view "camera": {"hfov_deg": ...} of the file); None: unknown, the geometry assumes one
+    hfov_deg: float | None = None
 
     def __len__(self) -> int:
         return len(self.times)
@@ -48,7 +51,11 @@ class ViewTrack:
             {"t": round(float(t), 4), "keypoints": k.tolist()}
             for t, k in zip(self.times, self._rounded())
         ]
-        return {"width": self.width, "height": self.height, "fps": self.fps, "frames": frames}
+        out = {"width": self.width, "height": self.height, "fps": self.fps}
+        if self.hfov_deg is not None:
+            out["camera"] = {"hfov_deg": round(float(self.hfov_deg), 3)}
+        out["frames"] = frames
+        return out
 
     def _rounded(self) -> np.ndarray:
         k = self.keypoints.copy()
@@ -98,7 +105,22 @@ def parse_view(data, source: str, view: str) -> ViewTrack:
     # NaN positions are allowed (a lost keypoint) but then the score counts as zero.
     bad = ~np.isfinite(kps[..., :2]).all(axis=-1)
     kps[..., 2] = np.where(bad | ~np.isfinite(kps[..., 2]), 0.0, np.clip(kps[..., 2], 0.0, 1.0))
-    return ViewTrack(int(data["width"]), int(data["height"]), float(data["fps"]), times, kps)
+    return ViewTrack(int(data["width"]), int(data["height"]), float(data["fps"]), times, kps,
+                     _parse_hfov(data.get("camera"), where))
+
+
+def _parse_hfov(camera, where: str) -> float | None:
+    """The optional per-view `"camera": {"hfov_deg": ...}`; absent or without hfov_deg: None."""
+    if camera is None:
+        return None
+    if not isinstance(camera, dict):
+        raise _bad(where, "'camera' must be an object such as {\"hfov_deg\": 62.2}")
+    value = camera.get("hfov_deg")
+    if value is None:
+        return None
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not 1.0 < value < 179.0:
+        raise _bad(where, f"'camera.hfov_deg' must be a number of degrees between 1 and 179, got {value!r}")
+    return float(value)
 
 
 def parse_track(data, source: str = "track") -> Track:

@@ -1,0 +1,91 @@
+"""The body's own frame: forward, left and up, from 3-D keypoints and the floor.
+
+- up: the floor's normal (world +Z when the cameras are calibrated against the floor), else the
+  standing posture's line from the ankles to the shoulders (gravity, as the body shows it);
+- left: from the right hip to the left hip, averaged over the set, made square to up;
+- forward = left x up (the way the person faces);
+- origin: under the standing ankles' midpoint, on the floor when the floor is known.
+
+Axes as rows in `BodyFrame.axes`: x forward, y left, z up (a right-handed frame). `to_body`
+expresses world points in it, so a sagittal angle is atan2(x, z) and a frontal offset is y.
+One frame per set: the feet stay on the mat, so the stance defines it.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+L_SH, R_SH, L_HIP, R_HIP, L_AN, R_AN = 5, 6, 11, 12, 15, 16
+STANDING_QUANTILE = 0.7  # frames whose hip-ankle height is in the top 30 % are "standing"
+
+
+@dataclass(frozen=True)
+class BodyFrame:
+    origin: np.ndarray  # (3,) world metres
+    axes: np.ndarray  # (3, 3) rows: forward, left, up (world unit vectors)
+    up_from: str  # "floor" | "standing posture"
+
+    def to_body(self, points: np.ndarray) -> np.ndarray:
+        """World points (..., 3) -> body coordinates (..., 3): forward, left, up."""
+        return (np.asarray(points) - self.origin) @ self.axes.T
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    n = np.linalg.norm(v)
+    return v / n if n > 1e-12 else v * np.nan
+
+
+def _pair_mean(points: np.ndarray, a: int, b: int) -> np.ndarray:
+    """Mean of two keypoints per frame, either one alone when the other is not valid."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # neither valid: NaN
+        return np.nanmean(points[:, [a, b]], axis=1)
+
+
+def standing_frames(points: np.ndarray, up=(0.0, 0.0, 1.0)) -> np.ndarray:
+    """(N,) bool: frames where the hips are highest above the ankles (standing)."""
+    up = np.asarray(up, dtype=np.float64)
+    hip = _pair_mean(points, L_HIP, R_HIP) @ up
+    ank = _pair_mean(points, L_AN, R_AN) @ up
+    h = hip - ank
+    ok = np.isfinite(h)
+    if not ok.any():
+        return ok
+    return ok & (h >= np.quantile(h[ok], STANDING_QUANTILE))
+
+
+def estimate_up(points: np.ndarray) -> np.ndarray:
+    """Gravity from the standing posture: the median ankle-midpoint -> shoulder-midpoint line."""
+    v = _pair_mean(points, L_SH, R_SH) - _pair_mean(points, L_AN, R_AN)
+    st = standing_frames(points, _unit(np.nanmedian(v, axis=0)))
+    return _unit(np.nanmedian(v[st], axis=0))
+
+
+def body_frame(points: np.ndarray, floor_up=(0.0, 0.0, 1.0)) -> BodyFrame | None:
+    """The set's body frame from world 3-D keypoints (N, 17, 3), NaN where not valid.
+
+    `floor_up`: the floor's normal in the world (a calibrated pair: +Z, and the floor is Z = 0);
+    None estimates up from the standing posture (origin then at the ankles, not the floor).
+    Returns None when the hips or ankles are never seen.
+    """
+    pts = np.asarray(points, dtype=np.float64)
+    up = _unit(np.asarray(floor_up, dtype=np.float64)) if floor_up is not None else estimate_up(pts)
+    hips = pts[:, L_HIP] - pts[:, R_HIP]
+    hips = hips[np.isfinite(hips).all(axis=1)]
+    if not len(hips) or not np.isfinite(up).all():
+        return None
+    left = np.median(hips, axis=0)
+    left = _unit(left - (left @ up) * up)
+    forward = np.cross(left, up)
+    st = standing_frames(pts, up)
+    feet = _pair_mean(pts[st], L_AN, R_AN)
+    feet = feet[np.isfinite(feet).all(axis=1)]
+    if not len(feet):
+        return None
+    origin = np.median(feet, axis=0)
+    if floor_up is not None:
+        origin = origin - (origin @ up) * up  # onto the floor through the world origin
+    return BodyFrame(origin, np.stack([forward, left, up]), "floor" if floor_up is not None else "standing posture")
