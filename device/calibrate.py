@@ -19,6 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
+from device.config import CameraSettings
 from device.errors import InputError
 
 log = logging.getLogger(__name__)
@@ -92,21 +93,20 @@ def _write_mat(args) -> int:
     return 0
 
 
-def _hfov(args, cfg: dict, view: str, model: str | None) -> float:
+def _hfov(args, cfg, view: str, model: str | None) -> float:
     from device.geometry.camera import CAMERA_MODULES, DEFAULT_HFOV_DEG
 
     if args.hfov is not None:
         if not 1.0 < args.hfov < 179.0:
             raise InputError(f"--hfov {args.hfov}: must be between 1 and 179 degrees")
         return float(args.hfov)
+    section = cfg.cameras[view]  # what the owner set wins over what the sensor says
+    if section.hfov_deg:
+        return section.hfov_deg
+    if section.module:
+        return CAMERA_MODULES[section.module]
     if model and model in SENSOR_HFOV:
         return CAMERA_MODULES[SENSOR_HFOV[model]]
-    section = cfg.get("cameras", {}).get(view, {})
-    for key in ("hfov_deg",):  # read when the config has it (3-D issue), ignored otherwise
-        if section.get(key):
-            return float(section[key])
-    if section.get("module") in CAMERA_MODULES:
-        return CAMERA_MODULES[section["module"]]
     return DEFAULT_HFOV_DEG
 
 
@@ -134,7 +134,7 @@ def _calibrate(args) -> int:
             models[view] = None
     else:
         for view in ("front", "side"):
-            got = capture_still(view, cfg["cameras"][view])
+            got = capture_still(view, cfg.cameras[view])
             if got is not None:
                 stills[view], models[view] = got
         if not stills:
@@ -169,25 +169,25 @@ def _calibrate(args) -> int:
 # --- live stills ------------------------------------------------------------------------------
 
 
-def capture_still(view: str, cam_cfg: dict, timeout: float = 3.0) -> tuple[np.ndarray, str | None] | None:
+def capture_still(view: str, cam_cfg: CameraSettings, timeout: float = 3.0) -> tuple[np.ndarray, str | None] | None:
     """A full-resolution RGB still of one configured camera and its sensor model (picamera2's
     `Model`, None for a webcam); None for backend "none". Raises SourceError/CameraMissing."""
     from device.camera.frame import CameraMissing, SourceError, orient
     from device.camera.picam import list_cameras, picamera2_class
 
-    backend = cam_cfg["backend"]
+    backend = cam_cfg.backend
     if backend == "none":
         return None
     if backend == "replay":
         raise InputError(f"cameras.{view}: a replay source has no camera to calibrate: give --{view} IMAGE")
-    rotation, mirror = cam_cfg["rotation"], cam_cfg["mirror"]
+    rotation, mirror = cam_cfg.rotation, cam_cfg.mirror
     if backend in ("auto", "picamera2"):
         infos = list_cameras()
         index = None
-        if cam_cfg["camera_id"]:
-            index = next((i for i, c in enumerate(infos) if c.get("Id") == cam_cfg["camera_id"]), None)
-        elif cam_cfg["number"] < len(infos):
-            index = cam_cfg["number"]
+        if cam_cfg.camera_id:
+            index = next((i for i, c in enumerate(infos) if c.get("Id") == cam_cfg.camera_id), None)
+        elif cam_cfg.number < len(infos):
+            index = cam_cfg.number
         if index is not None:
             Picamera2 = picamera2_class()
             model = infos[index].get("Model")
@@ -216,13 +216,13 @@ def capture_still(view: str, cam_cfg: dict, timeout: float = 3.0) -> tuple[np.nd
             rgb = np.ascontiguousarray(array[:, :, 2::-1])  # RGB888 is BGR in memory
             return orient(rgb, rotation, mirror), model
         if backend == "picamera2":
-            raise CameraMissing(f"{view} camera: no Pi camera {cam_cfg['camera_id'] or cam_cfg['number']} attached")
+            raise CameraMissing(f"{view} camera: no Pi camera {cam_cfg.camera_id or cam_cfg.number} attached")
     import cv2
 
-    device = f"/dev/video{cam_cfg['number']}"
+    device = f"/dev/video{cam_cfg.number}"
     if not Path(device).exists():
         raise CameraMissing(f"{view} camera: none attached (no Pi camera, no {device})")
-    cap = cv2.VideoCapture(cam_cfg["number"], cv2.CAP_V4L2)
+    cap = cv2.VideoCapture(cam_cfg.number, cv2.CAP_V4L2)
     try:
         if not cap.isOpened():
             raise SourceError(f"{view} camera: cannot open {device}")

@@ -113,6 +113,15 @@ class CameraSettings(Section):
     offline_after_s: float = Field(
         3.0, ge=0.2, le=60.0, description="No frame for this many seconds: the camera counts as offline"
     )
+    module: Literal["", "pi_camera_2", "pi_camera_3", "pi_camera_3_wide"] = Field(
+        "", description="The camera module, for its field of view (3-D measures): pi_camera_2, pi_camera_3, "
+        "pi_camera_3_wide; empty: from the sensor, else hfov_deg",
+    )
+    hfov_deg: float = Field(
+        0.0, ge=0.0, le=170.0,
+        description="Horizontal field of view of the picture as delivered (after rotation), degrees; 0: from "
+        "the module or the sensor, else a typical 62.2 (a webcam or a recording: set it)",
+    )
 
     @model_validator(mode="after")
     def _replay_needs_a_source(self):
