@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -137,3 +138,32 @@ def test_config_doc_example_is_valid():
     cfg = config.validate(tomllib.loads(example))
     assert cfg["cameras"]["side"]["backend"] == "picamera2"
     assert cfg["rules"]["thresholds"] == {"excessive_forward_lean": 25.0}
+
+
+def test_no_package_imports_another_that_imports_it_back():
+    """Foundations at the bottom: the shared import-loop checker finds no loop between
+    `device.*` packages and `web` (docs/architecture.md)."""
+    checker = paths.SHARED_DIR / "tools" / "import-cycles.py"
+    if not checker.is_file():
+        pytest.skip(f"{checker} is not there (../shared beside the checkout)")
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run([sys.executable, str(checker)], cwd=root, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "", done.stdout
+
+
+def test_foundations_import_nothing_above_them():
+    """The foundation modules import only other foundations (and the standard library, numpy,
+    pydantic): what the rules, the silhouette and the analysis all stand on."""
+    import ast
+
+    root = Path(__file__).resolve().parent.parent / "device"
+    foundations = {"keypoints", "track", "vocabulary", "thresholds", "verdict", "placement", "errors",
+                   "atomic", "paths", "section"}
+    for name in foundations:
+        tree = ast.parse((root / f"{name}.py").read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("device"):
+                parts = node.module.split(".")
+                imported = parts[1] if len(parts) > 1 else (node.names[0].name if node.names else "")
+                assert imported in foundations, f"device/{name}.py imports {node.module} ({imported})"
