@@ -61,7 +61,7 @@ class StationSettings(Section):
         1.0, ge=0.0, le=10.0, description="The start position must hold this many seconds before the countdown"
     )
     positioning_timeout_s: float = Field(
-        90.0, ge=1.0, le=3600.0, description="Nobody gets into position for this many seconds: back to idle"
+        90.0, ge=1.0, le=3600.0, description="Nobody gets into position for this many seconds: the set stops and the page says why"
     )
     person_lost_s: float = Field(
         2.0, ge=0.2, le=30.0, description="Person out of view this many seconds during a set: the set stops"
