@@ -12,6 +12,7 @@ import time
 import pytest
 
 from device import config as device_config
+from device import owner
 from device.errors import ConfigError
 from device.store import Store
 from tests.web_fakes import FakeStation, sample_result, stills
@@ -39,9 +40,24 @@ def config_path(tmp_path):
     return tmp_path / "ohsa.toml"
 
 
+class Clock:
+    """The sessions' clock, moved by hand (no test waits for real time)."""
+
+    def __init__(self, t: float = 1_800_000_000.0):
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+
 @pytest.fixture
-def app(store, station, tmp_path, config_path):
-    return create_app(store, station, data_dir=tmp_path, testing=True, config_path=config_path)
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def app(store, station, tmp_path, config_path, clock):
+    return create_app(store, station, data_dir=tmp_path, testing=True, config_path=config_path, clock=clock)
 
 
 @pytest.fixture
@@ -62,7 +78,7 @@ def token_of(client, path="/", **kw) -> str:
 @pytest.fixture
 def trainer(client, store):
     """A client logged in as the trainer (password set beforehand)."""
-    store.set_meta(auth.PASSWORD_META, PASSWORD_HASH)
+    owner.write_hash(store.path.parent, PASSWORD_HASH)
     csrf = token_of(client, "/trainer/login")
     r = client.post("/trainer/login", data={"password": PASSWORD, "csrf_token": csrf})
     assert r.status_code == 302
@@ -277,17 +293,27 @@ def test_every_post_route_refuses_a_missing_csrf_token(app, trainer, aid):
     assert trainer.application.extensions["ohsa"]["store"].get(aid) is not None
 
 
-def test_first_run_sets_the_password(client, store):
+def test_first_run_sets_the_password_on_the_station_only(client, store, tmp_path):
+    # from the gym's network nothing opens before the owner set a password on the Pi
+    for path in ("/trainer/login", "/trainer/setup"):
+        assert client.get(path, environ_base=LAN).status_code == 403, path
+    assert client.get("/trainer/", environ_base=LAN).headers["Location"].startswith("/trainer/login")
+    csrf = token_of(client, "/", environ_base=LAN)
+    r = client.post("/trainer/setup", data={"password": "attacker-pass", "repeat": "attacker-pass",
+                                            "csrf_token": csrf}, environ_base=LAN)
+    assert r.status_code == 403 and owner.read_hash(tmp_path) is None
+    # on the station itself (loopback) the first-run page sets it
     assert client.get("/trainer/login").headers["Location"].endswith("/trainer/setup")
     csrf = token_of(client, "/trainer/setup")
     r = client.post("/trainer/setup", data={"password": "short", "repeat": "short", "csrf_token": csrf})
     assert r.status_code == 400 and "at least 8" in r.get_data(as_text=True)
     r = client.post("/trainer/setup", data={"password": "long enough", "repeat": "different", "csrf_token": csrf})
-    assert r.status_code == 400 and store.get_meta(auth.PASSWORD_META) is None
+    assert r.status_code == 400 and owner.read_hash(tmp_path) is None
     r = client.post("/trainer/setup", data={"password": PASSWORD, "repeat": PASSWORD, "csrf_token": csrf})
     assert r.status_code == 302
-    stored = store.get_meta(auth.PASSWORD_META)
+    stored = owner.read_hash(tmp_path)
     assert stored.startswith("scrypt$") and PASSWORD not in stored
+    assert (tmp_path / owner.FILE_NAME).stat().st_mode & 0o777 == 0o600
     assert auth.verify_password(PASSWORD, stored) and not auth.verify_password("nope", stored)
     assert client.get("/trainer/").status_code == 200  # logged in by setting it
     # once set, setup cannot replace it
@@ -295,11 +321,32 @@ def test_first_run_sets_the_password(client, store):
     assert other.get("/trainer/setup").status_code == 302
     csrf2 = token_of(other, "/trainer/login")
     other.post("/trainer/setup", data={"password": "attacker-pass", "repeat": "attacker-pass", "csrf_token": csrf2})
-    assert store.get_meta(auth.PASSWORD_META) == stored
+    assert owner.read_hash(tmp_path) == stored
+
+
+def test_deleting_the_database_does_not_reopen_first_run(tmp_path, station):
+    data = tmp_path / "data"
+    owner.write_hash(data, PASSWORD_HASH)
+    with Store(data / "assessments.db") as s:
+        s.save_assessment(sample_result(), None, {})
+    (data / "assessments.db").unlink()
+    with Store(data / "assessments.db") as fresh:
+        client = create_app(fresh, station, data_dir=data, testing=True).test_client()
+        assert client.get("/trainer/setup").headers["Location"].endswith("/trainer/login")
+        assert client.get("/trainer/login", environ_base=LAN).status_code == 200  # asks for the password
+        csrf = token_of(client, "/trainer/login")
+        client.post("/trainer/setup", data={"password": "taken-over", "repeat": "taken-over", "csrf_token": csrf})
+        assert owner.read_hash(data) == PASSWORD_HASH
+
+
+def test_a_hash_in_an_old_database_moves_to_the_owner_file(store, station, tmp_path):
+    store.set_meta(auth.PASSWORD_META, PASSWORD_HASH)  # where an older release kept it
+    create_app(store, station, data_dir=tmp_path, testing=True)
+    assert owner.read_hash(tmp_path) == PASSWORD_HASH and store.get_meta(auth.PASSWORD_META) is None
 
 
 def test_login_cookie_flags_and_logout(client, store):
-    store.set_meta(auth.PASSWORD_META, PASSWORD_HASH)
+    owner.write_hash(store.path.parent, PASSWORD_HASH)
     csrf = token_of(client, "/trainer/login")
     r = client.post("/trainer/login", data={"password": "wrong", "csrf_token": csrf})
     assert r.status_code == 401
@@ -315,13 +362,67 @@ def test_login_cookie_flags_and_logout(client, store):
     assert client.get("/trainer/").status_code == 302
 
 
-def test_idle_trainer_session_ends(trainer):
+def test_idle_trainer_session_ends(trainer, clock):
     assert trainer.get("/trainer/").status_code == 200
-    with trainer.session_transaction() as session:
-        session["seen"] -= auth.KIOSK_IDLE_S + 1  # on the station's screen (loopback): 5 min
+    clock.t += auth.KIOSK_IDLE_S + 1  # on the station's screen (loopback): 5 min
     assert trainer.get("/trainer/").status_code == 302
-    with trainer.session_transaction() as session:
-        assert "trainer" not in session
+    clock.t -= auth.KIOSK_IDLE_S + 1  # the session row is gone: turning the clock back does not help
+    assert trainer.get("/trainer/").status_code == 302
+
+
+def test_session_idle_and_absolute_timeouts_on_the_network(client, store, clock):
+    owner.write_hash(store.path.parent, PASSWORD_HASH)
+    csrf = token_of(client, "/trainer/login", environ_base=LAN)
+    client.post("/trainer/login", data={"password": PASSWORD, "csrf_token": csrf}, environ_base=LAN)
+    # busy all day: every request renews the idle time, but not the absolute limit
+    steps = 0
+    while steps * (auth.IDLE_S - 60) < auth.MAX_AGE_S - auth.IDLE_S:
+        clock.t += auth.IDLE_S - 60
+        steps += 1
+        assert client.get("/trainer/", environ_base=LAN).status_code == 200, steps
+    clock.t += auth.IDLE_S - 60
+    assert client.get("/trainer/", environ_base=LAN).status_code == 302  # > MAX_AGE_S after login
+    # a new login, then idle for longer than IDLE_S
+    csrf = token_of(client, "/trainer/login", environ_base=LAN)
+    client.post("/trainer/login", data={"password": PASSWORD, "csrf_token": csrf}, environ_base=LAN)
+    assert client.get("/trainer/", environ_base=LAN).status_code == 200
+    clock.t += auth.IDLE_S + 1
+    assert client.get("/trainer/", environ_base=LAN).status_code == 302
+
+
+def _cookie(client) -> str:
+    return client.get_cookie("ohsa_session").value
+
+
+def _with_cookie(app, value):
+    thief = app.test_client()
+    thief.set_cookie("ohsa_session", value)
+    return thief
+
+
+def test_a_captured_cookie_dies_at_logout(app, trainer):
+    captured = _cookie(trainer)
+    assert _with_cookie(app, captured).get("/trainer/").status_code == 200
+    assert trainer.post("/trainer/logout", data={"csrf_token": trainer.csrf}).status_code == 302
+    assert _with_cookie(app, captured).get("/trainer/").status_code == 302
+    assert _with_cookie(app, captured).get("/api/assessments").status_code == 401
+
+
+def test_a_password_change_ends_every_session_of_the_account(app, trainer, store):
+    other = app.test_client()  # the same trainer on a second tablet
+    csrf = token_of(other, "/trainer/login", environ_base=LAN)
+    other.post("/trainer/login", data={"password": PASSWORD, "csrf_token": csrf}, environ_base=LAN)
+    captured = _cookie(other)
+    assert other.get("/trainer/", environ_base=LAN).status_code == 200
+    r = trainer.post("/trainer/password", data={"csrf_token": trainer.csrf, "current": PASSWORD,
+                                                "password": "new-password-1", "repeat": "new-password-1"})
+    assert r.status_code == 302
+    assert other.get("/trainer/", environ_base=LAN).status_code == 302
+    assert _with_cookie(app, captured).get("/trainer/", environ_base=LAN).status_code == 302
+    assert trainer.get("/trainer/").status_code == 200  # the browser that changed it stays in
+    # a reset from the Pi's shell (`ohsa password set`) ends that one too
+    owner.write_hash(store.path.parent, auth.hash_password("from-the-shell"))
+    assert trainer.get("/trainer/").status_code == 302
 
 
 def test_trainer_link_not_on_the_kiosk(client):
@@ -330,7 +431,7 @@ def test_trainer_link_not_on_the_kiosk(client):
 
 
 def test_login_rate_limit(client, store):
-    store.set_meta(auth.PASSWORD_META, PASSWORD_HASH)
+    owner.write_hash(store.path.parent, PASSWORD_HASH)
     csrf = token_of(client, "/trainer/login", environ_base=LAN)
     for _ in range(auth.MAX_FAILURES):
         r = client.post("/trainer/login", data={"password": "guess", "csrf_token": csrf}, environ_base=LAN)
@@ -690,17 +791,18 @@ def test_settings_threshold_overrides(trainer, config_path):
 
 
 def test_change_password(trainer, store):
-    old = store.get_meta(auth.PASSWORD_META)
+    data = store.path.parent
+    old = owner.read_hash(data)
     trainer.post("/trainer/password", data={"csrf_token": trainer.csrf, "current": "wrong",
                                             "password": "new-password-1", "repeat": "new-password-1"})
-    assert store.get_meta(auth.PASSWORD_META) == old
+    assert owner.read_hash(data) == old
     trainer.post("/trainer/password", data={"csrf_token": trainer.csrf, "current": PASSWORD,
                                             "password": "new-password-1", "repeat": "new-password-2"})
-    assert store.get_meta(auth.PASSWORD_META) == old
+    assert owner.read_hash(data) == old
     r = trainer.post("/trainer/password", data={"csrf_token": trainer.csrf, "current": PASSWORD,
                                                 "password": "new-password-1", "repeat": "new-password-1"})
     assert r.status_code == 302
-    assert auth.verify_password("new-password-1", store.get_meta(auth.PASSWORD_META))
+    assert auth.verify_password("new-password-1", owner.read_hash(data))
     assert "Password changed." in trainer.get("/trainer/settings").get_data(as_text=True)
 
 

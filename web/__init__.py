@@ -15,12 +15,13 @@ import datetime
 import logging
 import secrets
 import threading
+import time
 from pathlib import Path
 
 from flask import Flask, abort, current_app, jsonify, make_response, redirect, render_template, request, url_for
 
 from device import config as device_config
-from device import paths
+from device import owner, paths
 from web import auth
 from web.access import public
 
@@ -29,12 +30,14 @@ log = logging.getLogger(__name__)
 __all__ = ["create_app", "public"]
 
 
-def create_app(store, station=None, config=None, data_dir=None, testing=False, config_path=None) -> Flask:
+def create_app(store, station=None, config=None, data_dir=None, testing=False, config_path=None,
+               clock=time.time) -> Flask:
     """The Flask app over `store` (device.store.Store) and `station` (StationControl or None).
 
     `config` is the station's checked `device.config.Config` (a plain dict is checked here;
     defaults when None); `config_path` is where the settings page saves it (default:
-    device.paths.config_file(), else /etc/ohsa/ohsa.toml).
+    device.paths.config_file(), else /etc/ohsa/ohsa.toml); `data_dir` holds the owner
+    password file (device/owner.py); `clock` (seconds) times the trainer sessions.
     """
     if not isinstance(config, device_config.Config):
         config = device_config.validate(config or {})  # ConfigError naming the key if bad
@@ -45,7 +48,7 @@ def create_app(store, station=None, config=None, data_dir=None, testing=False, c
         SESSION_COOKIE_NAME="ohsa_session",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Strict",
-        PERMANENT_SESSION_LIFETIME=datetime.timedelta(hours=12),
+        PERMANENT_SESSION_LIFETIME=datetime.timedelta(seconds=auth.MAX_AGE_S),
         MAX_CONTENT_LENGTH=256 * 1024,  # forms only; nothing uploads files
     )
     from web import api, kiosk, trainer
@@ -57,10 +60,12 @@ def create_app(store, station=None, config=None, data_dir=None, testing=False, c
         "config_path": Path(config_path) if config_path else (paths.config_file() or paths.SYSTEM_CONFIG),
         "data_dir": Path(data_dir) if data_dir else paths.data_dir(),
         "limiter": auth.LoginLimiter(),
+        "clock": clock,
         "stopping": False,  # set by web.server on stop: live streams end
         "streams": threading.BoundedSemaphore(api.MAX_STREAMS),
     }
 
+    _move_old_password(store, app.extensions["ohsa"]["data_dir"])
     app.register_blueprint(kiosk.bp)
     app.register_blueprint(trainer.bp)
     app.register_blueprint(api.bp)
@@ -101,14 +106,29 @@ def _secret_key(store) -> str:
     return key
 
 
+def _move_old_password(store, data_dir: Path) -> None:
+    """A hash kept in the database by an older release moves to the owner file (once)."""
+    old = store.get_meta(auth.PASSWORD_META)
+    if not old:
+        return
+    if owner.read_hash(data_dir) is None:
+        owner.create_hash(data_dir, old)
+    store.set_meta(auth.PASSWORD_META, None)
+
+
 def _guard():
-    """Default deny: login for everything not @public; a CSRF token on every state change."""
+    """Our own Host only; default deny: login for everything not @public; a CSRF token on
+    every state change."""
+    if not auth.host_allowed(request.host, current_app.extensions["ohsa"]["config"]):
+        auth.security.warning("request for unknown host %r from %s refused", request.host[:100], request.remote_addr)
+        return make_response("unknown host: open the station by its own address\n", 421,
+                             {"Content-Type": "text/plain; charset=utf-8"})
     view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
     if view is None:
         return None  # 404/405 follow
     from web.kiosk import from_kiosk
 
-    auth.expire_idle(kiosk=from_kiosk())
+    auth.load_session(kiosk=from_kiosk())
     if request.method not in ("GET", "HEAD", "OPTIONS") and not auth.csrf_ok():
         abort(403, "CSRF token missing or wrong: reload the page and try again.")
     if request.endpoint == "static" or getattr(view, "ohsa_public", False) or auth.is_trainer():

@@ -1,11 +1,18 @@
-"""Who may do what: the trainer password, the login rate limit, CSRF tokens, kiosk addresses.
+"""Who may do what: the owner password, server-side sessions, the password rate limit, CSRF
+tokens, kiosk addresses, the Host header.
 
-The trainer password is hashed with scrypt (a slow, memory-hard KDF from the standard library)
-and kept in the store's meta table, so deleting the database resets it. Login failures are
-counted per client address; after `MAX_FAILURES` within `WINDOW_S` seconds that address gets
-429 until the window has passed. Every state-changing request carries the session's CSRF token
-(form field `csrf_token` or header `X-CSRF-Token`). The kiosk's buttons are accepted only from
-the station itself (loopback) or an address listed in `web.kiosk_addresses`.
+The trainer (owner) password is an scrypt hash in its own file in the data directory
+(device/owner.py), set on the Pi (`ohsa password set`, or the installer); until it exists the
+trainer area answers only requests from the station itself (loopback). A login makes a session
+row in the store (the cookie holds only its random id); it ends at logout, when the password
+changes (every session of the account), after `IDLE_S` without a request (`KIOSK_IDLE_S` on the
+station's own screen) and `MAX_AGE_S` after login whatever happens. Every place a password is
+checked goes through `check_password`, which reserves one of the address's `MAX_FAILURES`
+attempts before the (slow) check, so concurrent guesses cannot overrun the limit. Every
+state-changing request carries the session's CSRF token (form field `csrf_token` or header
+`X-CSRF-Token`). The kiosk's buttons are accepted only from the station itself (loopback) or an
+address listed in `web.kiosk_addresses`. A request whose Host is not one of the station's own
+names or addresses is refused (DNS rebinding). See docs/security.md.
 """
 
 from __future__ import annotations
@@ -14,85 +21,93 @@ import collections
 import hashlib
 import hmac
 import ipaddress
+import logging
 import secrets
+import socket
 import threading
 import time
+from urllib.parse import urlsplit
 
-from flask import request, session
+from flask import g, request, session
+from werkzeug.exceptions import TooManyRequests
 
-PASSWORD_META = "trainer_password"
+from device import owner
+from device.owner import hash_password, password_problem, verify_password  # noqa: F401  (web's names)
+
+security = logging.getLogger("ohsa.security")
+
+PASSWORD_META = "trainer_password"  # where releases before the owner file kept the hash
 SECRET_META = "web_secret_key"
-MIN_PASSWORD_LENGTH = 8
+ACCOUNT = "owner"
+MIN_PASSWORD_LENGTH = owner.MIN_LENGTH
 MAX_FAILURES = 5
 WINDOW_S = 300.0
 IDLE_S = 30 * 60  # a trainer session ends after this long without a request
 KIOSK_IDLE_S = 5 * 60  # ... sooner on the station's own screen, which clients use next
-
-# scrypt cost: 2**15 x 8 x 1 needs 32 MiB and takes ~0.1 s here, a few tenths on a Pi 4.
-_SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**15, 8, 1
-_SCRYPT_MAXMEM = 64 * 1024 * 1024
-
-
-def hash_password(password: str) -> str:
-    salt = secrets.token_bytes(16)
-    digest = _scrypt(password, salt, _SCRYPT_N, _SCRYPT_R, _SCRYPT_P)
-    return f"scrypt${_SCRYPT_N}${_SCRYPT_R}${_SCRYPT_P}${salt.hex()}${digest.hex()}"
-
-
-def verify_password(password: str, stored: str | None) -> bool:
-    if not stored:
-        return False
-    try:
-        kind, n, r, p, salt, digest = stored.split("$")
-        if kind != "scrypt":
-            return False
-        actual = _scrypt(password, bytes.fromhex(salt), int(n), int(r), int(p))
-    except (ValueError, TypeError):
-        return False
-    return hmac.compare_digest(actual, bytes.fromhex(digest))
-
-
-def _scrypt(password: str, salt: bytes, n: int, r: int, p: int) -> bytes:
-    return hashlib.scrypt(password.encode("utf-8"), salt=salt, n=n, r=r, p=p, maxmem=_SCRYPT_MAXMEM, dklen=32)
-
-
-def password_problem(password: str, repeat: str) -> str | None:
-    """Why a new password cannot be used, or None."""
-    if len(password) < MIN_PASSWORD_LENGTH:
-        return f"The password needs at least {MIN_PASSWORD_LENGTH} characters."
-    if password != repeat:
-        return "The two passwords differ."
-    return None
+MAX_AGE_S = 12 * 3600  # ... and this long after login, however busy
+TOUCH_S = 15.0  # the session's last-seen time is written at most this often (SD card)
 
 
 class LoginLimiter:
-    """Failed logins per client address in a sliding window; thread-safe, bounded memory."""
+    """Password attempts per client address in a sliding window; thread-safe, bounded memory.
+
+    `reserve(address)` takes one attempt before the password is checked (atomically with the
+    count), `release(address, ok)` gives it back on success or keeps it as a failure, so N
+    concurrent guesses from one address get at most `max_failures` checks.
+    """
 
     def __init__(self, max_failures: int = MAX_FAILURES, window_s: float = WINDOW_S, clock=time.monotonic):
         self.max_failures = max_failures
         self.window_s = window_s
         self._clock = clock
         self._failures: dict[str, collections.deque] = {}
+        self._pending: collections.Counter = collections.Counter()
         self._lock = threading.Lock()
 
     def retry_after(self, address: str) -> int:
         """Seconds until `address` may try again; 0 when it may try now."""
         with self._lock:
-            times = self._recent(address)
-            if len(times) < self.max_failures:
-                return 0
-            return max(1, int(times[0] + self.window_s - self._clock()) + 1)
+            return self._wait(address)
+
+    def reserve(self, address: str) -> int:
+        """0 and one attempt taken, or the seconds to wait (nothing taken)."""
+        with self._lock:
+            wait = self._wait(address)
+            if not wait:
+                self._pending[address] += 1
+            return wait
+
+    def release(self, address: str, ok: bool) -> None:
+        with self._lock:
+            self._pending[address] -= 1
+            if self._pending[address] <= 0:
+                del self._pending[address]
+            if ok:
+                self._failures.pop(address, None)
+            else:
+                self._record(address)
 
     def failed(self, address: str) -> None:
         with self._lock:
-            self._recent(address).append(self._clock())
-            if len(self._failures) > 10_000:  # a flood of addresses: forget the oldest
-                for key in list(self._failures)[:5_000]:
-                    del self._failures[key]
+            self._record(address)
 
     def succeeded(self, address: str) -> None:
         with self._lock:
             self._failures.pop(address, None)
+
+    def _wait(self, address: str) -> int:
+        times = self._recent(address)
+        if len(times) + self._pending[address] < self.max_failures:
+            return 0
+        if not times:  # every attempt is still being checked
+            return 1
+        return max(1, int(times[0] + self.window_s - self._clock()) + 1)
+
+    def _record(self, address: str) -> None:
+        self._recent(address).append(self._clock())
+        if len(self._failures) > 10_000:  # a flood of addresses: forget the oldest
+            for key in list(self._failures)[:5_000]:
+                del self._failures[key]
 
     def _recent(self, address: str) -> collections.deque:
         times = self._failures.setdefault(address, collections.deque())
@@ -100,6 +115,32 @@ class LoginLimiter:
         while times and times[0] < cutoff:
             times.popleft()
         return times
+
+
+def check_password(password: str, what: str = "login") -> bool:
+    """The one place a password is checked: rate-limited per address (429 when spent)."""
+    from web.access import ctx
+
+    limiter = ctx()["limiter"]
+    address = request.remote_addr or "?"
+    wait = limiter.reserve(address)
+    if wait:
+        security.warning("%s refused for %s: too many failed passwords", what, address)
+        raise TooManyRequests(retry_after=wait)
+    ok = False
+    try:
+        ok = verify_password(password, stored_hash())
+    finally:
+        limiter.release(address, ok)
+    if not ok:
+        security.warning("wrong password (%s) from %s", what, address)
+    return ok
+
+
+def stored_hash() -> str | None:
+    from web.access import ctx
+
+    return owner.read_hash(ctx()["data_dir"])
 
 
 def csrf_token() -> str:
@@ -116,41 +157,109 @@ def csrf_ok() -> bool:
     return bool(expected) and hmac.compare_digest(sent.encode(), expected.encode())
 
 
+def _now() -> float:
+    from web.access import ctx
+
+    return ctx()["clock"]()
+
+
+def _digest(sid: str) -> str:
+    return hashlib.sha256(sid.encode()).hexdigest()
+
+
 def is_trainer() -> bool:
-    return session.get("trainer") is True
+    """Whether this request carries a live trainer session (checked once by `load_session`)."""
+    return bool(g.get("ohsa_trainer", False))
+
+
+def load_session(kiosk: bool) -> None:
+    """Check the cookie's session against the store: ended, idle, too old, or from before the
+    password changed all mean logged out (the row goes). Otherwise note this request."""
+    from web.access import ctx
+
+    g.ohsa_trainer = False
+    sid = session.get("sid")
+    if not isinstance(sid, str) or not sid:
+        return
+    store, key, now = ctx()["store"], _digest(sid), _now()
+    row = store.get_session(key)
+    reason = None
+    if row is None:
+        reason = "ended"
+    elif row["credential"] != owner.fingerprint(stored_hash()):
+        reason = "password changed"
+    elif now - row["created_at"] > MAX_AGE_S:
+        reason = "too old"
+    elif now - row["seen_at"] > (KIOSK_IDLE_S if kiosk else IDLE_S):
+        reason = "idle"
+    if reason:
+        if row is not None:
+            store.end_session(key)
+            security.info("trainer session ended (%s) for %s", reason, request.remote_addr)
+        session.pop("sid", None)
+        return
+    if now - row["seen_at"] >= TOUCH_S:
+        store.touch_session(key, now)
+    g.ohsa_trainer = True
 
 
 def log_in() -> None:
+    """A new session (and CSRF token) for the owner; stale rows are cleared on the way."""
+    from web.access import ctx
+
+    store, now = ctx()["store"], _now()
+    old = session.get("sid")
+    if isinstance(old, str) and old:
+        store.end_session(_digest(old))
+    store.end_sessions(seen_before=now - IDLE_S, created_before=now - MAX_AGE_S)
+    sid = secrets.token_urlsafe(32)
+    store.create_session(_digest(sid), ACCOUNT, owner.fingerprint(stored_hash()), now)
     session.clear()
     session.permanent = True
-    session["trainer"] = True
-    session["seen"] = time.time()
+    session["sid"] = sid
     session["csrf"] = secrets.token_urlsafe(32)
-
-
-def expire_idle(kiosk: bool, now: float | None = None) -> None:
-    """End a trainer session idle for too long; otherwise note this request."""
-    if not is_trainer():
-        return
-    now = time.time() if now is None else now
-    if now - float(session.get("seen") or 0) > (KIOSK_IDLE_S if kiosk else IDLE_S):
-        log_out()
-    else:
-        session["seen"] = now
+    g.ohsa_trainer = True
+    security.info("trainer logged in from %s", request.remote_addr)
 
 
 def log_out() -> None:
+    from web.access import ctx
+
+    sid = session.get("sid")
+    if isinstance(sid, str) and sid:
+        ctx()["store"].end_session(_digest(sid))
     session.clear()
+    g.ohsa_trainer = False
+
+
+def end_all_sessions() -> int:
+    """Every session of the owner account (a password change)."""
+    from web.access import ctx
+
+    return ctx()["store"].end_sessions(ACCOUNT)
+
+
+def is_local(address: str | None) -> bool:
+    """Whether a request from `address` comes from this machine (loopback)."""
+    ip = _ip(address)
+    return ip is not None and ip.is_loopback
+
+
+def _ip(address: str | None):
+    try:
+        ip = ipaddress.ip_address(address or "")
+    except ValueError:
+        return None
+    if ip.version == 6 and ip.ipv4_mapped is not None:  # a dual-stack socket's IPv4 client
+        ip = ip.ipv4_mapped
+    return ip
 
 
 def is_kiosk(address: str | None, kiosk_addresses) -> bool:
     """Whether a request from `address` comes from the station's own screen."""
-    try:
-        ip = ipaddress.ip_address(address or "")
-    except ValueError:
+    ip = _ip(address)
+    if ip is None:
         return False
-    if ip.version == 6 and ip.ipv4_mapped is not None:  # a dual-stack socket's IPv4 client
-        ip = ip.ipv4_mapped
     if ip.is_loopback:
         return True
     for allowed in kiosk_addresses:
@@ -163,7 +272,78 @@ def is_kiosk(address: str | None, kiosk_addresses) -> bool:
 
 
 def safe_next(target: str | None, default: str) -> str:
-    """A local path to go to after login, never another host."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return default
+    """A local path to go to after login, never another host.
+
+    Browsers drop tabs and newlines inside a URL and read a backslash as a slash, so
+    "/%09/evil.example" (a tab) becomes `//evil.example`: anything but printable ASCII is refused, then
+    the rest must be a path on this site ("/x", not "//x" nor "scheme:").
+    """
+    if not target or len(target) > 2000 or not target.startswith("/"):
+        return default
+    if any(not (0x21 <= ord(c) < 0x7F) or c == "\\" for c in target):
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or target.startswith("//"):
+        return default
+    return target
+
+
+# -- Host header ------------------------------------------------------------------------------
+
+LOCAL_NAMES = ("localhost", "127.0.0.1", "::1")
+_own_cache: dict[str, tuple[float, bool]] = {}
+_own_lock = threading.Lock()
+_OWN_TTL_S = 60.0
+
+
+def host_name(host_header: str | None) -> str:
+    """The name or address in a Host header, without the port, lower case ("" when malformed)."""
+    host = (host_header or "").strip().lower()
+    if host.startswith("["):
+        end = host.find("]")
+        return host[1:end] if end > 0 else ""
+    if host.count(":") == 1:
+        host = host.split(":", 1)[0]
+    return host
+
+
+def host_allowed(host_header: str | None, config) -> bool:
+    """Whether a request naming `host_header` is meant for this station: loopback, the
+    configured public URL's host or listen address, this machine's name (and .local), or an
+    address of one of its interfaces. Anything else is refused (DNS rebinding)."""
+    host = host_name(host_header)
+    if not host or len(host) > 253:
+        return False
+    if host in LOCAL_NAMES:
+        return True
+    web = config.web
+    if web.public_url and host == (urlsplit(web.public_url).hostname or "").lower():
+        return True
+    if web.host not in ("0.0.0.0", "::", "") and host == web.host.lower():
+        return True
+    name = socket.gethostname().lower()
+    if host in (name, name + ".local"):
+        return True
+    ip = _ip(host)
+    return ip is not None and (ip.is_loopback or _is_own_address(str(ip)))
+
+
+def _is_own_address(address: str) -> bool:
+    """Whether this machine has `address` on an interface (a bind test: sends nothing)."""
+    now = time.monotonic()
+    with _own_lock:
+        hit = _own_cache.get(address)
+        if hit and now - hit[0] < _OWN_TTL_S:
+            return hit[1]
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_DGRAM) as s:
+            s.bind((address, 0))
+        own = True
+    except OSError:
+        own = False
+    with _own_lock:
+        if len(_own_cache) > 1000:
+            _own_cache.clear()
+        _own_cache[address] = (now, own)
+    return own

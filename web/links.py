@@ -35,20 +35,20 @@ def forget(assessment_ids) -> None:
 
 
 def base_url() -> str:
-    """Where phones on the gym's network reach this station: web.public_url, else a guess.
+    """Where phones on the gym's network reach this station: web.public_url, else its address.
 
-    The kiosk itself browses 127.0.0.1, which a phone cannot use, so a loopback host is replaced
-    by the station's address on its local network (found without sending anything).
+    Never the request's Host header (a visitor controls it): the station's address on its local
+    network (found without sending anything) and the port this server listens on.
     """
     configured = ctx()["config"].web.public_url
     if configured:
         return configured.rstrip("/")
-    host = request.host.rsplit(":", 1)[0].strip("[]")
-    if host not in ("127.0.0.1", "localhost", "::1"):
-        return request.host_url.rstrip("/")
-    port = request.host.rsplit(":", 1)[1] if ":" in request.host else ""
-    address = _lan_address()
-    return f"http://{address}{':' + port if port else ''}"
+    web = ctx()["config"].web
+    address = web.host if web.host not in ("0.0.0.0", "::", "", "localhost", "127.0.0.1") else _lan_address()
+    port = str(request.environ.get("SERVER_PORT") or web.port)
+    if ":" in address:
+        address = f"[{address}]"
+    return f"http://{address}{'' if port == '80' else ':' + port}"
 
 
 def _lan_address() -> str:

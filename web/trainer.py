@@ -8,10 +8,10 @@ import json
 import logging
 import math
 
-from werkzeug.exceptions import TooManyRequests
 from flask import Blueprint, Response, abort, flash, jsonify, redirect, render_template, request, url_for
 
 from device import config as device_config
+from device import owner
 from device import diagnostics
 from device import health as device_health
 from device.errors import ConfigError, InputError
@@ -31,23 +31,32 @@ PAGE_SIZES = (25, 50, 100, 1000)
 # -- password and login ---------------------------------------------------------------------
 
 
-def _password_hash() -> str | None:
-    return ctx()["store"].get_meta(auth.PASSWORD_META)
+def _on_station() -> bool:
+    return auth.is_local(request.remote_addr)
+
+
+def _not_set_here():
+    """No password yet and the request is not from the station itself: nothing to see."""
+    auth.security.warning("trainer area asked for from %s before a password was set", request.remote_addr)
+    abort(403, "No trainer password is set yet. Set it on the station itself: "
+               "`sudo -u ohsa ohsa password set` in its shell (the installer printed one, too).")
 
 
 @bp.route("/setup", methods=["GET", "POST"])
 @public
 def setup():
-    """First run: choose the trainer password (only while none is set)."""
-    if _password_hash():
+    """First run, on the station itself only: choose the trainer password while none is set."""
+    if auth.stored_hash():
         return redirect(url_for("trainer.login"))
+    if not _on_station():
+        _not_set_here()
     error = None
     if request.method == "POST":
         password, repeat = request.form.get("password", ""), request.form.get("repeat", "")
         error = auth.password_problem(password, repeat)
         if error is None:
-            ctx()["store"].set_meta(auth.PASSWORD_META, auth.hash_password(password))
-            log.info("trainer password set (first run)")
+            if not owner.create_hash(ctx()["data_dir"], auth.hash_password(password)):
+                return redirect(url_for("trainer.login"))  # set meanwhile (shell or another tab)
             auth.log_in()
             return redirect(url_for("trainer.index"))
     return render_template("trainer/setup.html", error=error), (400 if error else 200)
@@ -56,23 +65,16 @@ def setup():
 @bp.route("/login", methods=["GET", "POST"])
 @public
 def login():
-    if not _password_hash():
+    if not auth.stored_hash():
+        if not _on_station():
+            _not_set_here()
         return redirect(url_for("trainer.setup"))
     target = auth.safe_next(request.values.get("next"), url_for("trainer.index"))
     error = None
     if request.method == "POST":
-        limiter = ctx()["limiter"]
-        address = request.remote_addr or "?"
-        wait = limiter.retry_after(address)
-        if wait:
-            log.warning("login refused for %s: too many failures", address)
-            raise TooManyRequests(retry_after=wait)
-        if auth.verify_password(request.form.get("password", ""), _password_hash()):
-            limiter.succeeded(address)
+        if auth.check_password(request.form.get("password", ""), "login"):
             auth.log_in()
             return redirect(target)
-        limiter.failed(address)
-        log.warning("failed trainer login from %s", address)
         error = "Wrong password."
     return render_template("trainer/login.html", error=error, next=target), (401 if error else 200)
 
@@ -85,17 +87,18 @@ def logout():
 
 @bp.post("/password")
 def change_password():
-    store = ctx()["store"]
-    if not auth.verify_password(request.form.get("current", ""), _password_hash()):
+    if not auth.check_password(request.form.get("current", ""), "password change"):
         flash("The current password is wrong; nothing changed.", "error")
         return redirect(url_for("trainer.settings"))
     problem = auth.password_problem(request.form.get("password", ""), request.form.get("repeat", ""))
     if problem:
         flash(problem, "error")
     else:
-        store.set_meta(auth.PASSWORD_META, auth.hash_password(request.form["password"]))
-        auth.log_in()  # new session and CSRF token
-        flash("Password changed.", "ok")
+        owner.write_hash(ctx()["data_dir"], auth.hash_password(request.form["password"]))
+        ended = auth.end_all_sessions()
+        auth.security.warning("trainer password changed from %s; %d session(s) ended", request.remote_addr, ended)
+        auth.log_in()  # a new session and CSRF token for this browser only
+        flash("Password changed. Every other trainer session has ended.", "ok")
     return redirect(url_for("trainer.settings"))
 
 

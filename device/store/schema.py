@@ -99,6 +99,19 @@ MIGRATIONS: list[tuple[Step, ...]] = [
         )""",
         "CREATE INDEX share_tokens_assessment ON share_tokens(assessment_id)",
     ),
+    # 4: server-side trainer sessions (the cookie holds only an id; its SHA-256 is the key), so
+    # logout, a password change and the timeouts end them for good; the old password hash in
+    # meta moves to its own file (device/owner.py), done by the web app on start.
+    (
+        """CREATE TABLE sessions (
+            id_sha256 TEXT PRIMARY KEY,
+            account TEXT NOT NULL,
+            credential TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            seen_at REAL NOT NULL
+        )""",
+        "CREATE INDEX sessions_account ON sessions(account)",
+    ),
 ]
 
 VERSION = len(MIGRATIONS)

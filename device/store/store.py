@@ -556,6 +556,48 @@ class Store:
         )
         return rows[0][0] if rows else None
 
+    # -- trainer sessions -----------------------------------------------------------------
+
+    def create_session(self, id_sha256: str, account: str, credential: str, now: float) -> None:
+        self._write(lambda db: db.execute(
+            "INSERT INTO sessions (id_sha256, account, credential, created_at, seen_at) VALUES (?, ?, ?, ?, ?)",
+            (id_sha256, account, credential, float(now), float(now))))
+
+    def get_session(self, id_sha256: str) -> dict | None:
+        """{"account", "credential", "created_at", "seen_at"} or None."""
+        rows = self._read("SELECT account, credential, created_at, seen_at FROM sessions WHERE id_sha256 = ?",
+                          (str(id_sha256),))
+        if not rows:
+            return None
+        account, credential, created, seen = rows[0]
+        return {"account": account, "credential": credential, "created_at": created, "seen_at": seen}
+
+    def touch_session(self, id_sha256: str, now: float) -> None:
+        self._write(lambda db: db.execute("UPDATE sessions SET seen_at = ? WHERE id_sha256 = ?",
+                                          (float(now), str(id_sha256))))
+
+    def end_session(self, id_sha256: str) -> None:
+        self._write(lambda db: db.execute("DELETE FROM sessions WHERE id_sha256 = ?", (str(id_sha256),)))
+
+    def end_sessions(self, account: str | None = None, *, seen_before: float | None = None,
+                     created_before: float | None = None) -> int:
+        """End every session of `account` (all accounts when None), or only the stale ones."""
+        where, params = [], []
+        if account is not None:
+            where.append("account = ?")
+            params.append(account)
+        stale = []
+        if seen_before is not None:
+            stale.append("seen_at < ?")
+            params.append(float(seen_before))
+        if created_before is not None:
+            stale.append("created_at < ?")
+            params.append(float(created_before))
+        if stale:
+            where.append("(" + " OR ".join(stale) + ")")
+        sql = "DELETE FROM sessions" + (" WHERE " + " AND ".join(where) if where else "")
+        return self._write(lambda db: db.execute(sql, params).rowcount)
+
     # -- meta, health ---------------------------------------------------------------------
 
     def get_meta(self, key: str, default: str | None = None) -> str | None:
