@@ -362,6 +362,133 @@ def test_login_cookie_flags_and_logout(client, store):
     assert client.get("/trainer/").status_code == 302
 
 
+@pytest.mark.parametrize("target", ["/%09/evil.example", "/%0a/evil.example", "/%0d%0a/evil.example",
+                                    "/\\evil.example", "/%5Cevil.example", "//evil.example/x",
+                                    "https://evil.example/", "/%20/evil.example", "javascript:alert(1)"])
+def test_login_goes_only_to_a_path_on_this_site(client, store, target):
+    owner.write_hash(store.path.parent, PASSWORD_HASH)
+    csrf = token_of(client, "/trainer/login")
+    r = client.post(f"/trainer/login?next={target}", data={"password": PASSWORD, "csrf_token": csrf})
+    assert r.status_code == 302 and r.headers["Location"] == "/trainer/", target
+
+
+def test_login_keeps_a_same_site_next(client, store, aid):
+    owner.write_hash(store.path.parent, PASSWORD_HASH)
+    r = client.get(f"/trainer/a/{aid}?x=1")
+    assert r.headers["Location"].startswith("/trainer/login?next=")
+    csrf = token_of(client, "/trainer/login")
+    r = client.post(r.headers["Location"], data={"password": PASSWORD, "csrf_token": csrf})
+    assert r.headers["Location"] == f"/trainer/a/{aid}?x=1"
+
+
+@pytest.mark.parametrize("host", ["evil.example", "evil.example:8080", "attacker.lan:80", "8.8.8.8", "[2001:db8::1]:8080"])
+def test_unknown_host_header_is_refused(client, aid, host):
+    for path in ("/", "/api/status", "/trainer/login", f"/result/{aid}", "/static/style.css", "/nowhere"):
+        r = client.get(path, headers={"Host": host})
+        assert r.status_code == 421, (host, path)
+        assert "evil" not in r.get_data(as_text=True)
+
+
+@pytest.mark.parametrize("host", ["localhost", "localhost:8080", "127.0.0.1:8080", "[::1]:8080"])
+def test_the_station_s_own_names_are_served(client, host):
+    assert client.get("/", headers={"Host": host}).status_code == 200
+
+
+def test_own_hostname_and_interface_address_are_served(client):
+    import socket
+
+    assert client.get("/", headers={"Host": socket.gethostname() + ":8080"}).status_code == 200
+    assert client.get("/", headers={"Host": socket.gethostname() + ".local"}).status_code == 200
+    from web.links import _lan_address
+
+    address = _lan_address()
+    if address[0].isdigit():  # a machine with a route; otherwise the name above covers it
+        assert client.get("/", headers={"Host": f"{address}:8080"}).status_code == 200
+
+
+def test_share_link_and_qr_never_use_the_request_host(store, station, tmp_path, aid):
+    from web.links import _lan_address
+
+    client = create_app(store, station, data_dir=tmp_path, testing=True).test_client()
+    html = client.get(f"/result/{aid}", base_url="http://127.0.0.1:8080").get_data(as_text=True)
+    link = re.search(r'href="(http://[^"]+/s/[A-Za-z0-9_-]+)"', html).group(1)
+    assert link.startswith(f"http://{_lan_address()}:8080/s/")
+    # a configured public_url wins; a visitor's Host never gets in (it is refused outright)
+    config = device_config.validate({"web": {"public_url": "http://ohsa.gym.lan:8080/"}})
+    client = create_app(store, station, config=config, data_dir=tmp_path, testing=True).test_client()
+    assert client.get(f"/result/{aid}", headers={"Host": "evil.example"}).status_code == 421
+    html = client.get(f"/result/{aid}", headers={"Host": "ohsa.gym.lan:8080"}).get_data(as_text=True)
+    assert "http://ohsa.gym.lan:8080/s/" in html and "evil" not in html
+
+
+def _concurrent_wrong_passwords(app, monkeypatch, n, post):
+    """n clients on one LAN address send a wrong password at the same moment (a barrier);
+    returns (status codes, how many password checks ran)."""
+    checks = []
+    real = auth.verify_password
+    monkeypatch.setattr(auth, "verify_password", lambda pw, stored: checks.append(1) or real(pw, stored))
+    clients = []
+    for _ in range(n):
+        c = app.test_client()
+        clients.append((c, token_of(c, "/trainer/login", environ_base=LAN)))
+    barrier = threading.Barrier(n)
+    codes = [None] * n
+
+    def one(i):
+        c, csrf = clients[i]
+        barrier.wait()
+        codes[i] = post(c, csrf).status_code
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return codes, len(checks)
+
+
+def test_forty_concurrent_wrong_logins_get_at_most_five_checks(app, store, monkeypatch):
+    owner.write_hash(store.path.parent, PASSWORD_HASH)
+    codes, checks = _concurrent_wrong_passwords(
+        app, monkeypatch, 40,
+        lambda c, csrf: c.post("/trainer/login", data={"password": "guess", "csrf_token": csrf}, environ_base=LAN))
+    assert checks <= auth.MAX_FAILURES, checks
+    assert codes.count(401) == checks and codes.count(429) == 40 - checks
+    print(f"40 concurrent wrong logins: {checks} password checks, {codes.count(429)} x 429")
+
+
+def test_the_change_password_form_is_rate_limited_too(app, store, monkeypatch):
+    owner.write_hash(store.path.parent, PASSWORD_HASH)
+    # a stolen session (logged in from the LAN) guessing the current password, concurrently
+    thief = app.test_client()
+    csrf = token_of(thief, "/trainer/login", environ_base=LAN)
+    thief.post("/trainer/login", data={"password": PASSWORD, "csrf_token": csrf}, environ_base=LAN)
+    csrf = token_of(thief, "/trainer/", environ_base=LAN)
+    cookie = _cookie(thief)
+
+    def post(c, _):
+        c.set_cookie("ohsa_session", cookie)
+        return c.post("/trainer/password", environ_base=LAN, data={
+            "csrf_token": csrf, "current": "guess", "password": "new-password-1", "repeat": "new-password-1"})
+
+    codes, checks = _concurrent_wrong_passwords(app, monkeypatch, 20, post)
+    assert checks <= auth.MAX_FAILURES and codes.count(429) == 20 - checks, (checks, codes)
+    assert owner.read_hash(store.path.parent) == PASSWORD_HASH
+    # the login form shares the budget: the right password is refused for now
+    r = thief.post("/trainer/login", data={"password": PASSWORD, "csrf_token": csrf}, environ_base=LAN)
+    assert r.status_code == 429
+
+
+def test_limiter_reservations_are_atomic():
+    limiter = auth.LoginLimiter(max_failures=3, window_s=60, clock=lambda: 0.0)
+    assert [limiter.reserve("a") for _ in range(5)] == [0, 0, 0, 1, 1]  # 3 in flight: no more
+    limiter.release("a", ok=True)  # a right password frees its slot and clears failures
+    assert limiter.reserve("a") == 0
+    for _ in range(3):
+        limiter.release("a", ok=False)
+    assert limiter.retry_after("a") == 61 and limiter.reserve("b") == 0
+
+
 def test_idle_trainer_session_ends(trainer, clock):
     assert trainer.get("/trainer/").status_code == 200
     clock.t += auth.KIOSK_IDLE_S + 1  # on the station's screen (loopback): 5 min
