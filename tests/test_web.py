@@ -263,21 +263,21 @@ def test_every_get_route_answers_a_trainer(app, trainer, store, aid, station):
     queries = {"trainer.compare": f"?a={aid}&b={aid}", "trainer.client": "?label=MK"}
     seen = set()
     for rule in app.url_map.iter_rules():
-        if "GET" not in rule.methods or rule.endpoint == "api.events":
+        if "GET" not in rule.methods or rule.endpoint in ("api.events", "api.kiosk_events"):
             continue
         path = _sample_path(rule, aid).replace("/s/x", f"/s/{token}") + queries.get(rule.endpoint, "")
         r = trainer.get(path)
         expected = 302 if rule.endpoint == "trainer.setup" else 200  # the password is set already
         assert r.status_code == expected, (path, r.status_code)
         seen.add(rule.endpoint)
-    assert len(seen) == 25  # every GET route but the event stream (tested on its own)
+    assert len(seen) == 26  # every GET route but the event streams (tested on their own)
 
 
 def test_public_routes_are_the_intended_ones(app):
     public = sorted(r.endpoint for r in app.url_map.iter_rules()
                     if getattr(app.view_functions[r.endpoint], "ohsa_public", False))
     assert public == sorted([
-        "api.assessment", "api.events", "api.stats", "api.status", "kiosk.cancel", "kiosk.live",
+        "api.assessment", "api.events", "api.kiosk_events", "api.kiosk_status", "api.stats", "api.status", "kiosk.cancel", "kiosk.live",
         "kiosk.pain", "kiosk.preview", "kiosk.result", "kiosk.result_image", "kiosk.retest",
         "kiosk.shared", "kiosk.shared_image", "kiosk.start", "trainer.login", "trainer.setup",
     ])
@@ -850,6 +850,52 @@ def test_api_status_stats_and_assessments(trainer, client, station, store, aid):
     one = trainer.get(f"/api/assessments/{aid}").get_json()
     assert one["label"] == "MK" and one["plan"]["kind"] == "plan" and one["plan_edited"] is False
     assert trainer.get("/api/assessments/000000000000").status_code == 404
+
+
+def _result_on_screen(station, aid):
+    station.set(state="result", reps=5, assessment_id=aid, findings=["knees_cave_in", "excessive_forward_lean"],
+                regions=["knees", "hips"], comparison={"knees_cave_in": "better"}, retests=["heels_raised"],
+                referral=False, message="Your results are ready.",
+                panel={"mock": True, "status": "result", "regions": {"knees": True, "hips": True, "head": False},
+                       "button_pressed": False, "buzzer": False})
+
+
+PRIVATE = ("knees_cave_in", "forward_lean", "knees", "hips", "comparison", "findings", "referral", "assessment_id")
+
+
+def test_public_status_and_events_carry_the_state_not_the_person(client, station, aid):
+    _result_on_screen(station, aid)
+    for body in (client.get("/api/status", environ_base=LAN).get_data(as_text=True),
+                 _read_until(iter(client.get("/api/events", buffered=False, environ_base=LAN).response), "data: "),
+                 client.get("/", environ_base=LAN).get_data(as_text=True).split('id="initial-state">')[1].split("<")[0]):
+        assert '"finished"' in body and aid not in body, body
+        assert not any(word in body for word in PRIVATE), body
+    station.set(state="pain", countdown=20, referral=True, message="Stop. Please see a professional about the pain.")
+    status = client.get("/api/status", environ_base=LAN).get_json()
+    assert status["state"] == "finished" and "pain" not in json.dumps(status) and "professional" not in json.dumps(status)
+    station.set(state="recording", reps=3, findings=[], regions=[])
+    assert client.get("/api/status", environ_base=LAN).get_json()["reps"] == 3  # the flow itself stays public
+
+
+def test_kiosk_endpoint_gives_the_details_to_the_station_only(app, trainer, station, aid):
+    _result_on_screen(station, aid)
+    client = app.test_client()  # not logged in
+    assert client.get("/api/kiosk/status", environ_base=LAN).status_code == 403
+    assert client.get("/api/kiosk/events", environ_base=LAN).status_code == 403
+    kiosk = client.get("/api/kiosk/status").get_json()  # loopback: the station's own screen
+    assert kiosk["assessment_id"] == aid and kiosk["findings"] == ["knees_cave_in", "excessive_forward_lean"]
+    assert kiosk["panel"]["regions"]["knees"] is True
+    assert aid in _read_until(iter(client.get("/api/kiosk/events", buffered=False).response), aid)
+    assert trainer.get("/api/kiosk/status", environ_base=LAN).get_json()["assessment_id"] == aid
+
+
+def test_kiosk_scripts_read_the_kiosk_endpoint():
+    from pathlib import Path
+
+    static = Path(__file__).resolve().parent.parent / "web" / "static"
+    live, result = (static / "live.js").read_text(), (static / "result.js").read_text()
+    assert '"/api/kiosk"' in live and 'fetch("/api/kiosk/status"' in result
+    assert 'fetch("/api/status"' not in result
 
 
 def test_security_headers_and_no_external_references(client, aid):

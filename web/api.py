@@ -14,7 +14,7 @@ from flask import Blueprint, Response, abort, jsonify, request
 from device.errors import InputError
 from web import auth
 from web.access import ctx, public
-from web.kiosk import ID_RE, NOT_RUNNING, station_state
+from web.kiosk import ID_RE, NOT_RUNNING, kiosk_or_trainer, public_state, station_state
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +29,15 @@ WAIT_S = 1.0  # longest wait for a change, so a stopping server ends its streams
 @bp.get("/status")
 @public
 def status():
+    """The live state for anyone: where the station is, not the person's data."""
+    return jsonify(public_state(station_state()))
+
+
+@bp.get("/kiosk/status")
+@public
+def kiosk_status():
+    """The whole live state (findings, regions, pain, result id): the station's screen, trainers."""
+    kiosk_or_trainer()
     return jsonify(station_state())
 
 
@@ -103,7 +112,19 @@ def assessment(assessment_id: str):
 @bp.get("/events")
 @public
 def events():
-    """Server-sent events: one `data:` line of station state per change, comments between."""
+    """Server-sent events: one `data:` line of public station state per change, comments between."""
+    return _events(public_state)
+
+
+@bp.get("/kiosk/events")
+@public
+def kiosk_events():
+    """The same stream with the whole state: the station's screen and trainers only."""
+    kiosk_or_trainer()
+    return _events(lambda state: state)
+
+
+def _events(shape):
     app_ctx = ctx()
     station = app_ctx["station"]
     streams = app_ctx["streams"]
@@ -114,7 +135,7 @@ def events():
     def stream():
         yield "retry: 2000\n\n"
         if station is None:
-            yield _event(None, NOT_RUNNING)
+            yield _event(None, shape(dict(NOT_RUNNING)))
         version = None
         deadline = time.monotonic() + STREAM_SECONDS
         quiet_since = time.monotonic()
@@ -131,7 +152,7 @@ def events():
             if station is not None and new_version != version:
                 version = new_version
                 quiet_since = time.monotonic()
-                yield _event(version, state)
+                yield _event(version, shape(state))
             elif time.monotonic() - quiet_since >= KEEPALIVE_S:
                 quiet_since = time.monotonic()
                 yield ": keepalive\n\n"

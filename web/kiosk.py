@@ -1,7 +1,8 @@
 """Kiosk pages (no login): the live page, the result page, the share link a phone opens.
 
 Who sees what without a login:
-- anyone on the network: the live state (no images) and a result through its share link;
+- anyone on the network: the live state without the person's data (`public_state`: no findings,
+  regions, region lights, pain flag, assessment id) and a result through its share link;
 - the station's own screen (loopback or web.kiosk_addresses): camera previews, the buttons,
   and results by id (the screen shows the result that was just recorded);
 - a trainer (logged in): all of it.
@@ -47,8 +48,40 @@ def station_state() -> dict:
         return dict(NOT_RUNNING, state="error", message="The station has a problem. Ask a member of staff.")
 
 
+# What anyone on the network may see of the live state: where the station is in its flow, never
+# what it found. The findings, the lit region lights, the pain report and the result's id are
+# the person's; they go only to the station's own screen and trainers (`detailed_state`).
+PUBLIC_KEYS = ("state", "message", "version", "reps", "target_reps", "countdown", "positioning",
+               "cameras", "safe_mode", "panel")
+PUBLIC_PANEL_KEYS = ("mock", "status", "button_pressed", "buzzer")
+PRIVATE_STATES = {"result": "Someone has just finished an assessment.",
+                  "pain": "The station is waiting for the next person."}
+
+
+def public_state(state: dict) -> dict:
+    """The live state without the person's data (for /api/status, /api/events, the live page)."""
+    out = {k: state[k] for k in PUBLIC_KEYS if k in state}
+    if isinstance(out.get("panel"), dict):
+        out["panel"] = {k: v for k, v in out["panel"].items() if k in PUBLIC_PANEL_KEYS}
+    if out.get("state") in PRIVATE_STATES:
+        out["message"] = PRIVATE_STATES[out["state"]]
+        out["state"] = "finished"
+        out["countdown"] = None
+    return out
+
+
+def detailed() -> bool:
+    """Whether this request may see the person's data in the live state."""
+    return from_kiosk() or auth.is_trainer()
+
+
+def state_for_request() -> dict:
+    state = station_state()
+    return state if detailed() else public_state(state)
+
+
 def from_kiosk() -> bool:
-    return auth.is_kiosk(request.remote_addr, ctx()["config"]["web"]["kiosk_addresses"])
+    return auth.is_kiosk(request.remote_addr, ctx()["config"].web.kiosk_addresses)
 
 
 def kiosk_or_trainer() -> None:
@@ -81,7 +114,7 @@ def image_response(assessment_id: str, view: str) -> Response:
 def live():
     return render_template(
         "live.html",
-        state=station_state(),
+        state=state_for_request(),
         kiosk=from_kiosk(),
         previews=from_kiosk() or auth.is_trainer(),
         views=VIEWS,
@@ -156,7 +189,7 @@ def _result_page(record: dict, *, image_url, share_url: str | None, kiosk: bool)
         qr=links.qr_svg(share_url, title="QR code: this result on the gym's Wi-Fi") if share_url else None,
         take_home=links.take_home_qr(text) if text else None,
         kiosk=kiosk,
-        link_days=ctx()["config"]["web"]["result_link_days"],
+        link_days=ctx()["config"].web.result_link_days,
     )
 
 

@@ -1,4 +1,5 @@
-/* Live page: station state from the SSE stream (/api/events), polling /api/status as fallback;
+/* Live page: station state from the SSE stream (/api/kiosk/events on the station's screen and for trainers,
+   /api/events with the public state otherwise), polling .../status as fallback;
    camera previews at a low frame rate while a set runs; the kiosk's buttons; a short tone and a
    spoken count for each squat (WebAudio and speechSynthesis, both offline; off when the page's
    data-sound is "off"). States are shown in words (web/member.py LIVE_WORDS). No libraries. */
@@ -10,6 +11,8 @@
   var csrf = document.querySelector('meta[name="csrf-token"]').content;
   var previewsBox = document.getElementById("previews");
   var previewsOn = previewsBox && previewsBox.dataset.enabled === "yes";
+  /* the station's screen and trainers get the whole state; anyone else the public one */
+  var stateUrl = previewsOn ? "/api/kiosk" : "/api";
   var kiosk = !!document.getElementById("controls");
   var views = ["front", "side"];
   var current = JSON.parse(document.getElementById("initial-state").textContent);
@@ -119,14 +122,14 @@
   function poll() {
     if (pollTimer) { return; }
     pollTimer = setInterval(function () {
-      fetch("/api/status", { credentials: "same-origin", cache: "no-store" })
+      fetch(stateUrl + "/status", { credentials: "same-origin", cache: "no-store" })
         .then(function (r) { return r.json(); }).then(render).catch(function () {});
     }, POLL_MS);
   }
 
   function listen() {
     if (!window.EventSource) { poll(); return; }
-    var source = new EventSource("/api/events");
+    var source = new EventSource(stateUrl + "/events");
     var failures = 0;
     source.onmessage = function (e) { failures = 0; render(JSON.parse(e.data)); };
     source.onerror = function () {

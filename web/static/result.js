@@ -26,7 +26,7 @@
     });
   });
   setInterval(function () {
-    fetch("/api/status", { credentials: "same-origin", cache: "no-store" })
+    fetch("/api/kiosk/status", { credentials: "same-origin", cache: "no-store" })
       .then(function (r) { return r.json(); }).then(check).catch(function () {});
   }, 2000);
 }());
