@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "device.station.cli",  # ohsa run
     "device.calibrate",  # ohsa calibrate [mat]
     "device.config_cli",  # ohsa config check | schema
+    "device.owner",  # ohsa password set | generate | status
 )
 
 log = logging.getLogger("ohsa")
@@ -62,4 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
+        return 1
+    except OSError as e:  # a full or read-only disk, a folder where a file should go, ...
+        where = f"{e.filename}: " if e.filename else ""
+        print(f"ohsa: {where}{e.strerror or e}", file=sys.stderr)
         return 1

@@ -10,18 +10,28 @@ this module converts, so nothing above it ever sees BGR.
 
 Timestamps of a recording are `index / fps` (file time, starting at 0); a folder of images has no
 frame rate of its own and uses `fps` (default 30). Problems are `InputError`s naming the file.
+
+Nothing is decoded whole before its size is known: an image's header (PNG, JPEG, BMP, WebP,
+PPM/PGM) and a video's stream size are checked against `MAX_PIXELS` first, so a small file
+that claims 30000x30000 pixels (a decompression bomb) is refused in milliseconds; OpenCV's own
+limit (`OPENCV_IO_MAX_IMAGE_PIXELS`) is set to the same number for the formats not sniffed
+here. A path that is not valid UTF-8 reaches FFmpeg as /proc/self/fd/N (OpenCV would crash on it).
 """
 
 from __future__ import annotations
 
 import os
+import struct
 from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 
+MAX_PIXELS = 50_000_000  # a 48 MP phone photo fits (150 MB decoded); 30000x30000 does not
+
 # FFmpeg and OpenCV would print their own warnings for a bad file; the user gets our one line.
 os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+os.environ.setdefault("OPENCV_IO_MAX_IMAGE_PIXELS", str(MAX_PIXELS))
 import cv2  # noqa: E402
 
 from device.errors import InputError  # noqa: E402
@@ -44,6 +54,67 @@ def _to_rgb(bgr: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
 
 
+def image_size(head: bytes) -> tuple[int, int] | None:
+    """(width, height) from the first bytes of a PNG, JPEG, BMP, WebP or PPM/PGM; None when
+    the format is not one of these or the header is cut short."""
+    try:
+        if head.startswith(b"\x89PNG\r\n\x1a\n") and head[12:16] == b"IHDR":
+            return struct.unpack(">II", head[16:24])
+        if head.startswith(b"BM") and len(head) >= 26:
+            w, h = struct.unpack("<ii", head[18:26])
+            return abs(w), abs(h)
+        if head.startswith(b"RIFF") and head[8:12] == b"WEBP":
+            chunk = head[12:16]
+            if chunk == b"VP8X":
+                return (int.from_bytes(head[24:27], "little") + 1, int.from_bytes(head[27:30], "little") + 1)
+            if chunk == b"VP8 ":
+                w, h = struct.unpack("<HH", head[26:30])
+                return w & 0x3FFF, h & 0x3FFF
+            if chunk == b"VP8L":
+                bits = int.from_bytes(head[21:25], "little")
+                return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+        if head[:2] in (b"P5", b"P6", b"P2", b"P3"):
+            words = []
+            for line in head[2:].split(b"\n"):
+                words += line.split(b"#", 1)[0].split()
+                if len(words) >= 2:
+                    return int(words[0]), int(words[1])
+        if head.startswith(b"\xff\xd8"):
+            return _jpeg_size(head)
+    except (struct.error, ValueError, IndexError):
+        return None
+    return None
+
+
+def _jpeg_size(data: bytes) -> tuple[int, int] | None:
+    i = 2
+    while i + 9 < len(data):
+        if data[i] != 0xFF:
+            return None
+        marker = data[i + 1]
+        if marker == 0xFF:  # fill byte
+            i += 1
+            continue
+        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
+            i += 2
+            continue
+        length = struct.unpack(">H", data[i + 2:i + 4])[0]
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):  # a start of frame
+            h, w = struct.unpack(">HH", data[i + 5:i + 9])
+            return w, h
+        i += 2 + length
+    return None
+
+
+def check_pixels(path, width: int, height: int, what: str = "image") -> None:
+    """InputError unless width x height is within MAX_PIXELS."""
+    if width * height > MAX_PIXELS:
+        raise InputError(
+            f"{path}: {what} of {width}x{height} pixels is larger than the {MAX_PIXELS // 1_000_000} "
+            "megapixel limit; scale it down"
+        )
+
+
 def read_image(path: str | os.PathLike) -> np.ndarray:
     """One image file as an upright RGB uint8 array (EXIF orientation applied)."""
     path = Path(path)
@@ -56,6 +127,9 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
         data = np.fromfile(path, dtype=np.uint8)
     except OSError as e:
         raise InputError(f"{path}: cannot read it ({e.strerror or e.__class__.__name__})") from None
+    size = image_size(data[:1 << 16].tobytes())
+    if size is not None:
+        check_pixels(path, *size)
     bgr = cv2.imdecode(data, cv2.IMREAD_COLOR) if data.size else None
     if bgr is None or bgr.size == 0:
         raise InputError(f"{path}: not an image OpenCV can decode")
@@ -92,11 +166,46 @@ class Media:
         )
 
 
+def _ffmpeg_name(path: Path) -> tuple[str, int | None]:
+    """A name FFmpeg can open for `path` and the file descriptor to close afterwards (if any).
+
+    OpenCV crashes (SIGSEGV) on a path that is not valid UTF-8; such a file is opened here and
+    handed over as /proc/self/fd/N."""
+    name = str(path)
+    try:
+        name.encode("utf-8")
+        return name, None
+    except UnicodeEncodeError:
+        pass
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError as e:
+        raise InputError(f"{path}: cannot read it ({e.strerror or e})") from None
+    if not os.path.exists(f"/proc/self/fd/{fd}"):
+        os.close(fd)
+        raise InputError(f"{path}: the name is not valid UTF-8; rename the file")
+    return f"/proc/self/fd/{fd}", fd
+
+
 class _Video(Media):
     def __init__(self, path: Path):
-        cap = cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+        name, self._fd = _ffmpeg_name(path)
+        try:
+            cap = self._open(path, name)
+        except BaseException:
+            self._close_fd()
+            raise
+        self._cap = cap
+
+    def _open(self, path: Path, name: str):
+        cap = cv2.VideoCapture(name, cv2.CAP_FFMPEG)
         if not cap.isOpened():
             raise InputError(f"{path}: not a video or image that can be decoded")
+        # the stream's size before any frame is decoded (a "bomb" claims a huge one)
+        w0, h0 = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH) or 0), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT) or 0)
+        if w0 * h0 > MAX_PIXELS:
+            cap.release()
+            check_pixels(path, w0, h0, "video frame")
         # Rotation metadata (phones record portrait as rotated landscape): OpenCV applies it
         # when asked; say so explicitly rather than rely on the default.
         cap.set(cv2.CAP_PROP_ORIENTATION_AUTO, 1)
@@ -111,8 +220,13 @@ class _Video(Media):
         count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
         h, w = first.shape[:2]  # after rotation: the size a person sees
         super().__init__(path, "video", w, h, float(fps), max(count, 1))
-        self._cap = cap
         self._first = first
+        return cap
+
+    def _close_fd(self) -> None:
+        fd, self._fd = getattr(self, "_fd", None), None
+        if fd is not None:
+            os.close(fd)
 
     def __iter__(self) -> Iterator[tuple[float, np.ndarray]]:
         if self._cap is None:
@@ -132,6 +246,7 @@ class _Video(Media):
         if self._cap is not None:
             self._cap.release()
             self._cap = None
+        self._close_fd()
 
 
 class _Stills(Media):

@@ -115,10 +115,13 @@ def _place(source: Path, label: str) -> Path:
     """Verify `source` and copy it atomically to the data dir; the installed path."""
     check(source, label)
     dest = installed_path()
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    if dest.exists() and dest.resolve() == source.resolve():
-        return dest
-    atomic.write_bytes(dest, source.read_bytes())  # 2.9 MB: fine in memory
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if dest.exists() and dest.resolve() == source.resolve():
+            return dest
+        atomic.write_bytes(dest, source.read_bytes())  # 2.9 MB: fine in memory
+    except OSError as e:  # full, read-only, or a file where the folder should be
+        raise ModelError(f"MoveNet model: cannot install it at {dest} ({e.strerror or e})") from None
     log.info("MoveNet model installed at %s", dest)
     return dest
 

@@ -87,10 +87,14 @@ def _cmd_assess(args) -> int:
         align=not args.no_align, fps=args.fps, silhouette=not args.no_silhouette,
     )
     text = json.dumps(result, indent=2)
-    if json_out:
-        atomic.write_text(json_out, text + "\n")
-    if track_out:
-        write_track(track, track_out)
+    for out, option, write in ((json_out, "--json", lambda p: atomic.write_text(p, text + "\n")),
+                               (track_out, "--track", lambda p: write_track(track, p))):
+        if out is None:
+            continue
+        try:
+            write(out)
+        except OSError as e:  # full or read-only file system
+            raise InputError(f"{option} {out}: cannot write ({e.strerror or e})") from None
     print(text)
     return 0
 

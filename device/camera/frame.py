@@ -90,6 +90,9 @@ def orient(image: np.ndarray, rotation: int = 0, mirror: bool = False) -> np.nda
     return np.ascontiguousarray(image)
 
 
+MAX_FRAME_PIXELS = 4096 * 4096  # the config's largest camera size; a bigger frame counts as corrupt
+
+
 def is_usable_image(image) -> bool:
     """What a frame must be before anything above the camera layer sees it."""
     return (
@@ -99,4 +102,5 @@ def is_usable_image(image) -> bool:
         and image.shape[2] == 3
         and image.shape[0] >= 16
         and image.shape[1] >= 16
+        and image.shape[0] * image.shape[1] <= MAX_FRAME_PIXELS
     )

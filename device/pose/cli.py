@@ -93,6 +93,8 @@ def _cmd_track(args) -> int:
     out = Path(args.output)
     if not out.parent.is_dir():
         raise InputError(f"{out}: folder {out.parent} does not exist")
+    if out.is_dir():
+        raise InputError(f"-o {out}: is a folder, not a file")
     if args.fps is not None and not args.fps > 0:
         raise InputError(f"--fps {args.fps}: must be a positive number")
     with open_media(args.video, fps=args.fps) as media:
@@ -100,7 +102,10 @@ def _cmd_track(args) -> int:
         view = track_media(media, movenet, not args.no_smoothing, not args.no_crop)
     if len(view) == 0:
         raise InputError(f"{args.video}: no frames could be decoded")
-    write_track(Track({args.view: view}), out)
+    try:
+        write_track(Track({args.view: view}), out)
+    except OSError as e:  # full or read-only file system
+        raise InputError(f"-o {out}: cannot write ({e.strerror or e})") from None
     mean = float(view.keypoints[..., 2].mean())
     print(f"{out}: {args.view} view, {len(view)} frames, {view.width}x{view.height}, mean score {mean:.2f}")
     return 0

@@ -186,12 +186,45 @@ def _flush() -> None:
             pass
 
 
+def _check_host(host: str | None) -> None:
+    if host is None:
+        return
+    try:
+        device_config.validate({"web": {"host": host}})
+    except ConfigError:
+        raise InputError(f"--host {host}: must be an IP address (0.0.0.0: every interface) or localhost") from None
+
+
+PROBE_BYTES = 64 * 1024  # the data dir must take at least this (a full disk fails here, not mid-set)
+
+
+def _usable_data_dir(explicit) -> Path:
+    """The data directory, made if missing, proven writable (not read-only, not full)."""
+    data_dir = paths.data_dir(explicit)
+    label = f"--data-dir {data_dir}" if explicit else f"data directory {data_dir}"
+    if data_dir.exists() and not data_dir.is_dir():
+        raise InputError(f"{label}: not a directory")
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        probe = data_dir / f".write-test-{os.getpid()}"
+        try:
+            with open(probe, "wb") as f:
+                f.write(b"\0" * PROBE_BYTES)
+                f.flush()
+                os.fsync(f.fileno())
+        finally:
+            probe.unlink(missing_ok=True)
+    except OSError as e:
+        raise InputError(f"{label}: cannot write there ({e.strerror or e})") from None
+    return data_dir
+
+
 def _run(args, stop: StopRequest) -> int:
-    recordings = _recordings(args)
+    _check_host(args.host)
     if args.port is not None and not 0 <= args.port <= 65535:
         raise InputError(f"--port {args.port}: must be 0..65535")
-    data_dir = paths.data_dir(args.data_dir)
-    data_dir.mkdir(parents=True, exist_ok=True)
+    recordings = _recordings(args)
+    data_dir = _usable_data_dir(args.data_dir)
     config_path = paths.config_file(args.config)
     reason = safemode.check(config_path, data_dir)
     safemode.begin(data_dir)
@@ -205,14 +238,20 @@ def _run(args, stop: StopRequest) -> int:
     from web.server import serve
 
     runtime = StationRuntime(config, data_dir, recordings=recordings, safe_mode=reason, model_path=args.model)
-    server = None
+    server = fallback_store = None
     try:
-        runtime.open()
-        app = create_app(
-            runtime.store, station=runtime, config=config, data_dir=data_dir, config_path=config_path
-        )
-        host = args.host if args.host is not None else config["web"]["host"]
-        port = args.port if args.port is not None else config["web"]["port"]
+        try:
+            runtime.open()
+            station, store = runtime, runtime.store
+        except Exception as e:  # the page stays up and says so, never a restart loop without it
+            reason = "; ".join(filter(None, [reason, f"start-up failed: {e}"]))
+            log.error("start-up failed (%s): serving the pages in safe mode", e, exc_info=not isinstance(e, OhsaError))
+            runtime.close(timeout=5.0)
+            station, store = _safe_mode_parts(data_dir, reason)
+            fallback_store = store
+        app = create_app(store, station=station, config=config, data_dir=data_dir, config_path=config_path)
+        host = args.host if args.host is not None else config.web.host
+        port = args.port if args.port is not None else config.web.port
         try:
             server = serve(app, host, port)
         except OSError as e:
@@ -228,7 +267,23 @@ def _run(args, stop: StopRequest) -> int:
         log.info("%s: stopping", signal.Signals(signum).name if signum else "stop")
     finally:
         _shutdown(server, runtime)
+        if fallback_store is not None:
+            fallback_store.close()
     return 0
+
+
+def _safe_mode_parts(data_dir: Path, reason: str):
+    """(station, store) for pages in safe mode: the store if it opens, else an empty one in
+    memory (the trainer can still log in and read the health page)."""
+    from device.station.runtime import STORE_FILE, SafeModeStation
+    from device.store import Store
+
+    try:
+        store = Store(data_dir / STORE_FILE)
+    except (OhsaError, OSError) as e:
+        log.error("assessment database unusable (%s): the pages run on an empty one in memory", e)
+        store = Store(":memory:")
+    return SafeModeStation(reason), store
 
 
 def _shutdown(server, runtime) -> None:

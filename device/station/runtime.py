@@ -162,7 +162,7 @@ class StationRuntime:
         self.data_dir = Path(data_dir)
         self.recordings = {v: p for v, p in (recordings or {}).items() if p}
         self._safe_mode = safe_mode
-        self._model_path = model_path or config["model"]["path"] or None
+        self._model_path = model_path or config.model.path or None
         self._shutdown_action = shutdown_action
         self.store = store
         self.capture = capture
@@ -196,12 +196,12 @@ class StationRuntime:
         if self.store is None:
             self.store = Store(self.data_dir / STORE_FILE)
         self._retention()
-        self.panel = open_panel(self.config["panel"], shutdown_action=self._shutdown_action)
+        self.panel = open_panel(self.config.panel, shutdown_action=self._shutdown_action)
         if self.movenet is None:
             try:
                 from device.pose import MoveNet
 
-                self.movenet = MoveNet(self._model_path, threads=self.config["model"]["threads"])
+                self.movenet = MoveNet(self._model_path, threads=self.config.model.threads)
             except OhsaError as e:
                 log.error("no pose model: %s", e)
                 self._safe_mode = "; ".join(filter(None, [self._safe_mode, f"pose model: {e}"]))
@@ -401,7 +401,7 @@ class StationRuntime:
         return {v: m.image for v, m in self._backgrounds.items() if m.ready}
 
     def _retention(self) -> None:
-        days = self.config["storage"]["retention_days"]
+        days = self.config.storage.retention_days
         if days > 0 and self.store is not None:
             try:
                 removed = self.store.apply_retention(days)
@@ -499,3 +499,40 @@ def _model_sha() -> str:
     except ImportError:
         return ""
     return str(SHA256)
+
+
+class SafeModeStation:
+    """What the web pages talk to when the station itself could not start: the page stays up,
+    says why (`safe_mode`), and the trainer can log in, read the health page and fix the
+    settings; nothing is assessed. Same methods as the StationControl the pages use."""
+
+    MESSAGE = "The station needs a member of staff: {reason}"
+
+    def __init__(self, reason: str):
+        self.reason = reason
+        self._started = time.monotonic()
+        self._idle = threading.Event()
+
+    def state(self) -> dict:
+        return {"state": "safe_mode", "message": self.MESSAGE.format(reason=self.reason), "version": 1,
+                "reps": 0, "countdown": None, "assessment_id": None, "panel": {"status": "attention"},
+                "cameras": {}, "safe_mode": self.reason, "retests": []}
+
+    def stats(self) -> dict:
+        return {"state": "safe_mode", "safe_mode": self.reason, "uptime_s": time.monotonic() - self._started}
+
+    def wait_for_change(self, last_version, timeout: float):
+        if last_version == 1:
+            self._idle.wait(timeout)  # nothing ever changes
+        return 1, self.state()
+
+    def preview_jpeg(self, view: str):
+        return None
+
+    def start(self) -> bool:
+        return False
+
+    cancel = report_pain = start
+
+    def retest(self, kind: str) -> bool:
+        return False
