@@ -201,3 +201,35 @@ def test_run_with_a_data_dir_that_is_a_file_or_a_bad_host(tmp_path):
     one_line(ohsa("run", "--data-dir", tmp_path / "d", "--host", "999.1.1.1", "--port", "0", timeout=60),
              "--host 999.1.1.1: must be an IP address")
     assert not (tmp_path / "d").exists()  # refused before anything was made
+
+
+# -- start-up that still fails: the page stays up in safe mode ---------------------------------
+
+
+def test_start_up_failure_keeps_the_page_up_in_safe_mode(tmp_path):
+    import signal
+    import urllib.request
+
+    data = tmp_path / "d"
+    data.mkdir()
+    (data / "assessments.db").write_bytes(b"this is not an SQLite database" * 100)
+    conf = tmp_path / "ohsa.toml"
+    conf.write_text('[cameras.front]\nbackend = "none"\n[cameras.side]\nbackend = "none"\n[panel]\nenabled = false\n')
+    proc = subprocess.Popen([sys.executable, "-m", "device", "run", "--config", str(conf), "--data-dir", str(data),
+                             "--host", "127.0.0.1", "--port", "0"], cwd=REPO, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ, OHSA_MODEL=str(MODEL)))
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("ohsa run: station at http://127.0.0.1:"), (line, proc.poll())
+        url = line.split(" at ")[1].strip()
+        with urllib.request.urlopen(url + "/api/status", timeout=10) as r:
+            status = json.loads(r.read())
+        assert status["state"] == "safe_mode" and "not a usable assessment database" in status["safe_mode"]
+        with urllib.request.urlopen(url + "/", timeout=10) as r:
+            assert r.status == 200 and "needs a member of staff" in r.read().decode()
+        with urllib.request.urlopen(url + "/trainer/login", timeout=10) as r:  # the trainer can get in to fix it
+            assert r.status == 200
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0 and "SAFE MODE" in err and "Traceback" not in err, err

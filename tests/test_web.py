@@ -798,6 +798,37 @@ def test_settings_page_refuses_what_would_stop_the_station(trainer, config_path,
     assert device_config.load(config_path).station.name == "Gym"
 
 
+def test_no_setting_becomes_a_shell_command(trainer, config_path, tmp_path, monkeypatch):
+    """panel.shutdown_command used to be saved from the settings page and run on a long hold."""
+    from gpiozero.pins.mock import MockFactory
+
+    import device.panel.device as panel_device
+    from device.panel.device import open_panel, pin_map
+    from tests.hand_clock import HandClock
+
+    html = trainer.get("/trainer/settings").get_data(as_text=True)
+    assert "shutdown_command" not in html
+    form = dict(_settings_form(html), csrf_token=trainer.csrf)
+    marker = tmp_path / "pwned"
+    trainer.post("/trainer/settings", data=dict(form, **{"panel.shutdown_command": f"touch {marker}"}))
+    saved = config_path.read_text() if config_path.exists() else ""
+    assert "shutdown_command" not in saved and "touch" not in saved, saved
+    # an old file that still has one: the long hold runs the power-off fixed in code, not it
+    config_path.write_text(f'[panel]\nenabled = false\nshutdown_command = "touch {marker}"\n')
+    settings = device_config.load(config_path).panel
+    called = []
+    monkeypatch.setattr(panel_device, "poweroff", lambda: called.append("fixed power-off"))
+    factory, clock = MockFactory(), HandClock()
+    panel = open_panel(settings, pin_factory=factory, clock=clock)
+    try:
+        factory.pin(pin_map(settings)["button"]).drive_low()
+        clock.advance(settings.hold_shutdown_s + 0.01)
+    finally:
+        panel.close()
+        factory.reset()
+    assert called == ["fixed power-off"] and not marker.exists()
+
+
 def _settings_form(html: str) -> dict:
     form = {}
     for m in re.finditer(r'<input type="(text|number|checkbox)" name="([^"]+)"([^>]*)>', html):
