@@ -24,7 +24,7 @@ def test_zip_holds_versions_config_logs_stats(tmp_path, monkeypatch):
     ring = diagnostics.capture_logs()
     logging.getLogger("ohsa.station").warning("camera side offline for 3.2 s")
     files = _open(diagnostics.build_zip(tmp_path / "data", cfg, stats={"inference_ms": 2.5}, safe_mode=None))
-    assert set(files) == {"README.txt", "versions.json", "config.toml", "logs.txt", "stats.json"}
+    assert set(files) == {"README.txt", "versions.json", "config.toml", "logs.txt", "stats.json", "security.txt"}
     versions = json.loads(files["versions.json"])
     assert versions["ohsa"] and versions["python"].startswith("3.") and "numpy" in versions["libraries"]
     assert 'name = "Gym West"' in files["config.toml"] and "port = 8081" in files["config.toml"]
@@ -68,3 +68,44 @@ def test_journal_is_preferred_when_it_has_the_unit(tmp_path, monkeypatch):
 def test_filename():
     name = diagnostics.filename()
     assert name.startswith("ohsa-diagnostics-") and name.endswith(".zip") and "/" not in name
+
+
+def test_a_log_flood_keeps_the_security_events(tmp_path, monkeypatch):
+    """Issue 13: under unauthenticated load 1,996 of 2,000 kept lines were waitress's queue-depth
+    warnings and the failed-login lines were gone."""
+    now = [0.0]
+    limit = diagnostics.RepeatLimit(burst=5, window_s=60.0, clock=lambda: now[0])
+    ring = diagnostics.LogRing(2000)
+    ring.addFilter(limit)
+    root = logging.getLogger()
+    root.addHandler(ring)
+    queue, security = logging.getLogger("waitress.queue"), logging.getLogger("ohsa.security")
+    old_level = security.level
+    security.setLevel(logging.INFO)
+    try:
+        for i in range(2000):
+            queue.warning("Task queue depth is %d", i % 50 + 1)
+            if i % 400 == 0:
+                security.warning("wrong password (login) from 192.168.1.%d", i // 400)
+            now[0] += 0.01  # 2,000 lines in 20 s: one window
+        assert sum("queue depth" in ln for ln in ring.lines) == 5
+        assert sum("wrong password" in ln for ln in ring.lines) == 5
+        now[0] += 60.0  # the next window: one line says how many were dropped
+        queue.warning("Task queue depth is %d", 7)
+        assert "Task queue depth is 7 [1995 more like this dropped in the last 60 s]" in ring.lines[-1]
+        assert limit.dropped == 1995
+    finally:
+        root.removeHandler(ring)
+        security.setLevel(old_level)
+
+
+def test_security_events_have_a_ring_of_their_own_in_the_zip(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path / "nobin"))
+    diagnostics.capture_logs()
+    logging.getLogger("ohsa.security").warning("wrong password (login) from 192.168.1.77")
+    for i in range(3000):  # a flood from one place: dropped after the burst
+        logging.getLogger("waitress.queue").warning("Task queue depth is %d", i)
+    files = _open(diagnostics.build_zip(tmp_path / "data", None))
+    assert "wrong password (login) from 192.168.1.77" in files["security.txt"]
+    assert "wrong password (login) from 192.168.1.77" in files["logs.txt"]
+    assert files["logs.txt"].count("Task queue depth") <= diagnostics.REPEAT_BURST
