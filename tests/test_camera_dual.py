@@ -336,3 +336,85 @@ def test_recordings_are_held_then_played_in_lock_step(tmp_path):
 def test_play_replays_without_recordings_does_nothing():
     cap = DualCapture({"front": FaultySource("front")})
     assert cap.hold_replays() is False and cap.play_replays() is False
+
+
+class HangingSource(FrameSource):
+    """A camera whose every read blocks inside the "driver" until the test releases it."""
+
+    def __init__(self, view: str, value: int = 255):
+        self.view, self.name, self.value = view, f"hanging {view}", value
+        self.entered, self.release = threading.Event(), threading.Event()
+        self.closes = 0
+
+    def open(self):
+        pass
+
+    def close(self):
+        self.closes += 1
+
+    def read(self, timeout=1.0):
+        self.entered.set()
+        self.release.wait(60)  # bounded only so a failing test cannot leave it forever
+        return Frame(self.view, time.monotonic(), np.full((48, 64, 3), self.value, np.uint8), 1)
+
+
+class HandTime:
+    def __init__(self):
+        self.t = 100.0
+
+    def __call__(self):
+        return self.t
+
+
+def test_a_hung_camera_is_reopened_in_its_own_thread():
+    clock, hung, fresh = HandTime(), HangingSource("front"), []
+
+    def factory():
+        fresh.append(FaultySource("front", 200))
+        return fresh[-1]
+
+    cap = capture(hung, clock=clock, watch=False, hang_after_s=4.0, factories={"front": factory})
+    with cap:
+        assert hung.entered.wait(10)
+        clock.t += 3.9
+        assert cap.check_hung() == [] and not fresh  # a slow read is not a hung one
+        clock.t += 0.2
+        assert cap.check_hung() == ["front"] and len(fresh) == 1
+        frame = cap.wait_for_frame("front", timeout=10)
+        assert frame is not None and frame.image[0, 0, 0] != 255  # from the fresh source
+        st = cap.status("front")
+        assert st["status"] == "online" and st["hangs"] == 1 and st["hung"] == 1 and st["restarts"] == 1
+        seen = cap.status("front")["frames"]
+        hung.release.set()  # the old read comes back at last: its frame is not used
+        assert wait_until(lambda: cap.status("front")["hung"] == 0)
+        assert hung.closes == 1
+        later = cap.wait_for_frame("front", timeout=10)
+        assert later.image[0, 0, 0] != 255 and cap.status("front")["frames"] > seen
+
+
+def test_hung_cameras_spend_the_restart_budget_and_say_so():
+    clock, made = HandTime(), []
+
+    def factory():
+        made.append(HangingSource("front"))
+        return made[-1]
+
+    first = HangingSource("front")
+    cap = capture(first, clock=clock, watch=False, hang_after_s=4.0, restarts_per_minute=2,
+                  factories={"front": factory})
+    try:
+        cap.start()
+        assert first.entered.wait(10)  # the first open spent one of the two
+        clock.t += 4.5
+        assert cap.check_hung() == ["front"] and len(made) == 1
+        assert made[0].entered.wait(10)
+        assert cap.status("front")["budget_exhausted"] is True  # both spent, camera not online
+        clock.t += 4.5
+        assert cap.check_hung() == ["front"] and len(made) == 1  # no third source this minute
+        st = cap.status("front")
+        assert st["status"] == "offline" and "reconnects for this minute spent" in st["reason"]
+        assert st["budget_exhausted"] is True and st["hung"] == 2 and st["hangs"] == 2
+    finally:
+        for src in [first, *made]:
+            src.release.set()
+        assert cap.stop(timeout=10) == []

@@ -16,9 +16,16 @@ Health: `online` while frames arrive; `offline` with a reason when no usable fra
 is configured or attached. A failed camera is closed and opened again, at most
 `restarts_per_minute` times in any minute (and not more often than `min_retry_s`); one that
 comes back is used again. A capture that hangs inside the driver still shows as offline, since
-status is worked out from the age of the newest frame when asked. picamera2 re-opens in-process
-are not always reliable: `status()[view]["budget_exhausted"]` says when a minute's reconnects are
-spent, so the station can choose to exit and let systemd restart the process.
+status is worked out from the age of the newest frame when asked.
+
+A read that never returns (a driver that hangs) is found by a watch thread (`check_hung`): after
+`hang_after_s` inside one read, that capture thread is abandoned (it closes its own camera and
+ends if the read ever comes back; nothing it reads is used) and the view gets a fresh source
+from its factory (`from_config` passes `make_source`) in a new thread, within the same restart
+budget. `status()[view]["budget_exhausted"]` says when a minute's reconnects are spent while the
+camera is not online, and `["hung"]` how many capture threads are still stuck in a read: a
+station that cannot get a camera back in-process lets systemd restart the process (its
+watchdog, device/station/runtime.py).
 """
 
 from __future__ import annotations
@@ -93,6 +100,11 @@ class _View:
         self.ended = False
         self.budget_exhausted = False
         self.thread: threading.Thread | None = None
+        self.budget: RestartBudget | None = None
+        self.generation = 0  # a capture thread whose generation is behind was abandoned
+        self.read_since: float | None = None  # capture clock: inside source.read() since then
+        self.abandoned: list[threading.Thread] = []  # threads left hung in a read
+        self.hangs = 0
 
 
 class DualCapture:
@@ -105,8 +117,14 @@ class DualCapture:
         restart_window_s: float = 60.0,
         min_retry_s: float = 1.0,
         read_timeout_s: float = 0.5,
+        hang_after_s: float | None = None,
+        factories: dict | None = None,
+        watch: bool = True,
         clock=time.monotonic,
     ):
+        """`factories` ({view: () -> FrameSource}) make a fresh source for a view whose capture
+        thread hung in a read; `hang_after_s` (default: the view's offline_after_s + 1 s) is how
+        long a read may take; `watch=False` leaves `check_hung` to the caller (tests)."""
         unknown = set(sources) - set(VIEWS)
         if unknown:
             raise ValueError(f"unknown view(s) {sorted(unknown)}; views are {VIEWS}")
@@ -119,6 +137,11 @@ class DualCapture:
         for name in VIEWS:
             after = offline_after_s.get(name, 3.0) if isinstance(offline_after_s, dict) else offline_after_s
             self._views[name] = _View(name, sources.get(name), after)
+            self._views[name].budget = RestartBudget(*self._budget_args)
+        self._hang_after_s = hang_after_s
+        self._factories = dict(factories or {})
+        self._watch = watch
+        self._watcher: threading.Thread | None = None
         self._started = False
 
     @classmethod
@@ -129,9 +152,13 @@ class DualCapture:
 
         cams = config["cameras"]
         recordings = recordings or {}
-        sources = {v: make_source(v, cams[v], recording=recordings.get(v), paced=paced) for v in VIEWS}
+        def factory(v):
+            return lambda: make_source(v, cams[v], recording=recordings.get(v), paced=paced)
+
+        sources = {v: factory(v)() for v in VIEWS}
         kwargs.setdefault("offline_after_s", {v: cams[v]["offline_after_s"] for v in VIEWS})
         kwargs.setdefault("restarts_per_minute", cams["restarts_per_minute"])
+        kwargs.setdefault("factories", {v: factory(v) for v in VIEWS if sources[v] is not None})
         return cls(sources, **kwargs)
 
     # -- lifecycle -------------------------------------------------------------------------
@@ -143,9 +170,86 @@ class DualCapture:
         for view in self._views.values():
             if view.source is None:
                 continue
-            view.thread = threading.Thread(target=self._run, args=(view,), name=f"camera-{view.name}", daemon=True)
-            view.thread.start()
+            self._spawn(view)
+        if self._watch:
+            self._watcher = threading.Thread(target=self._watch_loop, name="camera-watch", daemon=True)
+            self._watcher.start()
         return self
+
+    def _spawn(self, view: _View) -> None:
+        view.thread = threading.Thread(target=self._run, args=(view, view.generation, view.source),
+                                       name=f"camera-{view.name}", daemon=True)
+        view.thread.start()
+
+    # -- hung reads ------------------------------------------------------------------------
+    WATCH_EVERY_S = 0.5
+
+    def _watch_loop(self) -> None:
+        while not self._stop.wait(self.WATCH_EVERY_S):
+            try:
+                self.check_hung()
+            except Exception:
+                log.exception("camera watch failed")
+
+    def hang_after_s(self, view: str) -> float:
+        return self._hang_after_s if self._hang_after_s is not None else self._views[view].offline_after_s + 1.0
+
+    def check_hung(self) -> list[str]:
+        """Views whose capture thread has been inside one read for longer than `hang_after_s`:
+        each is abandoned and, budget and factory allowing, replaced by a fresh source in a new
+        thread. Returns the views acted on."""
+        acted = []
+        for v in self._views.values():
+            with self._cond:
+                now = self._clock()
+                since = v.read_since
+                if since is None or v.thread is None or now - since <= self.hang_after_s(v.name):
+                    continue
+                v.generation += 1  # the stuck thread now drops whatever it reads and ends
+                v.read_since = None
+                v.hangs += 1
+                v.abandoned.append(v.thread)
+                v.thread = None
+                factory = self._factories.get(v.name)
+                wait = v.budget.wait_s(now)
+                problem = f"camera hung: a read did not return for {now - since:.1f} s"
+            acted.append(v.name)
+            if factory is None or wait > 0:
+                v.budget_exhausted = v.budget.exhausted(now)
+                why = "no way to reopen it" if factory is None else "reconnects for this minute spent"
+                log.error("%s %s; %s", v.name, problem, why)
+                self._set(v, OFFLINE, f"{problem}; {why}")
+                if factory is not None:
+                    self._reopen_later(v, factory, wait)
+                continue
+            self._replace(v, factory, problem)
+        return acted
+
+    def _replace(self, v: _View, factory, problem: str) -> None:
+        """A fresh source in a new capture thread (its open spends from the budget)."""
+        try:
+            source = factory()
+        except Exception as e:
+            log.error("%s camera: cannot make a new source (%s)", v.name, _describe(e))
+            self._set(v, OFFLINE, f"{problem}; cannot reopen: {_describe(e)}")
+            return
+        with self._cond:
+            v.source = source
+        log.warning("%s %s: reopened in a new thread", v.name, problem)
+        self._set(v, OFFLINE, f"{problem}; reopened, waiting for a frame")
+        if not self._stop.is_set():
+            self._spawn(v)
+
+    def _reopen_later(self, v: _View, factory, wait: float) -> None:
+        def later():
+            if self._stop.wait(wait):
+                return
+            with self._cond:
+                if v.thread is not None:  # something else brought it back
+                    return
+            self._replace(v, factory, "camera hung")
+
+        threading.Thread(target=later, name=f"camera-{v.name}-reopen", daemon=True).start()
 
     def request_stop(self) -> None:
         """Tell the capture threads to end after their current read, without waiting (waiters
@@ -163,13 +267,20 @@ class DualCapture:
         self.request_stop()
         deadline = time.monotonic() + timeout
         stuck = []
+        if self._watcher is not None:
+            self._watcher.join(max(0.0, deadline - time.monotonic()))
+            self._watcher = None
         for view in self._views.values():
-            if view.thread is not None:
-                view.thread.join(max(0.0, deadline - time.monotonic()))
-                if view.thread.is_alive():
+            for thread in [view.thread, *view.abandoned]:
+                if thread is None:
+                    continue
+                thread.join(max(0.0, deadline - time.monotonic()))
+                if thread.is_alive():
                     log.warning("%s camera thread did not stop within %.1f s", view.name, timeout)
-                    stuck.append(view.name)
-                view.thread = None
+                    if view.name not in stuck:
+                        stuck.append(view.name)
+            view.thread = None
+            view.abandoned = [t for t in view.abandoned if t.is_alive()]
         self._started = False
         return stuck
 
@@ -295,6 +406,8 @@ class DualCapture:
             "source": None if v.source is None else v.source.name,
             # all reconnects of this minute spent: a station may prefer a process restart now
             "budget_exhausted": v.budget_exhausted and status != ONLINE,
+            "hung": sum(t.is_alive() for t in v.abandoned),  # capture threads stuck in a read
+            "hangs": v.hangs,
         }
 
     # -- the capture thread ----------------------------------------------------------------
@@ -307,12 +420,13 @@ class DualCapture:
             v.status, v.reason = status, reason
             self._cond.notify_all()
 
-    def _run(self, v: _View) -> None:
-        budget = RestartBudget(*self._budget_args)
+    def _run(self, v: _View, generation: int, source: FrameSource) -> None:
+        budget = v.budget
         is_open = False
         last_problem = ""
+        mine = lambda: v.generation == generation  # noqa: E731  (False once abandoned)
         try:
-            while not self._stop.is_set():
+            while not self._stop.is_set() and mine():
                 if not is_open:
                     wait = budget.wait_s(self._clock())
                     v.budget_exhausted = budget.exhausted(self._clock())
@@ -322,20 +436,21 @@ class DualCapture:
                         self._stop.wait(min(wait, 1.0))
                         continue
                     budget.spend(self._clock())
+                    v.budget_exhausted = budget.exhausted(self._clock())
                     v.opens += 1
                     if v.opens > 1:
                         v.restarts += 1
                     try:
-                        v.source.open()
+                        source.open()
                     except (CameraMissing, InputError) as e:  # not attached, or no such recording
                         last_problem = str(e)
-                        self._close(v)
+                        self._close(v, source)
                         self._set(v, OFFLINE if v.ever_online else MISSING, str(e))
                         continue
                     except Exception as e:  # any failure to open is reported, then retried
                         v.errors += 1
                         last_problem = f"cannot open: {_describe(e)}"
-                        self._close(v)
+                        self._close(v, source)
                         self._set(v, OFFLINE, last_problem)
                         continue
                     is_open = True
@@ -344,21 +459,34 @@ class DualCapture:
                     if v.status != ONLINE:
                         waiting = "reopened, waiting for a frame" if last_problem else "waiting for the first frame"
                         self._set(v, OFFLINE, f"{last_problem}; {waiting}".lstrip("; "))
+                with self._cond:
+                    v.read_since = self._clock()
                 try:
-                    frame = v.source.read(self._read_timeout_s)
+                    frame = source.read(self._read_timeout_s)
                 except EndOfStream as e:
-                    self._close(v)
+                    if not mine():
+                        return
+                    self._close(v, source)
                     with self._cond:
                         v.ended = True
                     self._set(v, OFFLINE, str(e) or "recording ended")
                     return
                 except Exception as e:
+                    if not mine():
+                        return
                     v.errors += 1
                     last_problem = f"camera error: {_describe(e)}"
-                    self._close(v)
+                    self._close(v, source)
                     is_open = False
                     self._set(v, OFFLINE, last_problem)
                     continue
+                finally:
+                    with self._cond:
+                        if mine():
+                            v.read_since = None
+                if not mine():
+                    log.warning("%s camera: a hung read came back; that capture thread ends", v.name)
+                    return
                 if frame is not None and not is_usable_image(frame.image):
                     with self._cond:
                         v.corrupt += 1
@@ -369,17 +497,19 @@ class DualCapture:
                     if quiet > v.offline_after_s:
                         what = "no usable frame" if v.corrupt else "no frame"
                         last_problem = f"{what} for {quiet:.1f} s"
-                        self._close(v)
+                        self._close(v, source)
                         is_open = False
                         self._set(v, OFFLINE, last_problem)
                     continue
-                self._publish(v, frame)
+                self._publish(v, frame, generation)
         finally:
-            self._close(v)
+            self._close(v, source)
 
-    def _publish(self, v: _View, frame: Frame) -> None:
+    def _publish(self, v: _View, frame: Frame, generation: int | None = None) -> None:
         now = self._clock()
         with self._cond:
+            if generation is not None and generation != v.generation:
+                return  # from an abandoned thread
             if v.last_source_seq is not None and frame.seq > v.last_source_seq + 1:
                 v.dropped += frame.seq - v.last_source_seq - 1  # the source skipped frames
             v.last_source_seq = frame.seq
@@ -395,13 +525,13 @@ class DualCapture:
                 v.arrivals.popleft()
             if v.status != ONLINE:
                 v.ever_online = True
-                log.info("%s camera online (%s)", v.name, v.source.name)
+                log.info("%s camera online (%s)", v.name, v.source.name if v.source else "?")
                 v.status, v.reason = ONLINE, ""
             self._cond.notify_all()
 
-    def _close(self, v: _View) -> None:
+    def _close(self, v: _View, source: FrameSource | None = None) -> None:
         try:
-            v.source.close()
+            (source or v.source).close()
         except Exception as e:  # closing a failed camera may fail again; it is being replaced
             log.debug("%s camera: close failed: %s", v.name, e)
 
