@@ -174,3 +174,67 @@ def test_a_clean_stop_ends_every_worker(station):
     assert rt.close() == []
     assert not any(w.thread.is_alive() for w in workers)
     assert np.all([w.errors == 0 for w in workers])
+
+
+def test_a_camera_hung_past_its_restart_budget_is_shown_and_stops_the_watchdog(tmp_path, movenet, frames, monkeypatch):
+    """Issue 13: a hung camera was noticed but nobody acted on the spent restart budget, and the
+    watchdog was fed regardless. Now: reopened while the budget allows; then the page, the
+    health page and systemd's status say so, and the watchdog is no longer fed."""
+    from tests.test_camera_dual import HandTime, HangingSource
+    from web import create_app
+
+    pings, ticks = [], []
+    monkeypatch.setattr(sdnotify, "watchdog_interval", lambda: 0.2)
+    monkeypatch.setattr(sdnotify, "watchdog", lambda: pings.append(time.monotonic()) or True)
+    statuses = []
+    monkeypatch.setattr(sdnotify, "status", lambda text: statuses.append(text) or True)
+    clock, made = HandTime(), []
+
+    def factory():
+        made.append(HangingSource("front"))
+        return made[-1]
+
+    first = HangingSource("front")
+    # no side camera: the hand clock's jumps would make any read under way look hung
+    capture = DualCapture({"front": first, "side": None}, offline_after_s=3.0,
+                          restarts_per_minute=2, hang_after_s=4.0, clock=clock, watch=False,
+                          factories={"front": factory})
+    config = cfg.validate({"panel": {"hold_cancel_s": 0.3, "hold_shutdown_s": 5.0}})
+    rt = StationRuntime(config, tmp_path / "data", capture=capture, movenet=movenet, shutdown_action=lambda: None)
+    try:
+        rt.open()
+        tick = rt.station.tick
+        rt.station.tick = lambda *a, **kw: ticks.append(1) or tick(*a, **kw)
+        assert first.entered.wait(10)
+        assert wait_until(lambda: len(pings) >= 2, 10)  # all well so far: fed
+        clock.t += 4.5
+        assert capture.check_hung() == ["front"] and len(made) == 1  # reopened in a new thread
+        assert made[0].entered.wait(10)
+        assert "reconnects for this minute are spent" in rt.state()["camera_alert"]  # said, still fed
+        assert not rt.camera_needs_restart()
+        clock.t += 4.5
+        assert capture.check_hung() == ["front"] and len(made) == 1  # budget spent: no third
+        alert = rt.camera_alert()
+        assert alert and "front camera" in alert and "stuck in its driver" in alert and rt.camera_needs_restart()
+        assert wait_until(lambda: alert in statuses, 10)  # systemd's status line says it
+        pinged, turn = len(pings), len(ticks)
+        assert wait_until(lambda: len(ticks) >= turn + 10, 20)  # ten more supervisor turns ...
+        assert len(pings) == pinged  # ... and no ping: systemd restarts the process
+        assert alert in rt.state()["message"]  # the kiosk page's message
+        app = create_app(rt.store, station=rt, config=config, data_dir=tmp_path / "data", testing=True)
+        client = app.test_client()
+        assert client.get("/api/status").get_json()["camera_alert"] == alert
+        assert alert in client.get("/").get_data(as_text=True)
+        from device import owner
+        from web import auth
+
+        owner.write_hash(tmp_path / "data", auth.hash_password("health-check-1"))
+        csrf = client.get("/trainer/login").get_data(as_text=True).split('name="csrf-token" content="')[1].split('"')[0]
+        client.post("/trainer/login", data={"password": "health-check-1", "csrf_token": csrf})
+        health = client.get("/trainer/health").get_data(as_text=True)
+        assert 'id="camera-alert"' in health and "stuck in its driver" in health
+        assert client.get("/trainer/health.json").get_json()["stats"]["cameras"]["front"]["budget_exhausted"] is True
+    finally:
+        for src in [first, *made]:
+            src.release.set()
+        rt.close(timeout=10)

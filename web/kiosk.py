@@ -52,7 +52,7 @@ def station_state() -> dict:
 # what it found. The findings, the lit region lights, the pain report and the result's id are
 # the person's; they go only to the station's own screen and trainers (`detailed_state`).
 PUBLIC_KEYS = ("state", "message", "version", "reps", "target_reps", "countdown", "positioning",
-               "cameras", "safe_mode", "panel")
+               "cameras", "safe_mode", "camera_alert", "panel")
 PUBLIC_PANEL_KEYS = ("mock", "status", "button_pressed", "buzzer")
 PRIVATE_STATES = {"result": "Someone has just finished an assessment.",
                   "pain": "The station is waiting for the next person."}

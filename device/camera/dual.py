@@ -407,6 +407,7 @@ class DualCapture:
             # all reconnects of this minute spent: a station may prefer a process restart now
             "budget_exhausted": v.budget_exhausted and status != ONLINE,
             "hung": sum(t.is_alive() for t in v.abandoned),  # capture threads stuck in a read
+            "capturing": v.thread is not None and v.thread.is_alive(),  # a live capture thread
             "hangs": v.hangs,
         }
 

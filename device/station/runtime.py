@@ -184,6 +184,7 @@ class StationRuntime:
         self._ready = threading.Event()
         self._closed = False
         self._stuck: list[str] = []
+        self._alert: str | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -312,8 +313,9 @@ class StationRuntime:
 
     def _frame_loop(self) -> None:
         """Timers, camera status, recordings in lock-step, the watchdog; frames are the
-        workers'. The watchdog is pinged only while every pose worker comes round, so a view
-        hung inside native code gets the process restarted, as a hung single loop did."""
+        workers'. The watchdog is pinged only while every pose worker comes round and no
+        camera is past help in-process (`camera_alert`: hung in its driver with the minute's
+        reconnects spent), so either gets the process restarted, as a hung single loop did."""
         interval = sdnotify.watchdog_interval()
         last_ping = last_sync = last_retention = time.monotonic()
         prev = self.station.current
@@ -329,7 +331,14 @@ class StationRuntime:
                 if state != prev:
                     self._replays_follow(prev, state)
                     prev = state
-                if interval and now - last_ping >= interval / 2 and self._workers_alive(now):
+                alert = self.camera_alert()
+                if alert != self._alert:
+                    self._alert = alert
+                    if alert:
+                        log.error("%s", alert)
+                    sdnotify.status(alert or "running")
+                if (interval and now - last_ping >= interval / 2 and self._workers_alive(now)
+                        and not self.camera_needs_restart()):
                     sdnotify.watchdog()  # only from here: a hung worker or loop gets restarted
                     last_ping = now
                 if now - last_retention >= RETENTION_EVERY_S:
@@ -433,10 +442,12 @@ class StationRuntime:
                     "status": c.get("status"), "reason": c.get("reason"), "fps": c.get("fps"),
                     "processed_fps": self._stats.processed_fps(v), "skipped": c.get("dropped"),
                     "frames": c.get("frames"), "restarts": c.get("restarts"),
+                    "budget_exhausted": c.get("budget_exhausted"), "hung": c.get("hung"), "hangs": c.get("hangs"),
                 }
                 for v, c in cams.items()
             },
             "skipped_frames": skipped,
+            "camera_alert": self.camera_alert(cams),
             "counters": self.station.counters(),
             **process_memory(),
         }
@@ -478,10 +489,41 @@ class StationRuntime:
 
     # -- helpers ------------------------------------------------------------------------------
 
+    def camera_alert(self, cams: dict | None = None) -> str | None:
+        """What to tell staff when a camera's reconnects for the minute are spent while it is
+        not online (it tries again when the minute is up), or when it is past help in this
+        process (`camera_needs_restart`). None when all is well enough."""
+        if self.capture is None:
+            return None
+        cams = self.capture.status() if cams is None else cams
+        spent = [v for v, c in cams.items() if c.get("budget_exhausted")]
+        if not spent:
+            return None
+        names = " and ".join(spent)
+        cameras = f"The {names} camera{'s' if len(spent) > 1 else ''}"
+        if self.camera_needs_restart(cams):
+            return f"{cameras} stopped answering and is stuck in its driver: the station restarts itself."
+        return f"{cameras} stopped answering and the reconnects for this minute are spent: it tries again within a minute."
+
+    def camera_needs_restart(self, cams: dict | None = None) -> bool:
+        """A view whose capture threads are all stuck in a read with no reconnect left: only a
+        new process (systemd, through the watchdog) can get it back."""
+        if self.capture is None:
+            return False
+        cams = self.capture.status() if cams is None else cams
+        return any(c.get("budget_exhausted") and c.get("hung") and not c.get("capturing") for c in cams.values())
+
     def _with_cameras(self, state: dict) -> dict:
         if self.capture is not None:
-            for v, c in self.capture.status().items():
-                state["cameras"][v].update(status=c["status"], reason=c["reason"], fps=c["fps"])
+            cams = self.capture.status()
+            for v, c in cams.items():
+                state["cameras"][v].update(status=c["status"], reason=c["reason"], fps=c["fps"],
+                                           budget_exhausted=c.get("budget_exhausted", False),
+                                           hung=c.get("hung", 0))
+            alert = self.camera_alert(cams)
+            state["camera_alert"] = alert
+            if alert and alert not in state.get("message", ""):
+                state["message"] = f"{state.get('message', '')} {alert}".strip()
         return state
 
 
