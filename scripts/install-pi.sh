@@ -10,10 +10,13 @@
 #   --model PATH   the MoveNet file from here (verified by SHA-256) instead of the bundle/upstream
 #   --no-apt       do not run apt-get (say what is missing instead)
 #   --no-start     install and enable the units but do not (re)start the station now
+#   --generate-password  do not ask for the trainer password on a terminal: generate one (printed
+#                  once); an existing password is always kept
 #
 # What it makes: user `ohsa` (groups video, gpio), venv /opt/ohsa (--system-site-packages, for
 # apt's picamera2 and lgpio), config /etc/ohsa/ohsa.toml, data /var/lib/ohsa (model, assessments),
-# units ohsa.service + ohsa-poweroff.path enabled. scripts/uninstall-pi.sh removes it again.
+# units ohsa.service + ohsa-poweroff.path enabled, the trainer password (asked for or generated
+# and printed once). scripts/uninstall-pi.sh removes it again.
 set -euo pipefail
 . "$(dirname "$0")/lib/pi-layout.sh"
 APT_PACKAGES=(python3-venv python3-pip python3-numpy python3-picamera2 python3-lgpio)
@@ -22,14 +25,15 @@ APT_REQUIRED=(python3-venv)   # without these nothing works; the others degrade 
 say() { echo "install-pi: $*" >&2; }
 die() { say "$*"; exit 1; }
 
-bundle="" model="" use_apt=1 start=1
+bundle="" model="" use_apt=1 start=1 ask_password=1
 while [ $# -gt 0 ]; do
   case $1 in
     --bundle) bundle=${2:?--bundle needs a file or folder}; shift 2 ;;
     --model) model=${2:?--model needs a path}; shift 2 ;;
     --no-apt) use_apt=0; shift ;;
     --no-start) start=0; shift ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    --generate-password) ask_password=0; shift ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     *) die "unknown option $1 (see --help)" ;;
   esac
 done
@@ -143,6 +147,35 @@ chown "$USER_NAME:$USER_NAME" "$CONF_DIR/ohsa.toml"
 chmod 0640 "$CONF_DIR/ohsa.toml"
 "$PREFIX/bin/python" -c 'import sys; from device import config; config.load(sys.argv[1])' "$CONF_DIR/ohsa.toml" \
   || say "$CONF_DIR/ohsa.toml has a problem (above): the station will start in safe mode until it is fixed"
+
+# --- the trainer (owner) password ---------------------------------------------------------------
+# Set here, on the Pi, never by the first visitor on the network: asked for on a terminal (empty:
+# one is generated), generated otherwise and printed once. Kept as a scrypt hash in
+# $DATA_DIR/owner-password; `ohsa password set` (as the station's user) changes it later.
+if ohsa_as_station password status >/dev/null 2>&1; then
+  say "trainer password: set already (change it: sudo -u $USER_NAME OHSA_DATA_DIR=$DATA_DIR $PREFIX/bin/ohsa password set)"
+else
+  pw=""
+  if [ -t 0 ] && [ $ask_password = 1 ]; then
+    read -rsp "install-pi: trainer password (at least 8 characters; Enter: generate one): " pw; echo >&2
+    if [ -n "$pw" ]; then
+      read -rsp "install-pi: the same again: " pw2; echo >&2
+      [ "$pw" = "$pw2" ] || die "the two passwords differ; run the installer again"
+    fi
+  fi
+  if [ -n "$pw" ]; then
+    printf '%s\n' "$pw" | ohsa_as_station password set >/dev/null || die "trainer password not set (above)"
+    say "trainer password set"
+  else
+    echo "=================================================================="
+    ohsa_as_station password generate | sed -n 's/^trainer password: /  Trainer password (shown once, write it down): /p'
+    echo "  Change it on the Pi: sudo -u $USER_NAME OHSA_DATA_DIR=$DATA_DIR $PREFIX/bin/ohsa password set"
+    echo "=================================================================="
+  fi
+  unset pw pw2
+fi
+chown "$USER_NAME:$USER_NAME" "$DATA_DIR/owner-password"
+chmod 0600 "$DATA_DIR/owner-password"
 
 # --- units ------------------------------------------------------------------------------------
 install -d "$PREFIX/share/doc/ohsa"
