@@ -3,7 +3,8 @@ shared recordings and no config, Start pressed on the kiosk page, a stored resul
 
 The real script (venv check, model, `ohsa run`) in a subprocess on a free port and a temporary
 data folder; Start goes through the web API as the kiosk page sends it (session cookie, CSRF
-token, from the station itself); /api/status is polled until a stored result.
+token, from the station itself); /api/kiosk/status (what the kiosk page reads) is polled until a
+stored result.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ class Browser:
             return r.read()
 
     def status(self) -> dict:
-        return json.loads(self.get("/api/status"))
+        return json.loads(self.get("/api/kiosk/status"))
 
     def press_start(self) -> dict:
         page = self.get("/").decode()

@@ -184,9 +184,11 @@ def test_whole_station_run_matches_ohsa_assess(tmp_path, movenet, clips, assesse
         assert rt.store.get_track(s["assessment_id"])["views"]["front"]["frames"]
 
         # the page shows it too
-        status, body = _get(f"{server.url}/api/status")
+        status, body = _get(f"{server.url}/api/kiosk/status")  # the station's own screen (loopback)
         page = json.loads(body)
         assert status == 200 and page["state"] == "result" and page["assessment_id"] == s["assessment_id"]
+        public = json.loads(_get(f"{server.url}/api/status")[1])  # anyone else: the state, not the person
+        assert public["state"] == "finished" and "assessment_id" not in public and "findings" not in public
 
         st = rt.stats()
         assert st["inference_ms"] > 0 and st["cameras"]["front"]["frames"] > 10

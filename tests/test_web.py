@@ -698,6 +698,59 @@ def test_edit_plan(trainer, aid, store):
     assert store.get(aid)["plan"] is None
 
 
+BAD_PLAN_EDITS = [
+    ({"total_minutes": "abc"}, "plan.total_minutes: expected"),
+    ({"phases": 5}, "plan.phases: expected a list"),
+    ("cues", "plan.phases[0].exercises[0].cues: expected a list"),
+    ("nan", "NaN is not a number a plan can hold"),
+    ("inf", "Infinity is not a number a plan can hold"),
+    ("deep", "nested deeper than a plan ever is"),
+    ("deeper than a plan", "plan.x[0][0][0][0][0][0][0][0]: nested deeper than a plan ever is"),
+]
+
+
+def _bad_plan_text(plan: dict, change) -> str:
+    if change == "cues":
+        bad = json.loads(json.dumps(plan))
+        bad["phases"][0]["exercises"][0]["cues"] = 5
+        return json.dumps(bad)
+    if change == "nan":
+        return json.dumps(plan)[:-1] + ', "total_minutes": NaN}'
+    if change == "inf":
+        return json.dumps(plan)[:-1] + ', "budget_minutes": Infinity}'
+    if change == "deep":  # past the JSON parser's recursion limit
+        return json.dumps(plan)[:-1] + ', "x": ' + "[" * 20_000 + "]" * 20_000 + "}"
+    if change == "deeper than a plan":  # parses, but no plan nests like this
+        return json.dumps(plan)[:-1] + ', "x": ' + "[" * 20 + "]" * 20 + "}"
+    return json.dumps(dict(plan, **change))
+
+
+@pytest.mark.parametrize("change, words", BAD_PLAN_EDITS)
+def test_a_plan_edit_that_would_break_the_pages_is_refused(trainer, aid, store, change, words):
+    from device.plan import build_plan
+
+    plan = build_plan(store.get(aid)["result"])
+    r = trainer.post(f"/trainer/a/{aid}/plan", data={"csrf_token": trainer.csrf, "action": "json",
+                                                      "plan_json": _bad_plan_text(plan, change)})
+    assert r.status_code == 302 and store.get(aid)["plan"] is None  # nothing saved
+    assert words in trainer.get(f"/trainer/a/{aid}").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("change", [{"total_minutes": "abc"}, {"phases": 5}, "cues", {"phases": [{"exercises": "x"}]}])
+def test_a_stored_plan_that_no_longer_fits_shows_the_generated_one(trainer, client, aid, store, change):
+    from device.plan import build_plan
+
+    plan = build_plan(store.get(aid)["result"])
+    store.set_plan(aid, json.loads(_bad_plan_text(plan, change)))  # saved before validation existed
+    token = store.create_share_token(aid, 1)
+    shared = client.get(f"/s/{token}", environ_base=LAN)
+    assert shared.status_code == 200 and plan["phases"][0]["exercises"][0]["member_name"] in shared.get_data(as_text=True)
+    detail = trainer.get(f"/trainer/a/{aid}")
+    assert detail.status_code == 200 and 'id="plan-warning"' in detail.get_data(as_text=True)
+    assert trainer.get(f"/result/{aid}").status_code == 200
+    assert trainer.get(f"/api/assessments/{aid}?token={token}").status_code == 200
+
+
 def test_compare_client_progress_and_delete_client(trainer, store):
     ids = []
     for i, value in enumerate((0.71, 0.78, 0.9)):

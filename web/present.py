@@ -141,9 +141,20 @@ def plan_for(record: dict) -> dict | None:
     generated plan for this result; the re-test date counts from the assessment's date."""
     from device.plan import build_plan, with_member_fields
 
+    from web.plan_check import plan_problem
+
     when = record.get("created_at")
-    if record.get("plan"):
-        return with_member_fields(record["plan"], when)
+    stored = record.get("plan")
+    if stored:
+        problem = plan_problem(stored)
+        if problem is None:
+            try:
+                return with_member_fields(stored, when)
+            except (TypeError, ValueError, KeyError, AttributeError) as e:
+                problem = f"plan: {e.__class__.__name__}: {e}"
+        log.warning("assessment %s: the stored plan cannot be shown (%s); the generated one is", record.get("id"), problem)
+        generated = build_plan(record["result"], pain=bool(record.get("pain")), assessed_on=when)
+        return dict(generated, stored_plan_problem=problem)
     return build_plan(record["result"], pain=bool(record.get("pain")), assessed_on=when)
 
 

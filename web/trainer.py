@@ -18,6 +18,7 @@ from device.errors import ConfigError, InputError
 from device.vocabulary import COMPENSATION_IDS, COMPENSATIONS, STATUSES
 from web import auth, links, plot, present, settings_form
 from web.access import ctx, public
+from web.plan_check import parse_plan_json, plan_problem
 from web.kiosk import ID_RE, load, station_state
 
 log = logging.getLogger(__name__)
@@ -204,13 +205,7 @@ def plan_from_form(plan: dict | None, form) -> dict:
     action=json, the whole plan as JSON text in `plan_json`.
     """
     if form.get("action") == "json":
-        try:
-            edited = json.loads(form.get("plan_json", ""))
-        except ValueError as e:
-            raise InputError(f"plan: not valid JSON ({e})") from None
-        if not isinstance(edited, dict):
-            raise InputError("plan: expected a JSON object")
-        return edited
+        return parse_plan_json(form.get("plan_json", ""))
     if not plan:
         raise InputError("plan: there is no plan to edit for this result")
     edited = json.loads(json.dumps(plan))  # a deep copy of plain data
@@ -237,6 +232,9 @@ def plan_from_form(plan: dict | None, form) -> dict:
     else:
         edited.pop("trainer_note", None)
     edited["edited_by_trainer"] = True
+    problem = plan_problem(edited)
+    if problem:
+        raise InputError(problem)
     return edited
 
 
