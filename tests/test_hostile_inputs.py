@@ -95,6 +95,19 @@ def test_png_bomb_is_refused_before_decoding(bomb):
     assert rss_mb < 400 and seconds < 10  # was 5.2 GB and 37 s
 
 
+def test_video_frames_above_the_limit_are_refused_before_decoding(tmp_path):
+    from device.media import MAX_PIXELS
+
+    w, h = 8000, 7000  # 56 megapixels: one black MJPEG frame, 350 KB on disk
+    assert w * h > MAX_PIXELS
+    path = tmp_path / "big.avi"
+    out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 1, (w, h))
+    out.write(np.zeros((h, w, 3), np.uint8))
+    out.release()
+    one_line(ohsa("track", path, "-o", tmp_path / "t.json"), "video frame of 8000x7000", "megapixel limit")
+    one_line(ohsa("assess", "--front", path), "8000x7000")
+
+
 def test_huge_png_header_is_one_line(tmp_path):
     big = tmp_path / "big.png"
     big.write_bytes(_png(70000, 70000, rows=10))  # a cut-short file claiming 70000x70000
@@ -201,6 +214,35 @@ def test_run_with_a_data_dir_that_is_a_file_or_a_bad_host(tmp_path):
     one_line(ohsa("run", "--data-dir", tmp_path / "d", "--host", "999.1.1.1", "--port", "0", timeout=60),
              "--host 999.1.1.1: must be an IP address")
     assert not (tmp_path / "d").exists()  # refused before anything was made
+
+
+@pytest.mark.parametrize("toml, key", [
+    ('[web]\nkiosk_addresses = ["garbage"]\n', "web.kiosk_addresses"),
+    ('[web]\nhost = "999.1.1.1"\n', "web.host"),
+    ('[cameras.front]\nbackend = "bogus"\n', "cameras.front.backend"),
+    ('[web]\nresult_link_days = 3000000\n', "web.result_link_days"),
+    ('[model]\nthreads = 100000\n', "model.threads"),
+])
+def test_a_hand_edited_config_that_would_stop_it_starts_in_safe_mode(tmp_path, toml, key):
+    """The settings page refuses these (tests/test_web.py); a file edited by hand still must not
+    stop the station: safe mode, the page up, the key named."""
+    import signal
+    import urllib.request
+
+    conf = tmp_path / "ohsa.toml"
+    conf.write_text(toml + "[panel]\nenabled = false\n")
+    proc = subprocess.Popen([sys.executable, "-m", "device", "run", "--config", str(conf), "--data-dir",
+                             str(tmp_path / "d"), "--host", "127.0.0.1", "--port", "0"], cwd=REPO, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ, OHSA_MODEL=str(MODEL)))
+    try:
+        line = proc.stdout.readline()
+        assert line.startswith("ohsa run: station at http://127.0.0.1:"), (line, proc.poll())
+        with urllib.request.urlopen(line.split(" at ")[1].strip() + "/api/status", timeout=10) as r:
+            assert key in json.loads(r.read())["safe_mode"]
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0 and "Traceback" not in err, err
 
 
 # -- start-up that still fails: the page stays up in safe mode ---------------------------------
