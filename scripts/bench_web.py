@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import cv2  # noqa: E402
 
-from device import annotate, paths  # noqa: E402
+from device import annotate, owner, paths  # noqa: E402
 from device.store import Store  # noqa: E402
 from web import auth, create_app  # noqa: E402
 
@@ -111,7 +111,7 @@ def main(argv=None) -> int:
         for i in range(args.rows):
             store.save_assessment(result, None, {}, label=f"K{i % 200:03d}")
         fill_s = time.perf_counter() - t
-        store.set_meta(auth.PASSWORD_META, auth.hash_password("bench-password"))
+        owner.write_hash(tmp, auth.hash_password("bench-password"))
         csrf = re.search(r'name="csrf-token" content="([^"]+)"', client.get("/trainer/login").get_data(as_text=True))
         client.post("/trainer/login", data={"password": "bench-password", "csrf_token": csrf.group(1)})
         list_ms = _median_ms(lambda: client.get("/trainer/"), args.runs)
