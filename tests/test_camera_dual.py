@@ -339,15 +339,18 @@ def test_play_replays_without_recordings_does_nothing():
 
 
 class HangingSource(FrameSource):
-    """A camera whose every read blocks inside the "driver" until the test releases it."""
+    """A camera whose every read (or, with in_open, its open) blocks inside the "driver" until
+    the test releases it."""
 
-    def __init__(self, view: str, value: int = 255):
-        self.view, self.name, self.value = view, f"hanging {view}", value
+    def __init__(self, view: str, value: int = 255, in_open: bool = False):
+        self.view, self.name, self.value, self.in_open = view, f"hanging {view}", value, in_open
         self.entered, self.release = threading.Event(), threading.Event()
         self.closes = 0
 
     def open(self):
-        pass
+        if self.in_open:
+            self.entered.set()
+            self.release.wait(60)
 
     def close(self):
         self.closes += 1
@@ -418,3 +421,22 @@ def test_hung_cameras_spend_the_restart_budget_and_say_so():
         for src in [first, *made]:
             src.release.set()
         assert cap.stop(timeout=10) == []
+
+
+def test_an_open_that_hangs_is_a_hang_too():
+    clock, fresh = HandTime(), []
+    stuck = HangingSource("front", in_open=True)
+
+    def factory():
+        fresh.append(FaultySource("front", 200))
+        return fresh[-1]
+
+    cap = capture(stuck, clock=clock, watch=False, hang_after_s=4.0, factories={"front": factory})
+    with cap:
+        assert stuck.entered.wait(10)
+        clock.t += 4.5
+        assert cap.check_hung() == ["front"]
+        assert cap.wait_for_frame("front", timeout=10) is not None
+        stuck.release.set()
+        assert wait_until(lambda: cap.status("front")["hung"] == 0)
+        assert cap.status("front")["status"] == "online"

@@ -18,8 +18,8 @@ is configured or attached. A failed camera is closed and opened again, at most
 comes back is used again. A capture that hangs inside the driver still shows as offline, since
 status is worked out from the age of the newest frame when asked.
 
-A read that never returns (a driver that hangs) is found by a watch thread (`check_hung`): after
-`hang_after_s` inside one read, that capture thread is abandoned (it closes its own camera and
+A read or an open that never returns (a driver that hangs) is found by a watch thread
+(`check_hung`): after `hang_after_s` inside one call, that capture thread is abandoned (it closes its own camera and
 ends if the read ever comes back; nothing it reads is used) and the view gets a fresh source
 from its factory (`from_config` passes `make_source`) in a new thread, within the same restart
 budget. `status()[view]["budget_exhausted"]` says when a minute's reconnects are spent while the
@@ -441,19 +441,32 @@ class DualCapture:
                     v.opens += 1
                     if v.opens > 1:
                         v.restarts += 1
+                    with self._cond:
+                        v.read_since = self._clock()  # an open that never returns is a hang too
                     try:
                         source.open()
                     except (CameraMissing, InputError) as e:  # not attached, or no such recording
+                        if not mine():
+                            return
                         last_problem = str(e)
                         self._close(v, source)
                         self._set(v, OFFLINE if v.ever_online else MISSING, str(e))
                         continue
                     except Exception as e:  # any failure to open is reported, then retried
+                        if not mine():
+                            return
                         v.errors += 1
                         last_problem = f"cannot open: {_describe(e)}"
                         self._close(v, source)
                         self._set(v, OFFLINE, last_problem)
                         continue
+                    finally:
+                        with self._cond:
+                            if mine():
+                                v.read_since = None
+                    if not mine():
+                        log.warning("%s camera: a hung open came back; that capture thread ends", v.name)
+                        return
                     is_open = True
                     v.opened_at = self._clock()
                     v.last_source_seq = None
