@@ -149,6 +149,8 @@ def test_video_path_that_is_not_utf8_does_not_crash(clip, tmp_path):
     assert len(track["views"]["front"]["frames"]) == 6
     proc = ohsa("assess", "--side", odd, "--json", tmp_path / "r.json")
     assert proc.returncode == 0, proc.stderr.decode(errors="replace")
+    proc = ohsa("check", "--side", odd, "--json")
+    assert proc.returncode in (0, 1) and json.loads(proc.stdout)["views"], proc.stderr.decode(errors="replace")
     assert json.loads((tmp_path / "r.json").read_text())["format"] == "ohsa-result/1"
     junk = os.path.join(os.fsencode(tmp_path), b"junk-\xff.mov")
     Path(os.fsdecode(junk)).write_bytes(b"not a video at all")
@@ -222,6 +224,7 @@ def test_run_with_a_data_dir_that_is_a_file_or_a_bad_host(tmp_path):
     ('[cameras.front]\nbackend = "bogus"\n', "cameras.front.backend"),
     ('[web]\nresult_link_days = 3000000\n', "web.result_link_days"),
     ('[model]\nthreads = 100000\n', "model.threads"),
+    ('[panel]\nenabled = false\nbuzzer = 17\n', "panel.buzzer: pin 17 is already used by panel.button"),
 ])
 def test_a_hand_edited_config_that_would_stop_it_starts_in_safe_mode(tmp_path, toml, key):
     """The settings page refuses these (tests/test_web.py); a file edited by hand still must not
@@ -230,7 +233,7 @@ def test_a_hand_edited_config_that_would_stop_it_starts_in_safe_mode(tmp_path, t
     import urllib.request
 
     conf = tmp_path / "ohsa.toml"
-    conf.write_text(toml + "[panel]\nenabled = false\n")
+    conf.write_text(toml if "[panel]" in toml else toml + "[panel]\nenabled = false\n")
     proc = subprocess.Popen([sys.executable, "-m", "device", "run", "--config", str(conf), "--data-dir",
                              str(tmp_path / "d"), "--host", "127.0.0.1", "--port", "0"], cwd=REPO, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ, OHSA_MODEL=str(MODEL)))
