@@ -21,6 +21,7 @@ import numpy as np
 
 from device.config import CameraSettings
 from device.errors import InputError
+from device.health import CALIBRATION_FILE
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +32,6 @@ SENSOR_HFOV = {  # picamera2 `Model` -> horizontal field of view (device.geometr
     "imx708": "pi_camera_3", "imx708_noir": "pi_camera_3",
     "imx708_wide": "pi_camera_3_wide", "imx708_wide_noir": "pi_camera_3_wide",
 }
-CALIBRATION_FILE = "calibration.json"
 
 
 def add_parser(sub) -> None:

@@ -12,6 +12,9 @@ give it, never a guess):
         {"disk_percent": 83.1, "disk_level": "warn", "cpu_temp_c": 61.3,
          "under_voltage_now": False, "under_voltage_since_boot": True, "throttled_now": False,
          "warnings": ["Disk 83 % full: ...", ...]}
+    health.calibration_status(data_dir) -> dict         # the cameras' calibration in plain words:
+        {"source": "mat"|"person"|"none", "mat": "none"|"ok"|"suspect"|"moved"|"invalid",
+         "warning": bool, "message": "Mat calibration in use (3-D): side camera about 40 ...", ...}
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ THERMAL_DIR = Path("/sys/class/thermal")
 # Zone types that are the SoC/CPU (Pi: cpu-thermal; PCs: x86_pkg_temp). Other zones (acpitz,
 # battery, wifi) are not the CPU and are not reported as if they were.
 CPU_ZONE_TYPES = ("cpu-thermal", "cpu_thermal", "soc-thermal", "soc_thermal", "x86_pkg_temp")
+CALIBRATION_FILE = "calibration.json"  # `ohsa calibrate` (device.calibrate)
+CALIBRATION_RECORD_FILE = "calibration-record.json"  # the running station's (device.station.calibration)
 THROTTLED_FILE = Path("/sys/devices/platform/soc/soc:firmware/get_throttled")
 
 # Bits of the firmware's get_throttled word (Raspberry Pi documentation, vcgencmd).
@@ -141,5 +146,36 @@ def check(data_dir: str | os.PathLike, storage: StorageSettings) -> dict:
         "under_voltage_now": power["under_voltage_now"] if power else None,
         "under_voltage_since_boot": power["under_voltage_since_boot"] if power else None,
         "throttled_now": power["throttled_now"] if power else None,
+        "calibration": calibration_status(data_dir),
         "warnings": warnings,
     }
+
+
+def calibration_status(data_dir: str | os.PathLike) -> dict:
+    """The cameras' calibration as the station last judged it (its record in the data dir), else
+    what the calibration file alone says; plain words in "message", "warning" when a camera moved."""
+    import json
+
+    data_dir = Path(data_dir)
+    try:
+        record = json.loads((data_dir / CALIBRATION_RECORD_FILE).read_text(encoding="utf-8"))
+        status = record.get("status") if isinstance(record, dict) else None
+        if isinstance(status, dict) and isinstance(status.get("message"), str):
+            return status
+    except (OSError, ValueError):
+        pass
+    from device.geometry import calibration as calib, words
+
+    path = data_dir / CALIBRATION_FILE
+    if not path.exists():
+        return {"source": "none", "mat": "none", "warning": False,
+                "message": "No mat calibration: print the mat and run `ohsa calibrate` (docs/calibration.md); "
+                           "until then 3-D uses the calibration on the person when it is trusted, else 2-D."}
+    try:
+        cal = calib.load(path)
+    except calib.CalibrationError as e:
+        return {"source": "none", "mat": "invalid", "warning": True,
+                "message": f"The calibration file cannot be used: {e}. Run `ohsa calibrate` again."}
+    where = words.placement(words.from_calibration(cal))
+    return {"source": "mat", "mat": "ok", "warning": False,
+            "message": f"Mat calibration (not yet checked by the running station){': ' + where if where else ''}."}

@@ -3,11 +3,13 @@
 Runs on the station's analysis worker, never on a web or GPIO thread. `analyse(job)` computes
 and returns plain data (`device.analysis`: the same pipeline as `ohsa assess`); `save(job,
 outcome)` writes it, and only if the set still counts (not cancelled meanwhile), so nothing of a
-stopped set is ever stored.
+stopped set is ever stored. With a calibration keeper (`device.station.calibration`) the kept
+calibration goes into the pipeline and each set's geometry comes back to the keeper.
 """
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Callable
 
@@ -18,6 +20,9 @@ from device.station.machine import Job
 from device.thresholds import Thresholds
 
 log = logging.getLogger(__name__)
+
+# the pipeline takes the station's calibration once its 3-D path is in (device.analysis.analyse)
+TAKES_CALIBRATION = "calibration" in inspect.signature(analyse).parameters
 
 
 class Analyser:
@@ -30,18 +35,28 @@ class Analyser:
         *,
         backgrounds: Callable[[], dict] | None = None,
         model_sha256: str = "",
+        calibration=None,
     ):
         self.thresholds = Thresholds(config["rules"]["thresholds"])
         self.storage = config["storage"]
         self.store = store
         self.backgrounds = backgrounds or (lambda: {})
         self.model_sha256 = model_sha256
+        self.calibration = calibration  # device.station.calibration.CalibrationKeeper, or None
 
     def analyse(self, job: Job) -> dict:
+        extra = {}
+        if self.calibration is not None and TAKES_CALIBRATION:
+            extra["calibration"] = self.calibration.for_analysis()
         result = analyse(
             job.track, job.keepers, thresholds=self.thresholds, backgrounds=self.backgrounds() or {},
-            kind=job.kind, parent_result=job.parent_result, parent_id=job.parent_id,
+            kind=job.kind, parent_result=job.parent_result, parent_id=job.parent_id, **extra,
         )
+        if self.calibration is not None:
+            try:  # the set's geometry refines the kept estimate and may show a moved camera
+                self.calibration.observe(result.get("geometry"))
+            except Exception:  # never at the cost of the person's result
+                log.exception("calibration record not updated")
         return {"result": result, "images": worst_rep_stills(result, job.keepers)}
 
     def save(self, job: Job, outcome: dict) -> str:

@@ -38,6 +38,7 @@ from device.errors import OhsaError
 from device.panel import open_panel
 from device.annotate import annotate
 from device.station.analysis import Analyser
+from device.station.calibration import CalibrationKeeper
 from device.analysis.keeper import KEEP_LONG_SIDE, downscale
 from device.station.machine import Station
 from device.station.pose_worker import PoseWorker
@@ -185,6 +186,7 @@ class StationRuntime:
         self._closed = False
         self._stuck: list[str] = []
         self._alert: str | None = None
+        self.calibration: CalibrationKeeper | None = None
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -220,8 +222,10 @@ class StationRuntime:
         from device.silhouette import BackgroundModel
 
         self._backgrounds = {v: BackgroundModel() for v in VIEWS}
+        self.calibration = CalibrationKeeper(self.data_dir)
         analyser = Analyser(
-            self.config, self.store, backgrounds=self._background_images, model_sha256=_model_sha()
+            self.config, self.store, backgrounds=self._background_images, model_sha256=_model_sha(),
+            calibration=self.calibration,
         )
         self.analyser = analyser
         self.station = Station(
@@ -327,6 +331,7 @@ class StationRuntime:
                     last_sync = now
                     self._sync_cameras()
                 self.station.tick()
+                self._recheck_mat_when_idle()
                 state = self.station.current
                 if state != prev:
                     self._replays_follow(prev, state)
@@ -347,6 +352,18 @@ class StationRuntime:
             except Exception:  # the loop must survive one bad turn; systemd watches for hangs
                 log.exception("supervisor error")
                 self._stop.wait(0.5)
+
+    def _recheck_mat_when_idle(self) -> None:
+        """Idle and a mat re-check due (device.station.calibration): the cameras' newest frames
+        are checked against the kept calibration on the analysis worker, off this loop."""
+        if self.calibration is None or self.station.current != "idle" or not self.calibration.claim_recheck():
+            return
+
+        def run():
+            frames = {v: self.capture.latest(v) for v in VIEWS}
+            self.calibration.recheck({v: f.image for v, f in frames.items() if f is not None})
+
+        self._executor.submit(run)
 
     def _workers_alive(self, now: float) -> bool:
         hung = [w.thread.name for w in self.workers.values() if not w.alive(now, WORKER_STUCK_S)]

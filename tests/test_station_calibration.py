@@ -1,0 +1,302 @@
+"""The station's kept calibration: the mat calibration checked while idle (rendered mat scenes,
+a hand-moved clock), the person-based record refined over sets, a moved camera noticed from the
+sets and from the mat, the health page's line, and the analyser's plumbing."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import cv2
+import numpy as np
+import pytest
+
+from device import health
+from device.geometry import calibration as calib
+from device.geometry import mat, words
+from device.station import analysis as station_analysis
+from device.station.calibration import SETTINGS, CalibrationKeeper
+from tests.synth.mat_scene import Placement, StillSpec, render_still, rotation_error_deg
+
+SPEC = StillSpec(width=1920, height=1080, seed=21, focal_error=-0.015)
+FRONT = Placement(90, 3.0, 0.95)
+SIDE = Placement(40, 3.1, 0.95)
+KNOCKED = Placement(SIDE.azimuth_deg, SIDE.distance, SIDE.height, yaw_deg=2.0)  # turned 2 degrees
+
+
+class Clock:
+    def __init__(self, t: float = 1_800_000_000.0):
+        self.t = t
+
+    def __call__(self) -> float:
+        return self.t
+
+
+@pytest.fixture(scope="module")
+def scenes():
+    front, front_cam = render_still(FRONT, SPEC)
+    side, side_cam = render_still(SIDE, SPEC)
+    knocked, knocked_cam = render_still(KNOCKED, SPEC)
+    images = {"front": front, "side": side}
+    cal = calib.calibrate(images, {v: SPEC.model for v in images})
+    return {"stills": images, "knocked": knocked, "knocked_cam": knocked_cam, "cal": cal,
+            "truth": {"front": front_cam, "side": side_cam}}
+
+
+@pytest.fixture
+def data_dir(tmp_path, scenes):
+    calib.save(scenes["cal"], tmp_path / "calibration.json")
+    return tmp_path
+
+
+def _cover_all_but(image, keep: int):
+    out = image.copy()
+    det = mat.detect(image)
+    for i, c in det.items():
+        if i not in sorted(det)[:keep]:
+            c = c.mean(0) + 1.15 * (c - c.mean(0))
+            cv2.fillConvexPoly(out, np.round(c).astype(np.int32), (70, 70, 70))
+    return out
+
+
+def _person_set(round_deg, side="left", dist=3.1, trusted=True):
+    return {"path": "3d" if trusted else "2d", "calibration": "person", "angle_deg": 90 - round_deg,
+            "round_toward_front_deg": round_deg, "side": side, "side_distance_m": dist, "front_distance_m": 3.0,
+            "reprojection_px": 2.0, "trusted": trusted, "reason": "ok" if trusted else "too few confident frames",
+            "person_vs_mat_deg": None}
+
+
+def _mat_set(reproj, person_vs_mat=2.0):
+    return {"path": "3d", "calibration": "mat", "angle_deg": 50.0, "round_toward_front_deg": 40.0, "side": "right",
+            "side_distance_m": 3.1, "front_distance_m": 3.0, "reprojection_px": reproj, "trusted": True,
+            "reason": "the mat calibration", "person_vs_mat_deg": person_vs_mat}
+
+
+# --- the mat calibration, in words ----------------------------------------------------------------
+
+
+def test_the_mat_calibration_in_plain_words(scenes):
+    g = words.from_calibration(scenes["cal"])
+    assert abs(g["round_toward_front_deg"] - 40) < 1.0 and g["side"] == "right"
+    assert abs(g["side_distance_m"] - 3.1) < 0.05 and abs(g["front_distance_m"] - 3.0) < 0.05
+    assert words.placement(g) == ("side camera about 40 degrees toward the front, on the person's right, 3.1 m away; "
+                                  "front camera 3.0 m away")
+    assert words.path(g) == "3-D in use (mat calibration)"
+    assert words.path({"path": "2d", "reason": "the side view is missing"}) == "2-D: the side view is missing"
+    assert words.placement({"path": "2d"}) is None
+
+
+def test_without_a_mat_calibration(tmp_path):
+    clock = Clock()
+    keeper = CalibrationKeeper(tmp_path, clock=clock)
+    assert keeper.for_analysis() is None
+    clock.t += 3600
+    assert not keeper.claim_recheck()  # nothing to check
+    st = keeper.status()
+    assert st["source"] == "none" and st["mat"] == "none" and not st["warning"]
+    assert "`ohsa calibrate`" in st["message"]
+    assert "`ohsa calibrate`" in health.calibration_status(tmp_path)["message"]
+
+
+def test_loaded_from_the_data_dir_and_used(data_dir, scenes):
+    before = health.calibration_status(data_dir)  # no station has run: the file alone
+    assert before["source"] == "mat" and "not yet checked by the running station" in before["message"]
+    assert "side camera about 40 degrees toward the front" in before["message"]
+    keeper = CalibrationKeeper(data_dir, clock=Clock())
+    cal = keeper.for_analysis()
+    assert cal is not None and set(cal.views) == {"front", "side"}
+    assert np.allclose(cal.camera("side").R, scenes["cal"].camera("side").R)
+    st = keeper.status()
+    assert st["source"] == "mat" and st["mat"] == "ok"
+    assert "Mat calibration in use (3-D): side camera about 40 degrees toward the front" in st["message"]
+    # the health page reads the running station's words
+    assert health.calibration_status(data_dir)["message"] == st["message"]
+    assert "in use (3-D)" not in health.calibration_status(data_dir.parent / "nowhere")["message"]
+
+
+# --- the idle re-check ----------------------------------------------------------------------------
+
+
+def test_recheck_schedule_on_the_clock(data_dir, scenes):
+    clock = Clock()
+    keeper = CalibrationKeeper(data_dir, clock=clock)
+    clock.t += SETTINGS["first_check_after_s"] - 1
+    assert not keeper.claim_recheck()
+    clock.t += 1
+    assert keeper.claim_recheck()
+    assert not keeper.claim_recheck()  # claimed: not twice while it runs
+    verdict = keeper.recheck(scenes["stills"])
+    assert {v.status for v in verdict.views.values()} == {"ok"}
+    assert keeper.status()["checked_at"] == clock.t and "in place" in keeper.status()["check"]
+    clock.t += SETTINGS["recheck_every_s"] - 1
+    assert not keeper.claim_recheck()
+    clock.t += 1
+    assert keeper.claim_recheck()
+    # the mat covered (someone on it): no verdict, tried again sooner
+    covered = {v: np.full_like(im, 90) for v, im in scenes["stills"].items()}
+    keeper.recheck(covered)
+    assert keeper.for_analysis() is not None
+    clock.t += SETTINGS["retry_after_s"]
+    assert keeper.claim_recheck()
+
+
+def test_a_knocked_camera_is_recalibrated_and_saved(data_dir, scenes):
+    clock = Clock()
+    keeper = CalibrationKeeper(data_dir, clock=clock)
+    verdict = keeper.recheck({"front": scenes["stills"]["front"], "side": scenes["knocked"]})
+    assert verdict.views["side"].status == "recalibrated" and verdict.views["front"].status == "ok"
+    truth = scenes["knocked_cam"]
+    for cal in (keeper.for_analysis(), calib.load(data_dir / "calibration.json")):  # in use and on disk
+        assert rotation_error_deg(cal.camera("side").R, truth.R) < 0.5
+        assert np.linalg.norm(cal.camera("side").center - truth.center) < 0.05
+    st = keeper.status()
+    assert st["mat"] == "ok" and not st["warning"]
+    assert any("recalibrated" in e["message"] for e in st["events"])
+
+
+def test_moved_without_enough_mat_falls_back_and_says_so(data_dir, scenes):
+    clock = Clock()
+    keeper = CalibrationKeeper(data_dir, clock=clock)
+    covered = _cover_all_but(scenes["knocked"], 3)
+    verdict = keeper.recheck({"side": covered})
+    assert verdict.views["side"].status == "moved"
+    assert keeper.for_analysis() is None  # the sets fall back to the person or 2-D
+    st = keeper.status()
+    assert st["mat"] == "moved" and st["warning"] and st["source"] == "none"
+    assert "side camera has moved" in st["message"] and "`ohsa calibrate`" in st["message"]
+    page = health.calibration_status(data_dir)
+    assert page["warning"] and page["message"] == st["message"]
+    # a restart does not forget it
+    again = CalibrationKeeper(data_dir, clock=clock)
+    assert again.for_analysis() is None and again.status()["mat"] == "moved"
+    # the camera put back: the next re-check finds the markers in place and takes the mat up again
+    clock.t += SETTINGS["recheck_every_s"]
+    assert again.claim_recheck()
+    again.recheck(scenes["stills"])
+    assert again.for_analysis() is not None and not again.status()["warning"]
+    # a new `ohsa calibrate` (the file replaced) is loaded without a restart
+    keeper.recheck({"side": covered})
+    assert keeper.for_analysis() is None
+    calib.save(calib.Calibration(dict(scenes["cal"].views), created=2.0), data_dir / "calibration.json")
+    import os
+
+    os.utime(data_dir / "calibration.json", (clock.t + 5, clock.t + 5))
+    assert keeper.for_analysis() is not None and keeper.status()["mat"] == "ok"
+
+
+def test_a_broken_calibration_file_is_said_not_used(tmp_path):
+    (tmp_path / "calibration.json").write_text("{ not json")
+    keeper = CalibrationKeeper(tmp_path, clock=Clock())
+    assert keeper.for_analysis() is None
+    st = keeper.status()
+    assert st["mat"] == "invalid" and st["warning"] and "not JSON" in st["message"]
+    (tmp_path / "calibration-record.json").unlink(missing_ok=True)
+    assert "not JSON" in health.calibration_status(tmp_path)["message"]
+
+
+# --- what the sets say --------------------------------------------------------------------------------
+
+
+def test_person_based_estimate_refined_and_a_moved_camera_noticed(tmp_path):
+    clock = Clock()
+    keeper = CalibrationKeeper(tmp_path, clock=clock)
+    rng = np.random.default_rng(3)
+    for a in 45 + rng.normal(0, 3, 6):
+        keeper.observe(_person_set(float(a)))
+        clock.t += 300
+    keeper.observe(_person_set(20.0, trusted=False))  # not trusted: not part of the estimate
+    est = keeper.person_estimate()
+    assert est["sets"] == 6 and abs(est["round_toward_front_deg"] - 45) < 3 and est["side"] == "left"
+    st = keeper.status()
+    assert st["source"] == "person" and "over 6 sets: side camera about 4" in st["message"]
+    assert st["three_d"] is False  # the last set fell back to 2-D
+    # one odd set is the person, not the camera
+    keeper.observe(_person_set(25.0))
+    keeper.observe(_person_set(46.0))
+    assert keeper.person_estimate()["sets"] == 7 and abs(keeper.person_estimate()["round_toward_front_deg"] - 45) < 3
+    # two in a row: the camera was moved, the estimate starts again from them
+    keeper.observe(_person_set(24.0))
+    keeper.observe(_person_set(26.0))
+    est = keeper.person_estimate()
+    assert est["sets"] == 2 and abs(est["round_toward_front_deg"] - 25) < 1.5
+    assert "seems to have moved" in keeper.status()["events"][-1]["message"]
+    # kept across a restart
+    again = CalibrationKeeper(tmp_path, clock=clock)
+    assert again.person_estimate()["sets"] == 2
+    data = json.loads((tmp_path / "calibration-record.json").read_text())
+    assert data["format"] == "ohsa-calibration-record/1" and data["status"]["source"] == "person"
+
+
+def test_sets_that_stop_fitting_the_mat_make_it_suspect(data_dir, scenes):
+    clock = Clock()
+    keeper = CalibrationKeeper(data_dir, clock=clock)
+    for e in (1.8, 2.1, 2.0, 1.9):
+        keeper.observe(_mat_set(e))
+    assert keeper.for_analysis() is not None
+    keeper.observe(_mat_set(9.0))  # one bad set: nothing yet
+    keeper.observe(_mat_set(2.0))
+    assert keeper.for_analysis() is not None and keeper.status()["mat"] == "ok"
+    keeper.observe(_mat_set(2.0, person_vs_mat=22.0))
+    keeper.observe(_mat_set(9.5, person_vs_mat=25.0))
+    assert keeper.for_analysis() is None
+    st = keeper.status()
+    assert st["mat"] == "suspect" and st["warning"] and "did not match the mat calibration" in st["message"]
+    assert keeper.claim_recheck()  # checked at the next idle moment, not in 10 minutes
+    keeper.recheck(scenes["stills"])  # the mat says the cameras are in place: the mat wins
+    assert keeper.for_analysis() is not None and keeper.status()["mat"] == "ok"
+
+
+# --- the analyser's plumbing ---------------------------------------------------------------------------
+
+
+def test_the_analyser_passes_the_kept_calibration_and_feeds_the_geometry_back(data_dir, monkeypatch):
+    from device import config
+    from device.rules import evaluate
+    from device.station.machine import Job
+    from tests.synth.skeleton import make_case
+
+    case = make_case(5)
+    seen = {}
+
+    def analyse(track, kept=None, *, calibration=None, **kw):  # the 3-D pipeline's contract
+        seen["calibration"] = calibration
+        result = evaluate(track)
+        result["geometry"] = _person_set(44.0) if calibration is None else _mat_set(2.0)
+        return result
+
+    monkeypatch.setattr(station_analysis, "analyse", analyse)
+    monkeypatch.setattr(station_analysis, "TAKES_CALIBRATION", True)
+    keeper = CalibrationKeeper(data_dir, clock=Clock())
+    analyser = station_analysis.Analyser(config.Config(), store=None, calibration=keeper)
+    job = Job(token=1, kind="standard", parent_id=None, parent_result=None, track=case.track, keepers={},
+              live_reps=5, started=0.0, ended=30.0)
+    out = analyser.analyse(job)
+    assert seen["calibration"] is keeper.for_analysis() and seen["calibration"] is not None
+    assert out["result"]["geometry"]["calibration"] == "mat"
+    assert keeper.status()["last_set"]["path"] == "3-D in use (mat calibration)"
+    (data_dir / "calibration.json").unlink()
+    analyser.analyse(job)
+    assert seen["calibration"] is None and keeper.person_estimate()["sets"] == 1
+
+
+def test_the_health_page_shows_the_calibration_line(data_dir, scenes):
+    from device.store import Store
+    from tests.test_web import PASSWORD, PASSWORD_HASH, token_of
+    from tests.web_fakes import FakeStation
+    from web import auth, create_app
+
+    keeper = CalibrationKeeper(data_dir, clock=Clock())
+    keeper.recheck({"side": _cover_all_but(scenes["knocked"], 3)})
+    store = Store(data_dir / "assessments.db")
+    try:
+        client = create_app(store, FakeStation(), data_dir=data_dir, testing=True,
+                            config_path=data_dir / "ohsa.toml").test_client()
+        store.set_meta(auth.PASSWORD_META, PASSWORD_HASH)
+        r = client.post("/trainer/login", data={"password": PASSWORD, "csrf_token": token_of(client, "/trainer/login")})
+        assert r.status_code == 302
+        html = client.get("/trainer/health").get_data(as_text=True)
+        line = re.search(r'<td id="calibration">(.*?)</td>', html, re.S).group(1)
+        assert "<strong" in line and "side camera has moved" in line and "ohsa calibrate" in line
+        assert client.get("/trainer/health.json").get_json()["pi"]["calibration"]["mat"] == "moved"
+    finally:
+        store.close()
