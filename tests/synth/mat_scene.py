@@ -134,6 +134,12 @@ def render_still(p: Placement, spec: StillSpec, layout: MatLayout = MAT) -> tupl
     """An RGB uint8 still of the empty mat on the floor and the true camera that took it."""
     rng = np.random.default_rng([spec.seed, int(abs(p.azimuth_deg) * 10), int(p.distance * 100), int(p.height * 100)])
     cam = true_camera(p, spec, layout)
+    return render_view(cam, spec, rng, layout), cam
+
+
+def render_view(cam: Camera, spec: StillSpec, rng: np.random.Generator, layout: MatLayout = MAT) -> np.ndarray:
+    """An RGB uint8 still of the empty mat seen by any camera (its intrinsics at the still's
+    size); light, blur, noise and JPEG from `spec`, randomness from `rng`."""
     ss = spec.supersample
     W, H = spec.width, spec.height
     wall = float(rng.uniform(110, 200))
@@ -197,7 +203,7 @@ def render_still(p: Placement, spec: StillSpec, layout: MatLayout = MAT) -> tupl
     if spec.jpeg_quality:
         ok, buf = cv2.imencode(".jpg", out[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, int(spec.jpeg_quality)])
         out = np.ascontiguousarray(cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1])
-    return out, cam
+    return out
 
 
 def rotation_error_deg(R_est: np.ndarray, R_true: np.ndarray) -> float:

@@ -1,0 +1,198 @@
+"""The 3-D evaluation repeated with the mat calibration: are the measures as good as with the true
+cameras?
+
+    .venv/bin/python scripts/eval_mat_3d.py                 # 48 sets, tables (docs/calibration.md)
+    .venv/bin/python scripts/eval_mat_3d.py --repeats 1     # 24 sets
+    .venv/bin/python scripts/eval_mat_3d.py --json out.json
+
+For each set of the geometry evaluation's plan (scripts/eval_geometry.py: the side camera 0-75
+degrees round toward the front, two heights, two distances, feet turned out 0-30 degrees, one
+compensation per set; seeds from 20000, the held-out part) the synthetic person
+(tests/synth/stereo.py) is filmed by the set's true cameras. The same two cameras, at a still's
+resolution (2304 px on the long side, same field of view), photograph the empty footprint mat
+(tests/synth/mat_scene.render_view: light, blur, noise, JPEG varied per still as in
+scripts/eval_mat.py), and `device.geometry.calibration.calibrate` solves them from those stills,
+given a camera model whose focal length is up to 3 % off the true one. The keypoint tracks are
+then triangulated (device.geometry.triangulate, 0.3 s smoothing), put in the body frame and
+measured (device.geometry.measures3d) twice: with the true cameras and with the mat-calibrated
+ones (scaled to the video's size). Each measure's per-rep median at the rep bottoms is compared
+with the generator's true 3-D value. Reported per measure: bias and p90 of the error with each,
+and how much worse the mat's p90 and |bias| are (goal: at most 1 degree).
+
+The mat frame (X to the person's right, Y forward) is the stereo world (X to the person's left,
+the person facing -Y) turned half round about Z; both share Z up and the floor Z = 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import eval_geometry as eg  # noqa: E402
+from device.geometry import calibration as calib  # noqa: E402
+from device.geometry.body import BodyFrame, body_frame  # noqa: E402
+from device.geometry.camera import Camera, Intrinsics  # noqa: E402
+from device.geometry.mat import MatError  # noqa: E402
+from device.geometry.measures3d import measures  # noqa: E402
+from device.geometry.triangulate import smooth, triangulate_tracks  # noqa: E402
+from tests.synth.mat_scene import StillSpec, render_view, rotation_error_deg  # noqa: E402
+from tests.synth.skeleton import AMPLITUDES  # noqa: E402
+from tests.synth.stereo import make_stereo_case  # noqa: E402
+
+STILL_LONG_SIDE = 2304
+TO_MAT = np.diag([-1.0, -1.0, 1.0])  # stereo world -> mat frame (and back: its own inverse)
+SMOOTH_S = eg.DEFAULT_SMOOTH_S
+
+
+def in_mat_frame(cam: Camera) -> Camera:
+    return Camera(cam.intrinsics, cam.R @ TO_MAT, cam.t.copy())
+
+
+def still_of(cam: Camera, rng: np.random.Generator, seed: int) -> tuple[np.ndarray, StillSpec, Camera]:
+    """The empty mat photographed by `cam` (mat frame) at a still's resolution; the spec's model
+    (what the calibration is given) has a focal length up to 3 % off the truth."""
+    k = cam.intrinsics
+    s = STILL_LONG_SIDE / max(k.width, k.height)
+    true_k = k.scaled(s)
+    still_cam = Camera(true_k, cam.R, cam.t)
+    err = float(rng.uniform(-0.03, 0.03))
+    model_hfov = math.degrees(2 * math.atan(true_k.width / (2 * true_k.f / (1 + err))))
+    spec = StillSpec(width=true_k.width, height=true_k.height, hfov_deg=model_hfov, focal_error=err,
+                     noise_sigma=float(rng.uniform(2, 5)), blur_px=float(rng.uniform(0.5, 1.3)),
+                     gain=float(rng.uniform(0.6, 1.3)), light_pool=float(rng.uniform(0, 0.4)),
+                     shadow=float(rng.uniform(0, 0.4)), jpeg_quality=int(rng.integers(80, 96)),
+                     floor_grey=float(rng.uniform(40, 160)), seed=seed)
+    return render_view(still_cam, spec, rng), spec, still_cam
+
+
+def per_rep_errors(est: dict | None, truth: dict, phase: np.ndarray) -> dict[str, list[float]]:
+    errs = {}
+    if est is None:
+        return errs
+    for key in eg.ANGLE_MEASURES + eg.CM_MEASURES:
+        out = []
+        for idx in eg.rep_bottoms(phase):
+            if not np.isfinite(est[key][idx]).any():
+                continue
+            e, t = np.nanmedian(est[key][idx]), np.nanmedian(truth[key][idx])
+            if np.isfinite(e) and np.isfinite(t):
+                out.append(float((e - t) * (100.0 if key.endswith("_m") else 1.0)))
+        errs[key] = out
+    return errs
+
+
+def measured(cams, case, foot):
+    tri = triangulate_tracks(cams, case.front, case.side)
+    if SMOOTH_S:
+        tri = smooth(tri, SMOOTH_S)
+    bf = body_frame(tri.points)
+    return (measures(bf.to_body(tri.points), foot) if bf is not None else None), float(tri.valid.mean())
+
+
+def run_set(seed, skew, height, distance, toe, comp) -> dict:
+    comps = {}
+    if comp != "none":
+        cid, lvl = comp.split(":")
+        comps[cid] = (AMPLITUDES[cid][lvl], "left" if cid == "asymmetric_weight_shift" else "both")
+    case = make_stereo_case(seed, skew_deg=skew, cam_height=height, distance=distance, toe_out_deg=toe,
+                            compensations=comps)
+    row = {"seed": seed, "skew": skew, "height": height, "distance": distance, "toe_out": toe, "comp": comp}
+    rng = np.random.default_rng([seed, 18])
+    true_mat = {"front": in_mat_frame(case.front_camera), "side": in_mat_frame(case.side_camera)}
+    stills, models, truth_still = {}, {}, {}
+    for view, cam in true_mat.items():
+        stills[view], spec, truth_still[view] = still_of(cam, rng, seed)
+        models[view] = spec.model
+    t0 = time.process_time()
+    views, failed = {}, []
+    for view in stills:
+        try:
+            views.update(calib.calibrate({view: stills[view]}, {view: models[view]}).views)
+        except MatError as e:
+            failed.append(str(e))
+    row["calibrate_cpu_s"] = time.process_time() - t0
+    foot = {"left": toe, "right": toe}
+    truth = measures(BodyFrame(np.zeros(3), case.axes, "floor").to_body(case.world_joints), foot)
+    est_true, row["valid_true"] = measured((case.front_camera, case.side_camera), case, foot)
+    row["errors_true"] = per_rep_errors(est_true, truth, case.phase)
+    if failed:
+        row["failed"] = "; ".join(failed)
+        return row
+    cal = calib.Calibration(views)
+    mat_cams = []
+    for view, video in (("front", case.front), ("side", case.side)):
+        c = cal.camera(view)
+        mat_cams.append(Camera(c.intrinsics.scaled(video.width / c.intrinsics.width), c.R, c.t))
+        row[f"{view}_position_cm"] = float(100 * np.linalg.norm(c.center - truth_still[view].center))
+        row[f"{view}_angle_deg"] = rotation_error_deg(c.R, truth_still[view].R)
+        row[f"{view}_markers"] = len(cal.views[view].markers)
+    est_mat, row["valid_mat"] = measured(tuple(mat_cams), case, foot)
+    row["errors_mat"] = per_rep_errors(est_mat, truth, case.phase)
+    return row
+
+
+def pct(v, q):
+    return float(np.percentile(v, q)) if len(v) else float("nan")
+
+
+def summarise(rows: list[dict]) -> str:
+    ok = [r for r in rows if "failed" not in r]
+    lines = [f"{len(rows)} sets; the mat calibration failed on {len(rows) - len(ok)} "
+             f"({', '.join(sorted({r['failed'] for r in rows if 'failed' in r})) or 'none'})", ""]
+    pos = [r[f"{v}_position_cm"] for r in ok for v in ("front", "side")]
+    ang = [r[f"{v}_angle_deg"] for r in ok for v in ("front", "side")]
+    lines.append(f"camera position error p50 / p90: {pct(pos, 50):.1f} / {pct(pos, 90):.1f} cm; "
+                 f"angle error p50 / p90: {pct(ang, 50):.2f} / {pct(ang, 90):.2f} degrees "
+                 f"(stills of {STILL_LONG_SIDE} px on the long side)")
+    for unit, keys in (("degrees", eg.ANGLE_MEASURES), ("cm", eg.CM_MEASURES)):
+        for band, (a, b) in (("0-60", (0, 60)), ("75", (75, 75))):
+            sel = [r for r in ok if a <= r["skew"] <= b]
+            lines += ["", f"**{unit}, side camera {band} degrees round ({len(sel)} sets)**", "",
+                      "| measure | true cameras: bias / p90 | mat calibration: bias / p90 | p90 worse by | |bias| worse by |",
+                      "| --- | --- | --- | --- | --- |"]
+            for k in keys:
+                t = np.array([e for r in sel for e in r["errors_true"].get(k, [])])
+                m = np.array([e for r in sel for e in r["errors_mat"].get(k, [])])
+                if not len(t) or not len(m):
+                    lines.append(f"| {k} | - | - | - | - |")
+                    continue
+                dp = pct(np.abs(m), 90) - pct(np.abs(t), 90)
+                db = abs(m.mean()) - abs(t.mean())
+                lines.append(f"| {k} | {t.mean():+.1f} / {pct(np.abs(t), 90):.1f} | {m.mean():+.1f} / "
+                             f"{pct(np.abs(m), 90):.1f} | {dp:+.2f} | {db:+.2f} |")
+    cpu = [r["calibrate_cpu_s"] for r in rows]
+    lines += ["", f"mat calibration of both stills: p50 {pct(cpu, 50):.2f} s CPU"]
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--repeats", type=int, default=2, help="rounds of the 24 placements (default 2)")
+    ap.add_argument("--first-seed", type=int, default=eg.HELD_OUT_SEED)
+    ap.add_argument("--json", metavar="OUT", help="write the per-set rows here")
+    args = ap.parse_args(argv)
+    rows = []
+    t0 = time.monotonic()
+    for spec in eg.plan(args.first_seed, args.repeats):
+        rows.append(run_set(*spec))
+        print(f"\r{len(rows)} sets, {time.monotonic() - t0:.0f} s", end="", file=sys.stderr, flush=True)
+    print(file=sys.stderr)
+    if args.json:
+        Path(args.json).write_text(json.dumps(rows, indent=1))
+    print(summarise(rows))
+    print(f"\n({len(rows)} sets in {time.monotonic() - t0:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
