@@ -300,3 +300,102 @@ def test_the_health_page_shows_the_calibration_line(data_dir, scenes):
         assert client.get("/trainer/health.json").get_json()["pi"]["calibration"]["mat"] == "moved"
     finally:
         store.close()
+
+
+# --- `ohsa check` and `ohsa assess` ----------------------------------------------------------------------
+
+
+def _run(*argv):
+    import contextlib
+    import io
+
+    from device.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(list(map(str, argv)))
+    return code, out.getvalue(), err.getvalue()
+
+
+def test_check_walks_an_owner_through_the_mat_without_one(tmp_path):
+    from device.analysis.check import check_calibration, format_calibration
+
+    c = check_calibration(tmp_path)
+    text = format_calibration(c)
+    assert c.ok and c.source == "none" and not c.oblique_side_ok
+    assert "`ohsa calibrate mat -o mat.pdf`" in text and "print at 100 %" in text
+    assert re.search(r"3\. with nobody on the mat .*`ohsa calibrate`", text)
+
+
+def test_check_reports_the_mat_calibration_and_rechecks_it(data_dir, scenes):
+    from device.analysis.check import check_calibration, format_calibration
+
+    c = check_calibration(data_dir, scenes["stills"])
+    text = format_calibration(c)
+    assert c.ok and c.rechecked == {"front": "ok", "side": "ok"} and c.oblique_side_ok
+    assert "side camera about 40 degrees toward the front, on the person's right, 3.1 m away" in text
+    assert "3-D in use with the mat calibration" in text and "side camera: in place on the mat" in text
+    moved = check_calibration(data_dir, {"side": scenes["knocked"]})
+    assert not moved.ok and not moved.oblique_side_ok
+    assert "The side camera has moved since `ohsa calibrate`" in format_calibration(moved)
+    (data_dir / "calibration.json").write_text('{"format": "something-else"}')
+    bad = check_calibration(data_dir)
+    assert not bad.ok and "cannot be used" in bad.advice[0]
+
+
+def test_an_oblique_side_camera_is_fine_when_the_mat_calibration_holds(data_dir, scenes):
+    from device.analysis.check import check_calibration, check_view, sample_recording
+    from device.pose import MoveNet
+    from tests.conftest import DATA, MODEL
+
+    images, _ = sample_recording(DATA / "overhead-squat-pair" / "side_oblique.mov", "side", count=6)
+    movenet = MoveNet(MODEL)
+    cal = check_calibration(data_dir, scenes["stills"])
+    with_mat = check_view("side", images, movenet, oblique_side_ok=cal.oblique_side_ok)
+    assert with_mat.orientation == "oblique" and with_mat.ok
+    assert "fine for the 3-D measures with the mat calibration" in with_mat.notes[0]
+    moved = check_calibration(data_dir, {"side": scenes["knocked"]})
+    without = check_view("side", images, movenet, oblique_side_ok=moved.oblique_side_ok)
+    assert not without.ok and "move it round" in without.advice[-1] and not without.notes
+
+
+def test_check_command_live_reports_the_calibration(data_dir, tmp_path):
+    from tests.conftest import DATA, MODEL
+
+    cfg = tmp_path / "ohsa.toml"
+    cfg.write_text(f'[cameras.front]\nbackend = "none"\n\n[cameras.side]\nbackend = "replay"\n'
+                   f'source = "{DATA / "side-back-squat" / "squat.mp4"}"\n')
+    code, out, err = _run("check", "--seconds", "1.0", "--frames", "2", "--config", cfg, "--model", MODEL,
+                          "--data-dir", data_dir, "--json")
+    data = json.loads(out)["calibration"]
+    assert data["source"] == "mat" and abs(data["geometry"]["round_toward_front_deg"] - 40) < 1
+    assert any("3-D in use with the mat calibration" in line for line in data["lines"])
+    # the recording is not the mat's camera (another shape): said, not a crash
+    assert any("Not re-checked" in line or "too little of the mat" in line for line in data["lines"])
+    code, out, err = _run("check", "--seconds", "1.0", "--frames", "2", "--config", cfg, "--model", MODEL,
+                          "--data-dir", tmp_path / "none")
+    assert "calibration: OK  (none)" in out and "`ohsa calibrate mat -o mat.pdf`" in out
+
+
+def test_assess_says_which_geometry_it_used(tmp_path):
+    from device.analysis.cli import geometry_words
+    from tests.conftest import DATA, MODEL
+
+    g = {"path": "3d", "calibration": "person", "angle_deg": 45.0, "round_toward_front_deg": 45.0, "side": "left",
+         "side_distance_m": 3.1, "front_distance_m": 2.9, "reprojection_px": 3.0, "trusted": True,
+         "reason": "trusted", "person_vs_mat_deg": None}
+    assert geometry_words({"geometry": g}) == (
+        "3-D in use (calibration on the person); side camera about 45 degrees toward the front, on the person's left, "
+        "3.1 m away; front camera 2.9 m away")
+    g2 = dict(g, path="2d", calibration=None, reason="the calibration's reprojection error is too large")
+    assert geometry_words({"geometry": g2}).startswith("2-D: the calibration's reprojection error is too large; side camera about 45")
+    assert "differs from the mat's by 7 degrees" in geometry_words({"geometry": dict(g, calibration="mat", person_vs_mat_deg=7.2)})
+    code, out, err = _run("assess", "--front", DATA / "tfjs-pose-detection" / "pose_squats.mp4", "--no-silhouette",
+                          "--model", MODEL)
+    assert code == 0 and json.loads(out)["format"] == "ohsa-result/1"
+    assert re.search(r"^geometry: 2-D", err, re.M)
+    bad = tmp_path / "cal.json"
+    bad.write_text("{")
+    code, out, err = _run("assess", "--front", DATA / "tfjs-pose-detection" / "pose_squats.mp4", "--calibration", bad,
+                          "--model", MODEL)
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1 and "cal.json" in err

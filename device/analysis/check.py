@@ -51,6 +51,7 @@ class ViewCheck:
     brightness: float | None = None
     dark: bool = False
     advice: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # worth knowing, nothing to move
 
     @property
     def ok(self) -> bool:
@@ -96,10 +97,13 @@ def _frame_measures(k: np.ndarray, w: int, h: int) -> dict | None:
 
 
 def check_view(view: str, images: list[np.ndarray], movenet, source: str = "",
-               thresholds: dict | None = None, front_ratio: float | None = None) -> ViewCheck:
+               thresholds: dict | None = None, front_ratio: float | None = None,
+               oblique_side_ok: bool = False) -> ViewCheck:
     """Judge the placement of one camera from a few of its frames (RGB uint8); `thresholds`:
     overrides of the rule engine's table (config `rules.thresholds`); `front_ratio`: the side
-    check's reference, the front camera's `width_ratio` when it sees the person squarely."""
+    check's reference, the front camera's `width_ratio` when it sees the person squarely;
+    `oblique_side_ok`: the mat calibration holds for this side camera, so the 3-D measures do
+    not need it square (an oblique view is a note, not something to move)."""
     from device.pose import estimate_image
     from device.thresholds import validate_overrides
 
@@ -181,7 +185,10 @@ def check_view(view: str, images: list[np.ndarray], movenet, source: str = "",
             f"at most {th['front_max_skew_deg']:g}): it must face the person squarely "
             "(or front and side are swapped in the config)"
         )
-    if view == "side" and c.orientation != "side":
+    if view == "side" and c.orientation == "oblique" and oblique_side_ok:
+        c.notes.append(f"The side camera sees the person at an angle (about {off_side:.0f} degrees off square): "
+                       "fine for the 3-D measures with the mat calibration; the 2-D side checks would need it square")
+    elif view == "side" and c.orientation != "side":
         what = "from the front" if c.orientation == "front" else "at an angle"
         c.advice.append(
             f"The side camera sees the person {what} (about {off_side:.0f} degrees off square, "
@@ -191,14 +198,16 @@ def check_view(view: str, images: list[np.ndarray], movenet, source: str = "",
     return c
 
 
-def check_views(samples: dict, movenet, thresholds: dict | None = None) -> list[ViewCheck]:
+def check_views(samples: dict, movenet, thresholds: dict | None = None,
+                oblique_side_ok: bool = False) -> list[ViewCheck]:
     """`check_view` for each of `samples` ({view: (images, source)}), the front first: a front
     camera that sees the person squarely gives the side check its reference width, as in the
     rule engine."""
     checks, front_ratio = [], None
     for view in sorted(samples, key=lambda v: v != "front"):
         images, source = samples[view]
-        c = check_view(view, images, movenet, source, thresholds, front_ratio=front_ratio)
+        c = check_view(view, images, movenet, source, thresholds, front_ratio=front_ratio,
+                       oblique_side_ok=oblique_side_ok)
         if view == "front" and c.orientation == "front":
             front_ratio = c.width_ratio
         checks.append(c)
@@ -221,6 +230,106 @@ def format_check(c: ViewCheck) -> str:
     lines = [head]
     if facts:
         lines.append("  " + "; ".join(facts))
+    lines += [f"  - {a}" for a in c.advice]
+    lines += [f"  * {n}" for n in c.notes]
+    return "\n".join(lines)
+
+
+# --- the calibration: the mat, where the cameras stand, whether 3-D is in use --------------------
+
+MAT_STEPS = (
+    "`ohsa calibrate mat -o mat.pdf` (one A1 sheet; `--paper a4` for 15 A4 pages to trim and tape); "
+    "print at 100 % and check the printed 100 mm bar with a ruler",
+    "lay it flat where members stand, the printed toes pointing at the front camera, and fix it to the floor",
+    "with nobody on the mat and the station stopped (`sudo systemctl stop ohsa`): `ohsa calibrate`; "
+    "it says where each camera stands, or which camera to move so it sees the whole mat",
+    "run `ohsa check` again: it then says where the cameras stand and that 3-D uses the mat",
+)
+OBLIQUE_MAX_DEG = 60.0  # the 3-D measures are validated up to this far round toward the front (issue 12)
+
+
+@dataclass
+class CalibrationCheck:
+    source: str  # "mat" | "none" | "invalid"
+    lines: list[str] = field(default_factory=list)  # plain words
+    advice: list[str] = field(default_factory=list)  # something to do
+    geometry: dict | None = None  # device.geometry.words' geometry-shaped dict
+    rechecked: dict = field(default_factory=dict)  # view -> "ok" | "moved" | "recalibrated" | "unknown"
+
+    @property
+    def ok(self) -> bool:
+        return not self.advice
+
+    @property
+    def oblique_side_ok(self) -> bool:
+        """The mat calibration holds and puts the side camera where the 3-D measures work."""
+        g = self.geometry or {}
+        moved = any(s in ("moved", "recalibrated") for s in self.rechecked.values())
+        return (self.source == "mat" and not moved and g.get("round_toward_front_deg") is not None
+                and 0 <= g["round_toward_front_deg"] <= OBLIQUE_MAX_DEG)
+
+    def to_json(self) -> dict:
+        return {"source": self.source, "lines": self.lines, "advice": self.advice, "geometry": self.geometry,
+                "rechecked": self.rechecked, "ok": self.ok}
+
+
+def check_calibration(data_dir, stills: dict | None = None) -> CalibrationCheck:
+    """The station's mat calibration (`<data dir>/calibration.json`) in plain words, re-checked
+    against `stills` ({view: RGB}, the live cameras) when given; without one, how to make it."""
+    import time
+    from pathlib import Path
+
+    from device.geometry import calibration as calib
+    from device.geometry import words
+    from device.health import CALIBRATION_FILE, CALIBRATION_RECORD_FILE, calibration_status
+
+    data_dir = Path(data_dir)
+    path = data_dir / CALIBRATION_FILE
+    if not path.exists():
+        c = CalibrationCheck("none")
+        c.lines.append(f"No mat calibration ({path}): 3-D uses the calibration on the person when it can be trusted, "
+                       "else the 2-D checks, which need the side camera square to the person. For a calibration "
+                       "the station can trust every day, print the footprint mat and calibrate on it:")
+        c.lines += [f"  {i}. {step}" for i, step in enumerate(MAT_STEPS, 1)]
+    else:
+        try:
+            cal = calib.load(path)
+        except calib.CalibrationError as e:
+            return CalibrationCheck("invalid", advice=[f"The calibration file cannot be used: {e}. "
+                                                       "Run `ohsa calibrate` again (docs/calibration.md)"])
+        c = CalibrationCheck("mat", geometry=words.from_calibration(cal))
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(cal.created))
+        where = words.placement(c.geometry)
+        c.lines.append(f"Mat calibration of {when}{': ' + where if where else ''}")
+        if c.geometry is None:
+            c.lines.append("Only one camera is calibrated: 3-D needs both; run `ohsa calibrate` with both cameras")
+        else:
+            c.lines.append("3-D in use with the mat calibration (the station re-checks it on the mat while idle)")
+        if stills:
+            try:
+                verdict = calib.recheck(cal, stills)
+            except calib.CalibrationError as e:
+                c.lines.append(f"Not re-checked on these pictures: {e}")
+                verdict = None
+            for view, v in (verdict.views.items() if verdict else ()):
+                c.rechecked[view] = v.status
+                if v.status == "ok":
+                    c.lines.append(f"{view} camera: in place on the mat ({v.shift_px:.1f} px)")
+                elif v.status == "unknown":
+                    c.lines.append(f"{view} camera: sees too little of the mat to re-check it now "
+                                   f"({v.markers} markers; someone on it?)")
+                else:
+                    c.advice.append(f"The {view} camera has moved since `ohsa calibrate` (the mat's markers are "
+                                    f"{v.shift_px:.0f} px from where they were): run `ohsa calibrate` again with the "
+                                    "mat clear (the station also recalibrates by itself when it can)")
+    if (data_dir / CALIBRATION_RECORD_FILE).exists():
+        c.lines.append(f"The station says: {calibration_status(data_dir)['message']}")
+    return c
+
+
+def format_calibration(c: CalibrationCheck) -> str:
+    lines = [f"calibration: {'OK' if c.ok else 'REDO'}  ({'the footprint mat' if c.source == 'mat' else c.source})"]
+    lines += [f"  {line}" for line in c.lines]
     lines += [f"  - {a}" for a in c.advice]
     return "\n".join(lines)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from pathlib import Path
 
 from device.errors import InputError
@@ -27,6 +28,9 @@ def add_parser(sub) -> None:
     p.add_argument("--fps", type=float, help="frame rate of image folders (default 30)")
     p.add_argument("--no-silhouette", action="store_true",
                    help="keypoints only: skip the silhouette refinement of feet, heels and low back")
+    p.add_argument("--calibration", metavar="JSON",
+                   help="the cameras' mat calibration (ohsa-calibration/1, from `ohsa calibrate`) for the 3-D "
+                   "measures; default: the calibration on the person in the recordings")
     _common(p)
     p.set_defaults(func=_cmd_assess)
 
@@ -42,6 +46,8 @@ def add_parser(sub) -> None:
     c.add_argument("--seconds", type=float, default=3.0, help="live cameras: look this long (default 3)")
     c.add_argument("--frames", type=int, default=8, help="frames to judge per view (default 8)")
     c.add_argument("--json", action="store_true", help="print the findings as JSON")
+    c.add_argument("--data-dir", metavar="DIR",
+                   help="where the station keeps its calibration (default: the station's data dir)")
     _common(c)
     c.set_defaults(func=_cmd_check)
 
@@ -81,11 +87,21 @@ def _cmd_assess(args) -> int:
     json_out = _writable(args.json, "--json") if args.json else None
     track_out = _writable(args.track, "--track") if args.track else None
     cfg = config.load(args.config)
+    extra = {}
+    if args.calibration:
+        import inspect
+
+        from device.geometry import calibration as calib
+
+        extra["calibration"] = calib.load(args.calibration)  # one line naming the file when it cannot
+        if "calibration" not in inspect.signature(assess_recordings).parameters:
+            raise InputError(f"--calibration {args.calibration}: this version's analysis has no 3-D path to use it")
     result, track = assess_recordings(
         args.front, args.side, args.offset,
         movenet=_movenet(args, cfg), thresholds=cfg.rules.thresholds,
-        align=not args.no_align, fps=args.fps, silhouette=not args.no_silhouette,
+        align=not args.no_align, fps=args.fps, silhouette=not args.no_silhouette, **extra,
     )
+    print(f"geometry: {geometry_words(result)}", file=sys.stderr)
     text = json.dumps(result, indent=2)
     for out, option, write in ((json_out, "--json", lambda p: atomic.write_text(p, text + "\n")),
                                (track_out, "--track", lambda p: write_track(track, p))):
@@ -99,9 +115,22 @@ def _cmd_assess(args) -> int:
     return 0
 
 
+def geometry_words(result: dict) -> str:
+    """The result's camera geometry in one plain line: "3-D in use (calibration on the person);
+    side camera about 45 degrees toward the front, ..., 3.1 m away", or "2-D: <why>"."""
+    from device.geometry import words
+
+    g = result.get("geometry")
+    line = words.sentence(g)
+    if isinstance(g, dict) and g.get("person_vs_mat_deg") is not None:
+        line += f"; the person-based calibration differs from the mat's by {float(g['person_vs_mat_deg']):.0f} degrees"
+    return line
+
+
 def _cmd_check(args) -> int:
-    from device import config
-    from device.analysis.check import check_views, format_check, sample_live, sample_recording
+    from device import config, paths
+    from device.analysis.check import (check_calibration, check_views, format_calibration, format_check,
+                                       sample_live, sample_recording)
     from device.vocabulary import VIEWS
 
     if not args.seconds > 0 or args.frames < 1:
@@ -119,9 +148,12 @@ def _cmd_check(args) -> int:
         with DualCapture.from_config(cfg) as capture:
             for view in VIEWS:
                 samples[view] = sample_live(capture, view, args.seconds, args.frames)
-    checks = check_views(samples, movenet, cfg.rules.thresholds)
+    # the live cameras' newest pictures re-check the mat calibration (recordings are other cameras)
+    stills = None if recordings else {v: images[-1] for v, (images, _) in samples.items() if images}
+    cal = check_calibration(paths.data_dir(args.data_dir), stills)
+    checks = check_views(samples, movenet, cfg.rules.thresholds, oblique_side_ok=not recordings and cal.oblique_side_ok)
     if args.json:
-        print(json.dumps({"views": {c.view: c.to_json() for c in checks}}, indent=2))
+        print(json.dumps({"views": {c.view: c.to_json() for c in checks}, "calibration": cal.to_json()}, indent=2))
     else:
-        print("\n".join(format_check(c) for c in checks))
-    return 0 if all(c.ok for c in checks) else 1
+        print("\n".join([format_check(c) for c in checks] + [format_calibration(cal)]))
+    return 0 if all(c.ok for c in checks) and cal.ok else 1
