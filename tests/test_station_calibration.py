@@ -425,3 +425,35 @@ def test_mat_calibrated_cameras_measure_as_well_as_the_true_ones(seed, skew, hei
         assert np.max(np.abs(np.subtract(mat_errs, true_errs))) < 1.0, key
         compared += 1
     assert compared == 14
+
+
+# --- the running station re-checks the mat on its own cameras while idle ------------------------------
+
+
+def test_the_idle_station_recalibrates_a_knocked_camera_from_its_own_frames(data_dir, scenes, tmp_path, movenet):
+    from device import config as cfg
+    from device.station.runtime import StationRuntime
+    from tests.waiting import wait_until
+
+    stills = {"front": scenes["stills"]["front"], "side": scenes["knocked"]}  # the side camera was knocked
+    paths = {}
+    for view, image in stills.items():
+        paths[view] = tmp_path / f"{view}.png"
+        cv2.imwrite(str(paths[view]), np.ascontiguousarray(image[..., ::-1]))
+    config = cfg.validate({"cameras": {v: {"backend": "replay", "source": str(p)} for v, p in paths.items()}})
+    rt = StationRuntime(config, data_dir, movenet=movenet)
+    rt.open()
+    try:
+        clock = Clock()
+        rt.calibration.clock = clock  # its schedule on a clock moved by hand
+        assert rt.analyser.calibration is rt.calibration
+        assert wait_until(lambda: rt.capture.latest("side") is not None and rt.capture.latest("front") is not None, 20)
+        assert rt.calibration.status()["checked_at"] is None  # not due yet
+        clock.t += SETTINGS["first_check_after_s"]
+        assert wait_until(lambda: rt.calibration.status()["checked_at"] == clock.t, 30)
+    finally:
+        rt.close()
+    saved = calib.load(data_dir / "calibration.json")
+    truth = scenes["knocked_cam"]
+    assert rotation_error_deg(saved.camera("side").R, truth.R) < 0.5
+    assert any("recalibrated" in e["message"] for e in health.calibration_status(data_dir)["events"])
