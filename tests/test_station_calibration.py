@@ -441,11 +441,13 @@ def test_the_idle_station_recalibrates_a_knocked_camera_from_its_own_frames(data
         paths[view] = tmp_path / f"{view}.png"
         cv2.imwrite(str(paths[view]), np.ascontiguousarray(image[..., ::-1]))
     config = cfg.validate({"cameras": {v: {"backend": "replay", "source": str(p)} for v, p in paths.items()}})
+    import time
+
     rt = StationRuntime(config, data_dir, movenet=movenet)
+    clock = Clock(time.time())  # taken before the keeper is made: its first check is due a minute later
     rt.open()
     try:
-        clock = Clock()
-        rt.calibration.clock = clock  # its schedule on a clock moved by hand
+        rt.calibration.clock = clock  # from here its schedule is on a clock moved by hand
         assert rt.analyser.calibration is rt.calibration
         assert wait_until(lambda: rt.capture.latest("side") is not None and rt.capture.latest("front") is not None, 20)
         assert rt.calibration.status()["checked_at"] is None  # not due yet
