@@ -444,9 +444,9 @@ def test_the_idle_station_recalibrates_a_knocked_camera_from_its_own_frames(data
     import time
 
     rt = StationRuntime(config, data_dir, movenet=movenet)
-    clock = Clock(time.time())  # taken before the keeper is made: its first check is due a minute later
     rt.open()
     try:
+        clock = Clock(time.time())  # after the keeper was made: its first check is due a minute on
         rt.calibration.clock = clock  # from here its schedule is on a clock moved by hand
         assert rt.analyser.calibration is rt.calibration
         assert wait_until(lambda: rt.capture.latest("side") is not None and rt.capture.latest("front") is not None, 20)
