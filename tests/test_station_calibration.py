@@ -280,18 +280,19 @@ def test_the_analyser_passes_the_kept_calibration_and_feeds_the_geometry_back(da
 
 
 def test_the_health_page_shows_the_calibration_line(data_dir, scenes):
+    from device import owner
     from device.store import Store
-    from tests.test_web import PASSWORD, PASSWORD_HASH, token_of
+    from tests.test_web import PASSWORD, PASSWORD_HASH, Clock as WebClock, token_of
     from tests.web_fakes import FakeStation
-    from web import auth, create_app
+    from web import create_app
 
     keeper = CalibrationKeeper(data_dir, clock=Clock())
     keeper.recheck({"side": _cover_all_but(scenes["knocked"], 3)})
     store = Store(data_dir / "assessments.db")
     try:
         client = create_app(store, FakeStation(), data_dir=data_dir, testing=True,
-                            config_path=data_dir / "ohsa.toml").test_client()
-        store.set_meta(auth.PASSWORD_META, PASSWORD_HASH)
+                            config_path=data_dir / "ohsa.toml", clock=WebClock()).test_client()
+        owner.write_hash(store.path.parent, PASSWORD_HASH)
         r = client.post("/trainer/login", data={"password": PASSWORD, "csrf_token": token_of(client, "/trainer/login")})
         assert r.status_code == 302
         html = client.get("/trainer/health").get_data(as_text=True)
