@@ -460,3 +460,29 @@ def test_the_idle_station_recalibrates_a_knocked_camera_from_its_own_frames(data
     truth = scenes["knocked_cam"]
     assert rotation_error_deg(saved.camera("side").R, truth.R) < 0.5
     assert any("recalibrated" in e["message"] for e in health.calibration_status(data_dir)["events"])
+
+
+@pytest.mark.skipif(not station_analysis.TAKES_CALIBRATION, reason="the pipeline's 3-D stage is not in this build")
+def test_a_set_through_the_real_pipeline_with_the_kept_mat_calibration(tmp_path):
+    """The analyser with the real pipeline: a synthetic person filmed by two cameras whose mat
+    calibration the station keeps; the result measures in 3-D with it, and the keeper records it."""
+    from device import config
+    from device.geometry.camera import Camera
+    from device.station.machine import Job
+    from device.track import Track
+    from tests.synth.stereo import make_stereo_case
+
+    case = make_stereo_case(20007, skew_deg=45, cam_height=1.3, distance=3.0)
+    to_mat = np.diag([-1.0, -1.0, 1.0])  # the stereo world turned half round: the mat's frame
+    views = {v: calib.ViewCalibration(Camera(c.intrinsics, c.R @ to_mat, c.t), tuple(range(12)), 0.3, c.intrinsics.f)
+             for v, c in (("front", case.front_camera), ("side", case.side_camera))}
+    calib.save(calib.Calibration(views), tmp_path / "calibration.json")
+    keeper = CalibrationKeeper(tmp_path, clock=Clock())
+    analyser = station_analysis.Analyser(config.Config(), store=None, calibration=keeper)
+    job = Job(token=1, kind="standard", parent_id=None, parent_result=None,
+              track=Track({"front": case.front, "side": case.side}), keepers={}, live_reps=5, started=0.0, ended=30.0)
+    geometry = analyser.analyse(job)["result"]["geometry"]
+    assert geometry["path"] == "3d" and geometry["calibration"] == "mat", geometry
+    assert abs(geometry["round_toward_front_deg"] - (90 - case.angle_between_deg)) < 2
+    st = keeper.status()
+    assert st["last_set"]["path"] == "3-D in use (mat calibration)" and st["three_d"] and st["mat"] == "ok"
