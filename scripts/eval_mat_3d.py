@@ -41,7 +41,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import eval_geometry as eg  # noqa: E402
 from device.geometry import calibration as calib  # noqa: E402
 from device.geometry.body import BodyFrame, body_frame  # noqa: E402
-from device.geometry.camera import Camera, Intrinsics  # noqa: E402
+from device.geometry.camera import Camera  # noqa: E402
 from device.geometry.mat import MatError  # noqa: E402
 from device.geometry.measures3d import measures  # noqa: E402
 from device.geometry.triangulate import smooth, triangulate_tracks  # noqa: E402
