@@ -51,7 +51,7 @@ def create_app(store, station=None, config=None, data_dir=None, testing=False, c
         PERMANENT_SESSION_LIFETIME=datetime.timedelta(seconds=auth.MAX_AGE_S),
         MAX_CONTENT_LENGTH=256 * 1024,  # forms only; nothing uploads files
     )
-    from web import api, kiosk, trainer
+    from web import api, kiosk, people, trainer
 
     app.extensions["ohsa"] = {
         "store": store,
@@ -69,6 +69,7 @@ def create_app(store, station=None, config=None, data_dir=None, testing=False, c
     app.register_blueprint(kiosk.bp)
     app.register_blueprint(trainer.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(people.bp)
 
     app.before_request(_guard)
     app.after_request(_headers)

@@ -10,7 +10,10 @@ station's own screen) and `MAX_AGE_S` after login whatever happens. Every place 
 checked goes through `check_password`, which reserves one of the address's `MAX_FAILURES`
 attempts before the (slow) check, so concurrent guesses cannot overrun the limit. Every
 state-changing request carries the session's CSRF token (form field `csrf_token` or header
-`X-CSRF-Token`). The kiosk's buttons are accepted only from the station itself (loopback) or an
+`X-CSRF-Token`). Accounts (device/store/people.py): the owner (the password file; settings,
+accounts, deletion, export of everything: `require_role("owner")`) and the trainers the owner
+adds (their own password; review, notes, overrides, plans: `login_required`, the default);
+`current_account()` says who this request is. The kiosk's buttons are accepted only from the station itself (loopback) or an
 address listed in `web.kiosk_addresses`. A request whose Host is not one of the station's own
 names or addresses is refused (DNS rebinding). See docs/security.md.
 """
@@ -26,9 +29,10 @@ import secrets
 import socket
 import threading
 import time
+from functools import wraps
 from urllib.parse import urlsplit
 
-from flask import g, request, session
+from flask import abort, g, request, session
 from werkzeug.exceptions import TooManyRequests
 
 from device import owner
@@ -38,7 +42,7 @@ security = logging.getLogger("ohsa.security")
 
 PASSWORD_META = "trainer_password"  # where releases before the owner file kept the hash
 SECRET_META = "web_secret_key"
-ACCOUNT = "owner"
+ACCOUNT = "owner"  # the owner account's name (device/store/people.py OWNER)
 MIN_PASSWORD_LENGTH = owner.MIN_LENGTH
 MAX_FAILURES = 5
 WINDOW_S = 300.0
@@ -117,8 +121,12 @@ class LoginLimiter:
         return times
 
 
-def check_password(password: str, what: str = "login") -> bool:
-    """The one place a password is checked: rate-limited per address (429 when spent)."""
+_DUMMY_HASH: str | None = None  # checked against for unknown names, so they cost the same
+
+
+def check_password(password: str, what: str = "login", stored: str | None = None) -> bool:
+    """The one place a password is checked: rate-limited per address (429 when spent).
+    Against the owner's hash unless `stored` (a trainer account's) is given."""
     from web.access import ctx
 
     limiter = ctx()["limiter"]
@@ -129,12 +137,62 @@ def check_password(password: str, what: str = "login") -> bool:
         raise TooManyRequests(retry_after=wait)
     ok = False
     try:
-        ok = verify_password(password, stored_hash())
+        ok = verify_password(password, stored if stored is not None else stored_hash())
     finally:
         limiter.release(address, ok)
     if not ok:
         security.warning("wrong password (%s) from %s", what, address)
     return ok
+
+
+def check_login(name: str, password: str) -> dict | None:
+    """The account whose name and password these are, or None (rate-limited like every check).
+    An empty name is the owner (the single-password login of earlier releases)."""
+    global _DUMMY_HASH
+    from web.access import ctx
+
+    name = (name or "").strip()[:64] or ACCOUNT
+    account = ctx()["store"].get_account(name)
+    if account is None or (account["role"] != "owner" and not account["password_hash"]):
+        if _DUMMY_HASH is None:
+            _DUMMY_HASH = hash_password(secrets.token_hex(8))
+        check_password(password, "login", _DUMMY_HASH)  # same cost, counts as a failure
+        return None
+    stored = stored_hash() if account["role"] == "owner" else account["password_hash"]
+    if not stored:
+        return None
+    return _public(account) if check_password(password, "login", stored) else None
+
+
+def _public(account: dict) -> dict:
+    return {"id": account["id"], "name": account["name"], "role": account["role"]}
+
+
+def account_hash(account: dict | None) -> str | None:
+    """The password hash an account's sessions are bound to."""
+    if account is None:
+        return None
+    return stored_hash() if account["role"] == "owner" else account.get("password_hash")
+
+
+def current_account() -> dict | None:
+    """{"id", "name", "role"} of this request's logged-in account, or None."""
+    return g.get("ohsa_account")
+
+
+def require_role(role: str):
+    """Decorator: only an account with `role` (the owner) may use this view; others get 403."""
+    def decorate(view):
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            account = current_account()
+            if account is None or account["role"] != role:
+                security.warning("%s refused to %s (needs the %s)", request.path[:100],
+                                 account["name"] if account else "nobody", role)
+                abort(403, f"Only the {role} can do this.")
+            return view(*args, **kwargs)
+        return wrapped
+    return decorate
 
 
 def stored_hash() -> str | None:
@@ -178,15 +236,19 @@ def load_session(kiosk: bool) -> None:
     from web.access import ctx
 
     g.ohsa_trainer = False
+    g.ohsa_account = None
     sid = session.get("sid")
     if not isinstance(sid, str) or not sid:
         return
     store, key, now = ctx()["store"], _digest(sid), _now()
     row = store.get_session(key)
+    account = store.get_account(row["account"]) if row is not None else None
     reason = None
     if row is None:
         reason = "ended"
-    elif row["credential"] != owner.fingerprint(stored_hash()):
+    elif account is None:
+        reason = "account removed"
+    elif row["credential"] != owner.fingerprint(account_hash(account)):
         reason = "password changed"
     elif now - row["created_at"] > MAX_AGE_S:
         reason = "too old"
@@ -201,25 +263,29 @@ def load_session(kiosk: bool) -> None:
     if now - row["seen_at"] >= TOUCH_S:
         store.touch_session(key, now)
     g.ohsa_trainer = True
+    g.ohsa_account = _public(account)
 
 
-def log_in() -> None:
-    """A new session (and CSRF token) for the owner; stale rows are cleared on the way."""
+def log_in(account: dict | None = None) -> None:
+    """A new session (and CSRF token) for `account` (the owner when None); stale rows are
+    cleared on the way."""
     from web.access import ctx
 
     store, now = ctx()["store"], _now()
+    full = store.get_account(account["name"] if account else ACCOUNT)
     old = session.get("sid")
     if isinstance(old, str) and old:
         store.end_session(_digest(old))
     store.end_sessions(seen_before=now - IDLE_S, created_before=now - MAX_AGE_S)
     sid = secrets.token_urlsafe(32)
-    store.create_session(_digest(sid), ACCOUNT, owner.fingerprint(stored_hash()), now)
+    store.create_session(_digest(sid), full["name"], owner.fingerprint(account_hash(full)), now)
     session.clear()
     session.permanent = True
     session["sid"] = sid
     session["csrf"] = secrets.token_urlsafe(32)
     g.ohsa_trainer = True
-    security.info("trainer logged in from %s", request.remote_addr)
+    g.ohsa_account = _public(full)
+    security.info("%s (%s) logged in from %s", full["name"], full["role"], request.remote_addr)
 
 
 def log_out() -> None:
@@ -230,13 +296,14 @@ def log_out() -> None:
         ctx()["store"].end_session(_digest(sid))
     session.clear()
     g.ohsa_trainer = False
+    g.ohsa_account = None
 
 
-def end_all_sessions() -> int:
-    """Every session of the owner account (a password change)."""
+def end_all_sessions(account: str = ACCOUNT) -> int:
+    """Every session of one account (the owner's by default): a password change."""
     from web.access import ctx
 
-    return ctx()["store"].end_sessions(ACCOUNT)
+    return ctx()["store"].end_sessions(account)
 
 
 def is_local(address: str | None) -> bool:

@@ -73,10 +73,11 @@ def login():
     target = auth.safe_next(request.values.get("next"), url_for("trainer.index"))
     error = None
     if request.method == "POST":
-        if auth.check_password(request.form.get("password", ""), "login"):
-            auth.log_in()
+        account = auth.check_login(request.form.get("name", ""), request.form.get("password", ""))
+        if account:
+            auth.log_in(account)
             return redirect(target)
-        error = "Wrong password."
+        error = "Wrong name or password."
     return render_template("trainer/login.html", error=error, next=target), (401 if error else 200)
 
 
@@ -87,6 +88,7 @@ def logout():
 
 
 @bp.post("/password")
+@auth.require_role("owner")
 def change_password():
     if not auth.check_password(request.form.get("current", ""), "password change"):
         flash("The current password is wrong; nothing changed.", "error")
@@ -104,6 +106,11 @@ def change_password():
 
 
 # -- assessments ----------------------------------------------------------------------------
+
+
+def _who() -> str:
+    """The logged-in account's name, for the audit trail."""
+    return (auth.current_account() or {}).get("name", "?")
 
 
 def _filters() -> dict:
@@ -159,8 +166,8 @@ def detail(assessment_id: str):
 def notes(assessment_id: str):
     record = load(assessment_id)
     store = ctx()["store"]
-    store.set_label(record["id"], request.form.get("label", ""))
-    store.set_notes(record["id"], request.form.get("notes", "")[:10_000])
+    store.set_label(record["id"], request.form.get("label", ""), by=_who())
+    store.set_notes(record["id"], request.form.get("notes", "")[:10_000], by=_who())
     flash("Label and notes saved.", "ok")
     return redirect(url_for("trainer.detail", assessment_id=record["id"]))
 
@@ -174,7 +181,7 @@ def override(assessment_id: str):
         abort(400, f"compensation_id: unknown {cid!r}")
     if status not in STATUSES and status != "":
         abort(400, f"status: must be one of {', '.join(STATUSES)} or empty, got {status!r}")
-    ctx()["store"].override_finding(record["id"], cid, status or None, request.form.get("note", "")[:2000])
+    ctx()["store"].override_finding(record["id"], cid, status or None, request.form.get("note", "")[:2000], by=_who())
     flash(f"{COMPENSATIONS[cid].label}: " + (f"set to {status.replace('_', ' ')}." if status else "back to the measured verdict."), "ok")
     return redirect(url_for("trainer.detail", assessment_id=record["id"]) + f"#c-{cid}")
 
@@ -184,7 +191,7 @@ def edit_plan(assessment_id: str):
     record = load(assessment_id)
     store = ctx()["store"]
     if request.form.get("action") == "reset":
-        store.set_plan(record["id"], None)
+        store.set_plan(record["id"], None, by=_who())
         flash("The plan is back to the generated one.", "ok")
         return redirect(url_for("trainer.detail", assessment_id=record["id"]) + "#plan")
     try:
@@ -192,7 +199,7 @@ def edit_plan(assessment_id: str):
     except InputError as e:
         flash(str(e), "error")
         return redirect(url_for("trainer.detail", assessment_id=record["id"]) + "#plan")
-    store.set_plan(record["id"], plan)
+    store.set_plan(record["id"], plan, by=_who())
     flash("Plan saved.", "ok")
     return redirect(url_for("trainer.detail", assessment_id=record["id"]) + "#plan")
 
@@ -239,6 +246,7 @@ def plan_from_form(plan: dict | None, form) -> dict:
 
 
 @bp.post("/a/<assessment_id>/delete")
+@auth.require_role("owner")
 def delete(assessment_id: str):
     record = load(assessment_id)
     ctx()["store"].delete(record["id"])
@@ -287,6 +295,7 @@ def client():
 
 
 @bp.post("/client/delete")
+@auth.require_role("owner")
 def delete_client():
     label = request.form.get("label", "").strip()
     if not label or request.form.get("confirm", "").strip() != label:
@@ -320,6 +329,7 @@ def _cell(value) -> str:
 
 
 @bp.get("/export.csv")
+@auth.require_role("owner")
 def export_csv():
     out = io.StringIO()
     writer = csv.writer(out)
@@ -340,6 +350,7 @@ def export_csv():
 
 
 @bp.get("/export.json")
+@auth.require_role("owner")
 def export_json():
     records = [dict(r, plan=present.plan_for(r)) for r in _export_records()]
     return _download(json.dumps({"format": "ohsa-export/1", "assessments": records}, indent=2),
@@ -355,6 +366,7 @@ def _download(text: str, filename: str, mimetype: str) -> Response:
 
 
 @bp.route("/settings", methods=["GET", "POST"])
+@auth.require_role("owner")
 def settings():
     path = ctx()["config_path"]
     error = None

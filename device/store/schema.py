@@ -112,6 +112,51 @@ MIGRATIONS: list[tuple[Step, ...]] = [
         )""",
         "CREATE INDEX sessions_account ON sessions(account)",
     ),
+    # 5: people. Accounts (the owner, whose password stays in the owner file, and trainers with
+    # their own scrypt hash); members (a member number or a card's QR/barcode value, an optional
+    # name) that assessments link to (NULL: anonymous); the audit trail of trainers' changes;
+    # events that need a trainer (pain, referral, a finding worse than last time) until handled.
+    (
+        """CREATE TABLE accounts (
+            id INTEGER PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+            role TEXT NOT NULL CHECK (role IN ('owner', 'trainer')),
+            password_hash TEXT,
+            created_at TEXT NOT NULL
+        )""",
+        "INSERT INTO accounts (name, role, password_hash, created_at)"
+        " VALUES ('owner', 'owner', NULL, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))",
+        """CREATE TABLE members (
+            id INTEGER PRIMARY KEY,
+            number TEXT NOT NULL UNIQUE,
+            name TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL
+        )""",
+        "ALTER TABLE assessments ADD COLUMN member_id INTEGER REFERENCES members(id) ON DELETE SET NULL",
+        "CREATE INDEX assessments_member ON assessments(member_id, created_at)",
+        """CREATE TABLE audit (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            account TEXT NOT NULL,
+            assessment_id TEXT,
+            member_id INTEGER,
+            action TEXT NOT NULL,
+            detail TEXT NOT NULL DEFAULT ''
+        )""",
+        "CREATE INDEX audit_assessment ON audit(assessment_id, at)",
+        "CREATE INDEX audit_member ON audit(member_id, at)",
+        """CREATE TABLE events (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('pain', 'referral', 'worse')),
+            assessment_id TEXT REFERENCES assessments(id) ON DELETE CASCADE,
+            member_id INTEGER REFERENCES members(id) ON DELETE CASCADE,
+            detail TEXT NOT NULL DEFAULT '',
+            handled_at TEXT,
+            handled_by TEXT
+        )""",
+        "CREATE INDEX events_open ON events(handled_at, at)",
+    ),
 ]
 
 VERSION = len(MIGRATIONS)

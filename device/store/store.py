@@ -28,6 +28,7 @@ from pathlib import Path
 
 import device
 from device.errors import InputError
+from device.store.people import PeopleMixin
 from device.store.schema import KINDS, MIGRATIONS, summary
 from device.vocabulary import COMPENSATION_IDS, FORMAT_RESULT, PRESENT, STATUSES, VIEWS
 
@@ -77,8 +78,11 @@ def _like_pattern(search: str) -> str:
     return f"%{escaped}%"
 
 
-class Store:
-    """Assessments in one SQLite file. Safe to share between threads; `close()` when done."""
+class Store(PeopleMixin):
+    """Assessments in one SQLite file. Safe to share between threads; `close()` when done.
+
+    Accounts, members, the audit trail and alerts: device/store/people.py.
+    """
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
@@ -145,6 +149,9 @@ class Store:
                 raise
             return out
 
+    def _stamp(self) -> str:
+        return iso(utc_now())
+
     def _read(self, sql: str, params=()) -> list[tuple]:
         with self._lock:
             return self._db.execute(sql, params).fetchall()
@@ -165,11 +172,13 @@ class Store:
         station_version: str = device.__version__,
         model_sha256: str = "",
         created_at: dt.datetime | None = None,
+        member: str | None = None,
     ) -> str:
         """Store one assessment; returns its new id (12 hex digits).
 
         `result` is an `ohsa-result/1`; `track` an `ohsa-keypoints/1` dict (or an object with
-        `to_json()`), stored compressed; `images` maps a view to one JPEG still.
+        `to_json()`), stored compressed; `images` maps a view to one JPEG still. `member` is the
+        member number (or card value) the person identified with, None when anonymous.
         """
         if not isinstance(result, dict) or result.get("format") != FORMAT_RESULT:
             tag = result.get("format") if isinstance(result, dict) else type(result).__name__
@@ -213,12 +222,13 @@ class Store:
                 aid = uuid.uuid4().hex[:12]
                 if not db.execute("SELECT 1 FROM assessments WHERE id = ?", (aid,)).fetchone():
                     break
+            mid = self._ensure_member(db, member) if member else None
             db.execute(
                 "INSERT INTO assessments (id, created_at, label, notes, result_json, station_version,"
-                " model_sha256, kind, parent_id, pain, reps, findings)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " model_sha256, kind, parent_id, pain, reps, findings, member_id)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (aid, created, label, str(notes), result_json, str(station_version),
-                 str(model_sha256 or ""), kind, parent_id, int(bool(pain)), reps, findings),
+                 str(model_sha256 or ""), kind, parent_id, int(bool(pain)), reps, findings, mid),
             )
             if track_blob is not None:
                 db.execute(
@@ -230,6 +240,8 @@ class Store:
                     "INSERT INTO images (assessment_id, view, jpeg) VALUES (?, ?, ?)",
                     (aid, view, bytes(jpeg)),
                 )
+            if mid is not None:
+                self._worse_event(db, aid, mid)
             return aid
 
         aid = self._write(steps)
@@ -243,7 +255,7 @@ class Store:
         with self._lock:
             row = self._db.execute(
                 "SELECT id, created_at, label, notes, kind, parent_id, pain, result_json,"
-                " station_version, model_sha256 FROM assessments WHERE id = ?",
+                " station_version, model_sha256, member_id FROM assessments WHERE id = ?",
                 (str(assessment_id),),
             ).fetchone()
             if row is None:
@@ -272,7 +284,7 @@ class Store:
             has_track = self._db.execute(
                 "SELECT 1 FROM tracks WHERE assessment_id = ?", (row[0],)
             ).fetchone() is not None
-        aid, created, label, notes, kind, parent, pain, result_json, station_v, model_sha = row
+        aid, created, label, notes, kind, parent, pain, result_json, station_v, model_sha, mid = row
         original = json.loads(result_json)
         return {
             "id": aid,
@@ -290,6 +302,7 @@ class Store:
             "versions": {"station": station_v, "model_sha256": model_sha},
             "images": views,
             "has_track": has_track,
+            "member": self.get_member(mid) if mid is not None else None,
         }
 
     def get_track(self, assessment_id: str) -> dict | None:
@@ -393,19 +406,30 @@ class Store:
 
     # -- trainer edits --------------------------------------------------------------------
 
-    def _update(self, assessment_id: str, sql: str, params: tuple) -> None:
+    def _update(self, assessment_id: str, sql: str, params: tuple, audit: tuple | None = None) -> None:
+        """One UPDATE of an assessment; `audit` = (who, action, detail) logs it (same transaction)."""
         def steps(db):
+            if audit is not None:
+                column = sql.split("SET ", 1)[1].split(" =", 1)[0]
+                old = db.execute(f"SELECT {column} FROM assessments WHERE id = ?", (str(assessment_id),)).fetchone()
+                if old is not None and old[0] == params[0]:
+                    return  # nothing changed: nothing to log
             if db.execute(sql, params).rowcount == 0:
                 raise NotFound(f"no assessment {assessment_id!r}")
+            if audit is not None:
+                who, action, detail = audit
+                self._audit(db, who, action, str(assessment_id), None, detail)
         self._write(steps)
 
-    def set_notes(self, assessment_id: str, notes: str) -> None:
+    def set_notes(self, assessment_id: str, notes: str, *, by: str | None = None) -> None:
         self._update(assessment_id, "UPDATE assessments SET notes = ? WHERE id = ?",
-                     (str(notes), str(assessment_id)))
+                     (str(notes), str(assessment_id)),
+                     (by, "note", str(notes)[:200]) if by else None)
 
-    def set_label(self, assessment_id: str, label: str) -> None:
+    def set_label(self, assessment_id: str, label: str, *, by: str | None = None) -> None:
         self._update(assessment_id, "UPDATE assessments SET label = ? WHERE id = ?",
-                     (_clean_label(label), str(assessment_id)))
+                     (_clean_label(label), str(assessment_id)),
+                     (by, "label", _clean_label(label)) if by else None)
 
     def set_pain(self, assessment_id: str, pain: bool = True) -> None:
         """Record a pain report on a stored assessment (its plan becomes a referral)."""
@@ -413,7 +437,7 @@ class Store:
                      (int(bool(pain)), str(assessment_id)))
 
     def override_finding(self, assessment_id: str, compensation_id: str, status: str | None,
-                         note: str = "") -> None:
+                         note: str = "", *, by: str | None = None) -> None:
         """A trainer's verdict on one finding; `status=None` removes the override."""
         if compensation_id not in COMPENSATION_IDS:
             raise InputError(f"compensation_id: unknown {compensation_id!r}")
@@ -441,10 +465,13 @@ class Store:
             ).fetchall())
             _, findings = summary(json.loads(row[0]), ov)
             db.execute("UPDATE assessments SET findings = ? WHERE id = ?", (findings, aid))
+            if by:
+                self._audit(db, by, "override", aid, None,
+                            f"{compensation_id}: {status or 'back to measured'}" + (f" ({note})" if note else ""))
 
         self._write(steps)
 
-    def set_plan(self, assessment_id: str, plan: dict | None) -> None:
+    def set_plan(self, assessment_id: str, plan: dict | None, *, by: str | None = None) -> None:
         """Store a trainer-edited plan (a dict as `build_plan` gives); None goes back to generated."""
         aid = str(assessment_id)
         if plan is not None and not isinstance(plan, dict):
@@ -463,6 +490,8 @@ class Store:
                     " updated_at = excluded.updated_at",
                     (aid, text, iso(utc_now())),
                 )
+            if by:
+                self._audit(db, by, "plan", aid, None, "back to the generated plan" if text is None else "edited")
 
         self._write(steps)
 
