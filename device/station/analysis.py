@@ -68,8 +68,24 @@ class Analyser:
         return self.store.save_assessment(
             outcome["result"], job.track, images,
             kind=job.kind, parent_id=job.parent_id, model_sha256=self.model_sha256,
+            member=getattr(job, "member", None),
         )
 
     def mark_pain(self, assessment_id: str) -> None:
-        """Pain reported on a result: the stored assessment says so."""
+        """Pain reported on a result: the stored assessment says so (its plan becomes a
+        referral) and the trainers' alerts list it."""
         self.store.set_pain(assessment_id, True)
+        self.store.add_event("referral", assessment_id=assessment_id,
+                             detail="'Stop, it hurts' on the result: the plan is a referral")
+
+    def pain_during_set(self, info: dict) -> None:
+        """Pain reported during a set: nothing is saved of the set, but the trainers' alerts
+        list it (with the member, when the person identified)."""
+        what = {"recording": f"while squatting, after {info.get('reps', 0)} rep(s)"}.get(
+            info.get("during"), f"while {str(info.get('during', 'in the set')).replace('_', ' ')}")
+        kind = info.get("kind") or "standard"
+        detail = f"'Stop, it hurts' {what}" + ("" if kind == "standard" else f" ({kind.replace('_', ' ')} re-test)")
+        try:
+            self.store.add_event("pain", member_number=info.get("member"), detail=detail)
+        except Exception:  # the station carries on; the log keeps it
+            log.exception("could not record the pain report")

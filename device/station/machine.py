@@ -2,6 +2,7 @@
 
     station = Station(config, clock=..., panel=..., analyse=..., save=..., submit=...)
     station.press() / long_press() / start() / cancel() / report_pain() / retest(kind)
+    station.identify(number, how)                                # a member card or the keypad
     station.observe(view, t, keypoints, width, height, image)   # one processed frame
     station.set_camera(view, online, reason)                     # from the capture's status
     station.tick()                                               # timers (call often)
@@ -13,7 +14,10 @@ idle -> positioning (both views: whole person on the spot, facing front, start s
 (region LEDs) -> idle after `result_idle_s` or on a press. A long press cancels at any time
 (during recording it means "stop, it hurts"). Person leaving, a camera going offline, too few
 reps, pain and a failed analysis each end in their own state with a plain message; nothing of a
-stopped set is saved. Time comes from the injected `clock`, frames from `observe`, so every path
+stopped set is saved (pain during a set is still told to `on_set_pain`, for the trainer's alerts).
+While idle or positioning a member may identify (`identify`: a card's code seen by the front
+camera, or the keypad); the set's Job carries the member number to the save. It is forgotten
+back at idle, on a new set started from a result or message, and after IDENTIFY_KEEP_S idle. Time comes from the injected `clock`, frames from `observe`, so every path
 is testable without cameras or threads.
 """
 
@@ -78,6 +82,8 @@ CANCELLED_IDLE_S = 5.0  # "cancelled" goes back to idle sooner than other messag
 INSTRUCTION_HOLD_S = 1.5  # a positioning instruction stays this long at least (unless ready)
 READY_SLACK_S = 0.25  # ready held through a keypoint's score dipping for at most this long
 READY_TEXT = "Hold that position."
+IDENTIFY_STATES = ("idle", "positioning")  # a member may identify only before the set
+IDENTIFY_KEEP_S = 120.0  # an identification nobody follows with a set is forgotten after this
 
 
 @dataclass
@@ -93,6 +99,7 @@ class Job:
     live_reps: int
     started: float
     ended: float
+    member: str | None = None  # the member number the person identified with (None: anonymous)
 
 
 class Station:
@@ -108,6 +115,7 @@ class Station:
         count_reps: Callable[[ViewTrack, str], int] | None = None,
         on_pain: Callable[[str], None] | None = None,
         discard: Callable[[str], None] | None = None,
+        on_set_pain: Callable[[dict], None] | None = None,
     ):
         config = validate_config(config)
         s = config.station
@@ -131,7 +139,11 @@ class Station:
         self._thresholds = Thresholds(config.rules.thresholds)  # also the placement limits
         self._count_reps = count_reps or live_counter(self._thresholds)
         self._on_pain = on_pain
+        self._on_set_pain = on_set_pain
         self._discard = discard
+        self._member: str | None = None
+        self._member_how: str | None = None
+        self._member_at = -math.inf
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
         self._version = 0
@@ -202,6 +214,30 @@ class Station:
             if ok:
                 base_id, base_result = self._base
                 ok = self._start(kind, base_id, base_result)
+        self._flush()
+        return ok
+
+    def identify(self, number: str, how: str = "card") -> bool:
+        """A member number (checked by the caller) from a card the front camera read or the
+        kiosk's keypad; taken only while idle or positioning. False when not taken."""
+        with self._lock:
+            ok = self._state in IDENTIFY_STATES and bool(number)
+            if ok and (number != self._member or how != self._member_how):
+                self._member, self._member_how, self._member_at = str(number), how, self._clock()
+                log.info("station: a member identified (%s)", how)
+                self._bump()
+            elif ok:
+                self._member_at = self._clock()
+        self._flush()
+        return ok
+
+    def forget_member(self) -> bool:
+        """'Not me' / stay anonymous: the identification is dropped (before the set only)."""
+        with self._lock:
+            ok = self._state in IDENTIFY_STATES and self._member is not None
+            if ok:
+                self._member = self._member_how = None
+                self._bump()
         self._flush()
         return ok
 
@@ -322,6 +358,8 @@ class Station:
             self._reset_set()
             self._result = None
             self._base = None
+            if prev not in (None, "idle"):
+                self._member = self._member_how = None
         if state in STOPPED:
             self._reset_set()
             self._counters["stopped"] += 1
@@ -384,6 +422,8 @@ class Station:
         self._kind, self._parent_id, self._parent_result = kind, parent_id, parent_result
         if kind == "standard":
             self._base = None
+            if self._state != "idle":  # from a result or a message: maybe somebody else
+                self._member = self._member_how = None
         self._reset_set()
         self._counters["sets"] += 1
         down = [v for v in VIEWS if not self._cameras[v]["online"]]
@@ -415,6 +455,11 @@ class Station:
         station goes back to idle when they have left the mat (the front camera sees nobody for
         PAIN_LEFT_S) or after `message_idle_s`; until then Start, the button and Cancel do nothing."""
         aid = self._result["assessment_id"] if self._state == "result" and self._result else None
+        if aid is None and self._on_set_pain is not None:  # during a set: nothing saved, still told
+            on_set_pain = self._on_set_pain
+            info = {"during": self._state, "kind": getattr(self, "_kind", "standard"), "member": self._member,
+                    "reps": self._rec.reps if getattr(self, "_rec", None) else 0}
+            self._outbox.append(lambda: on_set_pain(info))
         self._token += 1
         self._enter("pain")
         self._pain_seen, self._pain_empty = self._clock(), None
@@ -556,7 +601,7 @@ class Station:
         job = Job(
             token=self._token, kind=self._kind, parent_id=self._parent_id,
             parent_result=self._parent_result, track=rec.track(), keepers=rec.close(),
-            live_reps=rec.reps, started=rec.started, ended=now,
+            live_reps=rec.reps, started=rec.started, ended=now, member=self._member,
         )
         self._rec = None
         self._enter("analysing")
@@ -617,6 +662,9 @@ class Station:
 
     def _tick(self, now: float) -> None:
         st, age = self._state, now - self._since
+        if st == "idle" and self._member is not None and now - self._member_at >= IDENTIFY_KEEP_S:
+            self._member = self._member_how = None  # identified, then nobody started
+            self._bump()
         if st == "positioning":
             self._check_position(now)
             if self._state == "positioning" and age >= self.positioning_timeout_s:
@@ -705,6 +753,8 @@ class Station:
             "panel": self._panel.state() if self._panel is not None else None,
             "cameras": {v: dict(c) for v, c in self._cameras.items()},
             "safe_mode": self._safe_mode,
+            "member": _masked(self._member),
+            "member_how": self._member_how if self._member else None,
             "detail": dict(self._extra),
         }
 
@@ -712,3 +762,10 @@ class Station:
         if self._state != "result" or not self.retest_offer or self._base is None:
             return []
         return list(retest.KINDS)
+
+
+def _masked(number: str | None) -> str | None:
+    """What the screen shows of a member number: enough to recognise, not to copy."""
+    if not number:
+        return None
+    return "\u2022" * max(0, min(len(number), 8) - 3) + number[-3:] if len(number) > 3 else number

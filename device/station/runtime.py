@@ -48,6 +48,8 @@ log = logging.getLogger(__name__)
 
 # pose runs only while a set is under way, and after "stop, it hurts" (has the person left?)
 INFER_STATES = ("positioning", "countdown", "recording", "pain")
+IDENTIFY_STATES = ("idle", "positioning")  # the front camera looks for a member card then
+IDENTIFY_EVERY_S = 0.5  # a QR/barcode search costs ~30 ms here: two a second is plenty
 PREVIEW_STATES = ("positioning", "countdown", "recording")
 PREVIEW_EVERY_S = 0.2  # the kiosk preview is re-encoded at most this often per view
 PREVIEW_LONG_SIDE = 480
@@ -187,6 +189,8 @@ class StationRuntime:
         self._stuck: list[str] = []
         self._alert: str | None = None
         self.calibration: CalibrationKeeper | None = None
+        self._identifier = None  # device.identify.Identifier, made on first use (front worker)
+        self._identify_at = -1e9
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -231,6 +235,7 @@ class StationRuntime:
         self.station = Station(
             self.config, panel=self.panel, analyse=analyser.analyse, save=analyser.save,
             submit=self._submit, on_pain=analyser.mark_pain, discard=self.store.delete,
+            on_set_pain=analyser.pain_during_set,
         )
         self.panel.when_pressed = self._press
         self.panel.when_held = self.station.long_press
@@ -394,6 +399,28 @@ class StationRuntime:
             if now - self._bg_at[view] >= BACKGROUND_EVERY_S:
                 self._bg_at[view] = now
                 self._learn_background(worker.movenet, view, frame)
+        if view == "front" and state in IDENTIFY_STATES:
+            self._identify(frame)
+
+    def _identify(self, frame) -> None:
+        """A membership card held up to the front camera (at most every IDENTIFY_EVERY_S)."""
+        now = time.monotonic()
+        if now - self._identify_at < IDENTIFY_EVERY_S:
+            return
+        self._identify_at = now
+        if self._identifier is None:
+            from device.identify import Identifier
+
+            self._identifier = Identifier()
+        number = self._identifier.decode(frame.image)
+        if number:
+            self.station.identify(number, "card")
+
+    def identify(self, number: str, how: str = "keypad") -> bool:
+        return self.station.identify(number, how)
+
+    def forget_member(self) -> bool:
+        return self.station.forget_member()
 
     def _submit(self, work) -> None:
         def run():
