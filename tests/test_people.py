@@ -316,3 +316,23 @@ def test_erase_needs_the_number_typed_and_gives_a_receipt(owner_client, store):
     assert store.get(aid) is None
     assert _rows(store.path, "SELECT COUNT(*) FROM members") == [(0,)]
     assert owner_client.get(f"/trainer/members/{mid}").status_code == 404
+
+
+def test_retention_takes_old_audit_lines_alerts_and_members_with_nothing_left(store):
+    import datetime as dt
+
+    from device.store import store as store_module
+
+    old = store.save_assessment(sample_result(), None, {}, member="M-OLD",
+                                created_at=dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc))
+    store.override_finding(old, "knees_cave_in", "absent", "x", by="sam")
+    store.add_event("pain", member_number="M-OLD")
+    new = store.save_assessment(sample_result(), None, {}, member="M-NEW")
+    today = store_module.utc_now()
+    assert store.apply_retention(30, now=today + dt.timedelta(days=10)) == 1  # only the January one
+    assert store.get(old) is None and store.get(new) is not None
+    assert store.member_by_number("M-OLD") is not None  # its alert (from today) still stands
+    assert store.apply_retention(30, now=today + dt.timedelta(days=40)) == 1
+    assert _rows(store.path, "SELECT COUNT(*) FROM members") == [(0,)]
+    assert _rows(store.path, "SELECT COUNT(*) FROM audit") == [(0,)]
+    assert _rows(store.path, "SELECT COUNT(*) FROM events") == [(0,)]

@@ -542,7 +542,8 @@ class Store(PeopleMixin):
         return n
 
     def apply_retention(self, days: int, now: dt.datetime | None = None) -> int:
-        """Delete assessments older than `days` (0 or less keeps everything); returns how many."""
+        """Delete assessments older than `days` (0 or less keeps everything); returns how many.
+        Audit lines and alerts older than that go too, and so does a member with nothing left."""
         now = now or utc_now()
         expired_links = iso(now)
         if days <= 0:
@@ -551,8 +552,17 @@ class Store(PeopleMixin):
             cutoff = iso(now - dt.timedelta(days=days))
 
             def steps(db):
-                return db.execute("DELETE FROM assessments WHERE created_at < ?", (cutoff,)).rowcount
-            n = self._write(steps)
+                gone = db.execute("DELETE FROM assessments WHERE created_at < ?", (cutoff,)).rowcount
+                old = db.execute("DELETE FROM audit WHERE at < ?", (cutoff,)).rowcount
+                old += db.execute("DELETE FROM events WHERE at < ?", (cutoff,)).rowcount
+                old += db.execute(
+                    "DELETE FROM members WHERE created_at < ? AND NOT EXISTS (SELECT 1 FROM assessments a"
+                    " WHERE a.member_id = members.id) AND NOT EXISTS (SELECT 1 FROM events e"
+                    " WHERE e.member_id = members.id)", (cutoff,)).rowcount
+                return gone, old
+            n, old = self._write(steps)
+            if old and not n:
+                self._scrub()
         self._write(lambda db: db.execute(
             "DELETE FROM share_tokens WHERE expires_at <= ?", (expired_links,)))
         if n:
