@@ -336,3 +336,13 @@ def test_retention_takes_old_audit_lines_alerts_and_members_with_nothing_left(st
     assert _rows(store.path, "SELECT COUNT(*) FROM members") == [(0,)]
     assert _rows(store.path, "SELECT COUNT(*) FROM audit") == [(0,)]
     assert _rows(store.path, "SELECT COUNT(*) FROM events") == [(0,)]
+
+
+def test_the_identified_member_is_not_in_the_public_state(store, tmp_path):
+    station = FakeStation()
+    station.set(state="positioning", member="••337", member_how="card")
+    app = create_app(store, station, data_dir=tmp_path, testing=True, config_path=tmp_path / "ohsa.toml")
+    c = app.test_client()
+    public = c.get("/api/status", environ_base=LAN).get_json()
+    assert public["state"] == "positioning" and "member" not in public and "member_how" not in public
+    assert c.get("/api/kiosk/status").get_json()["member"] == "••337"  # the station's own screen
