@@ -116,6 +116,7 @@ class Station:
         on_pain: Callable[[str], None] | None = None,
         discard: Callable[[str], None] | None = None,
         on_set_pain: Callable[[dict], None] | None = None,
+        on_stopped: Callable[[str], None] | None = None,
     ):
         config = validate_config(config)
         s = config.station
@@ -144,6 +145,7 @@ class Station:
         self._member: str | None = None
         self._member_how: str | None = None
         self._member_at = -math.inf
+        self._on_stopped = on_stopped  # told each stopped state (why a set was cut short)
         self._lock = threading.RLock()
         self._changed = threading.Condition(self._lock)
         self._version = 0
@@ -363,6 +365,8 @@ class Station:
         if state in STOPPED:
             self._reset_set()
             self._counters["stopped"] += 1
+            if self._on_stopped is not None and prev != state:
+                self._outbox.append(lambda: self._on_stopped(state))
         self._message = message if message is not None else self._default_message(state)
         self._extra = extra
         if prev != state:

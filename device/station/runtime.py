@@ -236,6 +236,7 @@ class StationRuntime:
             self.config, panel=self.panel, analyse=analyser.analyse, save=analyser.save,
             submit=self._submit, on_pain=analyser.mark_pain, discard=self.store.delete,
             on_set_pain=analyser.pain_during_set,
+            on_stopped=self._set_stopped,
         )
         self.panel.when_pressed = self._press
         self.panel.when_held = self.station.long_press
@@ -453,13 +454,20 @@ class StationRuntime:
     def _background_images(self) -> dict:
         return {v: m.image for v, m in self._backgrounds.items() if m.ready}
 
+    def _set_stopped(self, reason: str) -> None:
+        """A set cut short (the machine's stopped state), recorded for the owner's page."""
+        try:
+            self.store.add_stopped_set(reason)
+        except Exception:
+            log.exception("could not record the stopped set (%s)", reason)
+
     def _retention(self) -> None:
         days = self.config.storage.retention_days
-        if days > 0 and self.store is not None:
+        if self.store is not None:  # also purges deletions past their undo period
             try:
                 removed = self.store.apply_retention(days)
                 if removed:
-                    log.info("retention: %d assessment(s) older than %d days deleted", removed, days)
+                    log.info("retention: %d assessment(s) removed (older than %d days, or deleted and past undo)", removed, days)
             except Exception:
                 log.exception("retention failed")
 

@@ -157,6 +157,18 @@ MIGRATIONS: list[tuple[Step, ...]] = [
         )""",
         "CREATE INDEX events_open ON events(handled_at, at)",
     ),
+    # 6: deletion that can be undone (`deleted_at` set; purged for good after the undo period),
+    # and the sets the station cut short (and why) for the owner's page.
+    (
+        "ALTER TABLE assessments ADD COLUMN deleted_at TEXT",
+        "CREATE INDEX assessments_deleted ON assessments(deleted_at)",
+        """CREATE TABLE stopped_sets (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            reason TEXT NOT NULL
+        )""",
+        "CREATE INDEX stopped_sets_at ON stopped_sets(at)",
+    ),
 ]
 
 VERSION = len(MIGRATIONS)

@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 MAX_IMAGE_BYTES = 2_000_000  # a downscaled still is ~50-150 KB; anything this big is a mistake
 TRACK_ENCODING = "zlib+json"
+UNDO_DAYS = 7  # a deleted assessment can be restored this long, then it is purged for good
 
 
 class NotFound(InputError, KeyError):
@@ -250,12 +251,14 @@ class Store(PeopleMixin):
 
     # -- reading --------------------------------------------------------------------------
 
-    def get(self, assessment_id: str) -> dict | None:
-        """One assessment with trainer overrides applied (originals kept), or None."""
+    def get(self, assessment_id: str, *, deleted: bool = False) -> dict | None:
+        """One assessment with trainer overrides applied (originals kept), or None (also when
+        it is deleted and waiting to be purged, unless `deleted`)."""
         with self._lock:
             row = self._db.execute(
                 "SELECT id, created_at, label, notes, kind, parent_id, pain, result_json,"
-                " station_version, model_sha256, member_id FROM assessments WHERE id = ?",
+                " station_version, model_sha256, member_id FROM assessments WHERE id = ?"
+                + ("" if deleted else " AND deleted_at IS NULL"),
                 (str(assessment_id),),
             ).fetchone()
             if row is None:
@@ -278,7 +281,8 @@ class Store(PeopleMixin):
             ]
             retests = [
                 r for (r,) in self._db.execute(
-                    "SELECT id FROM assessments WHERE parent_id = ? ORDER BY created_at", (row[0],)
+                    "SELECT id FROM assessments WHERE parent_id = ? AND deleted_at IS NULL"
+                    " ORDER BY created_at", (row[0],)
                 )
             ]
             has_track = self._db.execute(
@@ -307,7 +311,8 @@ class Store(PeopleMixin):
 
     def get_track(self, assessment_id: str) -> dict | None:
         rows = self._read(
-            "SELECT encoding, data FROM tracks WHERE assessment_id = ?", (str(assessment_id),)
+            "SELECT t.encoding, t.data FROM tracks t JOIN assessments a ON a.id = t.assessment_id"
+            " WHERE t.assessment_id = ? AND a.deleted_at IS NULL", (str(assessment_id),)
         )
         if not rows:
             return None
@@ -318,13 +323,14 @@ class Store(PeopleMixin):
 
     def get_image(self, assessment_id: str, view: str) -> bytes | None:
         rows = self._read(
-            "SELECT jpeg FROM images WHERE assessment_id = ? AND view = ?",
+            "SELECT i.jpeg FROM images i JOIN assessments a ON a.id = i.assessment_id"
+            " WHERE i.assessment_id = ? AND i.view = ? AND a.deleted_at IS NULL",
             (str(assessment_id), str(view)),
         )
         return bytes(rows[0][0]) if rows else None
 
     def _filters(self, search: str, date_from, date_to) -> tuple[str, list]:
-        where, params = [], []
+        where, params = ["deleted_at IS NULL"], []
         search = (search or "").strip()
         if search:
             pattern = _like_pattern(search)
@@ -337,7 +343,7 @@ class Store(PeopleMixin):
         if hi:
             where.append("created_at < ?" if _is_day(date_to) else "created_at <= ?")
             params.append(hi)
-        return (" WHERE " + " AND ".join(where)) if where else "", params
+        return " WHERE " + " AND ".join(where), params
 
     def list(self, search: str = "", date_from=None, date_to=None, limit: int = 50,
              offset: int = 0) -> list[dict]:
@@ -374,13 +380,14 @@ class Store(PeopleMixin):
         with self._lock:
             rows = self._db.execute(
                 "SELECT id, created_at, kind, pain, reps, result_json FROM assessments"
-                " WHERE label = ? COLLATE NOCASE ORDER BY created_at, id",
+                " WHERE label = ? COLLATE NOCASE AND deleted_at IS NULL ORDER BY created_at, id",
                 (label,),
             ).fetchall()
             overrides: dict[str, dict] = {}
             for aid, cid, status in self._db.execute(
                 "SELECT o.assessment_id, o.compensation_id, o.status FROM overrides o"
-                " JOIN assessments a ON a.id = o.assessment_id WHERE a.label = ? COLLATE NOCASE",
+                " JOIN assessments a ON a.id = o.assessment_id"
+                " WHERE a.label = ? COLLATE NOCASE AND a.deleted_at IS NULL",
                 (label,),
             ):
                 overrides.setdefault(aid, {})[cid] = status
@@ -541,10 +548,83 @@ class Store(PeopleMixin):
             log.info("deleted %d assessment(s) of one client", n)
         return n
 
+    def soft_delete(self, assessment_id: str, now: dt.datetime | None = None) -> bool:
+        """Mark one assessment deleted: hidden everywhere, kept `UNDO_DAYS` for `restore`,
+        then purged (securely) by `apply_retention`. Its re-tests go with it."""
+        at = iso(now or utc_now())
+        aid = str(assessment_id)
+        n = self._write(lambda db: db.execute(
+            "UPDATE assessments SET deleted_at = ? WHERE (id = ? OR parent_id = ?) AND deleted_at IS NULL",
+            (at, aid, aid)).rowcount)
+        if n:
+            log.info("assessment %s deleted (undo possible for %d days)", aid, UNDO_DAYS)
+        return bool(n)
+
+    def restore(self, assessment_id: str) -> bool:
+        """Undo `soft_delete` (with the re-tests deleted together with it)."""
+        aid = str(assessment_id)
+
+        def steps(db):
+            row = db.execute("SELECT deleted_at FROM assessments WHERE id = ? AND deleted_at IS NOT NULL",
+                             (aid,)).fetchone()
+            if row is None:
+                return 0
+            return db.execute(
+                "UPDATE assessments SET deleted_at = NULL WHERE (id = ? OR parent_id = ?) AND deleted_at = ?",
+                (aid, aid, row[0])).rowcount
+        n = self._write(steps)
+        if n:
+            log.info("assessment %s restored", aid)
+        return bool(n)
+
+    def list_deleted(self) -> list[dict]:
+        """Deleted assessments still waiting for their purge, most recently deleted first."""
+        rows = self._read(
+            "SELECT id, created_at, label, kind, reps, findings, deleted_at FROM assessments"
+            " WHERE deleted_at IS NOT NULL ORDER BY deleted_at DESC, id")
+        return [{"id": r[0], "created_at": r[1], "label": r[2], "kind": r[3], "reps": r[4],
+                 "findings": r[5].split(",") if r[5] else [], "deleted_at": r[6]} for r in rows]
+
+    def purge_deleted(self, now: dt.datetime | None = None, undo_days: float = None) -> int:
+        """Delete for good (secure_delete) what was deleted more than `undo_days` ago."""
+        days = UNDO_DAYS if undo_days is None else undo_days
+        cutoff = iso((now or utc_now()) - dt.timedelta(days=days))
+        n = self._write(lambda db: db.execute(
+            "DELETE FROM assessments WHERE deleted_at IS NOT NULL AND deleted_at <= ?", (cutoff,)).rowcount)
+        if n:
+            self._scrub()
+            log.info("purged %d deleted assessment(s) after the %g-day undo period", n, days)
+        return n
+
+    def results_since(self, since: dt.datetime, limit: int = 5000) -> list[dict]:
+        """Results (as measured, no overrides) of the assessments made since `since`, not deleted,
+        oldest first: {"created_at", "kind", "result"} for the owner's page."""
+        rows = self._read(
+            "SELECT created_at, kind, result_json FROM assessments WHERE created_at >= ?"
+            " AND deleted_at IS NULL ORDER BY created_at LIMIT ?", (iso(since), int(limit)))
+        return [{"created_at": c, "kind": k, "result": json.loads(r)} for c, k, r in rows]
+
+    # -- sets cut short -------------------------------------------------------------------
+
+    def add_stopped_set(self, reason: str, now: dt.datetime | None = None) -> None:
+        """A set the station cut short, with its stopped state (person_left, pain, ...)."""
+        at = iso(now or utc_now())
+        self._write(lambda db: db.execute("INSERT INTO stopped_sets (at, reason) VALUES (?, ?)",
+                                          (at, str(reason)[:64])))
+
+    def stopped_sets(self, since: dt.datetime | None = None) -> list[dict]:
+        """The sets cut short since `since` (all when None), oldest first: {"at", "reason"}."""
+        rows = self._read("SELECT at, reason FROM stopped_sets WHERE at >= ? ORDER BY at, id",
+                          (iso(since) if since is not None else "",))
+        return [{"at": a, "reason": r} for a, r in rows]
+
     def apply_retention(self, days: int, now: dt.datetime | None = None) -> int:
-        """Delete assessments older than `days` (0 or less keeps everything); returns how many.
-        Audit lines and alerts older than that go too, and so does a member with nothing left."""
+        """Delete assessments older than `days` (0 or less keeps everything) and purge what was
+        deleted more than `UNDO_DAYS` ago; returns how many assessments went. Audit lines, alerts
+        and the record of sets cut short older than `days` go too, and so does a member with
+        nothing left."""
         now = now or utc_now()
+        purged = self.purge_deleted(now)
         expired_links = iso(now)
         if days <= 0:
             n = 0
@@ -555,6 +635,7 @@ class Store(PeopleMixin):
                 gone = db.execute("DELETE FROM assessments WHERE created_at < ?", (cutoff,)).rowcount
                 old = db.execute("DELETE FROM audit WHERE at < ?", (cutoff,)).rowcount
                 old += db.execute("DELETE FROM events WHERE at < ?", (cutoff,)).rowcount
+                old += db.execute("DELETE FROM stopped_sets WHERE at < ?", (cutoff,)).rowcount
                 old += db.execute(
                     "DELETE FROM members WHERE created_at < ? AND NOT EXISTS (SELECT 1 FROM assessments a"
                     " WHERE a.member_id = members.id) AND NOT EXISTS (SELECT 1 FROM events e"
@@ -568,7 +649,7 @@ class Store(PeopleMixin):
         if n:
             self._scrub()
             log.info("retention: deleted %d assessment(s) older than %d days", n, days)
-        return n
+        return n + purged
 
     # -- share links ----------------------------------------------------------------------
 
