@@ -304,8 +304,12 @@ def load(path: str | Path | None = None) -> Config:
 
 def save(config: dict | Config, path: str | Path) -> None:
     """Write a checked config atomically (only what differs from the defaults)."""
-    full = validate(config)
-    atomic.write_text(path, tomli_w.dumps(_diff(full.model_dump(), DEFAULTS)))
+    atomic.write_text(path, dumps(config))
+
+
+def dumps(config: dict | Config) -> str:
+    """A checked config as the file's TOML text (only what differs from the defaults)."""
+    return tomli_w.dumps(_diff(validate(config).model_dump(), DEFAULTS))
 
 
 def config_schema() -> dict:

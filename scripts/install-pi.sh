@@ -186,15 +186,15 @@ done
 if command -v systemctl >/dev/null; then
   if [ -d /run/systemd/system ]; then
     systemctl daemon-reload
-    systemctl enable -q ohsa.service ohsa-poweroff.path
+    systemctl enable -q ohsa.service ohsa-poweroff.path ohsa-restart.path
     if [ $start = 1 ]; then
-      systemctl start ohsa-poweroff.path
+      systemctl start ohsa-poweroff.path ohsa-restart.path
       systemctl restart ohsa.service   # restart: an update takes effect now
       say "station started: systemctl status ohsa; journalctl -u ohsa -f"
     fi
   else
     # a chroot or image being prepared: enable only, it starts at the next boot
-    systemctl enable -q ohsa.service ohsa-poweroff.path 2>/dev/null \
+    systemctl enable -q ohsa.service ohsa-poweroff.path ohsa-restart.path 2>/dev/null \
       || say "could not enable the units here; run 'systemctl enable ohsa ohsa-poweroff.path' on the Pi"
   fi
 else

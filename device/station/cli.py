@@ -30,7 +30,7 @@ import traceback
 from pathlib import Path
 
 from device import config as device_config
-from device import diagnostics, paths, safemode, sdnotify
+from device import diagnostics, paths, safemode, sdnotify, settings_trial
 from device.errors import ConfigError, InputError, OhsaError
 
 log = logging.getLogger(__name__)
@@ -226,13 +226,16 @@ def _run(args, stop: StopRequest) -> int:
     recordings = _recordings(args)
     data_dir = _usable_data_dir(args.data_dir)
     config_path = paths.config_file(args.config)
+    settings_trial.before_start(config_path, data_dir)  # new settings on trial (settings page)
     reason = safemode.check(config_path, data_dir)
     safemode.begin(data_dir)
+    config_ok = True
     try:
         config = device_config.load(config_path)
     except ConfigError as e:
         log.error("%s; starting in safe mode with the default config", e)
         config = device_config.validate({})
+        config_ok = False
     from device.station.runtime import StationRuntime
     from web import create_app
     from web.server import serve
@@ -249,7 +252,14 @@ def _run(args, stop: StopRequest) -> int:
             runtime.close(timeout=5.0)
             station, store = _safe_mode_parts(data_dir, reason)
             fallback_store = store
+            config_ok = False
+        if settings_trial.settle_at_start(config_ok, config_path, data_dir):
+            raise InputError(f"{config_path}: the new settings did not start; the previous ones are back "
+                             "(systemd starts the station again with them)")
         app = create_app(store, station=station, config=config, data_dir=data_dir, config_path=config_path)
+        if not os.environ.get("INVOCATION_ID") and fallback_store is None:  # systemd restarts it otherwise
+            app.extensions["ohsa"]["restart"] = _in_process_restart(app, runtime, config_path, data_dir, recordings, args)
+            runtime = app.extensions["ohsa"]["runtime_holder"]
         host = args.host if args.host is not None else config.web.host
         port = args.port if args.port is not None else config.web.port
         try:
@@ -266,10 +276,38 @@ def _run(args, stop: StopRequest) -> int:
         signum = stop.wait()
         log.info("%s: stopping", signal.Signals(signum).name if signum else "stop")
     finally:
-        _shutdown(server, runtime)
+        _shutdown(server, runtime.current if isinstance(runtime, _RuntimeHolder) else runtime)
         if fallback_store is not None:
             fallback_store.close()
     return 0
+
+
+class _RuntimeHolder:
+    """The runtime in use; the in-process restart replaces it."""
+
+    def __init__(self, runtime):
+        self.current = runtime
+
+
+def _in_process_restart(app, runtime, config_path: Path, data_dir: Path, recordings, args):
+    """"Apply and restart" without systemd: the runtime closed and opened again on the file's
+    settings (a failure leaves no station, so the health check fails and the trial rolls back)."""
+    from device.station.runtime import StationRuntime
+
+    holder = _RuntimeHolder(runtime)
+    app.extensions["ohsa"]["runtime_holder"] = holder
+
+    def restart() -> None:
+        config = device_config.load(config_path)
+        ohsa = app.extensions["ohsa"]
+        ohsa["station"] = None
+        holder.current.close(timeout=10.0)
+        fresh = StationRuntime(config, data_dir, recordings=recordings, model_path=args.model)
+        holder.current = fresh
+        fresh.open()
+        ohsa.update(station=fresh, store=fresh.store, config=config)
+
+    return restart
 
 
 def _safe_mode_parts(data_dir: Path, reason: str):
