@@ -245,16 +245,6 @@ def plan_from_form(plan: dict | None, form) -> dict:
     return edited
 
 
-@bp.post("/a/<assessment_id>/delete")
-@auth.require_role("owner")
-def delete(assessment_id: str):
-    record = load(assessment_id)
-    ctx()["store"].delete(record["id"])
-    links.forget([record["id"]])
-    flash("Assessment deleted.", "ok")
-    return redirect(url_for("trainer.index"))
-
-
 @bp.get("/a/<assessment_id>/report")
 def report(assessment_id: str):
     record = load(assessment_id)
@@ -269,19 +259,6 @@ def export_one(assessment_id: str):
     record = load(assessment_id)
     body = dict(record, plan=present.plan_for(record), track=ctx()["store"].get_track(record["id"]))
     return _download(json.dumps(body, indent=2), f"assessment-{record['id']}.json", "application/json")
-
-
-@bp.get("/compare")
-def compare():
-    a, b = request.args.get("a", ""), request.args.get("b", "")
-    if not (ID_RE.match(a) and ID_RE.match(b)):
-        abort(400, "Choose two assessments to compare (a= and b=).")
-    left, right = load(a), load(b)
-    views = [present.view_of(left), present.view_of(right)]
-    return render_template(
-        "trainer/compare.html", views=views,
-        image_url=lambda rid, v: url_for("kiosk.result_image", assessment_id=rid, view=v),
-    )
 
 
 @bp.get("/client")
