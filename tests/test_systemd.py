@@ -53,7 +53,8 @@ def _directives(unit: Path) -> dict[str, list[str]]:
 @needs_systemd
 def test_verify_passes(tmp_path):
     copies = _copy_for_verify(tmp_path)
-    assert {p.name for p in copies} >= {"ohsa.service", "ohsa-poweroff.service", "ohsa-poweroff.path"}
+    assert {p.name for p in copies} >= {"ohsa.service", "ohsa-poweroff.service", "ohsa-poweroff.path",
+                                       "ohsa-restart.service", "ohsa-restart.path"}
     proc = subprocess.run(
         ["systemd-analyze", "verify", *map(str, copies)], capture_output=True, text=True, timeout=HANG_S
     )
@@ -81,7 +82,7 @@ def _exposure(unit: Path) -> float:
 
 
 @needs_systemd
-@pytest.mark.parametrize("name", ["ohsa.service", "ohsa-poweroff.service"])
+@pytest.mark.parametrize("name", ["ohsa.service", "ohsa-poweroff.service", "ohsa-restart.service"])
 def test_security_exposure(name, tmp_path):
     unit = next(p for p in _copy_for_verify(tmp_path) if p.name == name)
     score = _exposure(unit)
@@ -111,6 +112,12 @@ def test_station_unit_has_what_the_issue_asks():
     assert d["RuntimeDirectory"] == ["ohsa"]
     path = _directives(UNITS / "ohsa-poweroff.path")
     assert path["PathExists"] == ["/run/ohsa/" + POWEROFF_REQUEST]
+    # "Apply and restart" on the settings page: the same pattern, one fixed command
+    from device.settings_trial import RESTART_REQUEST
+
+    assert _directives(UNITS / "ohsa-restart.path")["PathExists"] == ["/run/ohsa/" + RESTART_REQUEST]
+    restart = _directives(UNITS / "ohsa-restart.service")
+    assert restart["ExecStart"] == ["/usr/bin/systemctl --no-block restart ohsa.service"]
 
 
 MDWE_PROBE = r"""
