@@ -308,3 +308,15 @@ def test_owner_page_shows_use_stops_cameras_and_disk(trainer, store, clock):
     front = re.search(r'<tr id="camera-front">.*?</tr>', html, re.S).group(0)
     assert "not estimated" in front
     assert "disk in use" in html and "0.0 h" in html  # the fake station's 42 s of uptime
+
+
+def test_a_deleted_assessment_leaves_the_member_pages_but_stays_in_their_export(store):
+    aid = _save(store, T0)
+    store.link_member(aid, "M-7", by="owner")
+    member = store.member_by_number("M-7")
+    store.soft_delete(aid, now=T0 + dt.timedelta(days=1))
+    assert store.member_assessments(member["id"]) == [] and store.members_overview() == []
+    export = store.member_export(member["id"])  # still held during the undo period: still theirs
+    assert [a["id"] for a in export["assessments"]] == [aid] and f"{aid}-front.jpg" in export["stills"]
+    store.erase_member(member["id"], by="owner")
+    assert _row(store, aid) is None  # erasing a member takes what waits in the deleted list too

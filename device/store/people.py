@@ -179,7 +179,7 @@ class PeopleMixin:
         with self._lock:
             rows = self._db.execute(
                 "SELECT m.id, m.number, m.name, a.id, a.created_at, a.kind, a.findings, a.pain"
-                " FROM members m JOIN assessments a ON a.member_id = m.id"
+                " FROM members m JOIN assessments a ON a.member_id = m.id AND a.deleted_at IS NULL"
                 " ORDER BY m.id, a.created_at, a.id").fetchall()
             alerts = dict(self._db.execute(
                 "SELECT e.member_id, COUNT(*) FROM events e WHERE e.handled_at IS NULL"
@@ -204,12 +204,13 @@ class PeopleMixin:
         return out
 
     def anonymous_count(self) -> int:
-        return self._read("SELECT COUNT(*) FROM assessments WHERE member_id IS NULL")[0][0]
+        return self._read("SELECT COUNT(*) FROM assessments WHERE member_id IS NULL AND deleted_at IS NULL")[0][0]
 
-    def member_assessments(self, member_id: int) -> list[dict]:
+    def member_assessments(self, member_id: int, *, deleted: bool = False) -> list[dict]:
+        """A member's assessments, newest first (`deleted`: also those waiting for their purge)."""
         rows = self._read(
             "SELECT id, created_at, kind, pain, reps, findings FROM assessments WHERE member_id = ?"
-            " ORDER BY created_at DESC, id", (int(member_id),))
+            + ("" if deleted else " AND deleted_at IS NULL") + " ORDER BY created_at DESC, id", (int(member_id),))
         return [{"id": i, "created_at": c, "kind": k, "pain": bool(p), "reps": r,
                  "findings": f.split(",") if f else []} for i, c, k, p, r, f in rows]
 
@@ -222,15 +223,15 @@ class PeopleMixin:
         if member is None:
             return None
         out = {"member": member, "assessments": [], "stills": {}, "audit": [], "events": []}
-        ids = [a["id"] for a in self.member_assessments(member_id)]
+        ids = [a["id"] for a in self.member_assessments(member_id, deleted=True)]  # still held: exported
         for aid in ids:
-            record = self.get(aid)
+            record = self.get(aid, deleted=True)
             if record is None:
                 continue
-            record["track"] = self.get_track(aid)
+            record["track"] = self.get_track(aid, deleted=True)
             out["assessments"].append(record)
             for view in record["images"]:
-                out["stills"][f"{aid}-{view}.jpg"] = self.get_image(aid, view)
+                out["stills"][f"{aid}-{view}.jpg"] = self.get_image(aid, view, deleted=True)
         out["audit"] = self.audit_lines(member_id=member_id, assessment_ids=ids)
         out["events"] = self.events(member_id=member_id, assessment_ids=ids, open_only=False)
         return out
@@ -363,7 +364,7 @@ class PeopleMixin:
             return
         prev = db.execute(
             "SELECT id, result_json FROM assessments WHERE member_id = ? AND kind = 'standard'"
-            " AND id != ? AND created_at < ? ORDER BY created_at DESC LIMIT 1",
+            " AND id != ? AND created_at < ? AND deleted_at IS NULL ORDER BY created_at DESC LIMIT 1",
             (member_id, assessment_id, row[0])).fetchone()
         if prev is None:
             return

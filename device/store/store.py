@@ -309,10 +309,10 @@ class Store(PeopleMixin):
             "member": self.get_member(mid) if mid is not None else None,
         }
 
-    def get_track(self, assessment_id: str) -> dict | None:
+    def get_track(self, assessment_id: str, *, deleted: bool = False) -> dict | None:
         rows = self._read(
             "SELECT t.encoding, t.data FROM tracks t JOIN assessments a ON a.id = t.assessment_id"
-            " WHERE t.assessment_id = ? AND a.deleted_at IS NULL", (str(assessment_id),)
+            " WHERE t.assessment_id = ?" + ("" if deleted else " AND a.deleted_at IS NULL"), (str(assessment_id),)
         )
         if not rows:
             return None
@@ -321,10 +321,10 @@ class Store(PeopleMixin):
             raise InputError(f"track of {assessment_id}: unknown encoding {encoding!r}")
         return json.loads(zlib.decompress(blob).decode("utf-8"))
 
-    def get_image(self, assessment_id: str, view: str) -> bytes | None:
+    def get_image(self, assessment_id: str, view: str, *, deleted: bool = False) -> bytes | None:
         rows = self._read(
             "SELECT i.jpeg FROM images i JOIN assessments a ON a.id = i.assessment_id"
-            " WHERE i.assessment_id = ? AND i.view = ? AND a.deleted_at IS NULL",
+            " WHERE i.assessment_id = ? AND i.view = ?" + ("" if deleted else " AND a.deleted_at IS NULL"),
             (str(assessment_id), str(view)),
         )
         return bytes(rows[0][0]) if rows else None
