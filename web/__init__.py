@@ -79,8 +79,9 @@ def create_app(store, station=None, config=None, data_dir=None, testing=False, c
         csrf_token=auth.csrf_token,
         is_trainer=auth.is_trainer,
         on_kiosk=kiosk.from_kiosk,  # the station's own screen shows no way into the trainer area
-        station_name=config.station.name,
     )
+    # the name in force (an in-process restart with new settings replaces the config)
+    app.context_processor(lambda: {"station_name": app.extensions["ohsa"]["config"].station.name})
     app.jinja_env.filters["when"] = _when
     app.register_error_handler(429, _too_many)
     for code in (400, 401, 403, 404, 405, 413):
