@@ -320,3 +320,22 @@ def test_a_deleted_assessment_leaves_the_member_pages_but_stays_in_their_export(
     assert [a["id"] for a in export["assessments"]] == [aid] and f"{aid}-front.jpg" in export["stills"]
     store.erase_member(member["id"], by="owner")
     assert _row(store, aid) is None  # erasing a member takes what waits in the deleted list too
+
+
+def test_under_systemd_apply_asks_the_helper_unit_and_the_next_start_settles(trainer, config_path, store, tmp_path,
+                                                                            monkeypatch):
+    run_dir = tmp_path / "run-ohsa"
+    run_dir.mkdir()
+    monkeypatch.setenv("INVOCATION_ID", "0123456789abcdef")
+    monkeypatch.setenv("RUNTIME_DIRECTORY", str(run_dir))
+    config_path.write_text("[station]\ntarget_reps = 6\n")
+    form = _form(trainer.get("/trainer/settings").get_data(as_text=True))
+    form.update({"station.target_reps": "7", "csrf_token": trainer.csrf})
+    r = trainer.post("/trainer/settings/apply", data=form)
+    assert r.status_code == 200 and 'id="restarting"' in r.get_data(as_text=True)
+    assert (run_dir / settings_trial.RESTART_REQUEST).read_text() == "restart\n"  # a file, never a command
+    assert device_config.load(config_path).station.target_reps == 7
+    data_dir = store.path.parent
+    settings_trial.before_start(config_path, data_dir)
+    assert settings_trial.settle_at_start(False, config_path, data_dir) is True  # it did not come up
+    assert config_path.read_text() == "[station]\ntarget_reps = 6\n"
