@@ -101,7 +101,6 @@ def _cmd_assess(args) -> int:
         movenet=_movenet(args, cfg), thresholds=cfg.rules.thresholds,
         align=not args.no_align, fps=args.fps, silhouette=not args.no_silhouette, **extra,
     )
-    print(f"geometry: {geometry_words(result)}", file=sys.stderr)
     text = json.dumps(result, indent=2)
     for out, option, write in ((json_out, "--json", lambda p: atomic.write_text(p, text + "\n")),
                                (track_out, "--track", lambda p: write_track(track, p))):
@@ -111,6 +110,7 @@ def _cmd_assess(args) -> int:
             write(out)
         except OSError as e:  # full or read-only file system
             raise InputError(f"{option} {out}: cannot write ({e.strerror or e})") from None
+    print(f"geometry: {geometry_words(result)}", file=sys.stderr)  # once the outputs are written
     print(text)
     return 0
 
