@@ -1,0 +1,62 @@
+"""Languages of what a member reads: the message catalogue (gettext through Babel) and its loader.
+
+    LANGUAGES                        # ("en", "de"): English, the source, and German, complete
+    tr = translations("de")          # gettext translations of the catalogue for one language
+    tr.gettext("Ready")              # -> "Bereit"
+    N_("Ready")                      # marks a string for the catalogue without translating it
+
+The catalogue is one file per language, device/locale/<lang>/LC_MESSAGES/messages.po (the
+trainer's and the engineer's words stay English and are not in it). It is compiled in memory
+when first used (babel.messages), so there is no .mo file to commit or to forget to rebuild:
+the .po is the one home of every translation. `scripts/i18n.sh` extracts and updates it.
+"""
+
+from __future__ import annotations
+
+import functools
+import gettext
+import io
+import logging
+from pathlib import Path
+from typing import Literal, get_args
+
+log = logging.getLogger(__name__)
+
+Language = Literal["en", "de"]
+LANGUAGES: tuple[str, ...] = get_args(Language)
+SOURCE = "en"  # the msgids are English
+LOCALE_DIR = Path(__file__).with_name("locale")
+DOMAIN = "messages"
+
+
+def N_(message: str) -> str:
+    """Mark `message` for extraction; it is translated where it is shown."""
+    return message
+
+
+def catalogue_path(lang: str) -> Path:
+    return LOCALE_DIR / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
+
+
+@functools.lru_cache(maxsize=len(LANGUAGES) + 1)
+def translations(lang: str) -> gettext.NullTranslations:
+    """The catalogue of `lang` (English, or a language without a catalogue: the msgids as they are)."""
+    if lang == SOURCE or lang not in LANGUAGES:
+        if lang not in LANGUAGES:
+            log.warning("no language %r: English is shown (known: %s)", lang, ", ".join(LANGUAGES))
+        return gettext.NullTranslations()
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    with catalogue_path(lang).open("rb") as f:
+        catalog = read_po(f, locale=lang)
+    buf = io.BytesIO()
+    write_mo(buf, catalog, use_fuzzy=False)
+    buf.seek(0)
+    return gettext.GNUTranslations(buf)
+
+
+def gettext_for(lang: str):
+    """(gettext, ngettext) of one language: `_ , n_ = gettext_for(lang)`."""
+    tr = translations(lang)
+    return tr.gettext, tr.ngettext
