@@ -60,3 +60,28 @@ def gettext_for(lang: str):
     """(gettext, ngettext) of one language: `_ , n_ = gettext_for(lang)`."""
     tr = translations(lang)
     return tr.gettext, tr.ngettext
+
+
+# Babel's locale per language: British English (the texts say "practise"), German.
+LOCALES = {"en": "en_GB", "de": "de_DE"}
+
+
+def locale_of(lang: str) -> str:
+    return LOCALES.get(lang, LOCALES[SOURCE])
+
+
+def format_date(day, form: str = "long", lang: str = SOURCE) -> str:
+    """A date in the language's format: "28 December 2026", "28. Dezember 2026"."""
+    from babel.dates import format_date as babel_date
+    return babel_date(day, format=form, locale=locale_of(lang))
+
+
+def format_datetime(moment, form: str = "medium", lang: str = SOURCE) -> str:
+    from babel.dates import format_datetime as babel_datetime
+    return babel_datetime(moment, format=form, locale=locale_of(lang))
+
+
+def format_decimal(number, lang: str = SOURCE, digits: str | None = None) -> str:
+    """A number in the language's format: 1,234.5 or 1.234,5."""
+    from babel.numbers import format_decimal as babel_decimal
+    return babel_decimal(number, format=digits, locale=locale_of(lang))
