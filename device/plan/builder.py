@@ -384,6 +384,14 @@ def with_member_fields(plan: dict, assessed_on=None, lang: str = "en") -> dict:
             ex.setdefault("dose_text", dose_text(known, lib["phases"][known["phase"]], ex.get("side"), older, lang))
     if out.get("schedule") is None or "retest_on" not in out:
         out["schedule"], out["retest_on"] = schedule_of(lib, assessed_on, lang)
+    elif lang != "en" and isinstance(out["schedule"], dict):
+        was = schedule_of(english, assessed_on)[0]  # still the generated English: say it in `lang`
+        mine = schedule_of(lib, assessed_on, lang)[0]
+        for key in ("text", "retest_text"):
+            if out["schedule"].get(key) == was[key]:
+                out["schedule"][key] = mine[key]
+    if lang != "en" and out.get("disclaimer") == DISCLAIMER:
+        out["disclaimer"] = i18n.translations(lang).gettext(DISCLAIMER)
     if "glossary" not in out:
         out["glossary"] = glossary_for(out, lib)
     return out

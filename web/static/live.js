@@ -19,6 +19,11 @@
   var words = JSON.parse(document.getElementById("live-words").textContent);
   var me = document.getElementById("live-script");
   var soundOn = !me || me.dataset.sound !== "off";
+  var speechLang = (me && me.dataset.lang) || "en-GB";  /* [kiosk] language: the count is spoken in it */
+  /* opening hours ([kiosk] opening_hours): the page reloads when the station opens or closes; a
+     closed page shows the live view again while someone uses the station (the button woke it) */
+  var reloadS = me && me.dataset.reloadS ? parseInt(me.dataset.reloadS, 10) : 0;
+  if (reloadS > 0) { setTimeout(function () { window.location.reload(); }, reloadS * 1000); }
   var previewTimer = null, pollTimer = null, lastReps = current.reps || 0, audio = null;
 
   function $(id) { return document.getElementById(id); }
@@ -52,7 +57,9 @@
     try {
       if (window.speechSynthesis && window.SpeechSynthesisUtterance) {
         window.speechSynthesis.cancel();
-        window.speechSynthesis.speak(new SpeechSynthesisUtterance(String(n)));
+        var said = new SpeechSynthesisUtterance(String(n));
+        said.lang = speechLang;
+        window.speechSynthesis.speak(said);
       }
     } catch (e) { /* no voice installed */ }
   }
@@ -87,6 +94,10 @@
       led.querySelector(".led-word").textContent = ": " + (regions[r] ? words.region_on : words.region_off);
     });
     var running = ACTIVE.indexOf(s.state) >= 0;
+    if (document.body.classList.contains("is-closed") && (running || s.state === "result")) {
+      document.body.classList.remove("is-closed");  /* woken by the panel's button */
+      show($("closed"), false);
+    }
     setPreviews(previewsOn && running);
     if (kiosk) {
       /* after "Stop, it hurts" no Start until the station leaves the pain state (the station
