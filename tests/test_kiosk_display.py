@@ -84,7 +84,7 @@ def test_the_kiosk_command_shows_the_station_page(german_site, tmp_path):
     chromium, url = browser_command()
     flags = [f for f in chromium[1:] if not f.startswith(("--ozone-platform", "--user-data-dir"))]
     argv = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", f"--user-data-dir={tmp_path / 'profile'}",
-            *flags, "--virtual-time-budget=3000", "--dump-dom", url.replace("http://127.0.0.1:8080", german_site.url)]
+            *flags, "--timeout=5000", "--dump-dom", url.replace("http://127.0.0.1:8080", german_site.url)]
     proc = subprocess.run(argv, capture_output=True, text=True, timeout=HANG_S)
     assert proc.returncode == 0, proc.stderr[-2000:]
     dom = proc.stdout

@@ -149,7 +149,11 @@ def plan_for(record: dict, lang: str = "en") -> dict | None:
         problem = plan_problem(stored)
         if problem is None:
             try:
-                return with_member_fields(stored, when, lang)
+                plan = with_member_fields(stored, when, lang)
+                if lang != "en" and plan.get("kind") != "referral":
+                    from device.plan.builder import retold
+                    plan = retold(plan, record["result"], lang, pain=bool(record.get("pain")), assessed_on=when)
+                return plan
             except (TypeError, ValueError, KeyError, AttributeError) as e:
                 problem = f"plan: {e.__class__.__name__}: {e}"
         log.warning("assessment %s: the stored plan cannot be shown (%s); the generated one is", record.get("id"), problem)

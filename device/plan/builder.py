@@ -395,3 +395,22 @@ def with_member_fields(plan: dict, assessed_on=None, lang: str = "en") -> dict:
     if "glossary" not in out:
         out["glossary"] = glossary_for(out, lib)
     return out
+
+
+def retold(stored: dict, result: dict, lang: str, *, pain: bool = False, assessed_on=None) -> dict:
+    """A stored (trainer-edited) plan's generated sentences — message, notes, disclaimer — in
+    `lang`: each one still as build_plan wrote it in English is replaced by what build_plan
+    writes in `lang` for the same result; the trainer's own words stay as written."""
+    out = copy.deepcopy(stored)
+    if lang == "en":
+        return out
+    english = build_plan(result, pain=pain, assessed_on=assessed_on)
+    mine = build_plan(result, pain=pain, assessed_on=assessed_on, lang=lang)
+    pairs = dict(zip(english["notes"], mine["notes"]))
+    pairs.update({english["message"]: mine["message"], english["disclaimer"]: mine["disclaimer"]})
+    pairs.pop("", None)
+    out["notes"] = [pairs.get(n, n) for n in out.get("notes") or []]
+    for key in ("message", "disclaimer"):
+        if out.get(key) in pairs:
+            out[key] = pairs[out[key]]
+    return out
