@@ -38,6 +38,27 @@ def catalogue_path(lang: str) -> Path:
     return LOCALE_DIR / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
 
 
+@functools.lru_cache(maxsize=len(LANGUAGES))
+def catalogue(lang: str):
+    """The parsed messages.po of `lang` (babel.messages.Catalog); read-only."""
+    from babel.messages.pofile import read_po
+
+    with catalogue_path(lang).open("rb") as f:
+        return read_po(f, locale=lang)
+
+
+STATION_COMMENT = "device/station: the station's message"  # marks them in the catalogue
+
+
+def station_templates(lang: str) -> list[str]:
+    """The station's English message templates as the catalogue of `lang` holds them (added by
+    scripts/i18n.py extract from device/station), longest first."""
+    if lang == SOURCE or lang not in LANGUAGES:
+        return []
+    found = [m.id for m in catalogue(lang) if m.id and any(c.startswith(STATION_COMMENT) for c in m.auto_comments)]
+    return sorted(found, key=len, reverse=True)
+
+
 @functools.lru_cache(maxsize=len(LANGUAGES) + 1)
 def translations(lang: str) -> gettext.NullTranslations:
     """The catalogue of `lang` (English, or a language without a catalogue: the msgids as they are)."""
@@ -46,12 +67,9 @@ def translations(lang: str) -> gettext.NullTranslations:
             log.warning("no language %r: English is shown (known: %s)", lang, ", ".join(LANGUAGES))
         return gettext.NullTranslations()
     from babel.messages.mofile import write_mo
-    from babel.messages.pofile import read_po
 
-    with catalogue_path(lang).open("rb") as f:
-        catalog = read_po(f, locale=lang)
     buf = io.BytesIO()
-    write_mo(buf, catalog, use_fuzzy=False)
+    write_mo(buf, catalogue(lang), use_fuzzy=False)
     buf.seek(0)
     return gettext.GNUTranslations(buf)
 

@@ -3,10 +3,12 @@
 
     .venv/bin/python scripts/i18n.py extract   # templates and code -> device/locale/messages.pot,
                                                # then each language's messages.po updated from it
-    .venv/bin/python scripts/i18n.py check     # every message translated in every language (exit 1 if not)
+    .venv/bin/python scripts/i18n.py check     # every message of the code in every catalogue, translated
+                                               # (exit 1 and one line per problem if not)
 
-The compensation and region labels live in device/vocabulary.py (shared with the rules and the
-trainer's pages, so not marked there); extract adds them to the template as well.
+The compensation and region labels live in device/vocabulary.py and the station's messages in
+device/station (shared with the rules, the trainer's pages and the log, so not marked there);
+extract adds them to the template as well.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import argparse
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,17 +36,29 @@ def pybabel(*args: str) -> None:
     subprocess.run([str(bin_dir / "pybabel"), "-q", *args], check=True, cwd=ROOT)
 
 
-def extract() -> None:
+def extract(pot_path: Path = POT, update: bool = True) -> set:
+    """The template from the code and templates (and the labels and station messages); with
+    `update`, each language's catalogue updated from it. Returns the template's msgids."""
     pybabel("extract", "-F", str(CFG), "-k", "N_", "--no-location", "--sort-output",
-            "--project", "ohsa-station", "-o", str(POT), ".")
-    with POT.open("rb") as f:
+            "--project", "ohsa-station", "-o", str(pot_path), ".")
+    with pot_path.open("rb") as f:
         pot = read_po(f)
     for comp in COMPENSATIONS.values():
         pot.add(comp.label, auto_comments=["device/vocabulary.py: a compensation's label"])
     for region in REGIONS:
         pot.add(region.label, auto_comments=["device/vocabulary.py: a region's label"])
-    with POT.open("wb") as f:
+    from device.station import machine, positioning
+    from web import member
+    station = set(machine.MESSAGES.values()) | set(positioning.INSTRUCTIONS.values()) | {machine.READY_TEXT}
+    for template in sorted(station):
+        pot.add(template, auto_comments=[i18n.STATION_COMMENT + " (web/member.py station_message)"],
+                flags=["python-brace-format"])
+    for word in member.STATION_ARG_WORDS:
+        pot.add(word, context=member.STATION_CONTEXT, auto_comments=["fills a field of a station message"])
+    with pot_path.open("wb") as f:
         write_po(f, pot, sort_output=True, omit_header=False)
+    if not update:
+        return {(m.id, m.context) for m in pot if m.id}
     for lang in i18n.LANGUAGES:
         if lang != i18n.SOURCE:
             po = i18n.catalogue_path(lang)
@@ -51,6 +66,7 @@ def extract() -> None:
                 pybabel("update", "-i", str(POT), "-d", str(i18n.LOCALE_DIR), "-l", lang, "--no-fuzzy-matching")
             else:
                 pybabel("init", "-i", str(POT), "-d", str(i18n.LOCALE_DIR), "-l", lang)
+    return {(m.id, m.context) for m in pot if m.id}
 
 
 def problems(lang: str) -> list[str]:
@@ -78,7 +94,16 @@ def main() -> int:
     if args.command == "extract":
         extract()
         return 0
-    found = [p for lang in i18n.LANGUAGES if lang != i18n.SOURCE for p in problems(lang)]
+    with tempfile.TemporaryDirectory() as tmp:  # what the code says now, against the catalogues
+        wanted = extract(Path(tmp) / "messages.pot", update=False)
+    found = []
+    for lang in i18n.LANGUAGES:
+        if lang == i18n.SOURCE:
+            continue
+        with i18n.catalogue_path(lang).open("rb") as f:
+            have = {(m.id, m.context) for m in read_po(f) if m.id}
+        found += [f"{lang}: not in the catalogue (run scripts/i18n.py extract): {i[0]!r}" for i in sorted(wanted - have, key=str)]
+        found += problems(lang)
     for line in found:
         print(line, file=sys.stderr)
     return 1 if found else 0

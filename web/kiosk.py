@@ -117,16 +117,21 @@ def image_response(assessment_id: str, view: str) -> Response:
 @public
 def live():
     config = ctx()["config"]
+    lang = i18n.lang()
+    state = state_for_request()
+    state["message"] = member.station_message(state.get("message") or "", lang)
+    words = member.translated(member.LIVE_WORDS, lang)
+    words.update(station=member.station_words(lang), station_args=member.station_args(lang) if lang != "en" else {})
     return render_template(
         "live.html",
-        state=state_for_request(),
+        state=state,
         closed=closed_now(config),
         kiosk=from_kiosk(),
         previews=from_kiosk() or auth.is_trainer(),
         views=VIEWS,
         regions=REGIONS,
         target_reps=config.station.target_reps,
-        words=member.translated(member.LIVE_WORDS, i18n.lang()),
+        words=words,
         sound=config.kiosk.sound,
     )
 

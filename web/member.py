@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import re
 
 from device import i18n
 from device.errors import InputError
@@ -304,3 +305,62 @@ def member_result(result: dict, plan: dict | None, *, pain: bool = False,
         "retest": retest_text(plan, lang),
         "take_home": None if pain or not plan or plan.get("kind") == "referral" else take_home_text(plan, result, lang),
     }
+
+
+# --- the station's own messages (device/station/machine.py MESSAGES, positioning INSTRUCTIONS) ---
+# The station words its state in English from those templates; the page says the same in the
+# page's language: a message is matched against the templates, its fields (numbers; a camera's
+# view; another message) are taken out and put into the template's translation. A message no
+# template matches is shown as it came. Words that fill a field are translated in the context
+# "station message" (e.g. "front" -> "Front" for "The {view} camera ...").
+STATION_CONTEXT = "station message"
+_FIELD = re.compile(r"\{(\w+)(?::[^}]*)?\}")
+
+
+def _pattern(template: str) -> tuple[str, list[str]]:
+    """A regex source (valid in Python and JavaScript) for the template and its field names."""
+    out, fields, last = [], [], 0
+    for m in _FIELD.finditer(template):
+        out.append(re.escape(template[last:m.start()]))
+        out.append("(.*?)")
+        fields.append(m.group(1))
+        last = m.end()
+    out.append(re.escape(template[last:]))
+    return "^" + "".join(out) + "$", fields
+
+
+def station_words(lang: str) -> list[list]:
+    """[[pattern, fields, translation], ...] for the live page's script (no entries in English);
+    the translation's fields are written {name}."""
+    if lang == i18n.SOURCE:
+        return []
+    _ = _tr(lang)
+    out = []
+    for template in i18n.station_templates(lang):  # longest first: the most specific match wins
+        pattern, fields = _pattern(template)
+        out.append([pattern, fields, _FIELD.sub(r"{\1}", _(template))])
+    return out
+
+
+def station_args(lang: str) -> dict[str, str]:
+    """The words that fill a station message's fields, translated ({"front": "Front", ...})."""
+    tr = i18n.translations(lang)
+    return {w: tr.pgettext(STATION_CONTEXT, w) for w in STATION_ARG_WORDS}
+
+
+# every word the station puts into a field of its messages (machine.py, positioning.py)
+STATION_ARG_WORDS = ("front", "side", "front camera is", "side camera is", "front and side cameras are")
+
+
+def station_message(text: str, lang: str) -> str:
+    """The station's English `text` in `lang` (as it came when no template matches)."""
+    if lang == i18n.SOURCE or not text:
+        return text or ""
+    args = station_args(lang)
+    for pattern, fields, translation in station_words(lang):
+        m = re.match(pattern, text, re.S)
+        if m:
+            values = {f: args.get(v, station_message(v, lang) if v.endswith(".") else v)
+                      for f, v in zip(fields, m.groups())}
+            return _FIELD.sub(lambda f: values.get(f.group(1), ""), translation)
+    return text

@@ -30,6 +30,23 @@
   function show(el, on) { if (el) { el.hidden = !on; } }
   function text(id, value) { var el = $(id); if (el && el.textContent !== String(value)) { el.textContent = value; } }
 
+  /* the station's own message in the page's language (web/member.py station_message): matched
+     against the station's templates, its fields put into the translation; else as it came */
+  function say(msg) {
+    var table = words.station || [], args = words.station_args || {};
+    for (var i = 0; i < table.length; i++) {
+      var m = new RegExp(table[i][0]).exec(msg || "");
+      if (!m) { continue; }
+      var values = {};
+      table[i][1].forEach(function (f, j) {
+        var v = m[j + 1];
+        values[f] = args[v] || (/\.$/.test(v) ? say(v) : v);
+      });
+      return table[i][2].replace(/\{(\w+)\}/g, function (x, k) { return values[k] || ""; });
+    }
+    return msg || "";
+  }
+
   function stateWords(state) {
     var w = words.states[state];
     if (w) { return w; }
@@ -70,7 +87,7 @@
     if (st) { st.dataset.state = s.state || ""; }
     text("state", stateWords(s.state));
     text("message", s.state === "recording"
-      ? (words.recording[s.kind || "standard"] || words.recording.standard) : (s.message || ""));
+      ? (words.recording[s.kind || "standard"] || words.recording.standard) : say(s.message));
     if (s.state === "recording" && (s.reps || 0) > lastReps) { cue(s.reps); }
     lastReps = s.state === "recording" ? (s.reps || 0) : 0;
     var hasCount = s.countdown !== null && s.countdown !== undefined;
