@@ -100,7 +100,7 @@ fi
 for p in "${APT_REQUIRED[@]}"; do
   [[ " ${missing[*]} " == *" $p "* ]] && die "$p is missing: sudo apt-get install ${APT_REQUIRED[*]}"
 done
-[ ${#missing[@]} -eq 0 ] || say "not installed: ${missing[*]} (picamera2: no CSI cameras, USB ones work; lgpio: no panel)"
+[ ${#missing[@]} -eq 0 ] || say "not installed: ${missing[*]} (picamera2: no CSI cameras, USB ones work; lgpio: no panel; cage, chromium: no kiosk on the Pi's screen)"
 py_version=$(python3 -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')
 [ -z "$bundle" ] || [ "$py_version" = 3.11 ] || die "the bundle holds cp311 wheels; this system's python3 is $py_version"
 

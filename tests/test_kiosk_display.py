@@ -120,3 +120,13 @@ def test_the_installer_sets_it_up_unless_told_not_to():
     proc = subprocess.run(["bash", str(UNITS.parent / "scripts" / "install-pi.sh"), "--help"],
                           capture_output=True, text=True, timeout=HANG_S)
     assert "--no-kiosk" in proc.stdout, proc.stdout + proc.stderr
+
+
+def test_the_health_check_warns_when_the_kiosk_browser_is_down(monkeypatch, tmp_path):
+    storage = device_config.validate({}).storage
+    monkeypatch.setattr(health, "kiosk_display", lambda: {"state": "down", "detail": "failed (failed)"})
+    readings = health.check(tmp_path, storage)
+    assert readings["kiosk_display"]["state"] == "down"
+    assert any("kiosk browser" in w and "failed" in w for w in readings["warnings"])
+    monkeypatch.setattr(health, "kiosk_display", lambda: {"state": "up", "detail": "active (running)"})
+    assert not any("kiosk" in w for w in health.check(tmp_path, storage)["warnings"])
