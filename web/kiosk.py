@@ -58,8 +58,12 @@ def station_state() -> dict:
 PUBLIC_KEYS = ("state", "message", "version", "reps", "target_reps", "countdown", "positioning",
                "cameras", "safe_mode", "camera_alert", "panel")
 PUBLIC_PANEL_KEYS = ("mock", "status", "button_pressed", "buzzer")
-PRIVATE_STATES = {"result": "Someone has just finished an assessment.",
-                  "pain": "The station is waiting for the next person."}
+PRIVATE_STATES = {"result": N_("Someone has just finished an assessment."),
+                  "pain": N_("The station is waiting for the next person.")}
+
+
+# the live state's messages the web layer writes itself (the page translates them like the station's)
+PAGE_MESSAGES = (*PRIVATE_STATES.values(), NOT_RUNNING["message"])
 
 
 def public_state(state: dict) -> dict:
@@ -119,9 +123,10 @@ def live():
     config = ctx()["config"]
     lang = i18n.lang()
     state = state_for_request()
-    state["message"] = member.station_message(state.get("message") or "", lang)
+    state["message"] = member.station_message(state.get("message") or "", lang, PAGE_MESSAGES)
     words = member.translated(member.LIVE_WORDS, lang)
-    words.update(station=member.station_words(lang), station_args=member.station_args(lang) if lang != "en" else {})
+    words.update(station=member.station_words(lang, PAGE_MESSAGES),
+                 station_args=member.station_args(lang) if lang != "en" else {})
     return render_template(
         "live.html",
         state=state,

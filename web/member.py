@@ -82,6 +82,7 @@ LIVE_WORDS = {
         "pain": N_("Please stop"),
         "error": N_("Something went wrong"),
         "shutting_down": N_("Shutting down"),
+        "finished": N_("Finished"),  # web/kiosk.py public_state: someone else's result or pain
         "not_running": N_("Not running"),
     },
     "recording": {
@@ -329,14 +330,15 @@ def _pattern(template: str) -> tuple[str, list[str]]:
     return "^" + "".join(out) + "$", fields
 
 
-def station_words(lang: str) -> list[list]:
+def station_words(lang: str, extra=()) -> list[list]:
     """[[pattern, fields, translation], ...] for the live page's script (no entries in English);
-    the translation's fields are written {name}."""
+    the translation's fields are written {name}. `extra`: the web layer's own fixed messages."""
     if lang == i18n.SOURCE:
         return []
     _ = _tr(lang)
     out = []
-    for template in i18n.station_templates(lang):  # longest first: the most specific match wins
+    templates = sorted({*i18n.station_templates(lang), *extra}, key=len, reverse=True)
+    for template in templates:  # longest first: the most specific match wins
         pattern, fields = _pattern(template)
         out.append([pattern, fields, _FIELD.sub(r"{\1}", _(template))])
     return out
@@ -352,12 +354,12 @@ def station_args(lang: str) -> dict[str, str]:
 STATION_ARG_WORDS = ("front", "side", "front camera is", "side camera is", "front and side cameras are")
 
 
-def station_message(text: str, lang: str) -> str:
+def station_message(text: str, lang: str, extra=()) -> str:
     """The station's English `text` in `lang` (as it came when no template matches)."""
     if lang == i18n.SOURCE or not text:
         return text or ""
     args = station_args(lang)
-    for pattern, fields, translation in station_words(lang):
+    for pattern, fields, translation in station_words(lang, extra):
         m = re.match(pattern, text, re.S)
         if m:
             values = {f: args.get(v, station_message(v, lang) if v.endswith(".") else v)
