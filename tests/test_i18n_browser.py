@@ -114,6 +114,9 @@ def test_live_page_in_each_language(site, page):
     for sel in ("#state", "#message", "#reps", "#controls"):
         assert ms.inside(ms.box(page, sel), ms.KIOSK), sel
     _no_sideways_scroll(page)
+    # the station's own screen: a long press opens no menu
+    assert page.evaluate("""(() => { const e = new MouseEvent('contextmenu', {bubbles: true, cancelable: true});
+        document.body.dispatchEvent(e); return e.defaultPrevented; })()""")
     site.station.set(state="idle", reps=0, message="Press the button to start your squat check.")
 
 

@@ -187,6 +187,9 @@
     }
   });
 
+  /* on the station's own screen a long press opens no menu (no way out of the page by touch) */
+  if (kiosk) { document.addEventListener("contextmenu", function (e) { e.preventDefault(); }); }
+
   ["btn-start", "btn-cancel", "btn-pain"].forEach(function (id) {
     var b = $(id);
     if (b) { b.addEventListener("click", function () { press(b); }); }
