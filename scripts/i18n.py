@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """The message catalogue of the member's words (docs/i18n.md).
 
-    .venv/bin/python scripts/i18n.py extract   # templates and code -> device/locale/messages.pot,
-                                               # then each language's messages.po updated from it
+    .venv/bin/python scripts/i18n.py extract   # templates and code -> a template (.pot, not kept:
+                                               # the .po files are the one home), each .po updated
     .venv/bin/python scripts/i18n.py check     # every message of the code in every catalogue, translated
                                                # (exit 1 and one line per problem if not)
 
@@ -27,7 +27,6 @@ from babel.messages.pofile import read_po, write_po  # noqa: E402
 from device import i18n  # noqa: E402
 from device.vocabulary import COMPENSATIONS, REGIONS  # noqa: E402
 
-POT = i18n.LOCALE_DIR / "messages.pot"
 CFG = i18n.LOCALE_DIR / "babel.cfg"
 
 
@@ -36,7 +35,7 @@ def pybabel(*args: str) -> None:
     subprocess.run([str(bin_dir / "pybabel"), "-q", *args], check=True, cwd=ROOT)
 
 
-def extract(pot_path: Path = POT, update: bool = True) -> set:
+def extract(pot_path: Path, update: bool = True) -> set:
     """The template from the code and templates (and the labels and station messages); with
     `update`, each language's catalogue updated from it. Returns the template's msgids."""
     pybabel("extract", "-F", str(CFG), "-k", "N_", "--no-location", "--sort-output",
@@ -63,9 +62,9 @@ def extract(pot_path: Path = POT, update: bool = True) -> set:
         if lang != i18n.SOURCE:
             po = i18n.catalogue_path(lang)
             if po.exists():
-                pybabel("update", "-i", str(POT), "-d", str(i18n.LOCALE_DIR), "-l", lang, "--no-fuzzy-matching")
+                pybabel("update", "-i", str(pot_path), "-d", str(i18n.LOCALE_DIR), "-l", lang, "--no-fuzzy-matching")
             else:
-                pybabel("init", "-i", str(POT), "-d", str(i18n.LOCALE_DIR), "-l", lang)
+                pybabel("init", "-i", str(pot_path), "-d", str(i18n.LOCALE_DIR), "-l", lang)
     return {(m.id, m.context) for m in pot if m.id}
 
 
@@ -91,11 +90,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("command", choices=("extract", "check"))
     args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:  # what the code says now
+        wanted = extract(Path(tmp) / "messages.pot", update=args.command == "extract")
     if args.command == "extract":
-        extract()
         return 0
-    with tempfile.TemporaryDirectory() as tmp:  # what the code says now, against the catalogues
-        wanted = extract(Path(tmp) / "messages.pot", update=False)
     found = []
     for lang in i18n.LANGUAGES:
         if lang == i18n.SOURCE:
