@@ -52,6 +52,9 @@ def extract(pot_path: Path, update: bool = True) -> set:
     for template in sorted(station):
         pot.add(template, auto_comments=[i18n.STATION_COMMENT + " (web/member.py station_message)"],
                 flags=["python-brace-format"])
+    from device.analysis.retest import ORIGIN_LABELS
+    for origin in ORIGIN_LABELS.values():
+        pot.add(origin, auto_comments=["device/analysis/retest.py: a re-test's likely origin"])
     for word in member.STATION_ARG_WORDS:
         pot.add(word, context=member.STATION_CONTEXT, auto_comments=["fills a field of a station message"])
     with pot_path.open("wb") as f:

@@ -366,3 +366,45 @@ def station_message(text: str, lang: str, extra=()) -> str:
                       for f, v in zip(fields, m.groups())}
             return _FIELD.sub(lambda f: values.get(f.group(1), ""), translation)
     return text
+
+
+# --- a re-test compared with its standard set (device/analysis/retest.py compare) ---------------
+# The analysis stores the comparison as data (which compensations disappeared or stayed, and the
+# likely origin) with an English `summary` for the trainer's pages; the member's sentence is made
+# here from the data, in the page's language. The origins' words are retest.ORIGIN_LABELS, in the
+# catalogue through scripts/i18n.py extract.
+RETEST_WHAT = {"heels_raised": N_("heels raised"), "hands_on_hips": N_("hands on hips")}
+
+
+def _join(items: list[str], lang: str) -> str:
+    if len(items) == 1:
+        return items[0]
+    return ", ".join(items[:-1]) + _tr(lang)(" and ") + items[-1]
+
+
+def _quoted(cids, lang: str) -> list[str]:
+    return [label_in_text(c, lang) if lang == "en" else f"\u201e{label(c, lang)}\u201c" for c in cids]
+
+
+def comparison_text(comparison: dict | None, lang: str = "en") -> str:
+    """'With heels raised, knees cave in disappeared: likely from ankle mobility (calves).' and the like."""
+    if not isinstance(comparison, dict) or comparison.get("kind") not in RETEST_WHAT:
+        return ""
+    from device.analysis.retest import ORIGIN_IF_GONE, ORIGIN_LABELS
+
+    _ = _tr(lang)
+    kind = comparison["kind"]
+    what = _(RETEST_WHAT[kind])
+    gone = _quoted([c for c in comparison.get("disappeared") or [] if c in COMPENSATIONS], lang)
+    kept = _quoted([c for c in comparison.get("persisted") or [] if c in COMPENSATIONS], lang)
+    parts = []
+    if gone:
+        parts.append(_("With %(what)s, %(gone)s disappeared: likely from %(origin)s.") % {
+            "what": what, "gone": _join(gone, lang), "origin": _(ORIGIN_LABELS[ORIGIN_IF_GONE[kind]])})
+    if kept:
+        text = _("%(kept)s stayed: likely from %(origin)s.") % {
+            "kept": _join(kept, lang), "origin": _(ORIGIN_LABELS["hip_core"])}
+        parts.append(text[0].upper() + text[1:])
+    if not parts:
+        parts.append(_("With %(what)s, nothing from the first set could be compared or changed.") % {"what": what})
+    return " ".join(parts)

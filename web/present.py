@@ -193,6 +193,8 @@ def view_of(record: dict, store=None, lang: str = "en") -> dict:
         from device.plan import describe_findings
         blocks = describe_findings(result, lang)
     mine = member.member_result(result, plan, pain=bool(record.get("pain")), described=blocks, lang=lang)
+    compared = comparison(record)
+    mine["comparison"] = member.comparison_text(compared, lang)  # the member's words; `summary` for trainers
     return {
         "record": record,
         "result": result,
@@ -202,5 +204,5 @@ def view_of(record: dict, store=None, lang: str = "en") -> dict:
         "plan": plan,
         "views": result.get("views") or {},
         "reps": result.get("reps"),
-        "comparison": comparison(record),
+        "comparison": compared,
     }
