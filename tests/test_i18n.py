@@ -132,7 +132,7 @@ def _get(url: str) -> tuple[int, str]:
 @pytest.mark.parametrize("lang, words", [
     ("en", ("Ready", "What we saw", "Your plan", "Take your plan home", "30 November 2026")),
     ("de", ("Bereit", "Was wir gesehen haben", "Dein Plan", "Nimm deinen Plan mit", "30. November 2026",
-            "Mit erhöhten Fersen ist „Knie knicken nach innen“ verschwunden")),
+            "Mit erhöhten Fersen verschwunden: „Knie knicken nach innen“")),
 ])
 def test_every_member_page_renders_in_each_language(tmp_path, lang, words):
     site = ms.Site(tmp_path, device_config.validate({"kiosk": {"language": lang}}))

@@ -72,6 +72,8 @@ def test_kiosk_result_fits_800x480_in_each_language(site, page, name):
     if name in HEADLINES[site.lang]:
         assert page.inner_text("#headline") == HEADLINES[site.lang][name]
     first = ["#headline", "#actions", "#body-map"] + (["#qr-plan svg", "#qr svg"] if name != "pain" else [])
+    if name == "retest":  # what changed against the first set, on the first screen too
+        first.append("#comparison")
     boxes = {sel: ms.box(page, sel) for sel in first}
     for sel, b in boxes.items():
         assert ms.inside(b, ms.KIOSK), f"{site.lang} {name}: {sel} is not on the first screen: {b}"
