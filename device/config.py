@@ -31,8 +31,9 @@ import tomli_w
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from device import atomic, paths
+from device import atomic, hours, paths
 from device.errors import ConfigError
+from device.i18n import Language
 from device.panel.settings import PanelSettings
 from device.section import Section, error_line, invalid
 from device.thresholds import validate_overrides
@@ -249,9 +250,23 @@ class StorageSettings(Section):
 
 
 class KioskSettings(Section):
-    """The member's screen at the station (web/templates, web/static/live.js)."""
+    """The station's own screen and what a member sees (web/kiosk.py, web/i18n.py, device/hours.py)."""
 
-    sound: bool = Field(True, description="A short tone and a spoken count for each squat on the live page")
+    language: Language = Field(
+        "en", description="Language of every page, print and take-home text a member sees: en (English), de (German)"
+    )
+    sound: bool = Field(True, description="A short tone and the spoken count for each squat on the live page")
+    opening_hours: str = Field(
+        "", max_length=400,
+        description="When members may use the station, e.g. 'mon-fri 06:00-22:00; sat,sun 08:00-20:00'; "
+                    "empty: always open. Outside them the screen shows a closed page",
+    )
+
+    @field_validator("opening_hours")
+    @classmethod
+    def _hours(cls, value: str) -> str:
+        hours.parse(value)  # ValueError naming the bad part
+        return value.strip()
 
 
 class Config(Section):
@@ -264,7 +279,7 @@ class Config(Section):
     rules: RulesSettings = Field(default_factory=RulesSettings, description="Rule threshold overrides")
     web: WebSettings = Field(default_factory=WebSettings, description="The web pages and their links")
     storage: StorageSettings = Field(default_factory=StorageSettings, description="Keeping assessments; disk limits")
-    kiosk: KioskSettings = Field(default_factory=KioskSettings, description="The member's screen at the station")
+    kiosk: KioskSettings = Field(default_factory=KioskSettings, description="The station's screen: language, sound, opening hours")
 
 
 # Every key with its default, as plain data (the defaults themselves live in the sections above).

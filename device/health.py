@@ -8,6 +8,7 @@ give it, never a guess):
     health.store_images_allowed(data_dir, storage) -> bool
     health.cpu_temperature() -> float | None            # degrees C from /sys/class/thermal
     health.throttled() -> dict | None                   # under-voltage / throttling flags
+    health.kiosk_display() -> dict                      # the Pi's screen: {"state": "up"|"down"|...}
     health.check(data_dir, storage) -> dict             # all of it plus plain-words warnings:
         {"disk_percent": 83.1, "disk_level": "warn", "cpu_temp_c": 61.3,
          "under_voltage_now": False, "under_voltage_since_boot": True, "throttled_now": False,
@@ -139,6 +140,10 @@ def check(data_dir: str | os.PathLike, storage: StorageSettings) -> dict:
         warnings.append("Under-voltage happened since start-up: check the power supply.")
     if power and power["throttled_now"]:
         warnings.append("The CPU is throttled: give the Pi air or a heatsink.")
+    kiosk = kiosk_display()
+    if kiosk["state"] == "down":
+        warnings.append(f"The kiosk browser on the station's screen is down ({kiosk['detail']}): "
+                        "journalctl -u ohsa-kiosk")
     return {
         "disk_percent": percent,
         "disk_level": level,
@@ -147,6 +152,7 @@ def check(data_dir: str | os.PathLike, storage: StorageSettings) -> dict:
         "under_voltage_since_boot": power["under_voltage_since_boot"] if power else None,
         "throttled_now": power["throttled_now"] if power else None,
         "calibration": calibration_status(data_dir),
+        "kiosk_display": kiosk,
         "warnings": warnings,
     }
 
@@ -179,3 +185,32 @@ def calibration_status(data_dir: str | os.PathLike) -> dict:
     where = words.placement(words.from_calibration(cal))
     return {"source": "mat", "mat": "ok", "warning": False,
             "message": f"Mat calibration (not yet checked by the running station){': ' + where if where else ''}."}
+
+
+KIOSK_UNIT = "ohsa-kiosk.service"  # systemd/ohsa-kiosk.service: cage + Chromium on the Pi's screen
+
+
+def kiosk_display(run=subprocess.run) -> dict:
+    """Whether the kiosk browser on the Pi's own screen is up, from systemd.
+
+    {"state": "up" | "down" | "not_installed" | "unknown", "detail": "active (running)"}:
+    "not_installed" when the installer ran with --no-kiosk (a tablet is the kiosk), "unknown"
+    where systemctl cannot answer (no systemd, a laptop). `run` is subprocess.run (tests pass
+    their own).
+    """
+    systemctl = shutil.which("systemctl")
+    if systemctl is None:
+        return {"state": "unknown", "detail": "systemctl not found"}
+    try:
+        out = run([systemctl, "show", KIOSK_UNIT, "--property=LoadState,ActiveState,SubState"],
+                  capture_output=True, text=True, timeout=3).stdout
+    except (OSError, subprocess.SubprocessError) as e:
+        return {"state": "unknown", "detail": f"systemctl failed ({e.__class__.__name__})"}
+    props = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+    load, active, sub = props.get("LoadState", ""), props.get("ActiveState", ""), props.get("SubState", "")
+    if not load:
+        return {"state": "unknown", "detail": "systemctl gave no answer"}
+    if load == "not-found":
+        return {"state": "not_installed", "detail": "no kiosk unit (installed with --no-kiosk)"}
+    state = "up" if active == "active" and sub == "running" else "down"
+    return {"state": state, "detail": f"{active} ({sub})"}

@@ -73,8 +73,38 @@ step "install from the bundle with no network"
 install_offline
 [ -L "$root/etc/systemd/system/multi-user.target.wants/ohsa.service" ] \
   || { echo "arm64-check: ohsa.service not enabled" >&2; exit 1; }
-step "install again (idempotent)"
+# The kiosk on the Pi's screen: apt's cage and chromium. Installing them under emulation (about
+# 170 packages, 185 MB) would take most of this check's time budget, so here apt only resolves
+# them for arm64; the second install runs the installer's kiosk part with stand-ins for the two
+# programs (the first, without them, must set up no kiosk).
+[ ! -e "$root/etc/systemd/system/ohsa-kiosk.service" ] \
+  || { echo "arm64-check: kiosk unit installed without cage and chromium" >&2; exit 1; }
+step "kiosk packages: cage and chromium resolve for arm64 (apt-get --simulate)"
+inside bash -c 'for p in cage chromium; do
+    v=$(apt-cache policy "$p" | sed -n "s/ *Candidate: //p")
+    [ -n "$v" ] && [ "$v" != "(none)" ] || { echo "arm64-check: no $p for arm64" >&2; exit 1; }
+    echo "kiosk package: $p $v"
+  done
+  n=$(apt-get install --simulate --no-install-recommends cage chromium 2>/dev/null | grep -c "^Inst")
+  [ "$n" -gt 0 ] || { echo "arm64-check: cage and chromium do not resolve" >&2; exit 1; }
+  echo "kiosk packages: $n to install"'
+standins=()
+trap 'rm -f "${standins[@]}"' EXIT  # never leave the stand-ins in the shared userland
+for b in cage chromium; do
+  if [ ! -e "$root/usr/bin/$b" ]; then
+    printf '#!/bin/sh\nexit 0\n' > "$root/usr/bin/$b"; chmod 0755 "$root/usr/bin/$b"; standins+=("$root/usr/bin/$b")
+  fi
+done
+step "install again (idempotent; the kiosk part with cage and chromium stand-ins)"
 install_offline 2>&1 | tail -n 1 >&2
+rm -f "${standins[@]}"
+trap - EXIT
+{ [ -L "$root/etc/systemd/system/graphical.target.wants/ohsa-kiosk.service" ] \
+  || [ -L "$root/etc/systemd/system/multi-user.target.wants/ohsa-kiosk.service" ]; } \
+  && grep -q '^ohsa-kiosk:' "$root/etc/passwd" \
+  && grep -q 'http://127.0.0.1:8080/' "$root/etc/systemd/system/ohsa-kiosk.service" \
+  || { echo "arm64-check: ohsa-kiosk.service not installed and enabled, or no user ohsa-kiosk" >&2; exit 1; }
+echo "kiosk: ohsa-kiosk.service enabled, user ohsa-kiosk"
 
 step "frames of the shared recordings"
 "$PY" - "$SHARED/data/overhead-squat-pair" "$work/frames" <<'EOF'
@@ -164,11 +194,13 @@ EOF
 step "uninstall (keeps data and settings)"
 inside /tmp/ohsa-check/ohsa-bundle/uninstall-pi.sh
 [ ! -e "$root/opt/ohsa" ] && [ ! -e "$root/etc/systemd/system/ohsa.service" ] \
+  && [ ! -e "$root/etc/systemd/system/ohsa-kiosk.service" ] \
   && [ ! -L "$root/etc/systemd/system/multi-user.target.wants/ohsa.service" ] \
   && [ -f "$root/var/lib/ohsa/models/movenet_singlepose_lightning_int8_v4.tflite" ] && [ -f "$root/etc/ohsa/ohsa.toml" ] \
   || { echo "arm64-check: uninstall left the software or removed the data" >&2; exit 1; }
 step "uninstall --purge (everything)"
 inside /tmp/ohsa-check/ohsa-bundle/uninstall-pi.sh --purge
 [ ! -e "$root/var/lib/ohsa" ] && [ ! -e "$root/etc/ohsa" ] && ! grep -q '^ohsa:' "$root/etc/passwd" \
+  && ! grep -q '^ohsa-kiosk:' "$root/etc/passwd" \
   || { echo "arm64-check: uninstall --purge left data, settings or the user" >&2; exit 1; }
 step "done"

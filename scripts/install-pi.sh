@@ -12,6 +12,9 @@
 #   --no-start     install and enable the units but do not (re)start the station now
 #   --generate-password  do not ask for the trainer password on a terminal: generate one (printed
 #                  once); an existing password is always kept
+#   --no-kiosk     no kiosk on the Pi's own screen (a tablet on the network is the kiosk):
+#                  without it, apt's cage + chromium show the live page on the attached display
+#                  (ohsa-kiosk.service, user ohsa-kiosk)
 #
 # What it makes: user `ohsa` (groups video, gpio), venv /opt/ohsa (--system-site-packages, for
 # apt's picamera2 and lgpio), config /etc/ohsa/ohsa.toml, data /var/lib/ohsa (model, assessments),
@@ -21,11 +24,13 @@ set -euo pipefail
 . "$(dirname "$0")/lib/pi-layout.sh"
 APT_PACKAGES=(python3-venv python3-pip python3-numpy python3-picamera2 python3-lgpio)
 APT_REQUIRED=(python3-venv)   # without these nothing works; the others degrade (no CSI/GPIO)
+KIOSK_PACKAGES=(cage chromium)   # the kiosk on the Pi's screen (--no-kiosk: none of it)
+KIOSK_USER=ohsa-kiosk
 
 say() { echo "install-pi: $*" >&2; }
 die() { say "$*"; exit 1; }
 
-bundle="" model="" use_apt=1 start=1 ask_password=1
+bundle="" model="" use_apt=1 start=1 ask_password=1 kiosk=1
 while [ $# -gt 0 ]; do
   case $1 in
     --bundle) bundle=${2:?--bundle needs a file or folder}; shift 2 ;;
@@ -33,7 +38,8 @@ while [ $# -gt 0 ]; do
     --no-apt) use_apt=0; shift ;;
     --no-start) start=0; shift ;;
     --generate-password) ask_password=0; shift ;;
-    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+    --no-kiosk) kiosk=0; shift ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
     *) die "unknown option $1 (see --help)" ;;
   esac
 done
@@ -71,6 +77,7 @@ else
 fi
 
 # --- apt --------------------------------------------------------------------------------------
+[ $kiosk = 0 ] || APT_PACKAGES+=("${KIOSK_PACKAGES[@]}")
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
@@ -93,7 +100,7 @@ fi
 for p in "${APT_REQUIRED[@]}"; do
   [[ " ${missing[*]} " == *" $p "* ]] && die "$p is missing: sudo apt-get install ${APT_REQUIRED[*]}"
 done
-[ ${#missing[@]} -eq 0 ] || say "not installed: ${missing[*]} (picamera2: no CSI cameras, USB ones work; lgpio: no panel)"
+[ ${#missing[@]} -eq 0 ] || say "not installed: ${missing[*]} (picamera2: no CSI cameras, USB ones work; lgpio: no panel; cage, chromium: no kiosk on the Pi's screen)"
 py_version=$(python3 -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')
 [ -z "$bundle" ] || [ "$py_version" = 3.11 ] || die "the bundle holds cp311 wheels; this system's python3 is $py_version"
 
@@ -177,24 +184,52 @@ fi
 chown "$USER_NAME:$USER_NAME" "$DATA_DIR/owner-password"
 chmod 0600 "$DATA_DIR/owner-password"
 
+# --- the kiosk on the Pi's own screen ----------------------------------------------------------
+kiosk_ready=0
+if [ $kiosk = 1 ]; then
+  if [ -x /usr/bin/cage ] && [ -x /usr/bin/chromium ]; then
+    if ! getent passwd "$KIOSK_USER" >/dev/null; then
+      useradd --system --user-group --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin \
+        --comment "OHSA station screen" "$KIOSK_USER"
+    fi
+    kgroups=video
+    for g in render input; do getent group "$g" >/dev/null && kgroups=$kgroups,$g; done
+    usermod -a -G "$kgroups" "$KIOSK_USER"
+    kiosk_ready=1
+  else
+    say "cage or chromium missing (offline without them?): no kiosk on this screen; install them and run again"
+  fi
+fi
+
 # --- units ------------------------------------------------------------------------------------
 install -d "$PREFIX/share/doc/ohsa"
 [ ! -f "$docs" ] || install -m 0644 "$docs" "$PREFIX/share/doc/ohsa/setup-pi.md"
 for u in "$units"/ohsa*.service "$units"/ohsa*.path; do
+  [ "$(basename "$u")" != ohsa-kiosk.service ] || [ $kiosk_ready = 1 ] || continue
   install -m 0644 "$u" "$UNIT_DIR/$(basename "$u")"
 done
+port=$("$PREFIX/bin/python" -c 'import sys; from device import config; print(config.load(sys.argv[1]).web.port)' \
+  "$CONF_DIR/ohsa.toml" 2>/dev/null || echo 8080)
+[ $kiosk_ready = 0 ] || sed -i "s|http://127.0.0.1:8080/|http://127.0.0.1:$port/|" "$UNIT_DIR/ohsa-kiosk.service"
+if [ $kiosk = 0 ] && [ -f "$UNIT_DIR/ohsa-kiosk.service" ]; then  # --no-kiosk on an update
+  systemctl disable -q --now ohsa-kiosk.service 2>/dev/null || true
+  rm -f "$UNIT_DIR/ohsa-kiosk.service"
+fi
+kiosk_units=()
+[ $kiosk_ready = 0 ] || kiosk_units=(ohsa-kiosk.service)
 if command -v systemctl >/dev/null; then
   if [ -d /run/systemd/system ]; then
     systemctl daemon-reload
-    systemctl enable -q ohsa.service ohsa-poweroff.path ohsa-restart.path
+    systemctl enable -q ohsa.service ohsa-poweroff.path ohsa-restart.path "${kiosk_units[@]}"
     if [ $start = 1 ]; then
       systemctl start ohsa-poweroff.path ohsa-restart.path
       systemctl restart ohsa.service   # restart: an update takes effect now
+      [ $kiosk_ready = 0 ] || systemctl restart ohsa-kiosk.service
       say "station started: systemctl status ohsa; journalctl -u ohsa -f"
     fi
   else
     # a chroot or image being prepared: enable only, it starts at the next boot
-    systemctl enable -q ohsa.service ohsa-poweroff.path ohsa-restart.path 2>/dev/null \
+    systemctl enable -q ohsa.service ohsa-poweroff.path ohsa-restart.path "${kiosk_units[@]}" 2>/dev/null \
       || say "could not enable the units here; run 'systemctl enable ohsa ohsa-poweroff.path' on the Pi"
   fi
 else

@@ -30,6 +30,8 @@ if [ $purge = 1 ]; then
   rm -rf "$DATA_DIR" "$CONF_DIR"
   getent passwd "$USER_NAME" >/dev/null && userdel "$USER_NAME"
   getent group "$USER_NAME" >/dev/null && groupdel "$USER_NAME" 2>/dev/null || true
+  getent passwd ohsa-kiosk >/dev/null && userdel ohsa-kiosk
+  getent group ohsa-kiosk >/dev/null && groupdel ohsa-kiosk 2>/dev/null || true
   echo "uninstall-pi: removed the station, its data, settings and user" >&2
 else
   echo "uninstall-pi: removed the station; kept $DATA_DIR and $CONF_DIR (--purge removes them)" >&2

@@ -36,7 +36,9 @@ def _copy_for_verify(tmp_path: Path) -> list[Path]:
     out = []
     for unit in _units():
         dest = tmp_path / unit.name
-        dest.write_text(unit.read_text().replace(INSTALLED_OHSA, str(ohsa)))
+        # cage (the kiosk's compositor, apt) may not be installed where the tests run
+        cage = shutil.which("cage") or shutil.which("true")
+        dest.write_text(unit.read_text().replace(INSTALLED_OHSA, str(ohsa)).replace("/usr/bin/cage", cage))
         out.append(dest)
     return out
 
@@ -59,7 +61,8 @@ def test_verify_passes(tmp_path):
         ["systemd-analyze", "verify", *map(str, copies)], capture_output=True, text=True, timeout=HANG_S
     )
     # sysinit.target is missing only where systemd is not PID 1 (containers); anything else fails
-    problems = [ln for ln in proc.stderr.splitlines() if ln.strip() and "sysinit.target" not in ln]
+    problems = [ln for ln in proc.stderr.splitlines()
+                if ln.strip() and "sysinit.target" not in ln and "graphical.target" not in ln]
     assert not problems, proc.stderr
 
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from markupsafe import Markup, escape
 
+from device import i18n
+
 W, H = 250, 230
 FRONT_X, SIDE_X = 0, 130  # each figure in a 120-wide slot
 
@@ -73,18 +75,21 @@ def _person(x0: int, segments, head: tuple[int, int]) -> str:
             f'<circle cx="{x0 + hx}" cy="{hy}" r="13" fill="#9aa5ad"/>')
 
 
-def body_svg(marks: list[dict], *, title_id: str = "body-figure-title") -> Markup:
-    """Front and side figure with one marker per region and view; a <title> sums it up in words."""
-    summary = "; ".join(f"{m['label']}: {m['words'].lower()}" for m in marks)
+def body_svg(marks: list[dict], *, title_id: str = "body-figure-title", lang: str = "en") -> Markup:
+    """Front and side figure with one marker per region and view; a <title> sums it up in words
+    (`marks` already in `lang`, from web.member.figure_regions)."""
+    _ = i18n.translations(lang).gettext
+    title, front, side = _("Body figure, front and side."), _("Front"), _("Side")
+    summary = "; ".join(f"{m['label']}: {m['words'].lower() if lang == 'en' else m['words']}" for m in marks)
     parts = [
         f'<svg class="body-figure" viewBox="0 0 {W} {H}" role="img" aria-labelledby="{title_id}" '
         'xmlns="http://www.w3.org/2000/svg">',
-        f'<title id="{title_id}">Body figure, front and side. {escape(summary)}.</title>',
+        f'<title id="{title_id}">{escape(title)} {escape(summary)}.</title>',
         _defs(),
         _person(FRONT_X, FRONT, (60, 27)),
         _person(SIDE_X, SIDE, (54, 27)),
-        f'<text x="{FRONT_X + 60}" y="228" text-anchor="middle" font-size="12" fill="#333">Front</text>',
-        f'<text x="{SIDE_X + 60}" y="228" text-anchor="middle" font-size="12" fill="#333">Side</text>',
+        f'<text x="{FRONT_X + 60}" y="228" text-anchor="middle" font-size="12" fill="#333">{escape(front)}</text>',
+        f'<text x="{SIDE_X + 60}" y="228" text-anchor="middle" font-size="12" fill="#333">{escape(side)}</text>',
     ]
     for view, x0 in (("front", FRONT_X), ("side", SIDE_X)):
         for m in marks:

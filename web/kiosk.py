@@ -10,24 +10,28 @@ Who sees what without a login:
 
 from __future__ import annotations
 
+import datetime
 import logging
 import re
 
 from flask import Blueprint, Response, abort, jsonify, render_template, request, url_for
 
+from device import hours
+from device.i18n import N_
 from device.vocabulary import REGIONS, VIEWS
-from web import auth, links, member, present
+from web import auth, i18n, links, member, present
 from web.access import ctx, public
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("kiosk", __name__)
+bp.record_once(lambda state: i18n.install(state.app))  # the member pages' language (web/i18n.py)
 
 ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 RETEST_KINDS = ("heels_raised", "hands_on_hips")
 NOT_RUNNING = {
     "state": "not_running",
-    "message": "The station is not running. Ask a member of staff.",
+    "message": N_("The station is not running. Ask a member of staff."),
     "reps": 0,
     "countdown": None,
     "assessment_id": None,
@@ -40,12 +44,12 @@ NOT_RUNNING = {
 def station_state() -> dict:
     station = ctx()["station"]
     if station is None:
-        return dict(NOT_RUNNING)
+        return dict(NOT_RUNNING, message=i18n.gettext(NOT_RUNNING["message"]))
     try:
         return station.state()
     except Exception:  # the web page must stay up when the station loop has a problem
         log.exception("station.state() failed")
-        return dict(NOT_RUNNING, state="error", message="The station has a problem. Ask a member of staff.")
+        return dict(NOT_RUNNING, state="error", message=i18n.gettext(N_("The station has a problem. Ask a member of staff.")))
 
 
 # What anyone on the network may see of the live state: where the station is in its flow, never
@@ -54,8 +58,12 @@ def station_state() -> dict:
 PUBLIC_KEYS = ("state", "message", "version", "reps", "target_reps", "countdown", "positioning",
                "cameras", "safe_mode", "camera_alert", "panel")
 PUBLIC_PANEL_KEYS = ("mock", "status", "button_pressed", "buzzer")
-PRIVATE_STATES = {"result": "Someone has just finished an assessment.",
-                  "pain": "The station is waiting for the next person."}
+PRIVATE_STATES = {"result": N_("Someone has just finished an assessment."),
+                  "pain": N_("The station is waiting for the next person.")}
+
+
+# the live state's messages the web layer writes itself (the page translates them like the station's)
+PAGE_MESSAGES = (*PRIVATE_STATES.values(), NOT_RUNNING["message"])
 
 
 def public_state(state: dict) -> dict:
@@ -86,7 +94,7 @@ def from_kiosk() -> bool:
 
 def kiosk_or_trainer() -> None:
     if not (from_kiosk() or auth.is_trainer()):
-        abort(403, "Only the station's own screen or a trainer can open this; use the result's QR link.")
+        abort(403, N_("Only the station's own screen or a trainer can open this; use the result's QR link."))
 
 
 def load(assessment_id: str) -> dict:
@@ -112,17 +120,39 @@ def image_response(assessment_id: str, view: str) -> Response:
 @bp.get("/")
 @public
 def live():
+    config = ctx()["config"]
+    lang = i18n.lang()
+    state = state_for_request()
+    state["message"] = member.station_message(state.get("message") or "", lang, PAGE_MESSAGES)
+    words = member.translated(member.LIVE_WORDS, lang)
+    words.update(station=member.station_words(lang, PAGE_MESSAGES),
+                 station_args=member.station_args(lang) if lang != "en" else {})
     return render_template(
         "live.html",
-        state=state_for_request(),
+        state=state,
+        closed=closed_now(config),
         kiosk=from_kiosk(),
         previews=from_kiosk() or auth.is_trainer(),
         views=VIEWS,
         regions=REGIONS,
-        target_reps=ctx()["config"].station.target_reps,
-        words=member.LIVE_WORDS,
-        sound=ctx()["config"].kiosk.sound,
+        target_reps=config.station.target_reps,
+        words=words,
+        sound=config.kiosk.sound,
     )
+
+
+def closed_now(config, now: datetime.datetime | None = None) -> dict | None:
+    """Outside [kiosk] opening_hours: {"open": False, "reopens": datetime | None, "reload_s"};
+    inside them {"open": True, "reload_s"} (the page reloads when they end); None without hours."""
+    text = config.kiosk.opening_hours
+    if not text:
+        return None
+    now = now or datetime.datetime.now()
+    change = hours.next_change(now, text)
+    reload_s = int((change - now).total_seconds()) + 1 if change else None
+    if hours.is_open(now, text):
+        return None if change is None else {"open": True, "reload_s": reload_s}
+    return {"open": False, "reopens": change, "reload_s": reload_s}
 
 
 @bp.get("/live/preview/<view>.jpg")
@@ -144,10 +174,10 @@ def preview(view: str):
 
 def _control(action):
     if not from_kiosk():
-        abort(403, "The buttons work only on the station's own screen.")
+        abort(403, N_("The buttons work only on the station's own screen."))
     station = ctx()["station"]
     if station is None:
-        return jsonify(ok=False, error="The station is not running.", state=station_state()), 503
+        return jsonify(ok=False, error=i18n.gettext(N_("The station is not running.")), state=station_state()), 503
     action(station)
     return jsonify(ok=True, state=station_state())
 
@@ -179,15 +209,15 @@ def retest(kind: str):
 
 
 def _result_page(record: dict, *, image_url, share_url: str | None, kiosk: bool):
-    view = present.view_of(record, ctx()["store"])
+    view = present.view_of(record, ctx()["store"], lang=i18n.lang())
     text = view["member"]["take_home"]
     return render_template(
         "result.html",
         **view,
         image_url=image_url,
         share_url=share_url,
-        qr=links.qr_svg(share_url, title="QR code: this result on the gym's Wi-Fi") if share_url else None,
-        take_home=links.take_home_qr(text) if text else None,
+        qr=links.qr_svg(share_url, title=i18n.gettext(N_("QR code: this result on the gym's Wi-Fi"))) if share_url else None,
+        take_home=links.take_home_qr(text, title=i18n.gettext(N_("QR code with your plan as text"))) if text else None,
         kiosk=kiosk,
         link_days=ctx()["config"].web.result_link_days,
     )
@@ -217,7 +247,7 @@ def result_image(assessment_id: str, view: str):
 def _shared_id(token: str) -> str:
     aid = ctx()["store"].resolve_share_token(token)
     if aid is None:
-        abort(404, "This link has expired or does not exist. Ask a trainer for a new one.")
+        abort(404, N_("This link has expired or does not exist. Ask a trainer for a new one."))
     return aid
 
 

@@ -79,7 +79,7 @@ def qr_svg(url: str, *, title: str) -> str:
     return _svg(segno.make(url, error="m", micro=False), 2, title, "segno")
 
 
-def take_home_qr(text: str) -> dict:
+def take_home_qr(text: str, title: str = "QR code with your plan as text") -> dict:
     """The plan's compact text as a QR code any phone camera reads without a network.
 
     Error correction L keeps the code small; every module is a whole number of pixels (at least
@@ -88,5 +88,5 @@ def take_home_qr(text: str) -> dict:
     qr = segno.make(text, error="l", micro=False)
     modules = qr.symbol_size(scale=1, border=QUIET_ZONE)[0]
     module_px = max(2, TAKE_HOME_PX // modules)
-    return {"svg": _svg(qr, module_px, "QR code with your plan as text", "segno take-home-code"),
+    return {"svg": _svg(qr, module_px, title, "segno take-home-code"),
             "version": qr.version, "chars": len(text), "modules": modules, "module_px": module_px}

@@ -1,8 +1,10 @@
 """What a member reads on a result: the headline, the body figure's marks, plain reasons, take-home text.
 
-    member_result(result, plan, pain=False, described=None) -> dict   # for templates/result.html
+    member_result(result, plan, pain=False, described=None, lang="en") -> dict   # for templates/result.html
 
-Members get short plain sentences; the technical detail (measurements, thresholds, the rules'
+Every sentence here is an English msgid of the catalogue (device/locale, device.i18n), marked
+with N_ where it is defined and translated where it is used, in the `lang` the page shows
+(`[kiosk] language`). Members get short plain sentences; the technical detail (measurements, thresholds, the rules'
 own `reason`) stays on the trainer's pages. A compensation that could not be checked carries a
 machine-readable `reason_code` from the rules; each code has one member sentence here.
 """
@@ -11,9 +13,13 @@ from __future__ import annotations
 
 import datetime
 import logging
+import re
 
+from device import i18n
 from device.errors import InputError
+from device.i18n import N_
 from device.plan import figure_svg, plan_text
+from device.plan.builder import label_in_text
 from device.vocabulary import ABSENT, COMPENSATIONS, NOT_ASSESSED, PRESENT, REGIONS
 
 log = logging.getLogger(__name__)
@@ -21,85 +27,107 @@ log = logging.getLogger(__name__)
 # How a region is marked on the body figure and in its legend (never by colour alone: each mark
 # has a pattern, an icon and these words).
 MARKS = {
-    "work": {"icon": "!", "words": "To work on"},
-    "fine": {"icon": "\u2713", "words": "No problem seen"},
-    "partly": {"icon": "\u2713", "words": "Partly checked"},
-    "unchecked": {"icon": "?", "words": "Not checked"},
+    "work": {"icon": "!", "words": N_("To work on")},
+    "fine": {"icon": "\u2713", "words": N_("No problem seen")},
+    "partly": {"icon": "\u2713", "words": N_("Partly checked")},
+    "unchecked": {"icon": "?", "words": N_("Not checked")},
 }
 
 # The body part a member recognises, per compensation (used in "could not see ... clearly").
 BODY_PART = {
-    "feet_turn_out": "your feet",
-    "feet_turn_in": "your feet",
-    "feet_flatten": "your arches",
-    "heels_rise": "your heels",
-    "knees_cave_in": "your knees",
-    "knees_push_out": "your knees",
-    "asymmetric_weight_shift": "your hips",
-    "excessive_forward_lean": "your upper body",
-    "low_back_arch": "your lower back",
-    "low_back_round": "your lower back",
-    "arms_fall_forward": "your arms",
-    "head_forward": "your head",
-    "head_down": "your head",
+    "feet_turn_out": N_("your feet"),
+    "feet_turn_in": N_("your feet"),
+    "feet_flatten": N_("your arches"),
+    "heels_rise": N_("your heels"),
+    "knees_cave_in": N_("your knees"),
+    "knees_push_out": N_("your knees"),
+    "asymmetric_weight_shift": N_("your hips"),
+    "excessive_forward_lean": N_("your upper body"),
+    "low_back_arch": N_("your lower back"),
+    "low_back_round": N_("your lower back"),
+    "arms_fall_forward": N_("your arms"),
+    "head_forward": N_("your head"),
+    "head_down": N_("your head"),
 }
 
 # reason_code (set by the rules on every not_assessed entry) -> one plain sentence.
 # {camera} is "front camera" / "side camera", {part} a body part from BODY_PART.
 REASONS = {
-    "no_view": "The {camera} did not record, so we could not check this.",
-    "camera_placement": "The {camera} was not at the right angle to check this.",
-    "not_visible": "The {camera} could not see {part} clearly.",
-    "no_reps": "We did not see a full, deep squat, so we could not check this.",
-    "arms_not_overhead": "Your arms were not overhead, so we could not check this.",
-    "no_baseline": "We did not see you stand still first, so we had nothing to compare with.",
-    "cannot_measure": "This station cannot measure this. A trainer can check it by eye.",
-    "silhouette_unclear": "We could not see the outline of {part} clearly. Loose clothes can cause this.",
-    "retest_stance": "This re-test does not check this.",
+    "no_view": N_("The {camera} did not record, so we could not check this."),
+    "camera_placement": N_("The {camera} was not at the right angle to check this."),
+    "not_visible": N_("The {camera} could not see {part} clearly."),
+    "no_reps": N_("We did not see a full, deep squat, so we could not check this."),
+    "arms_not_overhead": N_("Your arms were not overhead, so we could not check this."),
+    "no_baseline": N_("We did not see you stand still first, so we had nothing to compare with."),
+    "cannot_measure": N_("This station cannot measure this. A trainer can check it by eye."),
+    "silhouette_unclear": N_("We could not see the outline of {part} clearly. Loose clothes can cause this."),
+    "retest_stance": N_("This re-test does not check this."),
 }
-REASON_FALLBACK = "We could not check this today."
+REASON_FALLBACK = N_("We could not check this today.")
 
 # The live page: each station state (device/station/machine.py STATES) in words, the status
 # light in words, and the instruction while recording (the rep count is shown once, as a number).
 LIVE_WORDS = {
     "states": {
-        "idle": "Ready",
-        "positioning": "Find your spot",
-        "countdown": "Get ready",
-        "recording": "Squatting",
-        "analysing": "Working out your result",
-        "result": "Your result is ready",
-        "cancelled": "Stopped",
-        "person_left": "Stopped: you stepped away",
-        "camera_offline": "Camera problem",
-        "too_few_reps": "Not enough squats",
-        "pain": "Please stop",
-        "error": "Something went wrong",
-        "shutting_down": "Shutting down",
-        "not_running": "Not running",
+        "idle": N_("Ready"),
+        "positioning": N_("Find your spot"),
+        "countdown": N_("Get ready"),
+        "recording": N_("Squatting"),
+        "analysing": N_("Working out your result"),
+        "result": N_("Your result is ready"),
+        "cancelled": N_("Stopped"),
+        "person_left": N_("Stopped: you stepped away"),
+        "camera_offline": N_("Camera problem"),
+        "too_few_reps": N_("Not enough squats"),
+        "pain": N_("Please stop"),
+        "error": N_("Something went wrong"),
+        "shutting_down": N_("Shutting down"),
+        "finished": N_("Finished"),  # web/kiosk.py public_state: someone else's result or pain
+        "not_running": N_("Not running"),
     },
     "recording": {
-        "standard": "Squat slowly, arms overhead.",
-        "heels_raised": "Squat slowly, arms overhead, heels raised.",
-        "hands_on_hips": "Squat slowly, hands on hips.",
+        "standard": N_("Squat slowly, arms overhead."),
+        "heels_raised": N_("Squat slowly, arms overhead, heels raised."),
+        "hands_on_hips": N_("Squat slowly, hands on hips."),
     },
-    "light": {"ready": "Ready", "busy": "Busy", "attention": "Needs attention", "off": "Off"},
+    "light": {"ready": N_("Ready"), "busy": N_("Busy"), "attention": N_("Needs attention"), "off": N_("Off")},
     # in the pain state the station's `countdown` (if it gives one) is the wait before Start
-    "pain_wait": "You can start again in {n} seconds, or when you have stepped off the mat.",
-    "region_on": "Light on",
-    "region_off": "Light off",
+    "pain_wait": N_("You can start again in {n} seconds, or when you have stepped off the mat."),
+    "region_on": N_("Light on"),
+    "region_off": N_("Light off"),
 }
 
-NUMBER_WORDS = ("No", "One", "Two", "Three", "Four", "Five", "Six", "Seven", "Eight", "Nine", "Ten")
-SIDE_WORDS = {"left": "mostly your left side", "right": "mostly your right side", "both": "both sides"}
+NUMBER_WORDS = (N_("No"), N_("One"), N_("Two"), N_("Three"), N_("Four"), N_("Five"), N_("Six"), N_("Seven"),
+                N_("Eight"), N_("Nine"), N_("Ten"))
+SIDE_WORDS = {"left": N_("mostly your left side"), "right": N_("mostly your right side"), "both": N_("both sides")}
 
 
-def reason_sentence(cid: str, entry: dict) -> str:
+CAMERA = {"front": N_("front camera"), "side": N_("side camera")}
+
+
+def _tr(lang: str):
+    return i18n.translations(lang).gettext
+
+
+def translated(table, lang: str):
+    """A copy of a (nested) table of N_ strings in `lang` (LIVE_WORDS for the live page's script)."""
+    if isinstance(table, dict):
+        return {k: translated(v, lang) for k, v in table.items()}
+    return _tr(lang)(table) if isinstance(table, str) else table
+
+
+def label(cid: str, lang: str = "en") -> str:
+    """A compensation's label (device/vocabulary.py) in `lang`."""
+    return _tr(lang)(COMPENSATIONS[cid].label)
+
+
+def reason_sentence(cid: str, entry: dict, lang: str = "en") -> str:
     """The member's sentence for a compensation that was not checked."""
-    template = REASONS.get(entry.get("reason_code") or "", REASON_FALLBACK)
+    _ = _tr(lang)
+    template = _(REASONS.get(entry.get("reason_code") or "", REASON_FALLBACK))
     comp = COMPENSATIONS.get(cid)
-    camera = f"{comp.view} camera" if comp else "camera"
-    return template.format(camera=camera, part=BODY_PART.get(cid, "you"))
+    camera = _(CAMERA[comp.view]) if comp and comp.view in CAMERA else _("camera")
+    return template.format(camera=camera, part=_(BODY_PART[cid]) if cid in BODY_PART else _("you"))
 
 
 def _status(entry: dict | None) -> str:
@@ -107,8 +135,10 @@ def _status(entry: dict | None) -> str:
     return status if status in (PRESENT, ABSENT, NOT_ASSESSED) else NOT_ASSESSED
 
 
-def headline(result: dict) -> dict:
+def headline(result: dict, lang: str = "en") -> dict:
     """{"text", "kind"}: 'Two things to work on: knees cave in, arms fall forward' and the like."""
+    tr = i18n.translations(lang)
+    _ = tr.gettext
     comps = result.get("compensations") or {}
     present = [c for c in COMPENSATIONS if _status(comps.get(c)) == PRESENT]
     checked = [c for c in COMPENSATIONS if _status(comps.get(c)) != NOT_ASSESSED]
@@ -117,19 +147,21 @@ def headline(result: dict) -> dict:
               and (comps.get(c) or {}).get("reason_code") != "cannot_measure"]
     if present:
         n = len(present)
-        count = NUMBER_WORDS[n] if n < len(NUMBER_WORDS) else str(n)
-        labels = [COMPENSATIONS[c].label.lower() for c in present]
-        shown = ", ".join(labels[:3]) + (" and more" if n > 3 else "")
-        return {"kind": "work", "text": f"{count} thing{'s' if n > 1 else ''} to work on: {shown}"}
+        count = _(NUMBER_WORDS[n]) if n < len(NUMBER_WORDS) else i18n.format_decimal(n, lang)
+        labels = [label_in_text(c, lang) for c in present]
+        shown = ", ".join(labels[:3]) + (_(" and more") if n > 3 else "")
+        text = tr.ngettext("%(count)s thing to work on: %(shown)s", "%(count)s things to work on: %(shown)s", n)
+        return {"kind": "work", "text": text % {"count": count, "shown": shown}}
     if not checked:
-        return {"kind": "unchecked", "text": "We could not check your squat this time"}
+        return {"kind": "unchecked", "text": _("We could not check your squat this time")}
     if missed:
-        return {"kind": "partly", "text": "We could only check part of your squat"}
-    return {"kind": "fine", "text": "Nothing to work on today"}
+        return {"kind": "partly", "text": _("We could only check part of your squat")}
+    return {"kind": "fine", "text": _("Nothing to work on today")}
 
 
-def figure_regions(result: dict) -> list[dict]:
+def figure_regions(result: dict, lang: str = "en") -> list[dict]:
     """One mark per checkpoint region for the body figure and its legend (feet up)."""
+    _ = _tr(lang)
     comps = result.get("compensations") or {}
     out = []
     for region in REGIONS:
@@ -143,14 +175,15 @@ def figure_regions(result: dict) -> list[dict]:
             mark = "partly"
         else:
             mark = "unchecked"
-        seen = [COMPENSATIONS[c].label for c in ids if _status(comps.get(c)) == PRESENT]
-        out.append({"id": region.id, "label": region.label, "mark": mark, **MARKS[mark],
-                    "seen": seen})
+        seen = [label(c, lang) for c in ids if _status(comps.get(c)) == PRESENT]
+        out.append({"id": region.id, "label": _(region.label), "mark": mark, "icon": MARKS[mark]["icon"],
+                    "words": _(MARKS[mark]["words"]), "seen": seen})
     return out
 
 
-def findings(result: dict, described: list[dict] | None = None) -> list[dict]:
+def findings(result: dict, described: list[dict] | None = None, lang: str = "en") -> list[dict]:
     """The compensations seen, one plain sentence each (from device.plan.describe_findings)."""
+    _ = _tr(lang)
     comps = result.get("compensations") or {}
     reps = result.get("reps")
     saw = {f["id"]: f.get("what_we_saw") for block in described or [] for f in block.get("findings") or []}
@@ -163,18 +196,18 @@ def findings(result: dict, described: list[dict] | None = None) -> list[dict]:
         if not text:
             flagged = entry.get("reps_flagged")
             counted = isinstance(flagged, int) and isinstance(reps, int) and reps
-            often = f" on {flagged} of {reps} squats" if counted else ""
-            text = f"We saw: {comp.label.lower()}{often}."
+            often = _(" on %(flagged)s of %(reps)s squats") % {"flagged": flagged, "reps": reps} if counted else ""
+            text = _("We saw: %(what)s.") % {"what": label_in_text(cid, lang) + often}
         side = entry.get("side") if comp.sided else None
-        out.append({"id": cid, "label": comp.label, "region": comp.region, "text": text,
-                    "side": SIDE_WORDS.get(side or "", "")})
+        out.append({"id": cid, "label": label(cid, lang), "region": comp.region, "text": text,
+                    "side": _(SIDE_WORDS[side]) if side in SIDE_WORDS else ""})
     return out
 
 
-def not_checked(result: dict) -> list[dict]:
+def not_checked(result: dict, lang: str = "en") -> list[dict]:
     """What could not be checked, with the member's sentence (the technical reason is not here)."""
     comps = result.get("compensations") or {}
-    return [{"id": cid, "label": comp.label, "text": reason_sentence(cid, comps.get(cid) or {})}
+    return [{"id": cid, "label": label(cid, lang), "text": reason_sentence(cid, comps.get(cid) or {}, lang)}
             for cid, comp in COMPENSATIONS.items() if _status(comps.get(cid)) == NOT_ASSESSED]
 
 
@@ -234,7 +267,7 @@ def schedule_text(plan: dict | None) -> str:
     return s if isinstance(s, str) else ""
 
 
-def retest_text(plan: dict | None) -> str:
+def retest_text(plan: dict | None, lang: str = "en") -> str:
     """The plan's re-test sentence, else one made from its ISO date `retest_on`, else ''."""
     schedule = (plan or {}).get("schedule")
     if isinstance(schedule, dict) and schedule.get("retest_text"):
@@ -242,32 +275,136 @@ def retest_text(plan: dict | None) -> str:
     on = (plan or {}).get("retest_on")
     if not on:
         return ""
+    _ = _tr(lang)
     try:
         day = datetime.date.fromisoformat(str(on)[:10])
     except ValueError:
-        return f"Come back for a re-test on {on}."
-    return f"Come back for a re-test on {day.strftime('%a')} {day.day} {day.strftime('%B %Y')}."
+        return _("Come back for a re-test on %(date)s.") % {"date": on}
+    return _("Come back for a re-test on %(date)s.") % {"date": i18n.format_date(day, "full", lang)}
 
 
-def take_home_text(plan: dict | None, result: dict) -> str:
+def take_home_text(plan: dict | None, result: dict, lang: str = "en") -> str:
     """The plan as compact text for the take-home QR code (device.plan.plan_text)."""
-    return plan_text(plan, result)
+    return plan_text(plan, result, lang=lang)
 
 
 def member_result(result: dict, plan: dict | None, *, pain: bool = False,
-                  described: list[dict] | None = None) -> dict:
-    """Everything the member part of a result page shows, as plain data."""
-    head = headline(result)
+                  described: list[dict] | None = None, lang: str = "en") -> dict:
+    """Everything the member part of a result page shows, as plain data, in `lang`."""
+    _ = _tr(lang)
+    head = headline(result, lang)
     if pain:
-        head = {"kind": "pain", "text": "You told us something hurt"}
+        head = {"kind": "pain", "text": _("You told us something hurt")}
     return {
         "headline": head,
-        "figure": figure_regions(result),
-        "findings": findings(result, described),
-        "not_checked": not_checked(result),
+        "figure": figure_regions(result, lang),
+        "findings": findings(result, described, lang),
+        "not_checked": not_checked(result, lang),
         "exercises": [] if pain else exercises(plan),
         "glossary": glossary(plan),
         "schedule": schedule_text(plan),
-        "retest": retest_text(plan),
-        "take_home": None if pain or not plan or plan.get("kind") == "referral" else take_home_text(plan, result),
+        "retest": retest_text(plan, lang),
+        "take_home": None if pain or not plan or plan.get("kind") == "referral" else take_home_text(plan, result, lang),
     }
+
+
+# --- the station's own messages (device/station/machine.py MESSAGES, positioning INSTRUCTIONS) ---
+# The station words its state in English from those templates; the page says the same in the
+# page's language: a message is matched against the templates, its fields (numbers; a camera's
+# view; another message) are taken out and put into the template's translation. A message no
+# template matches is shown as it came. Words that fill a field are translated in the context
+# "station message" (e.g. "front" -> "Front" for "The {view} camera ...").
+STATION_CONTEXT = "station message"
+_FIELD = re.compile(r"\{(\w+)(?::[^}]*)?\}")
+
+
+def _pattern(template: str) -> tuple[str, list[str]]:
+    """A regex source (valid in Python and JavaScript) for the template and its field names."""
+    out, fields, last = [], [], 0
+    for m in _FIELD.finditer(template):
+        out.append(re.escape(template[last:m.start()]))
+        out.append("(.*?)")
+        fields.append(m.group(1))
+        last = m.end()
+    out.append(re.escape(template[last:]))
+    return "^" + "".join(out) + "$", fields
+
+
+def station_words(lang: str, extra=()) -> list[list]:
+    """[[pattern, fields, translation], ...] for the live page's script (no entries in English);
+    the translation's fields are written {name}. `extra`: the web layer's own fixed messages."""
+    if lang == i18n.SOURCE:
+        return []
+    _ = _tr(lang)
+    out = []
+    templates = sorted({*i18n.station_templates(lang), *extra}, key=len, reverse=True)
+    for template in templates:  # longest first: the most specific match wins
+        pattern, fields = _pattern(template)
+        out.append([pattern, fields, _FIELD.sub(r"{\1}", _(template))])
+    return out
+
+
+def station_args(lang: str) -> dict[str, str]:
+    """The words that fill a station message's fields, translated ({"front": "Front", ...})."""
+    tr = i18n.translations(lang)
+    return {w: tr.pgettext(STATION_CONTEXT, w) for w in STATION_ARG_WORDS}
+
+
+# every word the station puts into a field of its messages (machine.py, positioning.py)
+STATION_ARG_WORDS = ("front", "side", "front camera is", "side camera is", "front and side cameras are")
+
+
+def station_message(text: str, lang: str, extra=()) -> str:
+    """The station's English `text` in `lang` (as it came when no template matches)."""
+    if lang == i18n.SOURCE or not text:
+        return text or ""
+    args = station_args(lang)
+    for pattern, fields, translation in station_words(lang, extra):
+        m = re.match(pattern, text, re.S)
+        if m:
+            values = {f: args.get(v, station_message(v, lang) if v.endswith(".") else v)
+                      for f, v in zip(fields, m.groups())}
+            return _FIELD.sub(lambda f: values.get(f.group(1), ""), translation)
+    return text
+
+
+# --- a re-test compared with its standard set (device/analysis/retest.py compare) ---------------
+# The analysis stores the comparison as data (which compensations disappeared or stayed, and the
+# likely origin) with an English `summary` for the trainer's pages; the member's sentence is made
+# here from the data, in the page's language. The origins' words are retest.ORIGIN_LABELS, in the
+# catalogue through scripts/i18n.py extract.
+RETEST_WHAT = {"heels_raised": N_("heels raised"), "hands_on_hips": N_("hands on hips")}
+
+
+def _join(items: list[str], lang: str) -> str:
+    if len(items) == 1:
+        return items[0]
+    return ", ".join(items[:-1]) + _tr(lang)(" and ") + items[-1]
+
+
+def _quoted(cids, lang: str) -> list[str]:
+    return [label_in_text(c, lang) if lang == "en" else f"\u201e{label(c, lang)}\u201c" for c in cids]
+
+
+def comparison_text(comparison: dict | None, lang: str = "en") -> str:
+    """'With heels raised, knees cave in disappeared: likely from ankle mobility (calves).' and the like."""
+    if not isinstance(comparison, dict) or comparison.get("kind") not in RETEST_WHAT:
+        return ""
+    from device.analysis.retest import ORIGIN_IF_GONE, ORIGIN_LABELS
+
+    _ = _tr(lang)
+    kind = comparison["kind"]
+    what = _(RETEST_WHAT[kind])
+    gone = _quoted([c for c in comparison.get("disappeared") or [] if c in COMPENSATIONS], lang)
+    kept = _quoted([c for c in comparison.get("persisted") or [] if c in COMPENSATIONS], lang)
+    parts = []
+    if gone:
+        parts.append(_("With %(what)s, %(gone)s disappeared: likely from %(origin)s.") % {
+            "what": what, "gone": _join(gone, lang), "origin": _(ORIGIN_LABELS[ORIGIN_IF_GONE[kind]])})
+    if kept:
+        text = _("%(kept)s stayed: likely from %(origin)s.") % {
+            "kept": _join(kept, lang), "origin": _(ORIGIN_LABELS["hip_core"])}
+        parts.append(text[0].upper() + text[1:])
+    if not parts:
+        parts.append(_("With %(what)s, nothing from the first set could be compared or changed.") % {"what": what})
+    return " ".join(parts)

@@ -136,7 +136,7 @@ def findings_text(result: dict, blocks: list[dict] | None = None) -> dict[str, d
     return {item["region"]: item for item in blocks if item.get("region")}
 
 
-def plan_for(record: dict) -> dict | None:
+def plan_for(record: dict, lang: str = "en") -> dict | None:
     """The trainer-edited plan if there is one (with the member fields filled in), else the
     generated plan for this result; the re-test date counts from the assessment's date."""
     from device.plan import build_plan, with_member_fields
@@ -149,13 +149,17 @@ def plan_for(record: dict) -> dict | None:
         problem = plan_problem(stored)
         if problem is None:
             try:
-                return with_member_fields(stored, when)
+                plan = with_member_fields(stored, when, lang)
+                if lang != "en" and plan.get("kind") != "referral":
+                    from device.plan.builder import retold
+                    plan = retold(plan, record["result"], lang, pain=bool(record.get("pain")), assessed_on=when)
+                return plan
             except (TypeError, ValueError, KeyError, AttributeError) as e:
                 problem = f"plan: {e.__class__.__name__}: {e}"
         log.warning("assessment %s: the stored plan cannot be shown (%s); the generated one is", record.get("id"), problem)
-        generated = build_plan(record["result"], pain=bool(record.get("pain")), assessed_on=when)
+        generated = build_plan(record["result"], pain=bool(record.get("pain")), assessed_on=when, lang=lang)
         return dict(generated, stored_plan_problem=problem)
-    return build_plan(record["result"], pain=bool(record.get("pain")), assessed_on=when)
+    return build_plan(record["result"], pain=bool(record.get("pain")), assessed_on=when, lang=lang)
 
 
 def comparison(record: dict) -> dict | None:
@@ -167,8 +171,9 @@ def comparison(record: dict) -> dict | None:
     return dict(stored) if isinstance(stored, dict) else None
 
 
-def view_of(record: dict, store=None) -> dict:
-    """Everything a result page needs from one stored assessment."""
+def view_of(record: dict, store=None, lang: str = "en") -> dict:
+    """Everything a result page needs from one stored assessment; the member's part in `lang`
+    (the trainer's rows stay English)."""
     result = record["result"]
     comps = result.get("compensations") or {}
     blocks = described(result)
@@ -183,16 +188,21 @@ def view_of(record: dict, store=None) -> dict:
             for item in text.get("findings", []) + text.get("checked", []):
                 item["spread"] = spread_text(comps.get(item["id"]) or {})
         row["overridden"] = [i for i in row["items"] if i["override"]]
-    plan = plan_for(record)
-    mine = member.member_result(result, plan, pain=bool(record.get("pain")), described=blocks)
+    plan = plan_for(record, lang)
+    if lang != "en":
+        from device.plan import describe_findings
+        blocks = describe_findings(result, lang)
+    mine = member.member_result(result, plan, pain=bool(record.get("pain")), described=blocks, lang=lang)
+    compared = comparison(record)
+    mine["comparison"] = member.comparison_text(compared, lang)  # the member's words; `summary` for trainers
     return {
         "record": record,
         "result": result,
         "regions": rows,
         "member": mine,
-        "body_figure": bodyfigure.body_svg(mine["figure"]),
+        "body_figure": bodyfigure.body_svg(mine["figure"], lang=lang),
         "plan": plan,
         "views": result.get("views") or {},
         "reps": result.get("reps"),
-        "comparison": comparison(record),
+        "comparison": compared,
     }

@@ -25,6 +25,7 @@ SECTIONS = (
     ("rules", "Rule thresholds"),
     ("storage", "Storage"),
     ("web", "Web pages"),
+    ("kiosk", "Station screen: language, sound, opening hours"),
 )
 THRESHOLDS = "rules.thresholds"
 

@@ -5,6 +5,8 @@
     regions = describe_findings(result)
     svg = figure_svg(exercise["figure"])          # the exercise's picture, inline SVG
     text = plan_text(plan, result)                # the take-home QR code's text
+    build_plan(result, lang="de"); plan_text(plan, result, lang="de")   # the member's words in German
+                                                  # (library.de.toml, device/locale; docs/i18n.md)
     problems = check_member_text(text)            # [] when it reads plainly (device/plan/words.py)
 """
 

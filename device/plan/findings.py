@@ -1,6 +1,6 @@
 """Plain, positive wording of a result, one block per checkpoint region (feet up).
 
-    describe_findings(result) -> list[dict]
+    describe_findings(result, lang="en") -> list[dict]
 
 For each region: what we saw (with the measurement and how sure we are), why it matters and
 what helps, what we checked without seeing a compensation, and what we could not check and why.
@@ -10,11 +10,13 @@ made and that a movement screen cannot rule problems out.
 
 from __future__ import annotations
 
+from device import i18n
 from device.errors import InputError
+from device.i18n import N_
 from device.plan import library as libmod
 from device.vocabulary import ABSENT, COMPENSATIONS, NOT_ASSESSED, PRESENT, REGIONS
 
-SCREEN_LIMIT = ("This is a movement screen, not a health check. It cannot tell you that a joint "
+SCREEN_LIMIT = N_("This is a movement screen, not a health check. It cannot tell you that a joint "
                 "is free of problems.")
 
 
@@ -39,20 +41,24 @@ def measurement_text(entry: dict) -> str:
     return text
 
 
-def _where(cid: str, side) -> str:
+SHIFT_SIDE = {"left": N_(" (towards your left)"), "right": N_(" (towards your right)")}
+SIDE = {"left": N_(" (your left side)"), "right": N_(" (your right side)"), "both": N_(" (both sides)")}
+
+
+def _where(cid: str, side, lang: str = "en") -> str:
     if not COMPENSATIONS[cid].sided or side not in ("left", "right", "both"):
         return ""
-    if cid == "asymmetric_weight_shift":
-        return " (towards your left)" if side == "left" else " (towards your right)" if side == "right" else ""
-    return {"left": " (your left side)", "right": " (your right side)", "both": " (both sides)"}[side]
+    words = SHIFT_SIDE if cid == "asymmetric_weight_shift" else SIDE
+    return i18n.translations(lang).gettext(words[side]) if side in words else ""
 
 
-def _seen(cid: str, entry: dict, reps, lib: dict) -> dict:
+def _seen(cid: str, entry: dict, reps, lib: dict, lang: str = "en") -> dict:
+    _ = i18n.translations(lang).gettext
     data = lib["compensations"][cid]
     flagged = entry.get("reps_flagged")
-    how_often = (f" on {flagged} of {reps} reps"
+    how_often = (_(" on %(flagged)s of %(reps)s reps") % {"flagged": flagged, "reps": reps}
                  if isinstance(flagged, int) and isinstance(reps, int) and reps else "")
-    saw = f"We saw that {data['saw']}{how_often}{_where(cid, entry.get('side'))}."
+    saw = _("We saw that %(saw)s.") % {"saw": f"{data['saw']}{how_often}{_where(cid, entry.get('side'), lang)}"}
     measure = measurement_text(entry)
     sure = confidence_text(entry.get("confidence"))
     return {
@@ -68,11 +74,13 @@ def _seen(cid: str, entry: dict, reps, lib: dict) -> dict:
     }
 
 
-def describe_findings(result: dict) -> list[dict]:
-    """One dict per checkpoint region (vocabulary order), see the module docstring."""
+def describe_findings(result: dict, lang: str = "en") -> list[dict]:
+    """One dict per checkpoint region (vocabulary order), see the module docstring. In another
+    `lang` the member's sentences (what we saw, why, what helps) are that language's; the
+    measurement and confidence lines are for trainers and stay English."""
     if not isinstance(result, dict) or not isinstance(result.get("compensations"), dict):
         raise InputError("result: not an ohsa-result/1 (no 'compensations' object)")
-    lib = libmod.load()
+    lib = libmod.load_for(lang)
     comps = result["compensations"]
     reps = result.get("reps")
     out = []
@@ -83,7 +91,7 @@ def describe_findings(result: dict) -> list[dict]:
             entry = comps.get(cid) or {"status": NOT_ASSESSED, "reason": "missing from the result"}
             status = entry.get("status")
             if status == PRESENT:
-                seen.append(_seen(cid, entry, reps, lib))
+                seen.append(_seen(cid, entry, reps, lib, lang))
             elif status == ABSENT:
                 checked.append({"id": cid, "label": COMPENSATIONS[cid].label,
                                 "measurement": measurement_text(entry),

@@ -134,3 +134,77 @@ def figure_svg(exercise_id: str) -> str:
 def figure_title(ex: dict) -> str:
     """The figure's text alternative, in plain words."""
     return f"{ex['member_name']}: drawing of the start and end positions"
+
+
+# --- member texts per language ------------------------------------------------------------------
+# library.<lang>.toml holds, for one language, exactly the member keys below of library.toml
+# (plain words a member reads); everything else (names, cues and doses for trainers, muscles,
+# sources, figures, numbers) is shared and stays in library.toml.
+TEXTS_FORMAT = "ohsa-library-texts/1"
+MEMBER_KEYS = {
+    "phases": ("member_label", "member_purpose", "dose_text", "dose_text_65"),
+    "exercises": ("member_name", "cue", "dose_text", "contraindications"),
+    "compensations": ("saw", "why", "helps"),
+}
+
+
+def texts_path(lang: str) -> Path:
+    return LIBRARY_PATH.with_name(f"library.{lang}.toml")
+
+
+def member_texts_of(lib: dict) -> dict:
+    """The member keys of a library (or of a texts file) as {section: {id: {key: value}}}."""
+    out: dict = {}
+    for section, keys in MEMBER_KEYS.items():
+        out[section] = {i: {k: e[k] for k in keys if k in e} for i, e in lib.get(section, {}).items()}
+    out["general"] = {"message": lib.get("general", {}).get("message")}
+    out["glossary"] = [{k: g.get(k) for k in ("term", "meaning", "words")} for g in lib.get("glossary", [])]
+    return out
+
+
+def _check_texts(texts: dict, english: dict, where: str) -> None:
+    """The texts file has each member key the English library has, and nothing else."""
+    if texts.get("format") != TEXTS_FORMAT:
+        raise InputError(f"{where}: format: expected {TEXTS_FORMAT!r}, got {texts.get('format')!r}")
+    mine, theirs = member_texts_of(texts), member_texts_of(english)
+    for section in MEMBER_KEYS:
+        for item_id, entry in theirs[section].items():
+            got = mine[section].get(item_id)
+            if got is None:
+                raise InputError(f"{where}: {section}.{item_id}: missing")
+            if set(got) != set(entry):
+                raise InputError(f"{where}: {section}.{item_id}: keys {sorted(got)}, expected {sorted(entry)}")
+            for key, value in got.items():
+                if type(value) is not type(entry[key]) or not value:
+                    raise InputError(f"{where}: {section}.{item_id}.{key}: expected a non-empty {type(entry[key]).__name__}")
+        extra = sorted(set(mine[section]) - set(theirs[section]))
+        if extra:
+            raise InputError(f"{where}: {section}.{extra[0]}: not in {LIBRARY_PATH.name}")
+    if not mine["general"]["message"]:
+        raise InputError(f"{where}: general.message: missing")
+    if len(mine["glossary"]) != len(theirs["glossary"]) or not all(all(g.values()) for g in mine["glossary"]):
+        raise InputError(f"{where}: glossary: {len(theirs['glossary'])} entries with term, meaning and words expected")
+
+
+@functools.lru_cache(maxsize=8)
+def load_for(lang: str = "en") -> dict:
+    """The library with its member texts in `lang` (library.<lang>.toml); "en" is load() itself."""
+    lib = load()
+    if lang == "en":
+        return lib
+    path = texts_path(lang)
+    try:
+        texts = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"{path.name}: no exercise texts for language {lang!r}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise InputError(f"{path.name}: not valid TOML ({e})") from None
+    _check_texts(texts, lib, path.name)
+    out = {**lib}
+    for section, keys in MEMBER_KEYS.items():
+        out[section] = {i: {**e, **{k: texts[section][i][k] for k in keys if k in e}}
+                        for i, e in lib[section].items()}
+    out["general"] = {**lib["general"], "message": texts["general"]["message"]}
+    out["glossary"] = [dict(g) for g in texts["glossary"]]
+    out["language"] = lang
+    return out

@@ -16,25 +16,28 @@ from __future__ import annotations
 import datetime as dt
 import unicodedata
 
+from device import i18n
 from device.errors import InputError
-from device.vocabulary import COMPENSATION_IDS, COMPENSATIONS, PRESENT
+from device.i18n import LANGUAGES, N_
+from device.plan.builder import label_in_text
+from device.vocabulary import COMPENSATION_IDS, PRESENT
 
 MAX_BYTES = 900
 MAX_QR_VERSION = 25
-LANGUAGES = ("en",)
-DISCLAIMER_LINE = "A movement screen, not a medical check. Stop if anything hurts."
-MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+DISCLAIMER_LINE = N_("A movement screen, not a medical check. Stop if anything hurts.")
+# German letters spelled the way German does without them (a phone shows "Fuesse", not "Fusse")
+FOLD = {"\u00e4": "ae", "\u00f6": "oe", "\u00fc": "ue", "\u00c4": "Ae", "\u00d6": "Oe", "\u00dc": "Ue",
+        "\u00df": "ss", "\u2014": "-", "\u2013": "-", "\u2019": "'", "\u00b7": "-", "\u201e": '"', "\u201c": '"'}
 
 
 def _ascii(text: str) -> str:
-    """Plain ASCII (QR byte mode without a character-set guess): dashes and quotes folded."""
-    text = text.replace("\u2014", "-").replace("\u2013", "-").replace("\u2019", "'").replace("\u00b7", "-")
+    """Plain ASCII (QR byte mode without a character-set guess): umlauts, dashes, quotes folded."""
+    text = "".join(FOLD.get(c, c) for c in text)
     return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
 
 
-def _short_date(iso: str) -> str:
-    day = dt.date.fromisoformat(iso)
-    return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
+def _short_date(iso: str, lang: str = "en") -> str:
+    return i18n.format_date(dt.date.fromisoformat(iso), "medium", lang)
 
 
 def _exercises(plan: dict) -> list[dict]:
@@ -44,32 +47,34 @@ def _exercises(plan: dict) -> list[dict]:
 def plan_text(plan: dict, result: dict | None = None, lang: str = "en") -> str:
     """The plan as compact plain text (see the module docstring); `result` names what we saw."""
     if lang not in LANGUAGES:
-        raise InputError(f"lang: only {', '.join(LANGUAGES)} is available, got {lang!r}")
+        raise InputError(f"lang: one of {', '.join(LANGUAGES)}, got {lang!r}")
     if not isinstance(plan, dict) or "kind" not in plan:
         raise InputError("plan: not an ohsa-plan/1 (no 'kind')")
-    head = ["YOUR SQUAT CHECK - HOME PLAN"]
+    _ = i18n.translations(lang).gettext
+    head = [_("YOUR SQUAT CHECK - HOME PLAN")]
     if plan["kind"] == "referral":
-        lines = head + ["You told us something hurt.",
-                        "Please see a physiotherapist or doctor before exercising this movement.",
-                        "A trainer can talk your result through with you."]
+        lines = head + [_("You told us something hurt."),
+                        _("Please see a physiotherapist or doctor before exercising this movement."),
+                        _("A trainer can talk your result through with you.")]
         return _ascii("\n".join(lines))
     comps = (result or {}).get("compensations") or {}
-    seen = [COMPENSATIONS[c].label.lower() for c in COMPENSATION_IDS
-            if (comps.get(c) or {}).get("status") == PRESENT]
-    found = ["Work on: " + ", ".join(seen)] if seen else ["Nothing to work on in what we checked."]
+    seen = [label_in_text(c, lang) for c in COMPENSATION_IDS if (comps.get(c) or {}).get("status") == PRESENT]
+    found = ([_("Work on: %(labels)s") % {"labels": ", ".join(seen)}] if seen
+             else [_("Nothing to work on in what we checked.")])
     schedule = plan.get("schedule") or {}
     minutes = plan.get("total_minutes")
     when = schedule.get("text") or ""
-    timing = f"Do it {when}" + (f", about {round(minutes)} min each time" if minutes else "") + ":"
+    timing = (_("Do it %(when)s, about %(minutes)s min each time:") % {"when": when, "minutes": round(minutes)}
+              if minutes else _("Do it %(when)s:") % {"when": when})
     exercises = [f"{n}. {ex.get('member_name') or ex.get('name')}: {ex.get('dose_text') or ex.get('dose') or ''}"
                  for n, ex in enumerate(_exercises(plan), 1)]
     retest = plan.get("retest_on")
-    tail = ([f"Re-test on {_short_date(retest)}."] if retest
+    tail = ([_("Re-test on %(date)s.") % {"date": _short_date(retest, lang)}] if retest
             else [schedule["retest_text"]] if schedule.get("retest_text") else [])
-    tail.append(DISCLAIMER_LINE)
+    tail.append(_(DISCLAIMER_LINE))
 
     def build(found_lines, ex_lines, more: int) -> str:
-        extra = [f"...and {more} more: ask a trainer."] if more else []
+        extra = [_("...and %(n)s more: ask a trainer.") % {"n": more}] if more else []
         return _ascii("\n".join(head + found_lines + [timing] + ex_lines + extra + tail))
 
     text = build(found, exercises, 0)

@@ -2,6 +2,7 @@
 
     check_member_text("Hold 30 seconds, each side.")      -> []
     check_member_text("Foam roll the TFL, tempo 4-2-1.")   -> ['jargon "TFL" in: ...', ...]
+    check_member_text("Dehne die Adduktoren.", lang="de")  -> ['jargon "Adduktor" in: ...']
     member_texts(plan)                                      -> every member-facing string of a plan
 
 The jargon list holds the trainer's words (muscle names, the corrective continuum's phase names,
@@ -39,8 +40,20 @@ JARGON = (
     "MoveNet", "keypoint", "keypoints", "threshold", "not_assessed", "confidence interval",
 )
 
+# German (device/plan/library.de.toml, the catalogue): a minimal list of the trainer's words, matched
+# as the start of a word (German compounds and endings: "Adduktoren", "Faszienrolle").
+JARGON_DE = (
+    "Adduktor", "Abduktor", "Faszie", "myofaszial", "Pronation", "Supination", "Valgus", "Varus",
+    "Dorsalflexion", "Plantarflexion", "Kompensation", "Kontraindikation", "Propriozeption",
+    "Piriformis", "Tensor", "Gastrocnemius", "Soleus", "Tibialis", "Peroneus", "Gluteus", "Psoas",
+    "Iliopsoas", "Latissimus", "Trapezius", "Pectoralis", "Rhomboid", "Skapula", "thorakal",
+    "lumbal", "zervikal", "Kyphose", "Lordose", "neuromuskulär", "hyperaktiv", "hypoaktiv",
+    "Keypoint", "Schwellenwert", "MoveNet", "Tempo",
+)
+
 _JARGON_RE = [(term, re.compile(r"(?<![\w-])" + re.escape(term) + r"(?:s|es)?(?![\w-])", re.I))
               for term in JARGON]
+_JARGON_DE_RE = [(term, re.compile(r"(?<![\w-])" + re.escape(term), re.I)) for term in JARGON_DE]
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+|;\s+")
 _WORD = re.compile(r"[A-Za-z0-9][\w'’-]*")
 
@@ -54,19 +67,21 @@ def word_count(sentence: str) -> int:
     return len(_WORD.findall(sentence))
 
 
-def jargon_in(text: str) -> list[str]:
+def jargon_in(text: str, lang: str = "en") -> list[str]:
     """The jargon terms found in `text`, in list order (each once)."""
-    return [term for term, rx in _JARGON_RE if rx.search(text or "")]
+    table = _JARGON_DE_RE if lang == "de" else _JARGON_RE
+    return [term for term, rx in table if rx.search(text or "")]
 
 
-def check_member_text(text: str, max_words: int = MAX_SENTENCE_WORDS) -> list[str]:
-    """Problems with a member-facing text: long sentences and jargon; [] when it reads plainly."""
+def check_member_text(text: str, max_words: int = MAX_SENTENCE_WORDS, lang: str = "en") -> list[str]:
+    """Problems with a member-facing text: long sentences and jargon; [] when it reads plainly.
+    The reading-level rule (sentence length) is set for English; German gets the same limit."""
     problems = []
     for s in sentences(text):
         n = word_count(s)
         if n > max_words:
             problems.append(f"sentence of {n} words (at most {max_words}): {s!r}")
-    for term in jargon_in(text):
+    for term in jargon_in(text, lang):
         problems.append(f"jargon {term!r} in: {text!r}")
     return problems
 

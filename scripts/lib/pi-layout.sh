@@ -6,4 +6,4 @@ CONF_DIR=/etc/ohsa               # ohsa.toml (ConfigurationDirectory)
 DATA_DIR=/var/lib/ohsa           # assessments, model, start-up marker (StateDirectory)
 UNIT_DIR=/etc/systemd/system
 USER_NAME=ohsa
-UNITS=(ohsa.service ohsa-poweroff.path ohsa-poweroff.service ohsa-restart.path ohsa-restart.service)
+UNITS=(ohsa.service ohsa-poweroff.path ohsa-poweroff.service ohsa-restart.path ohsa-restart.service ohsa-kiosk.service)

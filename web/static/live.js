@@ -19,11 +19,33 @@
   var words = JSON.parse(document.getElementById("live-words").textContent);
   var me = document.getElementById("live-script");
   var soundOn = !me || me.dataset.sound !== "off";
+  var speechLang = (me && me.dataset.lang) || "en-GB";  /* [kiosk] language: the count is spoken in it */
+  /* opening hours ([kiosk] opening_hours): the page reloads when the station opens or closes; a
+     closed page shows the live view again while someone uses the station (the button woke it) */
+  var reloadS = me && me.dataset.reloadS ? parseInt(me.dataset.reloadS, 10) : 0;
+  if (reloadS > 0) { setTimeout(function () { window.location.reload(); }, reloadS * 1000); }
   var previewTimer = null, pollTimer = null, lastReps = current.reps || 0, audio = null;
 
   function $(id) { return document.getElementById(id); }
   function show(el, on) { if (el) { el.hidden = !on; } }
   function text(id, value) { var el = $(id); if (el && el.textContent !== String(value)) { el.textContent = value; } }
+
+  /* the station's own message in the page's language (web/member.py station_message): matched
+     against the station's templates, its fields put into the translation; else as it came */
+  function say(msg) {
+    var table = words.station || [], args = words.station_args || {};
+    for (var i = 0; i < table.length; i++) {
+      var m = new RegExp(table[i][0]).exec(msg || "");
+      if (!m) { continue; }
+      var values = {};
+      table[i][1].forEach(function (f, j) {
+        var v = m[j + 1];
+        values[f] = args[v] || (/\.$/.test(v) ? say(v) : v);
+      });
+      return table[i][2].replace(/\{(\w+)\}/g, function (x, k) { return values[k] || ""; });
+    }
+    return msg || "";
+  }
 
   function stateWords(state) {
     var w = words.states[state];
@@ -52,7 +74,9 @@
     try {
       if (window.speechSynthesis && window.SpeechSynthesisUtterance) {
         window.speechSynthesis.cancel();
-        window.speechSynthesis.speak(new SpeechSynthesisUtterance(String(n)));
+        var said = new SpeechSynthesisUtterance(String(n));
+        said.lang = speechLang;
+        window.speechSynthesis.speak(said);
       }
     } catch (e) { /* no voice installed */ }
   }
@@ -63,7 +87,7 @@
     if (st) { st.dataset.state = s.state || ""; }
     text("state", stateWords(s.state));
     text("message", s.state === "recording"
-      ? (words.recording[s.kind || "standard"] || words.recording.standard) : (s.message || ""));
+      ? (words.recording[s.kind || "standard"] || words.recording.standard) : say(s.message));
     if (s.state === "recording" && (s.reps || 0) > lastReps) { cue(s.reps); }
     lastReps = s.state === "recording" ? (s.reps || 0) : 0;
     var hasCount = s.countdown !== null && s.countdown !== undefined;
@@ -87,6 +111,10 @@
       led.querySelector(".led-word").textContent = ": " + (regions[r] ? words.region_on : words.region_off);
     });
     var running = ACTIVE.indexOf(s.state) >= 0;
+    if (document.body.classList.contains("is-closed") && (running || s.state === "result")) {
+      document.body.classList.remove("is-closed");  /* woken by the panel's button */
+      show($("closed"), false);
+    }
     setPreviews(previewsOn && running);
     if (kiosk) {
       /* after "Stop, it hurts" no Start until the station leaves the pain state (the station
@@ -158,6 +186,9 @@
       try { audio = audio || new Ctx(); if (audio.resume) { audio.resume(); } } catch (e) { /* no audio */ }
     }
   });
+
+  /* on the station's own screen a long press opens no menu (no way out of the page by touch) */
+  if (kiosk) { document.addEventListener("contextmenu", function (e) { e.preventDefault(); }); }
 
   ["btn-start", "btn-cancel", "btn-pain"].forEach(function (id) {
     var b = $(id);

@@ -5,6 +5,8 @@
   var print = document.getElementById("print");
   if (print) { print.addEventListener("click", function () { window.print(); }); }
   if (!me || me.dataset.kiosk !== "yes") { return; }
+  /* on the station's own screen a long press opens no menu (no way out of the page by touch) */
+  document.addEventListener("contextmenu", function (e) { e.preventDefault(); });
   var id = me.dataset.assessment;
   var csrf = document.querySelector('meta[name="csrf-token"]').content;
   var kinds = ["heels_raised", "hands_on_hips"];
