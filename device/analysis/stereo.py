@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import logging
 import math
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -197,9 +198,7 @@ def measure(track: Track, th, *, calibration=None, foot_deg: dict | None = None,
         else:
             m[f"knee_{name}_in"] = knee_ratio(P, name, 0.0)
             m[f"knee_{name}_out"] = knee_ratio(P, name, th["stereo_toe_out_unknown_deg"])
-    trunk = np.linalg.norm((P[:, 5] + P[:, 6]) / 2 - (P[:, 11] + P[:, 12]) / 2, axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        m["head_forward_of_trunk"] = m["head_forward_m"] / trunk  # the 2-D unit: trunk lengths
+    m.update(head(P, m["trunk_deg"]))
     geo["feet"] = "the mat's footprints" if foot_deg else "not known"
     return Stereo(True, geo, np.asarray(front.times, dtype=np.float64), m, P)
 
@@ -217,6 +216,30 @@ def knee_ratio(P: np.ndarray, side: str, toe_out_deg: float) -> np.ndarray:
     half = np.abs(P[:, measures3d.L_AN, 1] - P[:, measures3d.R_AN, 1]) / 2
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(half > 0.03, 1.0 + lateral / half, np.nan)
+
+
+def _either(P: np.ndarray, a: int, b: int) -> np.ndarray:
+    """Mean of two keypoints per frame, either alone when the other is not valid."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmean(P[:, [a, b]], axis=1)
+
+
+def head(P: np.ndarray, trunk_deg: np.ndarray) -> dict[str, np.ndarray]:
+    """The head's sagittal measures from either ear (the side camera rarely sees the far ear well
+    enough to triangulate it; the ears differ in left-right only, which these do not use):
+    `head_forward_of_trunk` the ear ahead of the trunk line in trunk lengths (the 2-D unit),
+    `head_flexion_deg` the face (ear -> nose) pitched down against the trunk."""
+    sh, hip = _either(P, 5, 6), _either(P, 11, 12)
+    ear = _either(P, 3, 4)
+    trunk_len = np.linalg.norm(sh - hip, axis=1)
+    t = np.radians(trunk_deg)
+    neck = ear - sh
+    fwd = neck[:, 0] * np.cos(t) - neck[:, 2] * np.sin(t)
+    face = P[:, 0] - ear
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return {"head_forward_of_trunk": fwd / trunk_len,
+                "head_flexion_deg": np.degrees(np.arctan2(-face[:, 2], face[:, 0])) - trunk_deg}
 
 
 def mat_foot_deg() -> dict[str, float]:

@@ -181,7 +181,9 @@ def _check_views(states: dict, info: dict, th: dict, have_reps: bool, three_d: b
             if missing:
                 s.status, s.reason_code = views.UNUSABLE, "not_visible"
                 s.reason = f"the person was not fully visible in the {name} view: {missing}"
-            elif not any(b is not None and len(b) for b in s.bottoms):
+            elif not any(b is not None and len(b) for b in s.bottoms) and not (three_d and name == "side"):
+                # (the 3-D path measures at the front view's bottoms: the side's own depth signal,
+                # weak from far round toward the front, need not find them)
                 s.status, s.reason_code = views.UNUSABLE, "not_visible"
                 s.reason = f"the person was not seen in the {name} view during the reps"
     f, sd = states.get("front"), states.get("side")
