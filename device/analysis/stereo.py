@@ -164,7 +164,8 @@ def measure(track: Track, th, *, calibration=None, foot_deg: dict | None = None,
         return two_d("the hips or ankles were never seen by both cameras at once", calibration=kind)
     place = _placement(used[0], used[1], bf)
     ef, es, rel, n = _reprojection(tri, front, side)
-    geo = {"path": "3d", "calibration": kind, **place, "reprojection_px": round(float(np.median([ef, es])), 2)
+    geo = {"path": "3d", "calibration": kind, **place,
+           "fields_of_view_deg": {"front": round(fi.hfov_deg, 1), "side": round(si.hfov_deg, 1)}, "reprojection_px": round(float(np.median([ef, es])), 2)
            if np.isfinite(ef) else None, "trusted": True, "reason": "", "person_vs_mat_deg": None}
     if kind == "mat" and person_ok:
         geo["person_vs_mat_deg"] = round(abs(person.angle_between_deg - place["angle_deg"]), 1)
