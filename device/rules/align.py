@@ -35,8 +35,8 @@ MIN_CORRELATION = 0.6  # below this the two curves do not show the same motion
 MIN_OVERLAP = 0.5  # of the shorter clip, and at least MIN_OVERLAP_S
 MIN_OVERLAP_S = 1.0
 MIN_MOTION = 0.05  # hip travel (range / body height) below this: nothing to align on
-RATES = (0.7, 1.45, 0.01)  # clock rates tried for recordings: from, to, step
-RATE_MIN_GAIN = 0.3  # a rate other than 1 must cut the curves' mismatch by this share
+RATES = (0.7, 1.45, 0.01)  # clock rates tried for recordings: from, to, step (coarse at 2 steps)
+RATE_MIN_GAIN = 0.3  # a rate other than 1 must cut the hip curves' squared mismatch by this share
 RATE_MIN_DEPARTURE = 0.03  # ... and differ from 1 by at least this much
 
 
@@ -52,12 +52,14 @@ class Alignment:
         return np.asarray(times, dtype=np.float64) / self.rate + (self.offset_s or 0.0)
 
     def to_json(self) -> dict:
-        return {
+        out = {
             "offset_s": None if self.offset_s is None else round(self.offset_s, 3),
-            "rate": round(self.rate, 3),
             "correlation": None if self.correlation is None else round(self.correlation, 3),
             "reason": self.reason,
         }
+        if self.rate != 1.0:  # only recordings on different time bases carry it
+            out["rate"] = round(self.rate, 3)
+        return out
 
 
 def hip_height(view: ViewTrack) -> tuple[np.ndarray, np.ndarray, float]:
@@ -154,29 +156,44 @@ def _mismatch(tf, yf, ts, ys, rate: float, off: float) -> float:
 
 
 def estimate_clock(front: ViewTrack, side: ViewTrack, max_lag_s: float | None = None) -> Alignment:
-    """`estimate_offset`, then a clock rate for recordings on different time bases: rates in
-    `RATES` with offsets within half a second of the one found keep the best match."""
+    """`estimate_offset`, then a clock rate for recordings on different time bases.
+
+    First the side clip's times are divided by each rate of `RATES` (every other step) and the
+    offset found for each: the best-correlated gives where the clips meet. Then, round that, every
+    rate and offset within half a second is scored by the mean squared difference of the two hip
+    curves (each scaled to its range), which a single rep's stretch shows better than a
+    correlation does. A rate other than 1 is kept when it cuts that difference by `RATE_MIN_GAIN`."""
+    from dataclasses import replace
+
     found = estimate_offset(front, side, max_lag_s)
-    if found.offset_s is None:
+    lo, hi, step = RATES
+    coarse = {float(r): estimate_offset(front, replace(side, times=side.times / r), max_lag_s)
+              for r in np.arange(lo, hi + step / 2, 2 * step)}
+    rate_c = max(coarse, key=lambda r: coarse[r].correlation if coarse[r].offset_s is not None else -1.0)
+    if coarse[rate_c].offset_s is None:
         return found
     tf, yf = _unit_curve(front)
     ts, ys = _unit_curve(side)
     if len(tf) < 3 or len(ts) < 3:
         return found
-    base = _mismatch(tf, yf, ts, ys, 1.0, -found.offset_s)
-    best = (base, 1.0, -found.offset_s)
-    lo, hi, step = RATES
-    for rate in np.arange(lo, hi + step / 2, step):
-        # side = rate * front + b; keep the middle of the front clip near where offset put it
-        mid = float(np.median(tf))
-        centre = mid - found.offset_s - rate * mid
-        for b in np.arange(centre - 0.5, centre + 0.5 + 1e-9, 0.01):
-            d = _mismatch(tf, yf, ts, ys, float(rate), float(b))
-            if d < best[0]:
-                best = (d, float(rate), float(b))
-    d, rate, b = best
+    mid = float(np.median(tf))
+    side_mid = rate_c * (mid - coarse[rate_c].offset_s)  # front time t <-> side time rate * t + b
+
+    def sweep(rates, centre_of):
+        best = (float("inf"), 1.0, 0.0)
+        for rate in rates:
+            c = centre_of(rate)
+            for b in np.arange(c - 0.5, c + 0.5 + 1e-9, 0.01):
+                d = _mismatch(tf, yf, ts, ys, float(rate), float(b))
+                if d < best[0]:
+                    best = (d, float(rate), float(b))
+        return best
+
+    d, rate, b = sweep(np.arange(lo, hi + step / 2, step), lambda r: side_mid - r * mid)
+    base = sweep([1.0], lambda r: -found.offset_s if found.offset_s is not None else side_mid - mid)[0]
     if abs(rate - 1.0) < RATE_MIN_DEPARTURE or not d <= (1 - RATE_MIN_GAIN) * base:
         return found
-    return Alignment(-b / rate, found.correlation,
-                     f"{found.reason}; the side clip's clock runs {rate:.2f} times the front's "
-                     f"(hip curves match {base / max(d, 1e-12):.1f} times better with it)", rate)
+    corr = coarse[min(coarse, key=lambda r: abs(r - rate))].correlation
+    return Alignment(-b / rate, corr,
+                     f"from the hip motion; the side clip's clock runs {rate:.2f} times the front's "
+                     f"(the hip curves match {base / max(d, 1e-12):.1f} times better with it)", rate)
