@@ -168,8 +168,9 @@ def summarise(rows: list[dict], title: str) -> str:
             cells.append(f"{np.mean(e):+.2f} / {pct(np.abs(e), 90):.2f}" if e else "-")
         out.append(f"| {name} | " + " | ".join(cells) + " |")
     for feet in ("known", "unknown"):
-        out.append(f"\nSensitivity / specificity, feet {feet} (0-60 degrees, the head 0-15 where its 2-D "
-                   "path applies; 75 separately; not_assessed counts as a miss):\n")
+        head = "" if in3d.HEAD_IN_3D else ", the head 0-15 where its 2-D path applies"
+        out.append(f"\nSensitivity / specificity, feet {feet} (0-60 degrees{head}; 75 separately; "
+                   "not_assessed counts as a miss):\n")
         out.append("| compensation | sens 0-60 | spec 0-60 | sens 75 | spec 75 |")
         out.append("| --- | --- | --- | --- | --- |")
         for cid in COMPS:
