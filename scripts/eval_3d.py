@@ -20,6 +20,7 @@ tuning.
 
     .venv/bin/python scripts/eval_3d.py -n 2                # ~3 min
     .venv/bin/python scripts/eval_3d.py -n 2 --held-out --json /tmp/eval3d.json
+    .venv/bin/python scripts/eval_3d.py --bench             # CPU on 30 s sets
 """
 
 from __future__ import annotations
@@ -108,6 +109,7 @@ def run_set(seed: int, skew: float, height: float, distance: float, toe: float, 
     for feet, s in (("known", st), ("unknown", unknown_feet(st, th) if st.trusted else st)):
         res = evaluate(track, th, clock_offset=0.0, stereo=s)
         verdicts[feet] = {c: res["compensations"][c]["status"] for c in COMPS}
+        row.setdefault("values", {})[feet] = {c: res["compensations"][c]["value"] for c in COMPS}
     row["verdicts"] = verdicts
     errs = {}
     if st.trusted:
@@ -193,12 +195,46 @@ def summarise(rows: list[dict], title: str) -> str:
     return "\n".join(out)
 
 
+def bench(n: int = 7) -> str:
+    """CPU time of the 3-D stage and of the whole keypoint analysis on 30 s two-view sets at 30 fps."""
+    import os
+
+    from device.analysis import analyse
+
+    th = Thresholds()
+    analyse(Track({"front": make_stereo_case(29999, skew_deg=45).front,
+                   "side": make_stereo_case(29999, skew_deg=45).side}))  # imports (scipy) out of the timing
+    rows = []
+    for i in range(n):
+        case = make_stereo_case(30000 + i, skew_deg=45, reps=8, fps=30.0)
+        track = Track({"front": dataclasses.replace(case.front, hfov_deg=case.front_camera.intrinsics.hfov_deg),
+                       "side": dataclasses.replace(case.side, hfov_deg=case.side_camera.intrinsics.hfov_deg)})
+        t0 = time.process_time()
+        st = stereo_stage.measure(track, th)
+        t1 = time.process_time()
+        analyse(track, thresholds=th, clock_offset=0.0)
+        t2 = time.process_time()
+        assert st.trusted, st.geometry["reason"]
+        rows.append((t1 - t0, t2 - t1, case.front.times[-1] - case.front.times[0], len(case.front)))
+    a = np.array(rows)
+    return (f"{n} sets of {np.median(a[:, 2]):.0f} s ({np.median(a[:, 3]):.0f} front frames, side camera 45 degrees "
+            f"round): 3-D stage (person calibration, triangulation, smoothing, body frame, measures) p50 "
+            f"{1000 * np.median(a[:, 0]):.0f} ms, max {1000 * a[:, 0].max():.0f} ms; the whole keypoint analysis "
+            f"(`analyse`: clocks, 3-D stage, rules) p50 {1000 * np.median(a[:, 1]):.0f} ms, max "
+            f"{1000 * a[:, 1].max():.0f} ms CPU (time.process_time; load average {os.getloadavg()[0]:.1f} on "
+            f"{os.cpu_count()} cores)")
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("-n", type=int, default=2, help="repeats of the placement grid (x 48 sets)")
     ap.add_argument("--held-out", action="store_true", help="the held-out seeds (50000+)")
     ap.add_argument("--json", help="write every set's row here")
+    ap.add_argument("--bench", action="store_true", help="CPU time on 30 s sets instead")
     args = ap.parse_args(argv)
+    if args.bench:
+        print(bench())
+        return 0
     th = Thresholds()
     seed0 = HELD_OUT if args.held_out else 1000
     t0 = time.perf_counter()
