@@ -15,7 +15,7 @@ from device.geometry.calibration import Calibration, ViewCalibration
 from device.geometry.camera import Camera
 from device.rules import evaluate, in3d
 from device.rules.align import estimate_clock
-from device.thresholds import Thresholds
+from device.thresholds import THRESHOLDS, Thresholds
 from device.track import Track
 from tests.synth import AMPLITUDES
 from tests.synth.stereo import make_stereo_case
@@ -168,7 +168,7 @@ def test_3d_knee_thresholds_can_be_overridden():
     entry = result["compensations"]["knees_push_out"]
     assert entry["threshold"] == 1.0 and entry["unit"] == "knee-to-ankle width ratio, square to the foot"
     base = analyse(track)["compensations"]["knees_push_out"]
-    assert base["threshold"] == 1.3 and entry["value"] != base["value"]
+    assert base["threshold"] == THRESHOLDS["knees_push_out_3d"].value and entry["value"] != base["value"]
 
 
 def test_the_field_of_view_without_a_camera_entry():

@@ -213,10 +213,16 @@ def knee_ratio(P: np.ndarray, side: str, toe_out_deg: float) -> np.ndarray:
     hip, knee, ankle, sign = measures3d.LEGS[side]
     a = math.radians(toe_out_deg)
     n = np.array([-math.sin(a), sign * math.cos(a)])  # outward, square to the foot
-    lateral = (P[:, knee, :2] - P[:, ankle, :2]) @ n
-    half = np.abs(P[:, measures3d.L_AN, 1] - P[:, measures3d.R_AN, 1]) / 2
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(half > 0.03, 1.0 + lateral / half, np.nan)
+    # the feet stay on the mat: each ankle's place is its median over the set (the far ankle's
+    # point scatters most, and each frame's own would add its noise to every knee reading)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an ankle never seen: NaN
+        feet = np.nanmedian(P[:, [ankle, measures3d.L_AN, measures3d.R_AN], :2], axis=0)
+    lateral = (P[:, knee, :2] - feet[0]) @ n
+    half = abs(feet[1, 1] - feet[2, 1]) / 2
+    if not half > 0.03:
+        return np.full(len(P), np.nan)
+    return 1.0 + lateral / half
 
 
 def _either(P: np.ndarray, a: int, b: int) -> np.ndarray:
