@@ -130,9 +130,22 @@ def _refine(result: dict, track: Track, kept: dict, backgrounds: dict, th: Thres
     small = Track({v: scaled(track.views[v], kept[v].scale) for v in frames})
     bgs = {v: bg for v, bg in backgrounds.items()
            if v in frames and bg is not None and bg.shape[:2] == frames[v][0][1].shape[:2]}
+    # The 3-D path judges an oblique side view; the silhouette's heel line and back contour still
+    # need a square one: it is told the side view is off square for its purposes, as on the 2-D path.
+    side = result["views"].get("side") or {}
+    skew = side.get("skew_deg")
+    kept_side = None
+    if side.get("status") == "ok" and side.get("geometry") == "3d" and skew is not None and skew > th["side_max_skew_deg"]:
+        kept_side = dict(side)
+        side.update(status="unusable", reason_code="camera_placement", reason=(
+            f"the side camera is about {skew:.0f} degrees off square to the person (at most "
+            f"{th['side_max_skew_deg']:g} for the heel and back contours; the 3-D checks do not need it)"))
     try:
-        return silhouette.refine(result, frames, small, bgs or None, th)
+        out = silhouette.refine(result, frames, small, bgs or None, th)
     except Exception as e:  # a fault there must not cost the person the keypoint result
         log.error("silhouette refinement failed, keypoint result kept: %s", e, exc_info=log.isEnabledFor(logging.DEBUG))
         result["silhouette"] = {"error": f"refinement failed: {e.__class__.__name__}: {e}"}
-        return result
+        out = result
+    if kept_side is not None:  # the rules' own view of the side camera, back in the result
+        out["views"]["side"] = kept_side
+    return out
