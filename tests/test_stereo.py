@@ -191,3 +191,27 @@ def test_the_clock_rate_of_a_recording_on_another_time_base():
     assert found.to_json()["rate"] == pytest.approx(1.38, abs=0.03)
     same = estimate_clock(front, side)
     assert same.rate == 1.0 and "rate" not in same.to_json()
+
+
+def test_the_head_kept_on_its_2d_path_needs_a_square_side_view(monkeypatch):
+    """The switch that keeps the head on the 2-D path (if its 3-D measures were too noisy): on an
+    oblique side view the head is then not assessed, saying why; the rest stays 3-D."""
+    monkeypatch.setattr(in3d, "HEAD_IN_3D", False)
+    _, track = _case(91, 45, {"excessive_forward_lean": "both"})
+    comps = analyse(track)["compensations"]
+    for cid in ("head_forward", "head_down"):
+        assert comps[cid]["status"] == "not_assessed" and comps[cid]["reason_code"] == "camera_placement"
+        assert "square side view" in comps[cid]["reason"]
+    assert comps["excessive_forward_lean"]["status"] == "present" and comps["excessive_forward_lean"]["geometry"] == "3d"
+
+
+def test_a_fault_in_the_3d_stage_keeps_the_2d_result(monkeypatch):
+    _, track = _case(92, 0, {"knees_cave_in": "left"})
+
+    def broken(*a, **kw):
+        raise FloatingPointError("boom")
+
+    monkeypatch.setattr(stage, "measure", broken)
+    result = analyse(track)
+    assert result["geometry"]["path"] == "2d" and "FloatingPointError: boom" in result["geometry"]["reason"]
+    assert _statuses(result) == _statuses(evaluate(track))
