@@ -69,7 +69,7 @@ def test_each_compensation_is_found_in_3d_at_any_angle(seed, skew, cid, side):
     assert result["geometry"]["path"] == "3d", result["geometry"]["reason"]
     entry = result["compensations"][cid]
     assert entry["status"] == "present", entry
-    assert entry["geometry"] == ("2d" if cid in in3d.KEPT_2D else "3d")  # the shift: the front picture
+    assert entry["geometry"] == ("3d" if in3d.judged_in_3d(cid) else "2d")  # the shift: the front picture
     if side:
         assert entry["side"] == side
     others = {c: s for c, s in _statuses(result).items() if c != cid}

@@ -361,7 +361,7 @@ def _judge(cid, states, info, per_rep, confs, base_missing, th, reps, three_d=Fa
                       "no_baseline")
         return na(why, "camera_placement")
     if three_d and in3d.judged_in_3d(cid) and states["front"].status == views.OK:
-        key, name = in3d.JUDGED_3D[cid]
+        key, name = in3d.measure_and_threshold(cid)
         entry = dec.decide(cid, per_rep[key], confs[key], th, name)
         if entry["status"] != verdict.NOT_ASSESSED:
             entry["geometry"] = "3d"

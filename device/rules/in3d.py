@@ -17,17 +17,8 @@ import numpy as np
 
 from device.rules import measures
 from device.rules.views import ViewState
+from device.vocabulary import COMPENSATIONS
 
-# compensation -> (per-rep key, deciding threshold when not the compensation's own)
-JUDGED_3D = {
-    "knees_cave_in": ("knees_in_3d", "knees_cave_in_3d"),
-    "knees_push_out": ("knees_out_3d", "knees_push_out_3d"),
-    "asymmetric_weight_shift": ("shift_3d", None),
-    "excessive_forward_lean": ("lean_3d", None),
-    "arms_fall_forward": ("arms_3d", None),
-    "head_down": ("head_down_3d", None),
-    "head_forward": ("head_forward_3d", None),
-}
 # The head in 3-D: from either ear (the far ear is rarely triangulated) and the nose, measured with
 # scripts/eval_3d.py (p90 0.05 trunk lengths, 8 degrees over 0-60): good enough for clear cases; set
 # False to keep the head on its 2-D path, judged only where the side view is square.
@@ -35,15 +26,21 @@ HEAD_IN_3D = True
 HEAD = ("head_forward", "head_down")
 
 
-# The weight shift is a sideways movement, which a square front camera sees without perspective
-# error; in 3-D the hips' backward travel at the bottom (20-30 cm) leaks into it through any error
-# in the body's left-right axis: on the real pair the 3-D reading was 0.14 stance widths (a
-# false "mild") where the front picture reads 0.03. So it stays on the front view's 2-D path.
-KEPT_2D = ("asymmetric_weight_shift",)
+# Which checks the 3-D path judges, on which measure and threshold: the catalogue
+# (`device.vocabulary`: `measure_3d`, `threshold_3d`). The weight shift has none: a sideways
+# movement, which a square front camera sees without perspective error; in 3-D the hips' backward
+# travel at the bottom (20-30 cm) leaks into it through any error in the body's left-right axis
+# (on the real pair the 3-D reading was 0.14 stance widths, a false "mild", where the front picture
+# reads 0.05), so it stays on the front view's 2-D path.
 
 
 def judged_in_3d(cid: str) -> bool:
-    return cid in JUDGED_3D and cid not in KEPT_2D and (HEAD_IN_3D or cid not in HEAD)
+    return COMPENSATIONS[cid].measure_3d is not None and (HEAD_IN_3D or cid not in HEAD)
+
+
+def measure_and_threshold(cid: str) -> tuple[str, str | None]:
+    """(per-rep 3-D key, deciding threshold when not the compensation's own)."""
+    return COMPENSATIONS[cid].measure_3d, COMPENSATIONS[cid].threshold_3d
 
 
 def per_rep(front: ViewState, stereo, th) -> list[tuple[str, list, list]]:
