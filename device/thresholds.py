@@ -105,6 +105,30 @@ THRESHOLDS: dict[str, Threshold] = {
         "moves that much at depth on real clips).",
         "above", 0.08,
     ),
+    # --- decisions in 3-D (docs/rules.md "Two cameras: the 3-D path") --------------------------
+    # Only the knees need their own numbers in 3-D: weight shift, forward lean, arms and the head
+    # keep the 2-D thresholds above (same units, measured in the body's own planes instead of a
+    # picture's).
+    "knees_cave_in_3d": Threshold(
+        0.82, "knee-to-ankle width ratio, square to the foot", 0.3, 1.2,
+        "3-D path: the knee's horizontal offset from the vertical plane along the foot through "
+        "its ankle, over half the ankles' separation, plus 1 (1 = the knee over the foot's line; "
+        "the 2-D ratio's meaning without the perspective). The foot's direction is the mat's "
+        "printed footprint when the station has one; otherwise straight ahead (a knee inside a "
+        "straight foot is inside a turned-out one too). Knees over the feet read 0.85-1.3 on the "
+        "synthetic set at 0-60 degrees, a clear cave-in 0.25-0.85; 0.82 separated them best on "
+        "the tuning seeds of scripts/eval_3d.py (with the feet known). Engineering choice.",
+        "below", 0.2,
+    ),
+    "knees_push_out_3d": Threshold(
+        1.26, "knee-to-ankle width ratio, square to the foot", 1.0, 2.5,
+        "3-D path: the same ratio outward. Without the mat's footprints it is measured square to "
+        "a foot turned out by `stereo_toe_out_unknown_deg`, so knees tracking over toes turned out "
+        "that far are not read as pushing out (and a push-out over straight feet mostly goes "
+        "unseen: docs/rules.md). Knees over the feet read up to 1.24 on the tuning seeds of "
+        "scripts/eval_3d.py, a clear push-out from 1.29: 1.26. Engineering choice.",
+        "above", 0.3,
+    ),
     # --- keypoint confidence ------------------------------------------------------------------
     "score_floor": Threshold(
         0.15, "MoveNet score", 0.0, 0.6,
@@ -185,6 +209,31 @@ THRESHOLDS: dict[str, Threshold] = {
         "clip (../shared/data/overhead-squat-pair/front.mov, arms overhead: 1.04; with the arms "
         "up MoveNet's shoulder points sit well inside the acromion width). With a usable front "
         "view the person's own ratio is used instead.",
+    ),
+    # --- two cameras: when the 3-D path is trusted (device/analysis/stereo.py) ---------------
+    "stereo_max_reprojection": Threshold(
+        0.02, "fraction of the person's height in pixels", 0.005, 0.1,
+        "Median distance between the keypoints and their triangulated points' projections. "
+        "MoveNet's own scatter is 0.5-1 %; the self-calibration trusts itself up to 2 % "
+        "(docs/geometry.md); a camera moved since the mat calibration reads far more.",
+    ),
+    "stereo_min_moments": Threshold(
+        12.0, "frames", 3.0, 500.0,
+        "Moments seen clearly by both cameras (at least 8 keypoints triangulated): fewer and "
+        "the calibration and the rep bottoms rest on too little (the self-calibration's own "
+        "minimum).",
+    ),
+    "stereo_min_angle_deg": Threshold(
+        25.0, "degrees between the cameras round the person", 5.0, 90.0,
+        "Depth comes from the angle between the two views: at 15 degrees apart (a side camera "
+        "75 degrees round toward the front) the synthetic errors double (trunk p90 10 degrees, "
+        "docs/geometry.md), so the 3-D path needs at least 25.",
+    ),
+    "stereo_toe_out_unknown_deg": Threshold(
+        30.0, "degrees of toe-out", 0.0, 45.0,
+        "Without the mat's footprints the feet's direction is not known (MoveNet has no toe "
+        "points): a knee is judged as pushing out only past a foot turned out this far, the "
+        "most a normal stance turns out (NASM: feet straight to slightly turned out).",
     ),
     "front_max_skew_deg": Threshold(
         40.0, "degrees", 5.0, 80.0,

@@ -52,6 +52,10 @@ class Compensation(NamedTuple):
     draw: tuple[str, ...]  # keypoints drawn on the still for it
     threshold: str | None  # the deciding entry of device.thresholds.THRESHOLDS
     unmeasured: str = ""  # why keypoints alone cannot judge it (its reason when nothing else does)
+    # the 3-D path (device/rules/in3d.py): its per-rep measure, and its threshold when not the
+    # 2-D one (None: judged from the pictures even when both cameras are calibrated)
+    measure_3d: str | None = None
+    threshold_3d: str | None = None
 
 
 def _both(*parts: str) -> tuple[str, ...]:
@@ -82,15 +86,17 @@ COMPENSATIONS = {
                      "the heels down, as much as a heel rise would move it. The proxy's reading is "
                      "under 'proxy', for information only"),
         Compensation("knees_cave_in", "front", "knees", "Knees cave in", True, "keypoints", "knees",
-                     ("knee", "ankle"), _both("knee", "ankle"), "knees_cave_in"),
+                     ("knee", "ankle"), _both("knee", "ankle"), "knees_cave_in",
+                     measure_3d="knees_in_3d", threshold_3d="knees_cave_in_3d"),
         Compensation("knees_push_out", "front", "knees", "Knees push out", True, "keypoints", "knees",
-                     ("knee", "ankle"), _both("knee", "ankle"), "knees_push_out"),
+                     ("knee", "ankle"), _both("knee", "ankle"), "knees_push_out",
+                     measure_3d="knees_out_3d", threshold_3d="knees_push_out_3d"),
         Compensation("asymmetric_weight_shift", "front", "hips_low_back", "Weight shifts to one side",
                      True, "keypoints", "shift", ("hip", "ankle"), _both("hip", "shoulder"),
                      "asymmetric_weight_shift"),
         Compensation("excessive_forward_lean", "side", "hips_low_back", "Chest leans forward", False,
                      "keypoints", "lean", ("shoulder", "hip", "knee", "ankle"),
-                     _both("shoulder", "hip", "knee", "ankle"), "excessive_forward_lean"),
+                     _both("shoulder", "hip", "knee", "ankle"), "excessive_forward_lean", measure_3d="lean_3d"),
         Compensation("low_back_arch", "side", "hips_low_back", "Low back arches", False, "silhouette",
                      None, ("shoulder", "hip"), _both("shoulder", "hip"), "silhouette_low_back_arch",
                      _NO_SPINE_POINTS),
@@ -99,12 +105,13 @@ COMPENSATIONS = {
                      _NO_SPINE_POINTS),
         Compensation("arms_fall_forward", "side", "shoulders_arms", "Arms fall forward", False,
                      "keypoints", "arms", ("shoulder", "hip", "wrist"), _both("shoulder", "elbow", "wrist"),
-                     "arms_fall_forward"),
+                     "arms_fall_forward", measure_3d="arms_3d"),
         Compensation("head_forward", "side", "head", "Head juts forward", False, "keypoints",
                      "head_forward", ("shoulder", "hip", "ear"), ("nose", *_both("ear", "shoulder")),
-                     "head_forward"),
+                     "head_forward", measure_3d="head_forward_3d"),
         Compensation("head_down", "side", "head", "Head drops", False, "keypoints", "head_down",
-                     ("shoulder", "hip", "ear", "nose"), ("nose", *_both("ear", "eye")), "head_down"),
+                     ("shoulder", "hip", "ear", "nose"), ("nose", *_both("ear", "eye")), "head_down",
+                     measure_3d="head_down_3d"),
     )
 }
 COMPENSATION_IDS = tuple(COMPENSATIONS)

@@ -10,6 +10,14 @@ the threshold). Cameras, bodies, frame rates and clock offsets vary with the see
     .venv/bin/python scripts/eval_rules.py            # 40 cases per cell
     .venv/bin/python scripts/eval_rules.py -n 10 --json
     .venv/bin/python scripts/eval_rules.py -n 15 --noise 2   # twice the keypoint noise
+    .venv/bin/python scripts/eval_rules.py -n 10 --side-skew 45   # the side camera 45 degrees
+                                                 # round toward the front, through the analysis
+                                                 # pipeline (its 3-D path where trusted)
+
+`--side-skew DEG` places the side camera that far round toward the front (0 = square, the
+placements of issue 12: 0-75) and runs each case through `device.analysis.analyse` with the
+generator's fields of view (the station's camera modules), so the 3-D path judges it where its
+calibration is trusted; without it, the rules alone on side cameras up to 8 degrees off.
 """
 
 from __future__ import annotations
@@ -32,9 +40,28 @@ CURVE = [0.0, 0.25, 0.5, "borderline", 0.75, 1.0, 1.25]
 NOISE = 1.0  # keypoint noise, times MoveNet-like (--noise)
 
 
+SIDE_SKEW = None  # degrees round toward the front (--side-skew): through the analysis pipeline
+
+
+def _result(case) -> dict:
+    if SIDE_SKEW is None:
+        return evaluate(case.track)
+    import math
+    from dataclasses import replace
+
+    from device.analysis import analyse
+    from device.track import Track
+
+    def lens(view):  # the generator's field of view across the width, as a camera module gives it
+        cam = case.cameras[view]
+        return math.degrees(2 * math.atan(cam.width / 2 / cam.focal_px))
+
+    return analyse(Track({v: replace(t, hfov_deg=lens(v)) for v, t in case.track.views.items()}))
+
+
 def verdict(seed: int, comps: dict, target: str) -> tuple[str, str | None, str | None]:
-    case = make_case(seed, comps, noise=NOISE)
-    entry = evaluate(case.track)["compensations"][target]
+    case = make_case(seed, comps, noise=NOISE, side_skew=SIDE_SKEW)
+    entry = _result(case)["compensations"][target]
     if "proxy" in entry:  # heels_rise: the ankle proxy's own verdict (reported, not trusted)
         return entry["proxy"]["status"], None, None
     return entry["status"], entry["side"], case.sides.get(target)
@@ -95,16 +122,20 @@ def main() -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--noise", type=float, default=1.0, help="keypoint noise, x MoveNet-like (default 1)")
+    ap.add_argument("--side-skew", type=float, default=None,
+                    help="side camera this many degrees round toward the front, through the analysis pipeline")
     args = ap.parse_args()
-    global NOISE
+    global NOISE, SIDE_SKEW
     NOISE = args.noise
+    SIDE_SKEW = args.side_skew
     t0 = time.perf_counter()
     res = run(args.n, args.seed)
     if args.json:
         res["heels_rise_proxy_with_ankle_drift"] = heels_under_drift(args.n, args.seed)
         print(json.dumps(res, indent=1))
         return 0
-    print(f"synthetic evaluation, {args.n} cases per cell, noise x{args.noise:g} "
+    where = "" if SIDE_SKEW is None else f", side camera {SIDE_SKEW:g} degrees round toward the front (analyse)"
+    print(f"synthetic evaluation, {args.n} cases per cell, noise x{args.noise:g}{where} "
           f"({time.perf_counter() - t0:.0f} s)\n")
     print(f"{'compensation':26} {'sens':>5} {'spec':>5} {'side':>5}  present rate by magnitude (x clear)")
     print(f"{'':26} {'':>5} {'':>5} {'':>5}  " + " ".join(f"{str(m)[:6]:>6}" for m in CURVE))

@@ -100,3 +100,56 @@ def test_person_turned_from_the_front_camera(real):
     for cid in ("knees_cave_in", "knees_push_out", "asymmetric_weight_shift"):
         e = result["compensations"][cid]
         assert e["status"] == "not_assessed" and "turned" in e["reason"], (cid, e)
+
+
+# --- the 3-D path (device/analysis/stereo.py): the pair as `ohsa assess` puts it together ------
+
+HAND_ROUND_TOWARD_FRONT = 17.5  # docs/geometry.md: 15-20 degrees, estimated from the frames
+
+
+def _pair_on_one_clock(real):
+    from dataclasses import replace
+
+    from device.analysis import stereo
+    from device.rules.align import estimate_clock
+
+    front, side = real["front"], real["oblique"]
+    clock = estimate_clock(front, side)
+    assert 1.3 < clock.rate < 1.45, clock  # the side clip's time base runs about 1.38x
+    lens = stereo.width_hfov(front.width, front.height, stereo.PHONE_LONG_SIDE_HFOV_DEG)  # iPhone: ~42
+    return Track({"front": replace(front, hfov_deg=lens),
+                  "side": replace(side, times=clock.to_front(side.times), hfov_deg=lens)})
+
+
+def test_near_ideal_pair_in_3d(real):
+    from device.analysis import analyse
+
+    result = analyse(_pair_on_one_clock(real), clock_offset=0.0)
+    geo = result["geometry"]
+    assert geo["path"] == "3d" and geo["trusted"] and geo["side"] == "left", geo
+    assert abs(geo["round_toward_front_deg"] - HAND_ROUND_TOWARD_FRONT) <= 10, geo
+    assert result["views"]["side"]["geometry"] == "3d"
+    comps = result["compensations"]
+    # the side checks are assessed now, and the near-ideal rep raises nothing moderate or worse
+    for cid, spec in SPECS.items():
+        if spec.method == "keypoints":
+            assert comps[cid]["status"] in ("present", "absent"), (cid, comps[cid])
+    worse = {cid: e["severity"] for cid, e in comps.items() if e["severity"] in ("moderate", "marked")}
+    assert not worse, worse
+    # the 2-D front view's perspective read the knees as pushing out (1.56, moderate): not in 3-D
+    assert comps["knees_push_out"]["status"] == "absent" and comps["knees_push_out"]["geometry"] == "3d"
+    assert comps["knees_cave_in"]["status"] == "absent"
+    assert comps["excessive_forward_lean"]["status"] == "absent"
+    flagged = {cid for cid, e in comps.items() if e["status"] == "present"}
+    assert flagged <= {"arms_fall_forward"}, flagged  # the trainer: slightly limited shoulder mobility
+
+
+def test_true_side_view_stays_on_the_2d_path(real):
+    from device.analysis import analyse
+
+    track = Track({"side": real["back_squat"]})
+    result = analyse(track)
+    assert result["geometry"]["path"] == "2d" and result["geometry"]["reason"].startswith("one camera only")
+    plain = evaluate(track)
+    for cid, entry in plain["compensations"].items():
+        assert result["compensations"][cid] == entry, cid

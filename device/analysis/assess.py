@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+from dataclasses import replace
 
 import numpy as np
 
@@ -23,7 +24,8 @@ from device.analysis.pipeline import analyse
 from device.analysis.recorder import Recorder, live_counter
 from device.camera.replay import ReplaySource
 from device.errors import InputError
-from device.rules.align import Alignment, estimate_offset
+from device.analysis import stereo
+from device.rules.align import Alignment, estimate_clock
 from device.thresholds import Thresholds
 from device.track import N_KEYPOINTS, Track, ViewTrack
 from device.vocabulary import COMPENSATIONS, NOT_ASSESSED, VIEWS
@@ -159,12 +161,16 @@ def assess_recordings(
 
     # The one alignment: the side clip onto the front clip's clock, before the rules run.
     alignment = _align(views, offset, align)
-    if "side" in views and alignment.offset_s:
-        views["side"].times = views["side"].times + alignment.offset_s
+    if "side" in views and (alignment.offset_s or alignment.rate != 1.0):
+        views["side"].times = alignment.to_front(views["side"].times)
         if kept.get("side"):
-            kept["side"].shift(alignment.offset_s)
+            kept["side"].shift(alignment.offset_s or 0.0, alignment.rate)
     track = Track(views)
-    result = analyse(track, kept if silhouette else None, thresholds=th,
+    # a recording says nothing of its lens: a phone's main camera is assumed for the 3-D stage
+    # (the returned track keeps "unknown")
+    lens = Track({v: t if t.hfov_deg is not None else replace(
+        t, hfov_deg=stereo.width_hfov(t.width, t.height, stereo.PHONE_LONG_SIDE_HFOV_DEG)) for v, t in views.items()})
+    result = analyse(lens, kept if silhouette else None, thresholds=th,
                      clock_offset=0.0 if len(views) == 2 else None)
     for view, problem in problems.items():
         _mark_view_missing(result, view, problem)
@@ -179,7 +185,7 @@ def _align(views: dict[str, ViewTrack], offset: float | None, align: bool) -> Al
         return Alignment(float(offset), None, "given")
     if not align:
         return Alignment(0.0, None, "not aligned: clips taken to start together")
-    found = estimate_offset(views["front"], views["side"])
+    found = estimate_clock(views["front"], views["side"])
     if found.offset_s is None:
         log.warning("clips not aligned (%s); taking them to start together", found.reason)
         return Alignment(0.0, found.correlation, f"{found.reason}; clips taken to start together")

@@ -95,13 +95,17 @@ class ViewKeeper:
                 seen[t] = rgb
         return sorted(seen.items(), key=lambda item: item[0])
 
-    def shift(self, dt: float) -> None:
-        """Move every kept frame's time by `dt` (a recording put onto the other view's clock)."""
-        self.standing = [(t + dt, rgb) for t, rgb in self.standing]
-        self._recent = deque(((t + dt, rgb) for t, rgb in self._recent), maxlen=self.around)
+    def shift(self, dt: float, rate: float = 1.0) -> None:
+        """Put every kept frame's time t onto the other view's clock: t / rate + dt (a recording
+        whose clock runs `rate` times the other's; `device.rules.align.Alignment`)."""
+        def f(t):
+            return t / rate + dt
+
+        self.standing = [(f(t), rgb) for t, rgb in self.standing]
+        self._recent = deque(((f(t), rgb) for t, rgb in self._recent), maxlen=self.around)
         for b in self.all_bottoms():
-            b.t += dt
-            b.around = [(t + dt, rgb) for t, rgb in b.around]
+            b.t = f(b.t)
+            b.around = [(f(t), rgb) for t, rgb in b.around]
 
     def nearest(self, t: float) -> Bottom | None:
         kept = self.all_bottoms()

@@ -3,12 +3,17 @@
 The station (after a set) and `ohsa assess` (after replaying recordings) both call this, with
 the same `Thresholds` object the live rep counter used. Steps, in order:
 
-1. the rules on the keypoints (`device.rules.evaluate`; the clocks are aligned there once,
-   unless the caller already aligned them and passes `clock_offset`);
-2. a hands-on-hips re-test cannot judge what needs the arms overhead;
-3. silhouette refinement of feet, heels and low back from the kept frames, in the kept frames'
+1. the clocks aligned once (`device.rules.align`, within `max_clock_offset_s`), unless the caller
+   already aligned them and passes `clock_offset`;
+2. the 3-D stage (`stereo.measure`): both cameras calibrated (the station's mat `calibration`
+   when it fits this set, else on the person), triangulated, measured in the body's frame; it
+   says whether 3-D is trusted and why (`result["geometry"]`, docs/formats.md);
+3. the rules on the keypoints (`device.rules.evaluate`), judging in 3-D where it is trusted and
+   on today's 2-D path otherwise;
+4. a hands-on-hips re-test cannot judge what needs the arms overhead;
+5. silhouette refinement of feet, heels and low back from the kept frames, in the kept frames'
    pixels (`device.silhouette.refine`); a fault there keeps the keypoint result and says so;
-4. for a re-test: the comparison with its standard set (`retest.compare`), stored with it.
+6. for a re-test: the comparison with its standard set (`retest.compare`), stored with it.
 """
 
 from __future__ import annotations
@@ -16,9 +21,12 @@ from __future__ import annotations
 import logging
 from typing import Protocol
 
+from dataclasses import replace
+
 from device import silhouette
-from device.analysis import retest
+from device.analysis import retest, stereo
 from device.rules import evaluate
+from device.rules.align import estimate_offset
 from device.thresholds import Thresholds
 from device.track import Track, ViewTrack
 from device.verdict import not_assessed
@@ -46,14 +54,48 @@ def analyse(
     parent_result: dict | None = None,
     parent_id: str | None = None,
     clock_offset: float | None = None,
+    calibration=None,
 ) -> dict:
-    """The `ohsa-result/1` of one set (with the rules' extra keys)."""
+    """The `ohsa-result/1` of one set (with the rules' extra keys and `geometry`).
+
+    `calibration`: the station's `device.geometry.calibration.Calibration` (the footprint mat),
+    or None: the 3-D stage then calibrates the pair on the person."""
     th = Thresholds.of(thresholds)
-    result = evaluate(track, th, clock_offset=clock_offset)
+    match = None
+    if clock_offset is None and "front" in track.views and "side" in track.views:
+        found = estimate_offset(track.views["front"], track.views["side"], th["max_clock_offset_s"])
+        clock_offset, match = (-found.offset_s, found.correlation) if found.offset_s is not None else (0.0, None)
+    st = _three_d(track, th, calibration, clock_offset or 0.0)
+    result = evaluate(track, th, clock_offset=clock_offset, stereo=st)
+    if match is not None:
+        result["segmentation"]["clock_match"] = round(match, 2)
+    _geometry(result, st)
     if kind == "hands_on_hips":
         not_overhead(result)
     result = _refine(result, track, kept or {}, backgrounds or {}, th)
     return compared(result, kind, parent_result, parent_id)
+
+
+def _three_d(track: Track, th: Thresholds, calibration, offset: float) -> stereo.Stereo:
+    """The 3-D stage on the front view's clock; a fault there keeps the 2-D path and says so."""
+    views = dict(track.views)
+    if offset and "side" in views:
+        views["side"] = replace(views["side"], times=views["side"].times - offset)
+    try:
+        return stereo.measure(Track(views), th, calibration=calibration)
+    except Exception as e:  # the 2-D result must not be lost to a geometry fault
+        log.error("3-D stage failed, 2-D path kept: %s", e, exc_info=log.isEnabledFor(logging.DEBUG))
+        return stereo.two_d(f"the 3-D stage failed ({e.__class__.__name__}: {e})")
+
+
+def _geometry(result: dict, st: stereo.Stereo) -> None:
+    """`result["geometry"]` and each view's `geometry` / `angle_deg` (docs/formats.md)."""
+    result["geometry"] = st.geometry
+    for entry in result["views"].values():
+        if isinstance(entry, dict):
+            entry["geometry"] = st.geometry["path"]
+            entry["angle_deg"] = st.geometry["angle_deg"]
+    log.info("geometry: %s (%s)", st.geometry["path"], st.geometry["reason"])
 
 
 def compared(result: dict, kind: str, parent_result: dict | None, parent_id: str | None) -> dict:
@@ -88,9 +130,22 @@ def _refine(result: dict, track: Track, kept: dict, backgrounds: dict, th: Thres
     small = Track({v: scaled(track.views[v], kept[v].scale) for v in frames})
     bgs = {v: bg for v, bg in backgrounds.items()
            if v in frames and bg is not None and bg.shape[:2] == frames[v][0][1].shape[:2]}
+    # The 3-D path judges an oblique side view; the silhouette's heel line and back contour still
+    # need a square one: it is told the side view is off square for its purposes, as on the 2-D path.
+    side = result["views"].get("side") or {}
+    skew = side.get("skew_deg")
+    kept_side = None
+    if side.get("status") == "ok" and side.get("geometry") == "3d" and skew is not None and skew > th["side_max_skew_deg"]:
+        kept_side = dict(side)
+        side.update(status="unusable", reason_code="camera_placement", reason=(
+            f"the side camera is about {skew:.0f} degrees off square to the person (at most "
+            f"{th['side_max_skew_deg']:g} for the heel and back contours; the 3-D checks do not need it)"))
     try:
-        return silhouette.refine(result, frames, small, bgs or None, th)
+        out = silhouette.refine(result, frames, small, bgs or None, th)
     except Exception as e:  # a fault there must not cost the person the keypoint result
         log.error("silhouette refinement failed, keypoint result kept: %s", e, exc_info=log.isEnabledFor(logging.DEBUG))
         result["silhouette"] = {"error": f"refinement failed: {e.__class__.__name__}: {e}"}
-        return result
+        out = result
+    if kept_side is not None:  # the rules' own view of the side camera, back in the result
+        out["views"]["side"] = kept_side
+    return out

@@ -17,7 +17,7 @@ import numpy as np
 
 from device import placement, verdict
 from device.rules import decide as dec
-from device.rules import measures, signals, views
+from device.rules import in3d, measures, signals, views
 from device.rules import reps as repmod
 from device.rules.align import estimate_offset
 from device.thresholds import THRESHOLDS, Thresholds
@@ -50,13 +50,16 @@ def _missing(name: str) -> dict:
 
 
 def evaluate(track: Track, thresholds: Thresholds | dict | None = None, *,
-             clock_offset: float | None = None) -> dict:
+             clock_offset: float | None = None, stereo=None) -> dict:
     """A full `ohsa-result/1` for `track`, every compensation id present.
 
     `track` may also be the parsed JSON of an `ohsa-keypoints/1` track. `thresholds`: a
     `Thresholds`, or overrides by name (or the full table) from `device.thresholds`.
     `clock_offset`: side time - front time of the same moment, when the caller aligned the views
     already (the analysis pipeline); None aligns them here within `max_clock_offset_s`.
+    `stereo`: the analysis's 3-D stage (`device.analysis.stereo.Stereo`, on the same clock); when
+    it is trusted the keypoint-visible compensations are judged in 3-D (`device.rules.in3d`) and
+    the side camera's skew no longer matters; otherwise (or None) the 2-D path as ever.
     """
     th = Thresholds.of(thresholds)
     if isinstance(track, dict):  # parsed ohsa-keypoints/1 JSON
@@ -90,7 +93,8 @@ def evaluate(track: Track, thresholds: Thresholds | dict | None = None, *,
         s.windows = [np.flatnonzero((s.v.t >= r.t_start + delta) & (s.v.t <= r.t_end + delta)) for r in reps]
         s.standing = views.standing_frames(s, reps[0].t_start + delta if reps else None, th)
 
-    _check_views(states, info, th, bool(reps))
+    three_d = bool(stereo is not None and stereo.trusted and "front" in states and "side" in states)
+    _check_views(states, info, th, bool(reps), three_d)
 
     # measurements per rep, per view
     per_rep: dict[str, list] = {}
@@ -104,10 +108,13 @@ def evaluate(track: Track, thresholds: Thresholds | dict | None = None, *,
                 for k, (a, w) in arrays.items()}  # fmt: skip
         for key, rows, conf in _per_rep(name, s, arrays, base, th, base_missing):
             per_rep[key], confs[key] = rows, conf
+    if three_d and reps and states["front"].status == views.OK:
+        for key, rows, conf in in3d.per_rep(states["front"], stereo, th):
+            per_rep[key], confs[key] = rows, conf
 
     comps: dict[str, dict] = {}
     for cid in COMPENSATION_IDS:
-        comps[cid] = _judge(cid, states, info, per_rep, confs, base_missing, th, reps)
+        comps[cid] = _judge(cid, states, info, per_rep, confs, base_missing, th, reps, three_d)
 
     worst = None
     if reps:
@@ -136,8 +143,9 @@ def evaluate(track: Track, thresholds: Thresholds | dict | None = None, *,
     }
 
 
-def _check_views(states: dict, info: dict, th: dict, have_reps: bool) -> None:
-    """Fill `info` per view and mark views that cannot be judged (status, reason)."""
+def _check_views(states: dict, info: dict, th: dict, have_reps: bool, three_d: bool = False) -> None:
+    """Fill `info` per view and mark views that cannot be judged (status, reason). On the 3-D
+    path the side camera's angle is measured, not a limit: its skew gate does not apply."""
     front = states.get("front")
     front_ratio = None
     if front is not None:
@@ -160,7 +168,7 @@ def _check_views(states: dict, info: dict, th: dict, have_reps: bool) -> None:
         elif name == "side" and ratio is not None:
             usable_front = front is not None and front.status == views.OK
             s.skew_deg = placement.skew_deg("side", ratio, th, front_ratio if usable_front else None)
-            if s.skew_deg > th["side_max_skew_deg"]:
+            if s.skew_deg > th["side_max_skew_deg"] and not three_d:
                 s.reason_code = "camera_placement"
                 s.status, s.reason = views.UNUSABLE, (
                     f"the side camera is about {s.skew_deg:.0f} degrees off square to the person "
@@ -173,11 +181,13 @@ def _check_views(states: dict, info: dict, th: dict, have_reps: bool) -> None:
             if missing:
                 s.status, s.reason_code = views.UNUSABLE, "not_visible"
                 s.reason = f"the person was not fully visible in the {name} view: {missing}"
-            elif not any(b is not None and len(b) for b in s.bottoms):
+            elif not any(b is not None and len(b) for b in s.bottoms) and not (three_d and name == "side"):
+                # (the 3-D path measures at the front view's bottoms: the side's own depth signal,
+                # weak from far round toward the front, need not find them)
                 s.status, s.reason_code = views.UNUSABLE, "not_visible"
                 s.reason = f"the person was not seen in the {name} view during the reps"
     f, sd = states.get("front"), states.get("side")
-    if (f and sd and f.skew_deg is not None and sd.skew_deg is not None
+    if (f and sd and f.skew_deg is not None and sd.skew_deg is not None and not three_d
             and f.skew_deg > th["front_max_skew_deg"] and sd.skew_deg > th["side_max_skew_deg"]):  # fmt: skip
         swapped = (
             "the front and side cameras look swapped: the front camera sees the person from the "
@@ -307,7 +317,7 @@ def _per_rep(name, s, arrays, base, th, base_missing):
         yield key, rows, cs
 
 
-def _judge(cid, states, info, per_rep, confs, base_missing, th, reps) -> dict:
+def _judge(cid, states, info, per_rep, confs, base_missing, th, reps, three_d=False) -> dict:
     comp = COMPENSATIONS[cid]
     if comp.measure is None:  # keypoints cannot see it; the silhouette may measure it later
         return verdict.not_assessed(comp.unmeasured, "cannot_measure", _threshold(th, comp), _unit(comp))
@@ -350,7 +360,20 @@ def _judge(cid, states, info, per_rep, confs, base_missing, th, reps) -> dict:
             return na(f"no standing frames in the {view} view to calibrate the person's own posture against",
                       "no_baseline")
         return na(why, "camera_placement")
+    if three_d and in3d.judged_in_3d(cid) and states["front"].status == views.OK:
+        key, name = in3d.measure_and_threshold(cid)
+        entry = dec.decide(cid, per_rep[key], confs[key], th, name)
+        if entry["status"] != verdict.NOT_ASSESSED:
+            entry["geometry"] = "3d"
+        return entry
+    if three_d and comp.method == "keypoints" and view == "side" and s.skew_deg is not None and s.skew_deg > th["side_max_skew_deg"]:
+        # kept on the 2-D path (the head: device.rules.in3d.HEAD_IN_3D), which needs a square side view
+        return na(f"the side camera is about {s.skew_deg:.0f} degrees off square to the person "
+                  f"(at most {th['side_max_skew_deg']:g}); {label} is judged from a square side view "
+                  "only, even with both cameras calibrated (its 3-D measure is too noisy)", "camera_placement")
     entry = dec.decide(cid, per_rep[comp.measure], confs[comp.measure], th)
+    if three_d and entry["status"] != verdict.NOT_ASSESSED:
+        entry["geometry"] = "2d"  # on the 3-D path, a check still judged from one picture
     if comp.method != "keypoints" and entry["status"] != verdict.NOT_ASSESSED:
         # A keypoint proxy (heels: the ankle's rise) is reported but not trusted for the verdict.
         proxy = {k: entry[k] for k in ("status", "reps_flagged", "value", "unit", "threshold", "rep_values")}

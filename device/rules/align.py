@@ -12,6 +12,12 @@ the best lag, refined between samples, is the offset.
 `offset` means: side file time + offset = front file time (the side clip started `offset`
 seconds after the front clip). A result is only used when the curves move (someone squatted)
 and agree (correlation >= MIN_CORRELATION); otherwise `estimate_offset` says why not.
+
+Recordings need not share a time base either: the shared pair's side clip runs about 1.38 times
+the front clip's rate (the same squat lasts 1.7 s in one and 2.15 s in the other, docs/geometry.md).
+`estimate_clock` (used by `ohsa assess`) also fits a rate: side file time / rate + offset = front
+file time. A rate other than 1 is kept only when it matches the hip curves clearly better
+(`RATE_MIN_GAIN`); cameras on one station share a clock and never need it.
 """
 
 from __future__ import annotations
@@ -29,20 +35,31 @@ MIN_CORRELATION = 0.6  # below this the two curves do not show the same motion
 MIN_OVERLAP = 0.5  # of the shorter clip, and at least MIN_OVERLAP_S
 MIN_OVERLAP_S = 1.0
 MIN_MOTION = 0.05  # hip travel (range / body height) below this: nothing to align on
+RATES = (0.7, 1.45, 0.01)  # clock rates tried for recordings: from, to, step (coarse at 2 steps)
+RATE_MIN_GAIN = 0.3  # a rate other than 1 must cut the hip curves' squared mismatch by this share
+RATE_MIN_DEPARTURE = 0.03  # ... and differ from 1 by at least this much
 
 
 @dataclass(frozen=True)
 class Alignment:
-    offset_s: float | None  # side time + offset = front time; None when it could not be found
+    offset_s: float | None  # side time / rate + offset = front time; None when it could not be found
     correlation: float | None
     reason: str  # plain words: how it was found, or why not
+    rate: float = 1.0  # how many seconds of the side clip pass in one of the front clip
+
+    def to_front(self, times: np.ndarray) -> np.ndarray:
+        """Side clip times on the front clip's clock."""
+        return np.asarray(times, dtype=np.float64) / self.rate + (self.offset_s or 0.0)
 
     def to_json(self) -> dict:
-        return {
+        out = {
             "offset_s": None if self.offset_s is None else round(self.offset_s, 3),
             "correlation": None if self.correlation is None else round(self.correlation, 3),
             "reason": self.reason,
         }
+        if self.rate != 1.0:  # only recordings on different time bases carry it
+            out["rate"] = round(self.rate, 3)
+        return out
 
 
 def hip_height(view: ViewTrack) -> tuple[np.ndarray, np.ndarray, float]:
@@ -120,3 +137,63 @@ def estimate_offset(front: ViewTrack, side: ViewTrack, max_lag_s: float | None =
     # front sample index k+i (time f0 + (k+i)/rate) matches side time s0 + i/rate
     offset = f0 + lag_s - s0
     return Alignment(offset, peak, f"from the hip motion (correlation {peak:.2f})")
+
+
+def _unit_curve(view: ViewTrack) -> tuple[np.ndarray, np.ndarray]:
+    t, y, _ = hip_height(view)
+    ok = np.isfinite(y)
+    t, y = t[ok], y[ok]
+    return t, (y - np.median(y)) / max(float(np.ptp(y)), 1e-6) if len(y) else y
+
+
+def _mismatch(tf, yf, ts, ys, rate: float, off: float) -> float:
+    """Mean squared difference of the hip curves with front time t at side time rate * t + off."""
+    at = rate * tf + off
+    inside = (at >= ts[0]) & (at <= ts[-1])
+    if inside.mean() < MIN_OVERLAP:
+        return float("inf")
+    return float(np.mean((yf[inside] - np.interp(at[inside], ts, ys)) ** 2))
+
+
+def estimate_clock(front: ViewTrack, side: ViewTrack, max_lag_s: float | None = None) -> Alignment:
+    """`estimate_offset`, then a clock rate for recordings on different time bases.
+
+    First the side clip's times are divided by each rate of `RATES` (every other step) and the
+    offset found for each: the best-correlated gives where the clips meet. Then, round that, every
+    rate and offset within half a second is scored by the mean squared difference of the two hip
+    curves (each scaled to its range), which a single rep's stretch shows better than a
+    correlation does. A rate other than 1 is kept when it cuts that difference by `RATE_MIN_GAIN`."""
+    from dataclasses import replace
+
+    found = estimate_offset(front, side, max_lag_s)
+    lo, hi, step = RATES
+    coarse = {float(r): estimate_offset(front, replace(side, times=side.times / r), max_lag_s)
+              for r in np.arange(lo, hi + step / 2, 2 * step)}
+    rate_c = max(coarse, key=lambda r: coarse[r].correlation if coarse[r].offset_s is not None else -1.0)
+    if coarse[rate_c].offset_s is None:
+        return found
+    tf, yf = _unit_curve(front)
+    ts, ys = _unit_curve(side)
+    if len(tf) < 3 or len(ts) < 3:
+        return found
+    mid = float(np.median(tf))
+    side_mid = rate_c * (mid - coarse[rate_c].offset_s)  # front time t <-> side time rate * t + b
+
+    def sweep(rates, centre_of):
+        best = (float("inf"), 1.0, 0.0)
+        for rate in rates:
+            c = centre_of(rate)
+            for b in np.arange(c - 0.5, c + 0.5 + 1e-9, 0.01):
+                d = _mismatch(tf, yf, ts, ys, float(rate), float(b))
+                if d < best[0]:
+                    best = (d, float(rate), float(b))
+        return best
+
+    d, rate, b = sweep(np.arange(lo, hi + step / 2, step), lambda r: side_mid - r * mid)
+    base = sweep([1.0], lambda r: -found.offset_s if found.offset_s is not None else side_mid - mid)[0]
+    if abs(rate - 1.0) < RATE_MIN_DEPARTURE or not d <= (1 - RATE_MIN_GAIN) * base:
+        return found
+    corr = coarse[min(coarse, key=lambda r: abs(r - rate))].correlation
+    return Alignment(-b / rate, corr,
+                     f"from the hip motion; the side clip's clock runs {rate:.2f} times the front's "
+                     f"(the hip curves match {base / max(d, 1e-12):.1f} times better with it)", rate)

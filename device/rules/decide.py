@@ -23,10 +23,12 @@ def _worst(values, direction: str) -> float:
     return min(values) if direction == "below" else max(values)
 
 
-def decide(cid: str, per_rep: list[dict | None], confs: list[float], th: dict) -> dict:
-    """Verdict for `cid` from per-rep values (`{side_or_None: value}` or None when not measured)."""
-    spec = THRESHOLDS[cid]
-    t, direction = th[cid], spec.direction
+def decide(cid: str, per_rep: list[dict | None], confs: list[float], th: dict,
+           threshold: str | None = None) -> dict:
+    """Verdict for `cid` from per-rep values (`{side_or_None: value}` or None when not measured).
+    `threshold`: the table entry to judge against when not `cid`'s own (the 3-D knee ratios)."""
+    spec = THRESHOLDS[threshold or cid]
+    t, direction = th[threshold or cid], spec.direction
     measured = [(i, r, c) for i, (r, c) in enumerate(zip(per_rep, confs)) if r]
     n = len(measured)
     if not verdict.measured_enough(n, len(per_rep)):
@@ -94,6 +96,7 @@ def rep_score(result: dict, th: dict, rep: int) -> float:
         if rep >= len(vals) or vals[rep] is None or cid not in KEYPOINT_JUDGED:
             continue
         spec = THRESHOLDS[cid]
-        e = verdict.excess(vals[rep], th[cid], spec.step, spec.direction)
+        t = entry["threshold"] if entry.get("threshold") is not None else th[cid]  # 2-D or 3-D entry
+        e = verdict.excess(vals[rep], t, spec.step, spec.direction)
         total += (10.0 if e > 0 else 0.0) + e
     return total

@@ -1,0 +1,261 @@
+"""The 3-D stage of the analysis: both views' keypoints -> 3-D measures per frame, or why not.
+
+    from device.analysis.stereo import measure
+    s = measure(track, th, calibration=cal)   # cal: device.geometry.calibration.Calibration or None
+    s.trusted, s.geometry                      # the result's "geometry" entry (docs/formats.md)
+    s.measures["trunk_minus_shin_deg"]         # (N,) on the front view's times, NaN where unseen
+
+Steps (device/geometry, docs/geometry.md):
+
+1. the cameras: the station's mat calibration when it has both views and fits these image
+   sizes, and its reprojection error on this set's keypoints is small (a camera that moved since
+   the mat was seen reprojects badly); else the pair calibrated on the person (`calibrate_pair`).
+   When both exist the person-based angle is compared with the mat's (`person_vs_mat_deg`, a
+   logged quality figure; the person-based calibration runs anyway, ~110 ms);
+2. triangulation at the front view's times, 0.3 s smoothing, the body frame (floor from the
+   calibration), the per-frame measures of `device.geometry.measures3d`;
+3. trust: the 3-D path is used only when the calibration trusts itself, enough moments are seen
+   by both views, the median reprojection error is small and the cameras are far enough apart
+   round the person for depth (`stereo_*` entries of `device.thresholds`). Otherwise the result
+   keeps the 2-D path and says why in plain words.
+
+The fields of view: each view's `hfov_deg` from the track (the camera module from the config, or
+the recording's camera) across the image's width; without one, `DEFAULT_LONG_SIDE_HFOV_DEG`
+across the image's long side (a Raspberry Pi Camera Module 2; a portrait image is then narrower
+across its width). `ohsa assess` gives phone recordings `PHONE_LONG_SIDE_HFOV_DEG`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import warnings
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from device.geometry import measures3d
+from device.geometry.body import body_frame
+from device.geometry.camera import DEFAULT_HFOV_DEG, Camera, Intrinsics
+from device.geometry.triangulate import person_size_px, smooth, triangulate_tracks
+from device.track import Track, ViewTrack
+
+log = logging.getLogger(__name__)
+
+DEFAULT_LONG_SIDE_HFOV_DEG = DEFAULT_HFOV_DEG  # Raspberry Pi Camera Module 2 across its long side
+# A phone's main camera is a 26 mm-equivalent lens: 2 atan(18 / 26) = 69.4 degrees across the
+# long side of its 16:9 video (42.5 degrees across a portrait clip's width; the real pair's
+# iPhone, docs/geometry.md: about 42).
+PHONE_LONG_SIDE_HFOV_DEG = 69.4
+SMOOTH_S = 0.3  # docs/geometry.md: chosen on the geometry's tuning sets
+
+
+def intrinsics(view: ViewTrack, long_side_hfov_deg: float = DEFAULT_LONG_SIDE_HFOV_DEG) -> Intrinsics:
+    """The view's pinhole: its own `hfov_deg` across the width, else the long side's default."""
+    if view.hfov_deg is not None:
+        return Intrinsics.from_hfov(view.width, view.height, float(view.hfov_deg))
+    return Intrinsics.from_hfov(view.width, view.height, width_hfov(view.width, view.height, long_side_hfov_deg))
+
+
+def width_hfov(width: int, height: int, long_side_hfov_deg: float) -> float:
+    """The field of view across the width of an image whose long side spans `long_side_hfov_deg`."""
+    if width >= height:
+        return long_side_hfov_deg
+    return math.degrees(2 * math.atan(math.tan(math.radians(long_side_hfov_deg) / 2) * width / height))
+
+
+@dataclass
+class Stereo:
+    """What the 3-D stage hands the rules and the result."""
+
+    trusted: bool
+    geometry: dict  # result["geometry"] (docs/formats.md)
+    times: np.ndarray | None = None  # the front view's times the measures are at
+    measures: dict[str, np.ndarray] = field(default_factory=dict)
+    points: np.ndarray | None = None  # (N, 17, 3) body-frame keypoints (smoothed), NaN where unseen
+
+    def at(self, name: str, t: np.ndarray) -> np.ndarray:
+        """Measure `name` at view times `t` (the nearest 3-D frame within half a frame, else NaN)."""
+        a = self.measures[name]
+        if self.times is None or not len(self.times):
+            return np.full(len(t), np.nan)
+        j = np.clip(np.searchsorted(self.times, t), 1, max(1, len(self.times) - 1))
+        j = np.where(np.abs(self.times[j - 1] - t) <= np.abs(self.times[np.minimum(j, len(self.times) - 1)] - t),
+                     j - 1, np.minimum(j, len(self.times) - 1))
+        dt = float(np.median(np.diff(self.times))) if len(self.times) > 1 else 1.0
+        return np.where(np.abs(self.times[j] - t) <= 0.6 * dt, a[j], np.nan)
+
+
+def two_d(reason: str, **extra) -> Stereo:
+    geo = {"path": "2d", "calibration": None, "angle_deg": None, "round_toward_front_deg": None,
+           "side": None, "side_distance_m": None, "front_distance_m": None, "reprojection_px": None,
+           "trusted": False, "reason": reason, "person_vs_mat_deg": None}
+    geo.update(extra)
+    return Stereo(False, geo)
+
+
+def _placement(front: Camera, side: Camera, bf) -> dict:
+    """Where the cameras stand round the person (body frame: x forward, y left, z up)."""
+    f, s = bf.to_body(front.center), bf.to_body(side.center)
+    af, as_ = math.atan2(f[1], f[0]), math.atan2(s[1], s[0])
+    between = abs(math.degrees((as_ - af + math.pi) % (2 * math.pi) - math.pi))
+    return {"angle_deg": round(between, 1), "round_toward_front_deg": round(90.0 - between, 1),
+            "side": "left" if s[1] > 0 else "right",
+            "side_distance_m": round(float(math.hypot(s[0], s[1])), 2),
+            "front_distance_m": round(float(math.hypot(f[0], f[1])), 2)}
+
+
+def _mat_cameras(calibration, front: ViewTrack, side: ViewTrack) -> tuple[tuple[Camera, Camera] | None, str]:
+    from device.geometry.calibration import CalibrationError, _camera_for
+
+    missing = [v for v in ("front", "side") if v not in calibration.views]
+    if missing:
+        return None, f"the mat calibration has no {' or '.join(missing)} camera"
+    try:
+        return (_camera_for(calibration.views["front"], front.width, front.height, "front"),
+                _camera_for(calibration.views["side"], side.width, side.height, "side")), ""
+    except CalibrationError as e:
+        return None, f"the mat calibration does not fit these images ({e})"
+
+
+def _reprojection(tri, front: ViewTrack, side: ViewTrack) -> tuple[float, float, float, int]:
+    """(median error front px, side px, of the person's height, moments seen by both)."""
+    sizes = np.array([person_size_px(front.keypoints), person_size_px(side.keypoints)])
+    both = tri.valid.sum(axis=1) >= 8
+    err = tri.error_px[tri.valid]
+    if not len(err):
+        return float("nan"), float("nan"), float("nan"), int(both.sum())
+    med = np.median(err, axis=0)
+    rel = float(np.median(err / np.where(np.isfinite(sizes) & (sizes > 0), sizes, np.nan)))
+    return float(med[0]), float(med[1]), rel, int(both.sum())
+
+
+def measure(track: Track, th, *, calibration=None, foot_deg: dict | None = None,
+            height_m: float | None = None) -> Stereo:
+    """The 3-D stage for one set (clocks already aligned: side times on the front's clock)."""
+    front, side = track.views.get("front"), track.views.get("side")
+    for name, v in (("front", front), ("side", side)):
+        if v is None or len(v) < 2:
+            return two_d(f"one camera only: the {name} view is missing, so there is no depth")
+    from device.geometry.selfcal import PairCalibration, calibrate_pair
+
+    fi, si = intrinsics(front), intrinsics(side)
+    person = calibrate_pair(front, side, fi, si, height_m=height_m)
+    person_ok = isinstance(person, PairCalibration)
+    used, kind, why_not_mat = None, None, ""
+    if calibration is not None:
+        cams, why_not_mat = _mat_cameras(calibration, front, side)
+        if cams is not None:
+            tri = triangulate_tracks(cams, front, side, max_error=np.inf)
+            ef, es, rel, n = _reprojection(tri, front, side)
+            if np.isfinite(rel) and rel <= th["stereo_max_reprojection"] and n >= th["stereo_min_moments"]:
+                used, kind = cams, "mat"
+            else:
+                why_not_mat = (f"the keypoints do not fit the mat calibration (median reprojection "
+                               f"{100 * rel:.1f} % of the person's height over {n} moments): a camera may have moved")
+    if used is None:
+        if not person_ok:
+            return two_d(f"the cameras could not be calibrated on the person: {person.reason}"
+                         + (f"; {why_not_mat}" if why_not_mat else ""))
+        used, kind = (person.front, person.side), "person"
+    tri = smooth(triangulate_tracks(used, front, side), SMOOTH_S)
+    bf = body_frame(tri.points)
+    if bf is None:
+        return two_d("the hips or ankles were never seen by both cameras at once", calibration=kind)
+    place = _placement(used[0], used[1], bf)
+    ef, es, rel, n = _reprojection(tri, front, side)
+    geo = {"path": "3d", "calibration": kind, **place,
+           "fields_of_view_deg": {"front": round(fi.hfov_deg, 1), "side": round(si.hfov_deg, 1)}, "reprojection_px": round(float(np.median([ef, es])), 2)
+           if np.isfinite(ef) else None, "trusted": True, "reason": "", "person_vs_mat_deg": None}
+    if kind == "mat" and person_ok:
+        geo["person_vs_mat_deg"] = round(abs(person.angle_between_deg - place["angle_deg"]), 1)
+        log.info("person-based camera angle %.1f degrees against the mat's %.1f (%.1f apart)",
+                 person.angle_between_deg, place["angle_deg"], geo["person_vs_mat_deg"])
+    problems = []
+    if kind == "person" and not person.trusted:
+        problems.append(person.reason)
+    if n < th["stereo_min_moments"]:
+        problems.append(f"only {n} moments seen clearly by both cameras (at least {th['stereo_min_moments']:g})")
+    if not (np.isfinite(rel) and rel <= th["stereo_max_reprojection"]):
+        problems.append(f"the two views disagree by {100 * rel:.1f} % of the person's height "
+                        f"(at most {100 * th['stereo_max_reprojection']:.1f} %)")
+    if place["angle_deg"] < th["stereo_min_angle_deg"]:
+        problems.append(f"the cameras are only {place['angle_deg']:.0f} degrees apart round the person "
+                        f"(at least {th['stereo_min_angle_deg']:g} for depth)")
+    if problems:
+        geo.update(path="2d", trusted=False, reason="3-D not used: " + "; ".join(problems))
+        return Stereo(False, geo)
+    if kind == "mat":
+        geo["reason"] = "the footprint mat's calibration fits this set's keypoints"
+    else:
+        geo["reason"] = "calibrated on the person: " + person.reason + (f" ({why_not_mat})" if why_not_mat else "")
+    if foot_deg is None and kind == "mat":
+        foot_deg = mat_foot_deg()  # the person stands on the printed footprints
+    P = bf.to_body(tri.points)
+    m = measures3d.measures(P, foot_deg)
+    for name in ("left", "right"):  # the knees judged against the feet (docs/rules.md)
+        if foot_deg and name in foot_deg:
+            m[f"knee_{name}_in"] = m[f"knee_{name}_out"] = knee_ratio(P, name, foot_deg[name])
+        else:
+            m[f"knee_{name}_in"] = knee_ratio(P, name, 0.0)
+            m[f"knee_{name}_out"] = knee_ratio(P, name, th["stereo_toe_out_unknown_deg"])
+    m.update(head(P, m["trunk_deg"]))
+    geo["feet"] = "the mat's footprints" if foot_deg else "not known"
+    return Stereo(True, geo, np.asarray(front.times, dtype=np.float64), m, P)
+
+
+def knee_ratio(P: np.ndarray, side: str, toe_out_deg: float) -> np.ndarray:
+    """The knee-to-ankle width ratio in 3-D, square to the foot: 1 + the knee's horizontal offset
+    from the vertical plane along the foot through its ankle (outward +) over half the ankles'
+    separation. 1 = the knee over the foot's line, as the 2-D ratio's 1 is the knee over the
+    ankle; free of perspective, and knees over turned-out toes read 1 when the feet are known.
+    Body-frame keypoints P (N, 17, 3): x forward, y left, z up."""
+    hip, knee, ankle, sign = measures3d.LEGS[side]
+    a = math.radians(toe_out_deg)
+    n = np.array([-math.sin(a), sign * math.cos(a)])  # outward, square to the foot
+    # the feet stay on the mat: each ankle's place is its median over the set (the far ankle's
+    # point scatters most, and each frame's own would add its noise to every knee reading)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an ankle never seen: NaN
+        feet = np.nanmedian(P[:, [ankle, measures3d.L_AN, measures3d.R_AN], :2], axis=0)
+    lateral = (P[:, knee, :2] - feet[0]) @ n
+    half = abs(feet[1, 1] - feet[2, 1]) / 2
+    if not half > 0.03:
+        return np.full(len(P), np.nan)
+    return 1.0 + lateral / half
+
+
+def _either(P: np.ndarray, a: int, b: int) -> np.ndarray:
+    """Mean of two keypoints per frame, either alone when the other is not valid."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        return np.nanmean(P[:, [a, b]], axis=1)
+
+
+def head(P: np.ndarray, trunk_deg: np.ndarray) -> dict[str, np.ndarray]:
+    """The head's sagittal measures from either ear (the side camera rarely sees the far ear well
+    enough to triangulate it; the ears differ in left-right only, which these do not use):
+    `head_forward_of_trunk` the ear ahead of the trunk line in trunk lengths (the 2-D unit),
+    `head_flexion_deg` the face (ear -> nose) pitched down against the trunk."""
+    sh, hip = _either(P, 5, 6), _either(P, 11, 12)
+    ear = _either(P, 3, 4)
+    trunk_len = np.linalg.norm(sh - hip, axis=1)
+    t = np.radians(trunk_deg)
+    neck = ear - sh
+    fwd = neck[:, 0] * np.cos(t) - neck[:, 2] * np.sin(t)
+    face = P[:, 0] - ear
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return {"head_forward_of_trunk": fwd / trunk_len,
+                "head_flexion_deg": np.degrees(np.arctan2(-face[:, 2], face[:, 0])) - trunk_deg}
+
+
+def mat_foot_deg() -> dict[str, float]:
+    """Toe-out of the printed footprints (degrees, + out), in the mat's frame: a person standing on
+    them faces +Y; their right is +X (device/geometry/mat.py)."""
+    from device.geometry import mat as matlib
+
+    out = {}
+    for side, d in matlib.feet_direction().items():
+        ang = math.degrees(math.atan2(d[0], d[1]))  # from +Y towards +X (the person's right)
+        out[side] = ang if side == "right" else -ang
+    return out

@@ -1,0 +1,217 @@
+"""The analysis's 3-D path on synthetic two-view sets with known cameras and bodies
+(tests/synth/stereo.py): the calibration chosen, the checks judged in 3-D, the honest fallback
+to the 2-D path, the mat calibration and its check against the person, the clock rate."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from device.analysis import analyse
+from device.analysis import stereo as stage
+from device.geometry.calibration import Calibration, ViewCalibration
+from device.geometry.camera import Camera
+from device.rules import evaluate, in3d
+from device.rules.align import estimate_clock
+from device.thresholds import THRESHOLDS, Thresholds
+from device.track import Track
+from tests.synth import AMPLITUDES
+from tests.synth.stereo import make_stereo_case
+
+SIDE_CHECKS = ("excessive_forward_lean", "arms_fall_forward", "head_forward", "head_down")
+KEYPOINT_CHECKS = ("knees_cave_in", "knees_push_out", "asymmetric_weight_shift", *SIDE_CHECKS)
+
+
+def _case(seed, skew, comps=None, toe=0.0, **kw):
+    """A stereo set whose tracks carry their cameras' true fields of view (the station's modules)."""
+    comps = {c: (AMPLITUDES[c]["clear"], side) for c, side in (comps or {}).items()}
+    case = make_stereo_case(seed, skew_deg=skew, toe_out_deg=toe, compensations=comps, **kw)
+    track = Track({"front": replace(case.front, hfov_deg=case.front_camera.intrinsics.hfov_deg),
+                   "side": replace(case.side, hfov_deg=case.side_camera.intrinsics.hfov_deg)})
+    return case, track
+
+
+def _statuses(result):
+    return {c: result["compensations"][c]["status"] for c in KEYPOINT_CHECKS}
+
+
+def test_an_oblique_side_camera_is_measured_in_3d():
+    case, track = _case(11, 45, {"excessive_forward_lean": "both"})
+    result = analyse(track)
+    geo = result["geometry"]
+    assert geo["path"] == "3d" and geo["trusted"] and geo["calibration"] == "person", geo
+    assert abs(geo["angle_deg"] - case.angle_between_deg) <= 10, (geo, case.angle_between_deg)
+    assert geo["round_toward_front_deg"] == pytest.approx(90 - geo["angle_deg"], abs=0.11)
+    assert geo["side"] == case.near_side
+    for view in ("front", "side"):
+        assert result["views"][view]["geometry"] == "3d" and result["views"][view]["angle_deg"] == geo["angle_deg"]
+    # the 2-D path would refuse this side view; the 3-D path judges every side check
+    assert result["views"]["side"]["skew_deg"] > 15 and result["views"]["side"]["status"] == "ok"
+    comps = result["compensations"]
+    assert comps["excessive_forward_lean"]["status"] == "present"
+    assert comps["excessive_forward_lean"]["geometry"] == "3d"
+    for cid in KEYPOINT_CHECKS:
+        if cid != "excessive_forward_lean":
+            assert comps[cid]["status"] == "absent", (cid, comps[cid])
+    two_d = evaluate(track)
+    assert all(two_d["compensations"][c]["status"] == "not_assessed" for c in SIDE_CHECKS)
+
+
+@pytest.mark.parametrize("seed,skew,cid,side", [
+    (21, 0, "knees_cave_in", "left"), (22, 30, "arms_fall_forward", None), (23, 60, "head_down", None),
+    (24, 15, "head_forward", None), (25, 45, "asymmetric_weight_shift", "right"),
+])
+def test_each_compensation_is_found_in_3d_at_any_angle(seed, skew, cid, side):
+    _, track = _case(seed, skew, {cid: side or "both"})
+    result = analyse(track)
+    assert result["geometry"]["path"] == "3d", result["geometry"]["reason"]
+    entry = result["compensations"][cid]
+    assert entry["status"] == "present", entry
+    assert entry["geometry"] == ("3d" if in3d.judged_in_3d(cid) else "2d")  # the shift: the front picture
+    if side:
+        assert entry["side"] == side
+    others = {c: s for c, s in _statuses(result).items() if c != cid}
+    assert set(others.values()) == {"absent"}, others
+
+
+def test_knees_over_turned_out_feet_are_not_pushing_out():
+    """Without the mat the feet's direction is unknown: knees tracking over toes turned out 30
+    degrees are not read as pushing out (the 2-D front view's perspective reads them wide)."""
+    for seed, skew in ((31, 0), (32, 30), (33, 60)):
+        _, track = _case(seed, skew, toe=30.0)
+        result = analyse(track)
+        assert result["geometry"]["path"] == "3d" and result["geometry"]["feet"] == "not known"
+        assert result["compensations"]["knees_push_out"]["status"] == "absent", seed
+        assert result["compensations"]["knees_cave_in"]["status"] == "absent", seed
+
+
+def test_one_view_keeps_the_2d_path_unchanged():
+    _, track = _case(41, 0, {"excessive_forward_lean": "both"})
+    side_only = Track({"side": track.views["side"]})
+    result = analyse(side_only)
+    assert result["geometry"]["path"] == "2d" and not result["geometry"]["trusted"]
+    assert result["geometry"]["reason"].startswith("one camera only")
+    assert result["geometry"]["angle_deg"] is None and result["views"]["side"]["geometry"] == "2d"
+    plain = evaluate(side_only)
+    for cid, entry in plain["compensations"].items():
+        assert result["compensations"][cid] == entry, cid  # the 2-D path's entries, unchanged
+
+
+def test_cameras_too_close_together_fall_back_to_2d():
+    """75 degrees round toward the front: the cameras are 15 degrees apart, depth is guessed."""
+    _, track = _case(51, 75, {"excessive_forward_lean": "both"})
+    result = analyse(track)
+    geo = result["geometry"]
+    assert geo["path"] == "2d" and not geo["trusted"]
+    assert "degrees apart" in geo["reason"] and geo["angle_deg"] is not None
+    plain = evaluate(track, clock_offset=-result["segmentation"]["clock_offset_s"] * 0 + result["segmentation"]["clock_offset_s"])
+    assert _statuses(result) == _statuses(plain)
+    assert result["compensations"]["excessive_forward_lean"]["status"] == "not_assessed"
+    assert "off square" in result["compensations"]["excessive_forward_lean"]["reason"]
+    assert "geometry" not in result["compensations"]["knees_cave_in"]
+
+
+def test_too_few_moments_fall_back_to_2d():
+    _, track = _case(52, 30)
+    front = track.views["front"]
+    k = front.keypoints.copy()
+    k[10:, :, 2] = 0.05  # the front camera loses the person after the first frames
+    result = analyse(Track({"front": replace(front, keypoints=k), "side": track.views["side"]}))
+    assert result["geometry"]["path"] == "2d" and "moments" in result["geometry"]["reason"]
+
+
+def _mat(case, side_camera: Camera | None = None) -> Calibration:
+    def vc(cam):
+        return ViewCalibration(cam, (0, 1, 2, 3), 0.3, cam.intrinsics.f)
+
+    return Calibration({"front": vc(case.front_camera), "side": vc(side_camera or case.side_camera)})
+
+
+def test_the_mat_calibration_is_used_and_checked_against_the_person():
+    case, track = _case(61, 30, {"knees_push_out": "both"})
+    result = analyse(track, calibration=_mat(case))
+    geo = result["geometry"]
+    assert geo["path"] == "3d" and geo["calibration"] == "mat" and geo["feet"] == "the mat's footprints"
+    assert abs(geo["angle_deg"] - case.angle_between_deg) < 1.0  # the true cameras
+    assert geo["person_vs_mat_deg"] is not None and geo["person_vs_mat_deg"] < 10
+    assert result["compensations"]["knees_push_out"]["status"] == "present"
+
+
+def test_a_moved_camera_is_noticed_and_the_person_calibrates_instead():
+    case, track = _case(62, 30)
+    cam = case.side_camera
+    tilt = np.radians(5.0)  # the side camera knocked: tipped 5 degrees about its own x axis
+    Rx = np.array([[1, 0, 0], [0, np.cos(tilt), -np.sin(tilt)], [0, np.sin(tilt), np.cos(tilt)]])
+    moved = Camera(cam.intrinsics, Rx @ cam.R, Rx @ cam.t)  # same place, pointing elsewhere
+    result = analyse(track, calibration=_mat(case, moved))
+    geo = result["geometry"]
+    assert geo["calibration"] == "person" and "moved" in geo["reason"], geo
+    assert geo["path"] == "3d"
+
+
+def test_a_mat_calibration_of_another_shape_is_not_used():
+    case, track = _case(63, 15)
+    front = case.front_camera
+    k = front.intrinsics
+    odd = Camera(replace(k, width=k.width + 200), front.R, front.t)
+    result = analyse(track, calibration=_mat(replace(case, front_camera=odd)))
+    assert result["geometry"]["calibration"] == "person"
+    assert "does not fit" in result["geometry"]["reason"]
+
+
+def test_3d_knee_thresholds_can_be_overridden():
+    _, track = _case(71, 30)
+    th = Thresholds({"knees_push_out_3d": 1.0, "stereo_toe_out_unknown_deg": 0.0})
+    result = analyse(track, thresholds=th)
+    entry = result["compensations"]["knees_push_out"]
+    assert entry["threshold"] == 1.0 and entry["unit"] == "knee-to-ankle width ratio, square to the foot"
+    base = analyse(track)["compensations"]["knees_push_out"]
+    assert base["threshold"] == THRESHOLDS["knees_push_out_3d"].value and entry["value"] != base["value"]
+
+
+def test_the_field_of_view_without_a_camera_entry():
+    _, track = _case(72, 30)
+    landscape = replace(track.views["front"], width=1920, height=1080, hfov_deg=None)
+    portrait = replace(track.views["front"], width=1080, height=1920, hfov_deg=None)
+    assert stage.intrinsics(landscape).hfov_deg == pytest.approx(62.2)
+    assert stage.intrinsics(portrait).hfov_deg == pytest.approx(37.5, abs=0.1)
+    assert stage.width_hfov(1080, 1920, stage.PHONE_LONG_SIDE_HFOV_DEG) == pytest.approx(42.6, abs=0.1)
+
+
+def test_the_clock_rate_of_a_recording_on_another_time_base():
+    case, track = _case(81, 30)
+    front, side = track.views["front"], track.views["side"]
+    fast = replace(side, times=side.times * 1.38 + 0.4)  # the side clip's clock runs 1.38x
+    found = estimate_clock(front, fast)
+    assert found.rate == pytest.approx(1.38, abs=0.03)
+    back = found.to_front(fast.times)
+    assert np.median(np.abs(back - side.times)) < 0.05
+    assert found.to_json()["rate"] == pytest.approx(1.38, abs=0.03)
+    same = estimate_clock(front, side)
+    assert same.rate == 1.0 and "rate" not in same.to_json()
+
+
+def test_the_head_kept_on_its_2d_path_needs_a_square_side_view(monkeypatch):
+    """The switch that keeps the head on the 2-D path (if its 3-D measures were too noisy): on an
+    oblique side view the head is then not assessed, saying why; the rest stays 3-D."""
+    monkeypatch.setattr(in3d, "HEAD_IN_3D", False)
+    _, track = _case(91, 45, {"excessive_forward_lean": "both"})
+    comps = analyse(track)["compensations"]
+    for cid in ("head_forward", "head_down"):
+        assert comps[cid]["status"] == "not_assessed" and comps[cid]["reason_code"] == "camera_placement"
+        assert "square side view" in comps[cid]["reason"]
+    assert comps["excessive_forward_lean"]["status"] == "present" and comps["excessive_forward_lean"]["geometry"] == "3d"
+
+
+def test_a_fault_in_the_3d_stage_keeps_the_2d_result(monkeypatch):
+    _, track = _case(92, 0, {"knees_cave_in": "left"})
+
+    def broken(*a, **kw):
+        raise FloatingPointError("boom")
+
+    monkeypatch.setattr(stage, "measure", broken)
+    result = analyse(track)
+    assert result["geometry"]["path"] == "2d" and "FloatingPointError: boom" in result["geometry"]["reason"]
+    assert _statuses(result) == _statuses(evaluate(track))
