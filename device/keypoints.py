@@ -73,7 +73,7 @@ class Pose:
     @classmethod
     def from_array(cls, array, t: float = 0.0) -> Pose:
         a = np.asarray(array, dtype=np.float64).reshape(len(KEYPOINT_NAMES), 3)
-        return cls(tuple(Keypoint(float(x), float(y), float(s)) for x, y, s in a), float(t))
+        return cls(tuple(map(Keypoint._make, a.tolist())), float(t))
 
     def to_rows(self) -> list[list[float]]:
         """Rows `[x, y, score]` as in the `ohsa-keypoints/1` format, rounded for JSON."""

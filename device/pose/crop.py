@@ -13,6 +13,7 @@ Crop tracking (`around_keypoints`) centres a square on the person's keypoints wi
 
 from __future__ import annotations
 
+import functools
 from typing import NamedTuple
 
 import cv2
@@ -28,8 +29,8 @@ TORSO_FLOOR = 2.5  # ... but at least this x the torso length: legs not yet seen
 MIN_SIDE_FRACTION = 0.1  # never a square smaller than this x the frame's larger side
 MIN_SEEN = 6  # fewer keypoints seen than this: the person is lost
 
-_SHOULDERS = (BodyPart.LEFT_SHOULDER, BodyPart.RIGHT_SHOULDER)
-_HIPS = (BodyPart.LEFT_HIP, BodyPart.RIGHT_HIP)
+_SHOULDERS = np.array([BodyPart.LEFT_SHOULDER, BodyPart.RIGHT_SHOULDER])
+_HIPS = np.array([BodyPart.LEFT_HIP, BodyPart.RIGHT_HIP])
 
 
 class Square(NamedTuple):
@@ -65,6 +66,13 @@ def whole_frame(width: int, height: int) -> Square:
 _SUB = 32  # OpenCV's interpolation table: sub-pixel positions in 1/32 pixel (INTER_TAB_SIZE)
 
 
+@functools.lru_cache(maxsize=4)
+def _centres(size: int) -> np.ndarray:
+    centres = np.arange(size) + 0.5
+    centres.flags.writeable = False
+    return centres
+
+
 def _axis(start: float, side: float, size: int) -> tuple[np.ndarray, np.ndarray]:
     """Source pixel index (floor) and 1/32 sub-pixel step of each output pixel on one axis.
 
@@ -72,7 +80,7 @@ def _axis(start: float, side: float, size: int) -> tuple[np.ndarray, np.ndarray]
     i.e. pixel-index coordinate `... - 0.5`. Computed in float64 from the square itself, so a
     frame shifted by whole pixels, with its square shifted alike, gets exactly the same samples.
     """
-    src = start + (np.arange(size) + 0.5) * (side / size) - 0.5
+    src = start + _centres(size) * (side / size) - 0.5
     base = np.floor(src)
     frac = np.rint((src - base) * _SUB).astype(np.int32)
     carry = frac == _SUB
@@ -99,7 +107,7 @@ def warp(rgb: np.ndarray, square: Square, size: int = INPUT_SIZE) -> np.ndarray:
 def person_seen(keypoints: np.ndarray, min_score: float = MIN_KEYPOINT_SCORE) -> bool:
     """Enough of a person to follow: a shoulder, a hip and MIN_SEEN keypoints above min_score."""
     seen = keypoints[:, 2] > min_score
-    return bool(seen[list(_SHOULDERS)].any() and seen[list(_HIPS)].any() and seen.sum() >= MIN_SEEN)
+    return bool(seen[_SHOULDERS].any() and seen[_HIPS].any() and np.count_nonzero(seen) >= MIN_SEEN)
 
 
 def around_keypoints(
@@ -109,16 +117,16 @@ def around_keypoints(
     the person is lost (run the whole frame)."""
     if not person_seen(keypoints, min_score):
         return None
-    seen = keypoints[keypoints[:, 2] > min_score, :2]
-    lo, hi = seen.min(axis=0), seen.max(axis=0)
+    seen = keypoints[:, 2] > min_score
+    xy = keypoints[seen, :2]
+    lo, hi = xy.min(axis=0), xy.max(axis=0)
     centre = (lo + hi) / 2.0
     side = float((hi - lo).max()) * MARGIN
 
     def mid(parts):
-        pts = [keypoints[p, :2] for p in parts if keypoints[p, 2] > min_score]
-        return np.mean(pts, axis=0)
+        return keypoints[parts[seen[parts]], :2].mean(axis=0)
 
-    torso = float(np.linalg.norm(mid(_SHOULDERS) - mid(_HIPS)))
+    torso = float(np.hypot(*(mid(_SHOULDERS) - mid(_HIPS))))
     frame_side = float(max(width, height))
     side = min(max(side, torso * TORSO_FLOOR, frame_side * MIN_SIDE_FRACTION), frame_side)
     return Square(float(centre[0]) - side / 2.0, float(centre[1]) - side / 2.0, side)

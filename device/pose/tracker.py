@@ -109,7 +109,9 @@ class PoseTracker:
         kps = self.detect(rgb, timing)
         if self.smoothing:
             t0 = time.perf_counter()
-            if not crop.person_seen(kps):  # lost: do not drag old positions into the next person
+            # lost (crop tracking found no square to follow): do not drag old positions into the next person
+            seen = self._square is not None if self.crop_tracking else crop.person_seen(kps)
+            if not seen:
                 self._filter.reset()
             else:
                 scale = float(max(rgb.shape[:2]))
