@@ -261,6 +261,11 @@ class KioskSettings(Section):
         description="When members may use the station, e.g. 'mon-fri 06:00-22:00; sat,sun 08:00-20:00'; "
                     "empty: always open. Outside them the screen shows a closed page",
     )
+    privacy_contact: str = Field(
+        "", max_length=120,
+        description="Whom a member asks about their data, shown on the idle screen beside what the station keeps "
+                    "(e.g. 'the front desk'); empty: 'a member of staff'",
+    )
 
     @field_validator("opening_hours")
     @classmethod

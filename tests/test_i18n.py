@@ -25,7 +25,7 @@ from tests import member_site as ms
 from web import member
 
 TEMPLATES = REPO_ROOT / "web" / "templates"
-MEMBER_TEMPLATES = ("base.html", "live.html", "result.html", "message.html", "_result.html")
+MEMBER_TEMPLATES = ("base.html", "live.html", "result.html", "message.html", "_result.html", "identify.html")
 # _result.html's trainer macros come before this line; base.html's trainer nav is marked
 MEMBER_PART = "{# ---- member pieces"
 TRAINER_BLOCK = re.compile(r"\{# trainer: English #\}.*?\{# /trainer #\}", re.S)

@@ -346,3 +346,50 @@ def test_the_identified_member_is_not_in_the_public_state(store, tmp_path):
     public = c.get("/api/status", environ_base=LAN).get_json()
     assert public["state"] == "positioning" and "member" not in public and "member_how" not in public
     assert c.get("/api/kiosk/status").get_json()["member"] == "••337"  # the station's own screen
+
+
+# -- the kiosk: keypad and what the idle screen says ---------------------------------------
+
+
+@pytest.fixture
+def kiosk(store, tmp_path):
+    station = FakeStation()
+    app = create_app(store, station, data_dir=tmp_path, testing=True, config_path=tmp_path / "ohsa.toml",
+                     config={"storage": {"retention_days": 90}, "kiosk": {"privacy_contact": "the front desk"}})
+    return app.test_client(), station
+
+
+def test_the_keypad_identifies_on_the_station_s_screen_only(kiosk):
+    c, station = kiosk
+    assert c.get("/live/member").status_code == 200
+    assert c.get("/live/member", environ_base=LAN).status_code == 403
+    csrf = _csrf(c, "/live/member")
+    assert c.post("/live/member", data={"csrf_token": csrf, "number": "4711"}, environ_base=LAN).status_code == 403
+    r = c.post("/live/member", data={"csrf_token": csrf, "number": "4711"})
+    assert r.status_code == 302 and r.headers["Location"] == "/"
+    assert station.calls == ["identify:keypad:4711"]
+    page = c.get("/").get_data(as_text=True)
+    assert '<strong id="member-hint">•711</strong>' in page and "4711" not in page
+    r = c.post("/live/member", data={"csrf_token": csrf, "number": "47 11"})
+    assert r.status_code == 400 and "not a member number" in r.get_data(as_text=True)
+    station.set(state="recording")
+    r = c.post("/live/member", data={"csrf_token": csrf, "number": "4711"})
+    assert r.status_code == 400 and "only before the set" in r.get_data(as_text=True)
+    station.set(state="idle")
+    assert c.post("/live/member/forget", data={"csrf_token": csrf}).status_code == 302
+    assert station.state()["member"] is None
+
+
+def test_the_idle_screen_says_what_the_station_keeps_and_whom_to_ask(kiosk, store, tmp_path):
+    c, station = kiosk
+    page = c.get("/").get_data(as_text=True)
+    privacy = re.search(r'<p class="privacy" id="privacy" >(.*?)</p>', page, re.S).group(1)
+    assert "films you" in privacy and "keeps no video" in privacy and "worst squat, for 90 days" in privacy
+    assert "ask the front desk" in privacy
+    station.set(state="recording")
+    assert re.search(r'<p class="privacy" id="privacy" hidden>', c.get("/").get_data(as_text=True))
+    # in German, and with nothing to delete by age, as configured
+    app = create_app(store, FakeStation(), data_dir=tmp_path, testing=True, config_path=tmp_path / "ohsa.toml",
+                     config={"storage": {"retention_days": 0}, "kiosk": {"language": "de"}})
+    page = app.test_client().get("/").get_data(as_text=True)
+    assert "kein Video" in page and "bis jemand vom Team sie löscht" in page and "frag jemanden vom Team" in page

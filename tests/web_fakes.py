@@ -128,6 +128,19 @@ class FakeStation:
     def preview_jpeg(self, view):
         return self.preview
 
+    def identify(self, number, how="keypad"):
+        """As the state machine: taken only before the set; the screen sees the last three."""
+        self.calls.append(f"identify:{how}:{number}")
+        if self._state["state"] not in ("idle", "positioning"):
+            return False
+        self.set(member="\u2022" * max(0, min(len(number), 8) - 3) + number[-3:], member_how=how)
+        return True
+
+    def forget_member(self):
+        self.calls.append("forget")
+        self.set(member=None, member_how=None)
+        return True
+
     def wait_for_change(self, last_version, timeout):
         with self._cond:
             if last_version == self._version:

@@ -51,7 +51,7 @@ def create_app(store, station=None, config=None, data_dir=None, testing=False, c
         PERMANENT_SESSION_LIFETIME=datetime.timedelta(seconds=auth.MAX_AGE_S),
         MAX_CONTENT_LENGTH=256 * 1024,  # forms only; nothing uploads files
     )
-    from web import api, compare, deletion, kiosk, owner_page, people, settings_apply, trainer
+    from web import api, compare, deletion, keypad, kiosk, owner_page, people, settings_apply, trainer
 
     app.extensions["ohsa"] = {
         "store": store,
@@ -70,6 +70,7 @@ def create_app(store, station=None, config=None, data_dir=None, testing=False, c
     app.register_blueprint(trainer.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(people.bp)
+    app.register_blueprint(keypad.bp)
     for bp in (compare.bp, deletion.bp, owner_page.bp, settings_apply.bp):  # issue 15, the trainer's day
         app.register_blueprint(bp)
 

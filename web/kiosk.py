@@ -138,6 +138,7 @@ def live():
         target_reps=config.station.target_reps,
         words=words,
         sound=config.kiosk.sound,
+        privacy={"days": config.storage.retention_days, "contact": config.kiosk.privacy_contact},
     )
 
 

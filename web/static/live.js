@@ -116,6 +116,15 @@
       show($("closed"), false);
     }
     setPreviews(previewsOn && running);
+    /* before the set: what the station keeps, and (on its own screen) who is squatting */
+    show($("privacy"), s.state === "idle");
+    var before = s.state === "idle" || s.state === "positioning";
+    show($("identify"), before);
+    show($("member-known"), !!s.member);
+    show($("member-forget-form"), !!s.member);
+    show($("member-ask"), !s.member);
+    show($("btn-member"), !s.member);
+    text("member-hint", s.member || "");
     if (kiosk) {
       /* after "Stop, it hurts" no Start until the station leaves the pain state (the station
          decides when: the person left the mat or its message time ran out) */
