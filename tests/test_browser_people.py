@@ -168,3 +168,77 @@ def test_accounts_alerts_members_export_and_erase_on_a_tablet(browser, day, tmp_
     assert b"Ana Weber" not in raw and b"M-10023" not in raw
     _only_local(urls, server)
     owner_ctx.close()
+
+
+KIOSK = {"width": 800, "height": 480}
+
+
+def test_kiosk_idle_says_what_it_keeps_and_a_member_identifies_on_the_keypad(browser, tmp_path):  # noqa: F811
+    from tests.test_browser import _wait
+
+    store = Store(tmp_path / "assessments.db")
+    station = FakeStation()
+    app = create_app(store, station, data_dir=tmp_path, config_path=tmp_path / "ohsa.toml",
+                     config={"storage": {"retention_days": 180}, "kiosk": {"privacy_contact": "the front desk"}})
+    server = serve(app, "127.0.0.1", 0)
+    shots = _shots(tmp_path)
+    try:
+        context = browser.new_context(viewport=KIOSK)
+        urls = _record(context, server)
+        page = context.new_page()
+        page.goto(server.url + "/")
+        page.wait_for_selector("#btn-start")
+        privacy = page.inner_text("#privacy")
+        assert "films you" in privacy and "no video" in privacy and "180 days" in privacy and "the front desk" in privacy
+        assert page.is_visible("#member-ask") and page.is_visible("#btn-member")
+        page.screenshot(path=str(shots / "kiosk-idle-800x480.png"))
+        assert page.evaluate("document.documentElement.scrollWidth") <= KIOSK["width"]
+        assert page.evaluate("document.documentElement.scrollHeight") <= KIOSK["height"]  # all of it, no scrolling
+
+        page.click("#btn-member")
+        page.wait_for_url("**/live/member")
+        for key in "4711":
+            page.click(f"#key-{key}")
+        page.click("#key-back")
+        page.click("#key-1")
+        assert page.input_value("#member-number") == "4711"
+        page.screenshot(path=str(shots / "kiosk-keypad-800x480.png"))
+        page.click("#key-ok")
+        page.wait_for_url(server.url + "/")
+        assert station.calls == ["identify:keypad:4711"]
+        assert page.inner_text("#member-hint") == "•711" and not page.is_visible("#member-ask")
+
+        # the set starts: the notice and the member box give way; back at idle they return
+        station.set(state="recording", reps=1, message="Squat slowly, arms overhead: 1 of 5.")
+        _wait(page, "document.getElementById('privacy').hidden && document.getElementById('identify').hidden")
+        station.set(state="idle", reps=0, member=None, member_how=None, message="Press the button to start your squat check.")
+        _wait(page, "!document.getElementById('privacy').hidden && !document.getElementById('member-ask').hidden")
+
+        # "Not me" after a card was read by the camera
+        station.set(member="••337", member_how="card")
+        _wait(page, "document.getElementById('member-hint').textContent === '••337'")
+        page.click("#member-forget")
+        page.wait_for_url(server.url + "/")
+        assert station.calls[-1] == "forget" and page.is_visible("#member-ask")
+        _only_local(urls, server)
+        context.close()
+    finally:
+        server.stop()
+    # in German, the idle screen still fits the 7-inch screen without scrolling
+    app = create_app(store, FakeStation(), data_dir=tmp_path, config_path=tmp_path / "ohsa.toml",
+                     config={"storage": {"retention_days": 180}, "kiosk": {"language": "de"}})
+    server = serve(app, "127.0.0.1", 0)
+    try:
+        context = browser.new_context(viewport=KIOSK)
+        page = context.new_page()
+        page.goto(server.url + "/")
+        page.wait_for_selector("#btn-start")
+        assert "180 Tage lang" in page.inner_text("#privacy") and "jemanden vom Team" in page.inner_text("#privacy")
+        assert page.inner_text("#btn-member") == "Mitgliedsnummer"
+        page.screenshot(path=str(shots / "kiosk-idle-800x480-de.png"))
+        assert page.evaluate("document.documentElement.scrollHeight") <= KIOSK["height"]
+        assert page.evaluate("document.documentElement.scrollWidth") <= KIOSK["width"]
+        context.close()
+    finally:
+        server.stop()
+        store.close()
