@@ -242,3 +242,46 @@ def test_kiosk_idle_says_what_it_keeps_and_a_member_identifies_on_the_keypad(bro
     finally:
         server.stop()
         store.close()
+
+
+def test_a_card_shown_to_the_replayed_front_camera_shows_on_the_kiosk(browser, tmp_path, movenet):  # noqa: F811
+    """The running station (real MoveNet, replayed cameras): a QR code held up to the front
+    camera identifies the person, the kiosk page in Chromium says so, and the set's pain report
+    reaches the alerts with the member."""
+    from device import config as cfg
+    from device.camera import DualCapture
+    from device.station.runtime import StationRuntime
+    from tests.test_browser import _wait
+    from tests.test_identify import FRONT, SIDE, LoopSource, _frames, qr_rgb
+    from tests.waiting import wait_until
+
+    config = cfg.validate({"station": {"target_reps": 5, "min_reps": 2, "countdown_s": 1, "positioning_hold_s": 0.0,
+                                       "record_limit_s": 60.0, "person_lost_s": 5.0, "message_idle_s": 60.0},
+                           "panel": {"hold_cancel_s": 0.3, "hold_shutdown_s": 5.0},
+                           "cameras": {"front": {"offline_after_s": 5.0}, "side": {"offline_after_s": 5.0}}})
+    sources = {"front": LoopSource("front", _frames(FRONT, 10)), "side": LoopSource("side", _frames(SIDE, 10))}
+    rt = StationRuntime(config, tmp_path / "data", capture=DualCapture(sources, offline_after_s=5.0),
+                        movenet=movenet, shutdown_action=lambda: None).open()
+    server = serve(create_app(rt.store, rt, config=config, data_dir=tmp_path / "data",
+                              config_path=tmp_path / "ohsa.toml"), "127.0.0.1", 0)
+    try:
+        assert wait_until(lambda: all(c["status"] == "online" for c in rt.capture.status().values()), 20)
+        context = browser.new_context(viewport=KIOSK)
+        page = context.new_page()
+        page.goto(server.url + "/")
+        page.wait_for_selector("#btn-member")
+        assert not page.is_visible("#member-known")
+        sources["front"].card = qr_rgb("GYM-31337", scale=4)
+        _wait(page, "document.getElementById('member-hint').textContent === '\u2022\u2022\u2022\u2022\u2022337'", 20)
+        assert page.is_visible("#member-known") and not page.is_visible("#btn-member")
+        sources["front"].card = None
+        page.click("#btn-start")
+        _wait(page, "['countdown', 'recording'].indexOf(document.getElementById('state').dataset.state) >= 0", 30)
+        page.click("#btn-pain")
+        assert wait_until(lambda: rt.store.events(), 10)
+        (event,) = rt.store.events()
+        assert event["kind"] == "pain" and event["member_number"] == "GYM-31337"
+        context.close()
+    finally:
+        server.stop()
+        rt.close()
