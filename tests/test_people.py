@@ -146,6 +146,8 @@ def test_erase_leaves_nothing_of_the_member_in_the_database_file(store, tmp_path
     store.add_event("pain", member_number="CARD-7781", detail="during a set")
     store.create_share_token(aid, 1)
     other = store.save_assessment(sample_result(), None, stills(), member="CARD-1111")
+    moved = store.save_assessment(sample_result(), None, {}, member="CARD-7781")
+    store.link_member(moved, "CARD-1111", by="sam")  # re-linked away: its audit line names both
     mid = store.member_by_number("CARD-7781")["id"]
 
     receipt = store.erase_member(mid, by="owner")
@@ -167,6 +169,8 @@ def test_erase_leaves_nothing_of_the_member_in_the_database_file(store, tmp_path
     for secret in (b"CARD-7781", b"Ana Quokka", b"ZEBRA-NOTE", b"ZEBRA-PLAN", b"Ana's left knee", aid.encode()):
         assert secret not in raw, secret
     assert store.get(other) is not None and store.member_by_number("CARD-1111") is not None
+    assert store.get(moved) is not None
+    assert [a["detail"] for a in store.audit_lines(moved)] == ["an erased member -> CARD-1111"]
     assert store.integrity_check()
 
 

@@ -19,7 +19,7 @@ import json
 import re
 
 from device.errors import InputError
-from device.vocabulary import COMPENSATIONS, COMPENSATION_IDS, PRESENT
+from device.vocabulary import COMPENSATION_IDS, COMPENSATIONS
 
 ROLES = ("owner", "trainer")
 OWNER = "owner"  # the owner account's name: its password is the owner file
@@ -244,7 +244,8 @@ class PeopleMixin:
         mid = int(member_id)
 
         def steps(db):
-            if not db.execute("SELECT 1 FROM members WHERE id = ?", (mid,)).fetchone():
+            row = db.execute("SELECT number, name FROM members WHERE id = ?", (mid,)).fetchone()
+            if row is None:
                 raise InputError(f"member: no member {member_id!r}")
             ids = [r[0] for r in db.execute("SELECT id FROM assessments WHERE member_id = ?", (mid,))]
             marks = ",".join("?" * len(ids))
@@ -260,6 +261,12 @@ class PeopleMixin:
                 db.execute(f"DELETE FROM assessments WHERE id IN ({marks})", ids)
             counts["audit_lines"] += db.execute("DELETE FROM audit WHERE member_id = ?", (mid,)).rowcount
             counts["events"] += db.execute("DELETE FROM events WHERE member_id = ?", (mid,)).rowcount
+            # lines about other people that name this member (an assessment re-linked away from
+            # them says "number (name) -> ..."; see _member_text)
+            for word in filter(None, (f"{row[0]} ({row[1]})" if row[1] else "", row[0])):
+                for table in ("audit", "events"):
+                    db.execute(f"UPDATE {table} SET detail = replace(detail, ?, 'an erased member')"
+                               " WHERE instr(detail, ?) > 0", (word, word))
             db.execute("DELETE FROM members WHERE id = ?", (mid,))
             at = self._stamp()
             self._audit(db, by, "member erased",
@@ -395,4 +402,4 @@ def _trend(findings: list[list[str]]) -> str | None:
     return "better" if b < a else "worse" if b > a else "same"
 
 
-__all__ = ["PeopleMixin", "ROLES", "OWNER", "EVENT_KINDS", "clean_number", "PRESENT"]
+__all__ = ["PeopleMixin", "ROLES", "OWNER", "EVENT_KINDS", "clean_number"]
