@@ -20,7 +20,7 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from device.errors import InputError
 from device.store import iso, utc_now
 from device.vocabulary import COMPENSATIONS
-from web import auth, links
+from web import auth, links, present
 from web.access import ctx
 from web.kiosk import load
 
@@ -172,8 +172,6 @@ def export_member(member_id: int):
     data = ctx()["store"].member_export(member_id)
     if data is None:
         abort(404)
-    from web import present
-
     stills = data.pop("stills")
     for record in data["assessments"]:
         record["plan"] = present.plan_for(record)
