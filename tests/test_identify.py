@@ -260,3 +260,13 @@ def test_a_card_shown_to_the_replayed_front_camera_identifies_the_person(tmp_pat
         assert rt.store.list() == []
     finally:
         rt.close()
+
+
+def test_a_card_is_read_in_nearly_every_frame_wherever_it_is_held():
+    """Not one lucky frame: 20 frames of a person squatting, the card in a corner and mid-frame."""
+    frames = _frames(FRONT, 20)
+    reader = Identifier()
+    card = qr_rgb("GYM-31337", scale=4)
+    for x, y in ((10, 10), (200, 400)):
+        read = sum(reader.decode(paste(f, card, x, y)) == "GYM-31337" for f in frames)
+        assert read >= 18, (x, y, read)
