@@ -24,6 +24,7 @@ from device import config as device_config
 from device import owner, paths
 from web import auth
 from web.access import public
+from web.i18n import local_moment
 
 log = logging.getLogger(__name__)
 
@@ -172,16 +173,8 @@ def _too_many(error):
 
 
 def _when(value) -> str:
-    """A stored timestamp (ISO text or epoch seconds) as local 'YYYY-MM-DD HH:MM'."""
+    """A stored timestamp (ISO text or epoch seconds) as local 'YYYY-MM-DD HH:MM' (trainer pages)."""
     if value is None or value == "":
         return ""
-    try:
-        if isinstance(value, (int, float)):
-            moment = datetime.datetime.fromtimestamp(value)
-        else:
-            moment = datetime.datetime.fromisoformat(str(value))
-            if moment.tzinfo is not None:
-                moment = moment.astimezone()
-        return moment.strftime("%Y-%m-%d %H:%M")
-    except (ValueError, OSError, OverflowError):
-        return str(value)
+    moment = local_moment(value)
+    return str(value) if moment is None else moment.strftime("%Y-%m-%d %H:%M")

@@ -49,18 +49,24 @@ def ngettext(singular: str, plural: str, n: int) -> str:
     return i18n.translations(lang()).ngettext(singular, plural, n)
 
 
-def member_when(value) -> str:
-    """A stored timestamp (ISO text or epoch seconds) as the locale's date and time."""
-    if value is None or value == "":
-        return ""
+def local_moment(value) -> datetime.datetime | None:
+    """A stored timestamp (ISO text or epoch seconds) as a naive local datetime; None when it is
+    not one."""
     try:
         if isinstance(value, (int, float)):
-            moment = datetime.datetime.fromtimestamp(value)
-        else:
-            moment = datetime.datetime.fromisoformat(str(value))
-            if moment.tzinfo is not None:
-                moment = moment.astimezone().replace(tzinfo=None)
+            return datetime.datetime.fromtimestamp(value)
+        moment = datetime.datetime.fromisoformat(str(value))
     except (ValueError, OSError, OverflowError):
+        return None
+    return moment.astimezone().replace(tzinfo=None) if moment.tzinfo is not None else moment
+
+
+def member_when(value) -> str:
+    """A stored timestamp as the locale's date and time (the member's pages)."""
+    if value is None or value == "":
+        return ""
+    moment = local_moment(value)
+    if moment is None:
         return str(value)
     return f"{i18n.format_date(moment.date(), 'long', lang())}, {moment:%H:%M}"
 
