@@ -151,6 +151,33 @@ def test_a_moved_camera_is_noticed_and_the_person_calibrates_instead():
     assert geo["path"] == "3d"
 
 
+def test_the_person_check_against_the_mat_runs_only_when_asked(monkeypatch):
+    from device.geometry import selfcal
+
+    TH = Thresholds()
+    calls = []
+    real = selfcal.calibrate_pair
+    monkeypatch.setattr(selfcal, "calibrate_pair", lambda *a, **kw: calls.append(1) or real(*a, **kw))
+    case, track = _case(64, 30)
+    cal = _mat(case)
+    skipped = stage.measure(track, TH, calibration=cal, person_check_px=float("inf"))
+    assert calls == [] and skipped.trusted and skipped.geometry["calibration"] == "mat"
+    assert skipped.geometry["person_vs_mat_deg"] is None
+    fit = skipped.geometry["reprojection_px"]
+    above = stage.measure(track, TH, calibration=cal, person_check_px=fit + 0.5)
+    assert calls == [] and above.geometry["person_vs_mat_deg"] is None
+    below = stage.measure(track, TH, calibration=cal, person_check_px=fit - 0.05)  # the fit jumped
+    assert calls == [1] and below.geometry["person_vs_mat_deg"] is not None
+    for name, a in skipped.measures.items():  # the same measures with or without the check
+        np.testing.assert_array_equal(a, below.measures[name])
+    cam = case.side_camera
+    tilt = np.radians(5.0)
+    Rx = np.array([[1, 0, 0], [0, np.cos(tilt), -np.sin(tilt)], [0, np.sin(tilt), np.cos(tilt)]])
+    moved = stage.measure(track, TH, calibration=_mat(case, Camera(cam.intrinsics, Rx @ cam.R, Rx @ cam.t)),
+                          person_check_px=float("inf"))  # the mat does not fit: the person calibrates
+    assert calls == [1, 1] and moved.geometry["calibration"] == "person"
+
+
 def test_a_mat_calibration_of_another_shape_is_not_used():
     case, track = _case(63, 15)
     front = case.front_camera

@@ -55,17 +55,20 @@ def analyse(
     parent_id: str | None = None,
     clock_offset: float | None = None,
     calibration=None,
+    person_check_px: float = 0.0,
 ) -> dict:
     """The `ohsa-result/1` of one set (with the rules' extra keys and `geometry`).
 
     `calibration`: the station's `device.geometry.calibration.Calibration` (the footprint mat),
-    or None: the 3-D stage then calibrates the pair on the person."""
+    or None: the 3-D stage then calibrates the pair on the person. `person_check_px`: with the
+    mat in use, the person-based check against it runs only when the mat's reprojection error on
+    this set is above this (0: every set; `stereo.measure`); the station's keeper sets it."""
     th = Thresholds.of(thresholds)
     match = None
     if clock_offset is None and "front" in track.views and "side" in track.views:
         found = estimate_offset(track.views["front"], track.views["side"], th["max_clock_offset_s"])
         clock_offset, match = (-found.offset_s, found.correlation) if found.offset_s is not None else (0.0, None)
-    st = _three_d(track, th, calibration, clock_offset or 0.0)
+    st = _three_d(track, th, calibration, clock_offset or 0.0, person_check_px)
     result = evaluate(track, th, clock_offset=clock_offset, stereo=st)
     if match is not None:
         result["segmentation"]["clock_match"] = round(match, 2)
@@ -76,13 +79,13 @@ def analyse(
     return compared(result, kind, parent_result, parent_id)
 
 
-def _three_d(track: Track, th: Thresholds, calibration, offset: float) -> stereo.Stereo:
+def _three_d(track: Track, th: Thresholds, calibration, offset: float, person_check_px: float = 0.0) -> stereo.Stereo:
     """The 3-D stage on the front view's clock; a fault there keeps the 2-D path and says so."""
     views = dict(track.views)
     if offset and "side" in views:
         views["side"] = replace(views["side"], times=views["side"].times - offset)
     try:
-        return stereo.measure(Track(views), th, calibration=calibration)
+        return stereo.measure(Track(views), th, calibration=calibration, person_check_px=person_check_px)
     except Exception as e:  # the 2-D result must not be lost to a geometry fault
         log.error("3-D stage failed, 2-D path kept: %s", e, exc_info=log.isEnabledFor(logging.DEBUG))
         return stereo.two_d(f"the 3-D stage failed ({e.__class__.__name__}: {e})")

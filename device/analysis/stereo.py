@@ -11,7 +11,10 @@ Steps (device/geometry, docs/geometry.md):
    sizes, and its reprojection error on this set's keypoints is small (a camera that moved since
    the mat was seen reprojects badly); else the pair calibrated on the person (`calibrate_pair`).
    When both exist the person-based angle is compared with the mat's (`person_vs_mat_deg`, a
-   logged quality figure; the person-based calibration runs anyway, ~110 ms);
+   logged quality figure). The person-based calibration is most of the stage's cost (~110 ms of
+   it): with the mat in use it runs only when the mat's reprojection error on this set is above
+   `person_check_px` (0, the default: every set; `ohsa assess` and the tests); the station's
+   `CalibrationKeeper.person_check_px()` asks for it every few sets and whenever the mat's fit jumps;
 2. triangulation at the front view's times, 0.3 s smoothing, the body frame (floor from the
    calibration), the per-frame measures of `device.geometry.measures3d`;
 3. trust: the 3-D path is used only when the calibration trusts itself, enough moments are seen
@@ -131,8 +134,13 @@ def _reprojection(tri, front: ViewTrack, side: ViewTrack) -> tuple[float, float,
 
 
 def measure(track: Track, th, *, calibration=None, foot_deg: dict | None = None,
-            height_m: float | None = None) -> Stereo:
-    """The 3-D stage for one set (clocks already aligned: side times on the front's clock)."""
+            height_m: float | None = None, person_check_px: float = 0.0) -> Stereo:
+    """The 3-D stage for one set (clocks already aligned: side times on the front's clock).
+
+    `person_check_px`: with the mat calibration in use, the person-based calibration (the check
+    against the mat) runs only when the mat's median reprojection error on this set is above this
+    many pixels: 0 every set, `math.inf` never. Without the mat it always runs (it is the
+    calibration then)."""
     front, side = track.views.get("front"), track.views.get("side")
     for name, v in (("front", front), ("side", side)):
         if v is None or len(v) < 2:
@@ -140,8 +148,14 @@ def measure(track: Track, th, *, calibration=None, foot_deg: dict | None = None,
     from device.geometry.selfcal import PairCalibration, calibrate_pair
 
     fi, si = intrinsics(front), intrinsics(side)
-    person = calibrate_pair(front, side, fi, si, height_m=height_m)
-    person_ok = isinstance(person, PairCalibration)
+    person = None
+
+    def on_person():
+        nonlocal person
+        if person is None:
+            person = calibrate_pair(front, side, fi, si, height_m=height_m)
+        return isinstance(person, PairCalibration)
+
     used, kind, why_not_mat = None, None, ""
     if calibration is not None:
         cams, why_not_mat = _mat_cameras(calibration, front, side)
@@ -154,7 +168,7 @@ def measure(track: Track, th, *, calibration=None, foot_deg: dict | None = None,
                 why_not_mat = (f"the keypoints do not fit the mat calibration (median reprojection "
                                f"{100 * rel:.1f} % of the person's height over {n} moments): a camera may have moved")
     if used is None:
-        if not person_ok:
+        if not on_person():
             return two_d(f"the cameras could not be calibrated on the person: {person.reason}"
                          + (f"; {why_not_mat}" if why_not_mat else ""))
         used, kind = (person.front, person.side), "person"
@@ -167,10 +181,16 @@ def measure(track: Track, th, *, calibration=None, foot_deg: dict | None = None,
     geo = {"path": "3d", "calibration": kind, **place,
            "fields_of_view_deg": {"front": round(fi.hfov_deg, 1), "side": round(si.hfov_deg, 1)}, "reprojection_px": round(float(np.median([ef, es])), 2)
            if np.isfinite(ef) else None, "trusted": True, "reason": "", "person_vs_mat_deg": None}
-    if kind == "mat" and person_ok:
-        geo["person_vs_mat_deg"] = round(abs(person.angle_between_deg - place["angle_deg"]), 1)
-        log.info("person-based camera angle %.1f degrees against the mat's %.1f (%.1f apart)",
-                 person.angle_between_deg, place["angle_deg"], geo["person_vs_mat_deg"])
+    if kind == "mat":
+        fit = geo["reprojection_px"]
+        if fit is None or fit > person_check_px:
+            if on_person():
+                geo["person_vs_mat_deg"] = round(abs(person.angle_between_deg - place["angle_deg"]), 1)
+                log.info("person-based camera angle %.1f degrees against the mat's %.1f (%.1f apart)",
+                         person.angle_between_deg, place["angle_deg"], geo["person_vs_mat_deg"])
+        else:
+            log.debug("person-based check against the mat skipped (mat fits %.1f px, check above %.1f px)",
+                      fit, person_check_px)
     problems = []
     if kind == "person" and not person.trusted:
         problems.append(person.reason)
