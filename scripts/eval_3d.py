@@ -196,33 +196,51 @@ def summarise(rows: list[dict], title: str) -> str:
 
 
 def bench(n: int = 7) -> str:
-    """CPU time of the 3-D stage and of the whole keypoint analysis on 30 s two-view sets at 30 fps."""
+    """CPU time of the 3-D stage and of the whole keypoint analysis on 30 s two-view sets at 30 fps:
+    calibrated on the person (no mat), with the mat calibration and the person-based check against
+    it (every set: `ohsa assess`; the station's every 5th), and with the mat alone (the station's
+    other sets: `person_check_px` above the set's fit)."""
     import os
 
     from device.analysis import analyse
+    from device.geometry.calibration import Calibration, ViewCalibration
+
+    def mat(case):
+        return Calibration({v: ViewCalibration(c, (0, 1, 2, 3), 0.3, c.intrinsics.f)
+                            for v, c in (("front", case.front_camera), ("side", case.side_camera))})
 
     th = Thresholds()
     analyse(Track({"front": make_stereo_case(29999, skew_deg=45).front,
                    "side": make_stereo_case(29999, skew_deg=45).side}))  # imports (scipy) out of the timing
-    rows = []
+    modes = {"person calibration (no mat)": (False, 0.0), "mat + person-based check": (True, 0.0),
+             "mat, check skipped": (True, float("inf"))}
+    rows = {m: [] for m in modes}
+    loads, secs, frames = [], [], []
     for i in range(n):
         case = make_stereo_case(30000 + i, skew_deg=45, reps=8, fps=30.0)
         track = Track({"front": dataclasses.replace(case.front, hfov_deg=case.front_camera.intrinsics.hfov_deg),
                        "side": dataclasses.replace(case.side, hfov_deg=case.side_camera.intrinsics.hfov_deg)})
-        t0 = time.process_time()
-        st = stereo_stage.measure(track, th)
-        t1 = time.process_time()
-        analyse(track, thresholds=th, clock_offset=0.0)
-        t2 = time.process_time()
-        assert st.trusted, st.geometry["reason"]
-        rows.append((t1 - t0, t2 - t1, case.front.times[-1] - case.front.times[0], len(case.front)))
-    a = np.array(rows)
-    return (f"{n} sets of {np.median(a[:, 2]):.0f} s ({np.median(a[:, 3]):.0f} front frames, side camera 45 degrees "
-            f"round): 3-D stage (person calibration, triangulation, smoothing, body frame, measures) p50 "
-            f"{1000 * np.median(a[:, 0]):.0f} ms, max {1000 * a[:, 0].max():.0f} ms; the whole keypoint analysis "
-            f"(`analyse`: clocks, 3-D stage, rules) p50 {1000 * np.median(a[:, 1]):.0f} ms, max "
-            f"{1000 * a[:, 1].max():.0f} ms CPU (time.process_time; load average {os.getloadavg()[0]:.1f} on "
-            f"{os.cpu_count()} cores)")
+        secs.append(case.front.times[-1] - case.front.times[0])
+        frames.append(len(case.front))
+        for m, (use_mat, px) in modes.items():
+            cal = mat(case) if use_mat else None
+            t0 = time.process_time()
+            st = stereo_stage.measure(track, th, calibration=cal, person_check_px=px)
+            t1 = time.process_time()
+            analyse(track, thresholds=th, clock_offset=0.0, calibration=cal, person_check_px=px)
+            t2 = time.process_time()
+            assert st.trusted, st.geometry["reason"]
+            assert (st.geometry["person_vs_mat_deg"] is None) == (not use_mat or px > 0), m
+            rows[m].append((t1 - t0, t2 - t1))
+        loads.append(os.getloadavg()[0])
+    out = [f"{n} sets of {np.median(secs):.0f} s ({np.median(frames):.0f} front frames, side camera 45 degrees "
+           f"round), CPU (time.process_time), load average {min(loads):.1f}-{max(loads):.1f} on {os.cpu_count()} cores:",
+           "", "| cameras | 3-D stage p50 / max | whole keypoint analysis (`analyse`) p50 / max |", "| --- | --- | --- |"]
+    for m, r in rows.items():
+        a = 1000 * np.array(r)
+        out.append(f"| {m} | {np.median(a[:, 0]):.0f} / {a[:, 0].max():.0f} ms | "
+                   f"{np.median(a[:, 1]):.0f} / {a[:, 1].max():.0f} ms |")
+    return "\n".join(out)
 
 
 def main(argv=None) -> int:
