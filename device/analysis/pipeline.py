@@ -13,6 +13,9 @@ the same `Thresholds` object the live rep counter used. Steps, in order:
 4. a hands-on-hips re-test cannot judge what needs the arms overhead;
 5. silhouette refinement of feet, heels and low back from the kept frames, in the kept frames'
    pixels (`device.silhouette.refine`); a fault there keeps the keypoint result and says so;
+   on the 3-D path without the mat's footprints, the knees are judged again against the feet's
+   standing toe-out the silhouette measured (`_knees_over_seen_feet`); with the mat, how far the
+   feet stand from the printed footprints is recorded (`geometry.feet_vs_footprints_deg`);
 6. for a re-test: the comparison with its standard set (`retest.compare`), stored with it.
 """
 
@@ -76,6 +79,7 @@ def analyse(
     if kind == "hands_on_hips":
         not_overhead(result)
     result = _refine(result, track, kept or {}, backgrounds or {}, th)
+    result = _knees_over_seen_feet(result, track, th, st, clock_offset)
     return compared(result, kind, parent_result, parent_id)
 
 
@@ -99,6 +103,37 @@ def _geometry(result: dict, st: stereo.Stereo) -> None:
             entry["geometry"] = st.geometry["path"]
             entry["angle_deg"] = st.geometry["angle_deg"]
     log.info("geometry: %s (%s)", st.geometry["path"], st.geometry["reason"])
+
+
+KNEES = ("knees_cave_in", "knees_push_out")
+
+
+def _knees_over_seen_feet(result: dict, track: Track, th: Thresholds, st: stereo.Stereo,
+                          clock_offset: float | None) -> dict:
+    """The 3-D knees against the feet the front silhouette saw (docs/rules.md): without the mat
+    the feet's direction is otherwise not known, and push-out is judged past a foot turned out
+    `stereo_toe_out_unknown_deg`, which misses push-out over straight feet."""
+    views = (result.get("silhouette") or {}).get("views") or {}
+    feet = (views.get("front") or {}).get("standing_toe_out_deg")
+    if not st.trusted or not feet or st.points is None:
+        return result
+    if st.geometry.get("calibration") == "mat":  # the printed footprints decide; how far off they stand
+        prints = stereo.mat_foot_deg()
+        off = {k: round(float(v) - prints[k], 1) for k, v in feet.items() if k in prints}
+        result["geometry"]["feet_vs_footprints_deg"] = off
+        log.info("feet stand %s degrees (+ out) from the footprints' direction", off)
+        return result
+    seen = stereo.with_feet(st, feet, th, "the silhouette's standing toe-out (front view)")
+    try:
+        again = evaluate(track, th, clock_offset=clock_offset, stereo=seen)
+    except Exception as e:  # the first judgement stands
+        log.error("knees not judged against the seen feet: %s", e, exc_info=log.isEnabledFor(logging.DEBUG))
+        return result
+    for cid in KNEES:
+        result["compensations"][cid] = again["compensations"][cid]
+    result["geometry"] = seen.geometry
+    log.info("3-D knees judged against the silhouette's feet %s", seen.geometry["foot_toe_out_deg"])
+    return result
 
 
 def compared(result: dict, kind: str, parent_result: dict | None, parent_id: str | None) -> dict:

@@ -213,15 +213,33 @@ def measure(track: Track, th, *, calibration=None, foot_deg: dict | None = None,
         foot_deg = mat_foot_deg()  # the person stands on the printed footprints
     P = bf.to_body(tri.points)
     m = measures3d.measures(P, foot_deg)
-    for name in ("left", "right"):  # the knees judged against the feet (docs/rules.md)
-        if foot_deg and name in foot_deg:
-            m[f"knee_{name}_in"] = m[f"knee_{name}_out"] = knee_ratio(P, name, foot_deg[name])
-        else:
-            m[f"knee_{name}_in"] = knee_ratio(P, name, 0.0)
-            m[f"knee_{name}_out"] = knee_ratio(P, name, th["stereo_toe_out_unknown_deg"])
+    m.update(knees(P, foot_deg, th))
     m.update(head(P, m["trunk_deg"]))
     geo["feet"] = "the mat's footprints" if foot_deg else "not known"
     return Stereo(True, geo, np.asarray(front.times, dtype=np.float64), m, P)
+
+
+def knees(P: np.ndarray, foot_deg: dict | None, th) -> dict[str, np.ndarray]:
+    """The knees judged against the feet (docs/rules.md): square to each known foot; for a foot
+    not known, cave-in against a straight foot and push-out against one turned out by
+    `stereo_toe_out_unknown_deg`."""
+    m = {}
+    for name in ("left", "right"):
+        if foot_deg and foot_deg.get(name) is not None:
+            m[f"knee_{name}_in"] = m[f"knee_{name}_out"] = knee_ratio(P, name, float(foot_deg[name]))
+        else:
+            m[f"knee_{name}_in"] = knee_ratio(P, name, 0.0)
+            m[f"knee_{name}_out"] = knee_ratio(P, name, th["stereo_toe_out_unknown_deg"])
+    return m
+
+
+def with_feet(st: Stereo, foot_deg: dict, th, source: str) -> Stereo:
+    """`st` with its knees judged against feet now known (`source`: in words, for `geometry.feet`),
+    e.g. the silhouette's standing toe-out when the mat is not in use."""
+    m = {**st.measures, **knees(st.points, foot_deg, th)}
+    geo = {**st.geometry, "feet": source,
+           "foot_toe_out_deg": {k: round(float(v), 1) for k, v in foot_deg.items() if v is not None}}
+    return Stereo(st.trusted, geo, st.times, m, st.points)
 
 
 def knee_ratio(P: np.ndarray, side: str, toe_out_deg: float) -> np.ndarray:

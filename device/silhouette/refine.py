@@ -24,7 +24,10 @@ Inputs (what the camera and station layers pass):
 Output: the same result with `feet_turn_out`, `feet_turn_in`, `heels_rise`, `low_back_arch`,
 `low_back_round` replaced (status, reps_flagged, side, value, unit, threshold, confidence,
 severity, reason, rep_values) where the measurement is trustworthy, unchanged otherwise; plus
-`result["silhouette"]`: per view, what background was used and why an entry was not replaced.
+`result["silhouette"]`: per view, what background was used and why an entry was not replaced;
+the front view's `standing_toe_out_deg` ({"left", "right"}: each foot's toe-out when standing,
+degrees, + out, from the standing forefoot's sideways offset; within 2 degrees on the renderer's
+box feet, tests/test_silhouette.py) for the 3-D knees (device/analysis/pipeline.py).
 `feet_flatten` is never touched: no honest measurement of the arch from these views.
 """
 
@@ -225,7 +228,9 @@ def _consistency(values, threshold) -> float:
 # --- front view: feet ---------------------------------------------------------------------------
 
 
-def _feet(v: _View, n_reps: int, limits: Thresholds) -> tuple[dict, str | None]:
+def _feet(v: _View, n_reps: int, limits: Thresholds, standing: dict | None = None) -> tuple[dict, str | None]:
+    """feet_turn_out / feet_turn_in (the turn from the standing start); `standing` gets each
+    foot's standing toe-out (degrees, + out) where the standing frames show it."""
     shank = v.shank
     if not shank or shank < th.MIN_SHANK_PX:
         return {}, "the person's legs are too small in the front image"
@@ -241,6 +246,8 @@ def _feet(v: _View, n_reps: int, limits: Thresholds) -> tuple[dict, str | None]:
         if len(base) < max(1, len(v.standing) // 2):
             continue
         b0 = float(np.median(base))
+        if standing is not None:  # the standing forefoot's offset is the foot's own toe-out
+            standing[name] = round(math.degrees(math.asin(max(-1.0, min(1.0, b0 / (th.TOE_REACH * shank))))), 1)
         reps = []
         for frames in v.bottoms:
             vals = [measure.forefoot_offset(f.mask, f.kps, ank, shank, v.valid) for f in frames]
@@ -480,7 +487,10 @@ def refine(result: dict, frames: dict, track: Track, backgrounds: dict | None = 
             note["reason"] = v.reason
             continue
         if name == "front":
-            got, why = _feet(v, n, limits)
+            standing: dict = {}
+            got, why = _feet(v, n, limits, standing)
+            if standing:
+                note["standing_toe_out_deg"] = standing
             found.update(got)
             if why:
                 note["feet"] = why
