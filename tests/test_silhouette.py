@@ -87,6 +87,15 @@ def test_one_foot_turning_out_names_that_side():
     assert comps["feet_turn_out"]["side"] == "right"
 
 
+def test_the_standing_toe_out_of_each_foot_is_measured():
+    """The front silhouette's standing toe-out (for the 3-D knees) against the renderer's truth."""
+    for left, right, seed in ((0.0, 0.0, 13), (12.0, 28.0, 14)):
+        synth = render_sequence(SquatSpec(reps=1, seed=seed, foot_start_deg=(left, right)), views=("front",))
+        out = refine(_rules_result(synth), synth.frames, synth.track, _backgrounds(synth))
+        seen = out["silhouette"]["views"]["front"]["standing_toe_out_deg"]
+        assert abs(seen["left"] - left) < 3.0 and abs(seen["right"] - right) < 3.0, (left, right, seen)
+
+
 def test_heel_rise_grows_with_the_lift():
     values = []
     for lift in (0.0, 2.5, 5.0):
