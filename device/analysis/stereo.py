@@ -219,14 +219,17 @@ def measure(track: Track, th, *, calibration=None, foot_deg: dict | None = None,
     return Stereo(True, geo, np.asarray(front.times, dtype=np.float64), m, P)
 
 
-def knees(P: np.ndarray, foot_deg: dict | None, th) -> dict[str, np.ndarray]:
-    """The knees judged against the feet (docs/rules.md): square to each known foot; for a foot
-    not known, cave-in against a straight foot and push-out against one turned out by
-    `stereo_toe_out_unknown_deg`."""
+def knees(P: np.ndarray, foot_deg: dict | None, th, margin_deg: float = 0.0) -> dict[str, np.ndarray]:
+    """The knees judged against the feet (docs/rules.md): square to each known foot (cave-in
+    against the foot turned `margin_deg` less, push-out `margin_deg` more: a foot measured, not
+    printed); for a foot not known, cave-in against a straight foot and push-out against one
+    turned out by `stereo_toe_out_unknown_deg`."""
     m = {}
     for name in ("left", "right"):
         if foot_deg and foot_deg.get(name) is not None:
-            m[f"knee_{name}_in"] = m[f"knee_{name}_out"] = knee_ratio(P, name, float(foot_deg[name]))
+            a = float(foot_deg[name])
+            m[f"knee_{name}_in"] = knee_ratio(P, name, a - margin_deg)
+            m[f"knee_{name}_out"] = knee_ratio(P, name, a + margin_deg) if margin_deg else m[f"knee_{name}_in"]
         else:
             m[f"knee_{name}_in"] = knee_ratio(P, name, 0.0)
             m[f"knee_{name}_out"] = knee_ratio(P, name, th["stereo_toe_out_unknown_deg"])
@@ -234,9 +237,10 @@ def knees(P: np.ndarray, foot_deg: dict | None, th) -> dict[str, np.ndarray]:
 
 
 def with_feet(st: Stereo, foot_deg: dict, th, source: str) -> Stereo:
-    """`st` with its knees judged against feet now known (`source`: in words, for `geometry.feet`),
-    e.g. the silhouette's standing toe-out when the mat is not in use."""
-    m = {**st.measures, **knees(st.points, foot_deg, th)}
+    """`st` with its knees judged against feet measured (`source`: in words, for `geometry.feet`),
+    the silhouette's standing toe-out when the mat is not in use, give or take
+    `stereo_toe_out_seen_margin_deg`."""
+    m = {**st.measures, **knees(st.points, foot_deg, th, th["stereo_toe_out_seen_margin_deg"])}
     geo = {**st.geometry, "feet": source,
            "foot_toe_out_deg": {k: round(float(v), 1) for k, v in foot_deg.items() if v is not None}}
     return Stereo(st.trusted, geo, st.times, m, st.points)
