@@ -15,7 +15,8 @@ the same `Thresholds` object the live rep counter used. Steps, in order:
    pixels (`device.silhouette.refine`); a fault there keeps the keypoint result and says so;
    on the 3-D path without the mat's footprints, the knees are judged again against the feet's
    standing toe-out the silhouette measured (`_knees_over_seen_feet`); with the mat, how far the
-   feet stand from the printed footprints is recorded (`geometry.feet_vs_footprints_deg`);
+   feet stand from the printed footprints is recorded (`geometry.feet_vs_footprints_deg`), and
+   the heel's lift is measured above the mat's floor plane in centimetres;
 6. for a re-test: the comparison with its standard set (`retest.compare`), stored with it.
 """
 
@@ -78,7 +79,8 @@ def analyse(
     _geometry(result, st)
     if kind == "hands_on_hips":
         not_overhead(result)
-    result = _refine(result, track, kept or {}, backgrounds or {}, th)
+    result = _refine(result, track, kept or {}, backgrounds or {}, th,
+                     calibration if st.geometry.get("calibration") == "mat" else None)
     result = _knees_over_seen_feet(result, track, th, st, clock_offset)
     return compared(result, kind, parent_result, parent_id)
 
@@ -160,7 +162,23 @@ def scaled(view: ViewTrack, scale: float) -> ViewTrack:
                      view.times.copy(), kps)
 
 
-def _refine(result: dict, track: Track, kept: dict, backgrounds: dict, th: Thresholds) -> dict:
+def _heel_height(calibration, frames: list):
+    """`(floor_uv, top_uv) -> metres` above the mat's floor plane in the side frames' pixels, or
+    None (no side camera in the calibration, frames of another shape)."""
+    from device.geometry.calibration import CalibrationError, _camera_for, height_above_floor
+
+    if calibration is None or "side" not in calibration.views or not frames:
+        return None
+    h, w = frames[0][1].shape[:2]
+    try:
+        cam = _camera_for(calibration.views["side"], w, h, "side")
+    except CalibrationError as e:
+        log.info("heel height through the shank scale: %s", e)
+        return None
+    return lambda floor_uv, top_uv: height_above_floor(cam, floor_uv, top_uv)
+
+
+def _refine(result: dict, track: Track, kept: dict, backgrounds: dict, th: Thresholds, calibration=None) -> dict:
     frames = {v: k.frames() for v, k in kept.items() if k is not None and k.scale and v in track.views}
     frames = {v: f for v, f in frames.items() if f}
     if not frames:
@@ -179,7 +197,8 @@ def _refine(result: dict, track: Track, kept: dict, backgrounds: dict, th: Thres
             f"the side camera is about {skew:.0f} degrees off square to the person (at most "
             f"{th['side_max_skew_deg']:g} for the heel and back contours; the 3-D checks do not need it)"))
     try:
-        out = silhouette.refine(result, frames, small, bgs or None, th)
+        out = silhouette.refine(result, frames, small, bgs or None, th,
+                                heel_height=_heel_height(calibration, frames.get("side")))
     except Exception as e:  # a fault there must not cost the person the keypoint result
         log.error("silhouette refinement failed, keypoint result kept: %s", e, exc_info=log.isEnabledFor(logging.DEBUG))
         result["silhouette"] = {"error": f"refinement failed: {e.__class__.__name__}: {e}"}
