@@ -197,8 +197,8 @@ def _refine(result: dict, track: Track, kept: dict, backgrounds: dict, th: Thres
             f"the side camera is about {skew:.0f} degrees off square to the person (at most "
             f"{th['side_max_skew_deg']:g} for the heel and back contours; the 3-D checks do not need it)"))
     try:
-        out = silhouette.refine(result, frames, small, bgs or None, th,
-                                heel_height=_heel_height(calibration, frames.get("side")))
+        heel = _heel_height(calibration, frames.get("side"))
+        out = silhouette.refine(result, frames, small, bgs or None, th, **({"heel_height": heel} if heel else {}))
     except Exception as e:  # a fault there must not cost the person the keypoint result
         log.error("silhouette refinement failed, keypoint result kept: %s", e, exc_info=log.isEnabledFor(logging.DEBUG))
         result["silhouette"] = {"error": f"refinement failed: {e.__class__.__name__}: {e}"}
