@@ -235,6 +235,14 @@ THRESHOLDS: dict[str, Threshold] = {
         "points): a knee is judged as pushing out only past a foot turned out this far, the "
         "most a normal stance turns out (NASM: feet straight to slightly turned out).",
     ),
+    "stereo_toe_out_seen_margin_deg": Threshold(
+        4.0, "degrees of toe-out", 0.0, 15.0,
+        "Without the mat, the feet's standing toe-out from the front silhouette "
+        "(device/silhouette/refine.py; +1.3 degrees bias on the renderer's box feet, real feet "
+        "scatter more): a knee is judged caving in inside a foot turned this much less, pushing "
+        "out outside one turned this much more, so the silhouette's error does not read as a "
+        "knee fault. Chosen on the tuning seeds of scripts/eval_3d.py (feet silhouette).",
+    ),
     "front_max_skew_deg": Threshold(
         40.0, "degrees", 5.0, 80.0,
         "The front camera must see the person roughly from the front for knee and hip widths "

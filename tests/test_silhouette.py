@@ -87,6 +87,15 @@ def test_one_foot_turning_out_names_that_side():
     assert comps["feet_turn_out"]["side"] == "right"
 
 
+def test_the_standing_toe_out_of_each_foot_is_measured():
+    """The front silhouette's standing toe-out (for the 3-D knees) against the renderer's truth."""
+    for left, right, seed in ((0.0, 0.0, 13), (12.0, 28.0, 14)):
+        synth = render_sequence(SquatSpec(reps=1, seed=seed, foot_start_deg=(left, right)), views=("front",))
+        out = refine(_rules_result(synth), synth.frames, synth.track, _backgrounds(synth))
+        seen = out["silhouette"]["views"]["front"]["standing_toe_out_deg"]
+        assert abs(seen["left"] - left) < 3.0 and abs(seen["right"] - right) < 3.0, (left, right, seen)
+
+
 def test_heel_rise_grows_with_the_lift():
     values = []
     for lift in (0.0, 2.5, 5.0):
@@ -95,6 +104,77 @@ def test_heel_rise_grows_with_the_lift():
         values.append(e["value"])
     assert values[0] < 0.7 < values[1] < values[2]
     assert 2.5 <= values[2] <= 6.0  # cm, 5 injected (the heel columns sit just in front of the heel)
+
+
+def _calibrated(spec):
+    """The renderer's cameras as a mat calibration (the render's world is the mat's frame: X to the
+    person's right, Y forward, Z up from the floor)."""
+    from device.geometry.calibration import Calibration, ViewCalibration
+    from device.geometry.camera import Camera, Intrinsics
+    from tests.synth import render as r
+
+    def cam(view):
+        rc = r.Camera(view, spec)
+        return Camera(Intrinsics(spec.width, spec.height, rc.f, rc.cx, rc.cy), rc.r, -rc.r @ rc.c)
+
+    return Calibration({v: ViewCalibration(cam(v), (0, 1, 2, 3), 0.3, spec.focal) for v in ("front", "side")})
+
+
+def test_with_the_mat_calibration_the_heel_lift_is_measured_above_the_floor_plane(monkeypatch):
+    """Through the calibrated side camera the heel's lift is in centimetres above the floor,
+    whatever the person's size; through the typical shank length a short-legged person's lift
+    reads too large."""
+    from device.geometry.calibration import height_above_floor
+    from tests.synth import render as r
+
+    read = {}
+    for shank in (0.34, r.SHANK):
+        monkeypatch.setattr(r, "SHANK", shank)
+        spec = SquatSpec(reps=2, seed=2, heel_lift_cm=5.0)
+        synth = render_sequence(spec, views=("side",))
+        cam = _calibrated(spec).views["side"].camera
+        bgs = _backgrounds(synth)
+        plain = refine(_rules_result(synth), synth.frames, synth.track, bgs)["compensations"]["heels_rise"]
+        metric = refine(_rules_result(synth), synth.frames, synth.track, bgs,
+                        heel_height=lambda f, t: height_above_floor(cam, f, t))["compensations"]["heels_rise"]
+        assert metric["status"] == "present" and "floor plane" in metric["reason"]
+        read[shank] = (plain["value"], metric["value"])
+    (short_plain, short_metric), (usual_plain, usual_metric) = read[0.34], read[r.SHANK]
+    assert 3.5 <= short_metric <= 5.5 and abs(short_metric - usual_metric) < 0.3  # 5 cm injected at the heel's back
+    assert short_plain - usual_plain > 0.8  # the shank scale: the short shank reads the lift larger
+
+
+def test_the_pipeline_uses_the_seen_feet_and_the_floor_plane_on_rendered_views():
+    """Both rendered views through `analyse`: without the mat the 3-D knees are judged against
+    the feet the front silhouette saw; with it, against the footprints, the feet seen compared
+    with them and the heel lift measured above the mat's floor."""
+    from device.analysis import analyse
+    from device.analysis.stereo import mat_foot_deg
+
+    class Kept:
+        scale = 1.0
+
+        def __init__(self, frames):
+            self._frames = frames
+
+        def frames(self):
+            return self._frames
+
+    spec = SquatSpec(reps=3, seed=2, heel_lift_cm=5.0, foot_start_deg=(4.0, 12.0))
+    synth = render_sequence(spec)
+    kept = {v: Kept(f) for v, f in synth.frames.items()}
+    person = analyse(synth.track, kept, backgrounds=_backgrounds(synth))
+    geo = person["geometry"]
+    assert geo["path"] == "3d" and geo["calibration"] == "person" and geo["feet"].startswith("the silhouette")
+    assert abs(geo["foot_toe_out_deg"]["left"] - 4.0) < 3.0 and abs(geo["foot_toe_out_deg"]["right"] - 12.0) < 3.0
+    assert "shank-length scale" in person["compensations"]["heels_rise"]["reason"]
+    mat = analyse(synth.track, kept, backgrounds=_backgrounds(synth), calibration=_calibrated(spec))
+    geo = mat["geometry"]
+    assert geo["calibration"] == "mat" and geo["feet"] == "the mat's footprints"
+    prints = mat_foot_deg()
+    assert abs(geo["feet_vs_footprints_deg"]["right"] - (12.0 - prints["right"])) < 3.0
+    heels = mat["compensations"]["heels_rise"]
+    assert heels["status"] == "present" and "floor plane" in heels["reason"] and 3.5 <= heels["value"] <= 5.5
 
 
 def test_heel_rise_cross_checked_with_the_rules_ankle_proxy():

@@ -260,6 +260,7 @@ def test_the_analyser_passes_the_kept_calibration_and_feeds_the_geometry_back(da
 
     def analyse(track, kept=None, *, calibration=None, **kw):  # the 3-D pipeline's contract
         seen["calibration"] = calibration
+        seen["person_check_px"] = kw.get("person_check_px")
         result = evaluate(track)
         result["geometry"] = _person_set(44.0) if calibration is None else _mat_set(2.0)
         return result
@@ -272,11 +273,34 @@ def test_the_analyser_passes_the_kept_calibration_and_feeds_the_geometry_back(da
               live_reps=5, started=0.0, ended=30.0)
     out = analyser.analyse(job)
     assert seen["calibration"] is keeper.for_analysis() and seen["calibration"] is not None
+    assert seen["person_check_px"] == 0.0  # the mat's usual fit not known yet: checked
     assert out["result"]["geometry"]["calibration"] == "mat"
     assert keeper.status()["last_set"]["path"] == "3-D in use (mat calibration)"
     (data_dir / "calibration.json").unlink()
     analyser.analyse(job)
     assert seen["calibration"] is None and keeper.person_estimate()["sets"] == 1
+
+
+def test_the_person_check_against_the_mat_runs_every_few_sets_and_on_a_jump(data_dir):
+    keeper = CalibrationKeeper(data_dir, clock=Clock())
+    every, floor = SETTINGS["person_check_every"], SETTINGS["reprojection_floor_px"]
+    asked = []
+    for i in range(3 * every):
+        px = keeper.person_check_px()
+        asked.append(px)
+        keeper.observe(_mat_set(2.0, person_vs_mat=2.0 if px == 0.0 else None))  # run when asked at 2 px
+    first = SETTINGS["min_person_sets"]
+    assert asked[:first] == [0.0] * first  # until the mat's usual fit is known
+    later = asked[first:]
+    assert later.count(0.0) == len(later) // every and all(px in (0.0, floor) for px in later)
+    gaps = np.diff([i for i, px in enumerate(asked) if px == 0.0])
+    assert gaps.max() == every
+    while keeper.person_check_px() == 0.0:
+        keeper.observe(_mat_set(2.0))
+    keeper.observe(_mat_set(9.0, person_vs_mat=None))  # the fit jumped (the analysis checked above 6 px)...
+    assert keeper.person_check_px() == 0.0  # ...so the next set is checked whatever it fits
+    keeper.observe(_mat_set(9.5, person_vs_mat=25.0))
+    assert keeper.for_analysis() is None and keeper.status()["mat"] == "suspect"
 
 
 def test_the_health_page_shows_the_calibration_line(data_dir, scenes):

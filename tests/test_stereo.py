@@ -87,6 +87,50 @@ def test_knees_over_turned_out_feet_are_not_pushing_out():
         assert result["compensations"]["knees_cave_in"]["status"] == "absent", seed
 
 
+def _seen_feet(result, toe):
+    out = dict(result)
+    out["silhouette"] = {"views": {"front": {"background": "empty scene",
+                                             "standing_toe_out_deg": {"left": toe, "right": toe}}}}
+    return out
+
+
+def test_knees_are_judged_against_the_feet_the_silhouette_saw():
+    """Without the mat, push-out over straight feet is judged past a foot turned out 30 degrees
+    and missed; with the front silhouette's standing toe-out (device/silhouette/refine.py) it is
+    found, and knees over feet it saw turned out are still not pushing out."""
+    from device.analysis.pipeline import _knees_over_seen_feet
+
+    th = Thresholds()
+    for seed, skew, comps, toe, seen, want in ((81, 15, {"knees_push_out": "both"}, 0.0, 1.5, "present"),
+                                               (84, 45, {"knees_push_out": "both"}, 0.0, 2.0, "present"),
+                                               (85, 30, None, 25.0, 26.0, "absent"),
+                                               (86, 30, {"knees_cave_in": "left"}, 10.0, 11.0, "absent")):
+        _, track = _case(seed, skew, comps, toe=toe)
+        result = analyse(track)
+        assert result["compensations"]["knees_push_out"]["status"] == "absent", seed  # feet not known
+        st = stage.measure(track, th)
+        out = _knees_over_seen_feet(_seen_feet(result, seen), track, th, st, 0.0)
+        assert out["geometry"]["feet"].startswith("the silhouette") and out["geometry"]["foot_toe_out_deg"]["left"] == seen
+        assert out["compensations"]["knees_push_out"]["status"] == want, (seed, out["compensations"]["knees_push_out"])
+        if comps and "knees_cave_in" in comps:
+            assert out["compensations"]["knees_cave_in"]["status"] == "present"
+
+
+def test_with_the_mat_the_feet_seen_are_compared_with_the_footprints():
+    from device.analysis.pipeline import _knees_over_seen_feet
+
+    th = Thresholds()
+    case, track = _case(87, 30, toe=5.0)
+    cal = _mat(case)
+    result = analyse(track, calibration=cal)
+    st = stage.measure(track, th, calibration=cal)
+    prints = stage.mat_foot_deg()
+    out = _knees_over_seen_feet(_seen_feet(result, 5.0), track, th, st, 0.0)
+    assert out["geometry"]["feet"] == "the mat's footprints"  # the knees stay judged against them
+    assert out["geometry"]["feet_vs_footprints_deg"] == {s: round(5.0 - prints[s], 1) for s in ("left", "right")}
+    assert out["compensations"] == result["compensations"]
+
+
 def test_one_view_keeps_the_2d_path_unchanged():
     _, track = _case(41, 0, {"excessive_forward_lean": "both"})
     side_only = Track({"side": track.views["side"]})
@@ -149,6 +193,33 @@ def test_a_moved_camera_is_noticed_and_the_person_calibrates_instead():
     geo = result["geometry"]
     assert geo["calibration"] == "person" and "moved" in geo["reason"], geo
     assert geo["path"] == "3d"
+
+
+def test_the_person_check_against_the_mat_runs_only_when_asked(monkeypatch):
+    from device.geometry import selfcal
+
+    TH = Thresholds()
+    calls = []
+    real = selfcal.calibrate_pair
+    monkeypatch.setattr(selfcal, "calibrate_pair", lambda *a, **kw: calls.append(1) or real(*a, **kw))
+    case, track = _case(64, 30)
+    cal = _mat(case)
+    skipped = stage.measure(track, TH, calibration=cal, person_check_px=float("inf"))
+    assert calls == [] and skipped.trusted and skipped.geometry["calibration"] == "mat"
+    assert skipped.geometry["person_vs_mat_deg"] is None
+    fit = skipped.geometry["reprojection_px"]
+    above = stage.measure(track, TH, calibration=cal, person_check_px=fit + 0.5)
+    assert calls == [] and above.geometry["person_vs_mat_deg"] is None
+    below = stage.measure(track, TH, calibration=cal, person_check_px=fit - 0.05)  # the fit jumped
+    assert calls == [1] and below.geometry["person_vs_mat_deg"] is not None
+    for name, a in skipped.measures.items():  # the same measures with or without the check
+        np.testing.assert_array_equal(a, below.measures[name])
+    cam = case.side_camera
+    tilt = np.radians(5.0)
+    Rx = np.array([[1, 0, 0], [0, np.cos(tilt), -np.sin(tilt)], [0, np.sin(tilt), np.cos(tilt)]])
+    moved = stage.measure(track, TH, calibration=_mat(case, Camera(cam.intrinsics, Rx @ cam.R, Rx @ cam.t)),
+                          person_check_px=float("inf"))  # the mat does not fit: the person calibrates
+    assert calls == [1, 1] and moved.geometry["calibration"] == "person"
 
 
 def test_a_mat_calibration_of_another_shape_is_not_used():

@@ -11,7 +11,10 @@ Steps (device/geometry, docs/geometry.md):
    sizes, and its reprojection error on this set's keypoints is small (a camera that moved since
    the mat was seen reprojects badly); else the pair calibrated on the person (`calibrate_pair`).
    When both exist the person-based angle is compared with the mat's (`person_vs_mat_deg`, a
-   logged quality figure; the person-based calibration runs anyway, ~110 ms);
+   logged quality figure). The person-based calibration is most of the stage's cost (~110 ms of
+   it): with the mat in use it runs only when the mat's reprojection error on this set is above
+   `person_check_px` (0, the default: every set; `ohsa assess` and the tests); the station's
+   `CalibrationKeeper.person_check_px()` asks for it every few sets and whenever the mat's fit jumps;
 2. triangulation at the front view's times, 0.3 s smoothing, the body frame (floor from the
    calibration), the per-frame measures of `device.geometry.measures3d`;
 3. trust: the 3-D path is used only when the calibration trusts itself, enough moments are seen
@@ -131,8 +134,13 @@ def _reprojection(tri, front: ViewTrack, side: ViewTrack) -> tuple[float, float,
 
 
 def measure(track: Track, th, *, calibration=None, foot_deg: dict | None = None,
-            height_m: float | None = None) -> Stereo:
-    """The 3-D stage for one set (clocks already aligned: side times on the front's clock)."""
+            height_m: float | None = None, person_check_px: float = 0.0) -> Stereo:
+    """The 3-D stage for one set (clocks already aligned: side times on the front's clock).
+
+    `person_check_px`: with the mat calibration in use, the person-based calibration (the check
+    against the mat) runs only when the mat's median reprojection error on this set is above this
+    many pixels: 0 every set, `math.inf` never. Without the mat it always runs (it is the
+    calibration then)."""
     front, side = track.views.get("front"), track.views.get("side")
     for name, v in (("front", front), ("side", side)):
         if v is None or len(v) < 2:
@@ -140,8 +148,14 @@ def measure(track: Track, th, *, calibration=None, foot_deg: dict | None = None,
     from device.geometry.selfcal import PairCalibration, calibrate_pair
 
     fi, si = intrinsics(front), intrinsics(side)
-    person = calibrate_pair(front, side, fi, si, height_m=height_m)
-    person_ok = isinstance(person, PairCalibration)
+    person = None
+
+    def on_person():
+        nonlocal person
+        if person is None:
+            person = calibrate_pair(front, side, fi, si, height_m=height_m)
+        return isinstance(person, PairCalibration)
+
     used, kind, why_not_mat = None, None, ""
     if calibration is not None:
         cams, why_not_mat = _mat_cameras(calibration, front, side)
@@ -154,7 +168,7 @@ def measure(track: Track, th, *, calibration=None, foot_deg: dict | None = None,
                 why_not_mat = (f"the keypoints do not fit the mat calibration (median reprojection "
                                f"{100 * rel:.1f} % of the person's height over {n} moments): a camera may have moved")
     if used is None:
-        if not person_ok:
+        if not on_person():
             return two_d(f"the cameras could not be calibrated on the person: {person.reason}"
                          + (f"; {why_not_mat}" if why_not_mat else ""))
         used, kind = (person.front, person.side), "person"
@@ -167,10 +181,16 @@ def measure(track: Track, th, *, calibration=None, foot_deg: dict | None = None,
     geo = {"path": "3d", "calibration": kind, **place,
            "fields_of_view_deg": {"front": round(fi.hfov_deg, 1), "side": round(si.hfov_deg, 1)}, "reprojection_px": round(float(np.median([ef, es])), 2)
            if np.isfinite(ef) else None, "trusted": True, "reason": "", "person_vs_mat_deg": None}
-    if kind == "mat" and person_ok:
-        geo["person_vs_mat_deg"] = round(abs(person.angle_between_deg - place["angle_deg"]), 1)
-        log.info("person-based camera angle %.1f degrees against the mat's %.1f (%.1f apart)",
-                 person.angle_between_deg, place["angle_deg"], geo["person_vs_mat_deg"])
+    if kind == "mat":
+        fit = geo["reprojection_px"]
+        if fit is None or fit > person_check_px:
+            if on_person():
+                geo["person_vs_mat_deg"] = round(abs(person.angle_between_deg - place["angle_deg"]), 1)
+                log.info("person-based camera angle %.1f degrees against the mat's %.1f (%.1f apart)",
+                         person.angle_between_deg, place["angle_deg"], geo["person_vs_mat_deg"])
+        else:
+            log.debug("person-based check against the mat skipped (mat fits %.1f px, check above %.1f px)",
+                      fit, person_check_px)
     problems = []
     if kind == "person" and not person.trusted:
         problems.append(person.reason)
@@ -193,15 +213,37 @@ def measure(track: Track, th, *, calibration=None, foot_deg: dict | None = None,
         foot_deg = mat_foot_deg()  # the person stands on the printed footprints
     P = bf.to_body(tri.points)
     m = measures3d.measures(P, foot_deg)
-    for name in ("left", "right"):  # the knees judged against the feet (docs/rules.md)
-        if foot_deg and name in foot_deg:
-            m[f"knee_{name}_in"] = m[f"knee_{name}_out"] = knee_ratio(P, name, foot_deg[name])
-        else:
-            m[f"knee_{name}_in"] = knee_ratio(P, name, 0.0)
-            m[f"knee_{name}_out"] = knee_ratio(P, name, th["stereo_toe_out_unknown_deg"])
+    m.update(knees(P, foot_deg, th))
     m.update(head(P, m["trunk_deg"]))
     geo["feet"] = "the mat's footprints" if foot_deg else "not known"
     return Stereo(True, geo, np.asarray(front.times, dtype=np.float64), m, P)
+
+
+def knees(P: np.ndarray, foot_deg: dict | None, th, margin_deg: float = 0.0) -> dict[str, np.ndarray]:
+    """The knees judged against the feet (docs/rules.md): square to each known foot (cave-in
+    against the foot turned `margin_deg` less, push-out `margin_deg` more: a foot measured, not
+    printed); for a foot not known, cave-in against a straight foot and push-out against one
+    turned out by `stereo_toe_out_unknown_deg`."""
+    m = {}
+    for name in ("left", "right"):
+        if foot_deg and foot_deg.get(name) is not None:
+            a = float(foot_deg[name])
+            m[f"knee_{name}_in"] = knee_ratio(P, name, a - margin_deg)
+            m[f"knee_{name}_out"] = knee_ratio(P, name, a + margin_deg) if margin_deg else m[f"knee_{name}_in"]
+        else:
+            m[f"knee_{name}_in"] = knee_ratio(P, name, 0.0)
+            m[f"knee_{name}_out"] = knee_ratio(P, name, th["stereo_toe_out_unknown_deg"])
+    return m
+
+
+def with_feet(st: Stereo, foot_deg: dict, th, source: str) -> Stereo:
+    """`st` with its knees judged against feet measured (`source`: in words, for `geometry.feet`),
+    the silhouette's standing toe-out when the mat is not in use, give or take
+    `stereo_toe_out_seen_margin_deg`."""
+    m = {**st.measures, **knees(st.points, foot_deg, th, th["stereo_toe_out_seen_margin_deg"])}
+    geo = {**st.geometry, "feet": source,
+           "foot_toe_out_deg": {k: round(float(v), 1) for k, v in foot_deg.items() if v is not None}}
+    return Stereo(st.trusted, geo, st.times, m, st.points)
 
 
 def knee_ratio(P: np.ndarray, side: str, toe_out_deg: float) -> np.ndarray:

@@ -24,7 +24,10 @@ Inputs (what the camera and station layers pass):
 Output: the same result with `feet_turn_out`, `feet_turn_in`, `heels_rise`, `low_back_arch`,
 `low_back_round` replaced (status, reps_flagged, side, value, unit, threshold, confidence,
 severity, reason, rep_values) where the measurement is trustworthy, unchanged otherwise; plus
-`result["silhouette"]`: per view, what background was used and why an entry was not replaced.
+`result["silhouette"]`: per view, what background was used and why an entry was not replaced;
+the front view's `standing_toe_out_deg` ({"left", "right"}: each foot's toe-out when standing,
+degrees, + out, from the standing forefoot's sideways offset; within 2 degrees on the renderer's
+box feet, tests/test_silhouette.py) for the 3-D knees (device/analysis/pipeline.py).
 `feet_flatten` is never touched: no honest measurement of the arch from these views.
 """
 
@@ -225,7 +228,9 @@ def _consistency(values, threshold) -> float:
 # --- front view: feet ---------------------------------------------------------------------------
 
 
-def _feet(v: _View, n_reps: int, limits: Thresholds) -> tuple[dict, str | None]:
+def _feet(v: _View, n_reps: int, limits: Thresholds, standing: dict | None = None) -> tuple[dict, str | None]:
+    """feet_turn_out / feet_turn_in (the turn from the standing start); `standing` gets each
+    foot's standing toe-out (degrees, + out) where the standing frames show it."""
     shank = v.shank
     if not shank or shank < th.MIN_SHANK_PX:
         return {}, "the person's legs are too small in the front image"
@@ -241,6 +246,8 @@ def _feet(v: _View, n_reps: int, limits: Thresholds) -> tuple[dict, str | None]:
         if len(base) < max(1, len(v.standing) // 2):
             continue
         b0 = float(np.median(base))
+        if standing is not None:  # the standing forefoot's offset is the foot's own toe-out
+            standing[name] = round(math.degrees(math.asin(max(-1.0, min(1.0, b0 / (th.TOE_REACH * shank))))), 1)
         reps = []
         for frames in v.bottoms:
             vals = [measure.forefoot_offset(f.mask, f.kps, ank, shank, v.valid) for f in frames]
@@ -317,7 +324,7 @@ def _face(v: _View) -> float | None:
 
 
 def _heels(v: _View, face: float, n_reps: int, rules_entry: dict | None,
-           limits: Thresholds) -> tuple[dict, str | None]:
+           limits: Thresholds, heel_height=None) -> tuple[dict, str | None]:
     shank = v.shank
     if not shank or shank < th.MIN_SHANK_PX:
         return {}, "the person's legs are too small in the side image"
@@ -333,11 +340,16 @@ def _heels(v: _View, face: float, n_reps: int, rules_entry: dict | None,
     if not base:
         return {}, "the heel is not clear in the standing frames"
     b0 = float(np.median(base))
-    reps = []
+    rows = []  # each rep's heel bottom row (processing pixels)
     for frames in v.bottoms:
-        vals = [measure.heel_bottom(f.mask, cols, floor, shank) for f in frames]
-        vals = [x for x in vals if x is not None]
-        reps.append(None if not vals else (b0 - float(np.median(vals))) / shank * th.SHANK_CM)
+        vals = [x for x in (measure.heel_bottom(f.mask, cols, floor, shank) for f in frames) if x is not None]
+        rows.append(float(np.median(vals)) if vals else None)
+    reps = [None if r is None else (b0 - r) / shank * th.SHANK_CM for r in rows]
+    scale_words = "the shank-length scale"
+    if heel_height is not None:  # the mat calibration's floor plane: centimetres through the camera
+        metric = _metric_lifts(heel_height, float(np.mean(cols)), floor, b0, rows, v.scale)
+        if metric is not None:
+            reps, scale_words = metric, "the mat calibration's floor plane"
     measured = [r for r in reps if r is not None]
     if not verdict.measured_enough(len(measured), n_reps):
         return {}, f"the heel is clear at the bottom of only {len(measured)} of {n_reps} reps"
@@ -346,7 +358,8 @@ def _heels(v: _View, face: float, n_reps: int, rules_entry: dict | None,
     value = float(np.median(measured))
     present = verdict.is_present(flagged, len(measured))
     conf = (len(measured) / n_reps) * _consistency(measured, thr) * min(1.0, shank / (2 * th.MIN_SHANK_PX))
-    reason = f"silhouette: heel {value:.1f} cm above its standing floor line (median of {len(measured)} reps)"
+    reason = (f"silhouette: heel {value:.1f} cm above its standing floor line (median of {len(measured)} reps; "
+              f"centimetres from {scale_words})")
     # The rules' ankle-rise proxy cross-checks the silhouette. The rules keep its reading under
     # "proxy" of a not_assessed entry (the ankle point also rises in a deep squat with the heels
     # down), or judge it outright; so it only nudges the confidence.
@@ -361,6 +374,23 @@ def _heels(v: _View, face: float, n_reps: int, rules_entry: dict | None,
     if proxy and proxy is not rules_entry:
         entry["proxy"] = proxy  # keep the rules' reading for the trainer
     return {"heels_rise": (entry, conf)}, None
+
+
+def _metric_lifts(heel_height, col: float, floor: int, b0: float, rows: list, scale: float) -> list | None:
+    """Each rep's heel lift in cm through `heel_height(floor_uv, top_uv) -> metres` (pixels of the
+    frames given to refine): the heel's height above the floor point under it at the bottom minus
+    standing. None when the calibration cannot place the heel (the ray misses the floor)."""
+    def above(row):
+        return heel_height((col / scale, floor / scale), (col / scale, row / scale))
+
+    h0 = above(b0)
+    out = []
+    for r in rows:
+        h = None if r is None else above(r)
+        if h is not None and not (math.isfinite(h) and math.isfinite(h0)):
+            return None
+        out.append(None if h is None else 100.0 * (h - h0))
+    return out
 
 
 def _back(v: _View, face: float, n_reps: int, limits: Thresholds) -> tuple[dict, str | None]:
@@ -450,8 +480,12 @@ def _explain_unmeasured(comps: dict, notes: dict) -> None:
 
 
 def refine(result: dict, frames: dict, track: Track, backgrounds: dict | None = None,
-           thresholds: Thresholds | dict | None = None) -> dict:
-    """The result with feet, heels and low back measured from silhouettes where trustworthy."""
+           thresholds: Thresholds | dict | None = None, heel_height=None) -> dict:
+    """The result with feet, heels and low back measured from silhouettes where trustworthy.
+
+    `heel_height`: with a calibrated side camera (the mat), `(floor_uv, top_uv) -> metres` in the
+    side frames' pixels (`device.geometry.calibration.height_above_floor`): the heel's lift is then
+    measured above the floor plane in centimetres instead of through a typical shank length."""
     limits = Thresholds.of(thresholds)
     out = copy.deepcopy(result)
     comps = out.setdefault("compensations", {})
@@ -480,7 +514,10 @@ def refine(result: dict, frames: dict, track: Track, backgrounds: dict | None = 
             note["reason"] = v.reason
             continue
         if name == "front":
-            got, why = _feet(v, n, limits)
+            standing: dict = {}
+            got, why = _feet(v, n, limits, standing)
+            if standing:
+                note["standing_toe_out_deg"] = standing
             found.update(got)
             if why:
                 note["feet"] = why
@@ -491,7 +528,7 @@ def refine(result: dict, frames: dict, track: Track, backgrounds: dict | None = 
             note["reason"] = why or "cannot tell which way the person faces"
             continue
         v.masks()
-        got, why = _heels(v, face, n, comps.get("heels_rise"), limits)
+        got, why = _heels(v, face, n, comps.get("heels_rise"), limits, heel_height)
         found.update(got)
         if why:
             note["heels"] = why

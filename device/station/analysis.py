@@ -48,6 +48,8 @@ class Analyser:
         extra = {}
         if self.calibration is not None and TAKES_CALIBRATION:
             extra["calibration"] = self.calibration.for_analysis()
+            if extra["calibration"] is not None:  # the person-based check only every few sets
+                extra["person_check_px"] = self.calibration.person_check_px()
         result = analyse(
             job.track, job.keepers, thresholds=self.thresholds, backgrounds=self.backgrounds() or {},
             kind=job.kind, parent_result=job.parent_result, parent_id=job.parent_id, **extra,

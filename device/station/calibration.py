@@ -3,6 +3,7 @@ while the station is idle, and a running record of the person-based calibrations
 
     keeper = CalibrationKeeper(data_dir)          # loads <data dir>/calibration.json if there is one
     cal = keeper.for_analysis()                   # the mat calibration to use, or None (person / 2-D)
+    px = keeper.person_check_px()                 # when the set should also calibrate on the person
     keeper.observe(result["geometry"])            # after every set (the analysis worker)
     if keeper.claim_recheck():                    # idle, and a re-check is due: run it off the loop
         keeper.recheck(stills)                    # {view: RGB still}: device.geometry.calibration.recheck
@@ -21,6 +22,10 @@ must not go on with the old cameras):
   disagreeing with the mat's by more than `person_vs_mat_deg`, on `jump_sets` sets in a row,
   makes it suspect: it is set aside and a mat re-check is run at the next idle moment (the
   re-check decides; the mat is the more accurate witness);
+- the person-based check against the mat costs about 110 ms a set (docs/performance.md), so with
+  the mat in use it runs on every `person_check_every`-th set, on every set while the mat's usual
+  reprojection error is not known yet or a jump is pending, and on any set whose reprojection
+  error on the mat jumps (`person_check_px`: the analysis runs it above that many pixels);
 - without a mat calibration, the person-based calibrations of the trusted sets are kept (the last
   `person_window`) and their median is the station's estimate, more stable than any one set; a
   set whose angle is `person_jump_deg` off that median (or on the other side), on `jump_sets`
@@ -63,6 +68,7 @@ SETTINGS = {
     "reprojection_floor_px": 6.0,  # ... and at least this many pixels
     "jump_sets": 2,  # in a row, before acting (one odd set is the person, not the camera)
     "mat_sets_kept": 12,  # reprojection errors of the mat on recent sets
+    "person_check_every": 5,  # with the mat in use: the person-based check on every 5th set at least
 }
 
 
@@ -91,6 +97,7 @@ class CalibrationKeeper:
         self._mat_state = "none"  # none | ok | suspect | moved | invalid
         self._mat_message = ""
         self._mat_errors: list[float] = []  # reprojection px of recent sets on the mat calibration
+        self._unchecked = 0  # mat sets since the last one with the person-based check
         self._person: list[dict] = []  # recent trusted person-based calibrations
         self._pending: list[dict] = []  # sets that jumped, in a row (person or mat)
         self._last_set: dict | None = None
@@ -111,6 +118,23 @@ class CalibrationKeeper:
         with self._lock:
             self._load_mat()
             return self._mat if self._mat_state == "ok" else None
+
+    def person_check_px(self) -> float:
+        """For the next set's analysis (`analyse(..., person_check_px=)`): run the person-based
+        check against the mat when the mat's reprojection error on the set is above this many
+        pixels; 0 (always) every `person_check_every`-th set, while the mat's usual error is not
+        known and while a jump is pending; else the jump level (`_observe_mat`)."""
+        with self._lock:
+            jump = self._jump_px()
+            if jump is None or self._pending or self._unchecked + 1 >= self.settings["person_check_every"]:
+                return 0.0
+            return jump
+
+    def _jump_px(self) -> float | None:
+        usual = self._usual_mat_error()
+        if usual is None:
+            return None
+        return max(self.settings["reprojection_jump_factor"] * usual, self.settings["reprojection_floor_px"])
 
     def observe(self, geometry: dict | None) -> None:
         """A finished set's `result["geometry"]`: refine the estimate, notice a moved camera."""
@@ -137,12 +161,12 @@ class CalibrationKeeper:
 
     def _observe_mat(self, e: dict, now: float) -> None:
         s = self.settings
-        err, usual = e["reprojection_px"], self._usual_mat_error()
+        err, usual, jump = e["reprojection_px"], self._usual_mat_error(), self._jump_px()
         why = None
-        if err is not None and usual is not None and err > max(s["reprojection_jump_factor"] * usual,
-                                                               s["reprojection_floor_px"]):
+        if err is not None and jump is not None and err > jump:
             why = f"the keypoints fit it {err:.1f} px, usually {usual:.1f} px"
         d = e["person_vs_mat_deg"]
+        self._unchecked = 0 if d is not None else self._unchecked + 1
         if d is not None and abs(d) > s["person_vs_mat_deg"]:
             why = (why + "; " if why else "") + f"the person puts the side camera {abs(d):.0f} degrees from where the mat does"
         if why is None:
