@@ -210,7 +210,7 @@ def retest(kind: str):
 
 
 def _result_page(record: dict, *, image_url, share_url: str | None, kiosk: bool):
-    view = present.view_of(record, ctx()["store"], lang=i18n.lang())
+    view = present.view_of(record, lang=i18n.lang())
     text = view["member"]["take_home"]
     return render_template(
         "result.html",

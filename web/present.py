@@ -171,7 +171,7 @@ def comparison(record: dict) -> dict | None:
     return dict(stored) if isinstance(stored, dict) else None
 
 
-def view_of(record: dict, store=None, lang: str = "en") -> dict:
+def view_of(record: dict, lang: str = "en") -> dict:
     """Everything a result page needs from one stored assessment; the member's part in `lang`
     (the trainer's rows stay English)."""
     result = record["result"]

@@ -154,7 +154,7 @@ def index():
 @bp.get("/a/<assessment_id>")
 def detail(assessment_id: str):
     record = load(assessment_id)
-    view = present.view_of(record, ctx()["store"])
+    view = present.view_of(record)
     return render_template(
         "trainer/detail.html", **view, statuses=STATUSES, labels=COMPENSATIONS,
         image_url=lambda v: url_for("kiosk.result_image", assessment_id=record["id"], view=v),
@@ -249,7 +249,7 @@ def plan_from_form(plan: dict | None, form) -> dict:
 def report(assessment_id: str):
     record = load(assessment_id)
     return render_template(
-        "trainer/report.html", **present.view_of(record, ctx()["store"]),
+        "trainer/report.html", **present.view_of(record),
         image_url=lambda v: url_for("kiosk.result_image", assessment_id=record["id"], view=v),
     )
 
