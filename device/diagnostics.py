@@ -121,7 +121,7 @@ _limit: RepeatLimit | None = None
 def capture_logs(capacity: int = LOG_LINES) -> LogRing:
     """Attach (once) a ring of recent log lines to the root logger and return it; also the
     repeat limit on the root's handlers and the ring of security events."""
-    global _ring, _security, _limit
+    global _ring, _security
     if _ring is None:
         _ring = LogRing(capacity)
         _ring.setLevel(logging.INFO)

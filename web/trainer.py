@@ -19,7 +19,7 @@ from device.vocabulary import COMPENSATION_IDS, COMPENSATIONS, STATUSES
 from web import auth, links, plot, present, settings_form
 from web.access import ctx, public
 from web.plan_check import parse_plan_json, plan_problem
-from web.kiosk import ID_RE, load, station_state
+from web.kiosk import load, station_state
 
 log = logging.getLogger(__name__)
 

@@ -253,7 +253,7 @@ def _props(figure: dict, placed: list[dict], front: bool) -> list[str]:
             out.append(_line(p[prop["from"]], p[prop["to"]], PROP_INK, 1.4, ' stroke-dasharray="3 2"'))
         elif kind == "dowel":
             p = placed[-1]
-            (hx, hy), (nx, ny), (ix, iy) = p["head"], p["neck"], p["hip"]
+            (hx, hy), (ix, iy) = p["head"], p["hip"]
             ux, uy = ix - hx, iy - hy
             n = math.hypot(ux, uy) or 1.0
             ox, oy = -uy / n * (HEAD_R + 1), ux / n * (HEAD_R + 1)  # to the back of the body
