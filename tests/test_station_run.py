@@ -25,7 +25,7 @@ import pytest
 from device import config as cfg
 from device.camera import DualCapture, Frame, FrameSource
 from device.media import open_media
-from device.station.runtime import StationRuntime
+from device.station.runtime import StationRuntime, process_memory
 from device.vocabulary import COMPENSATIONS, PRESENT, REGION_IDS
 from tests.conftest import DATA, MODEL
 from tests.waiting import wait_until as _wait
@@ -126,6 +126,7 @@ def test_whole_station_run_matches_ohsa_assess(tmp_path, movenet, clips, assesse
     # newest frame wins) cannot flip it.
     config = _config(target_reps=3, min_reps=3)
     recordings = {v: str(clips[v][2]) for v in ("front", "side")}
+    before_mb = process_memory()["rss_mb"]  # this test process already holds earlier tests' memory
     rt = StationRuntime(config, tmp_path / "data", recordings=recordings,
                         movenet=movenet, shutdown_action=lambda: None).open()
     server = None
@@ -200,7 +201,8 @@ def test_whole_station_run_matches_ohsa_assess(tmp_path, movenet, clips, assesse
 
         st = rt.stats()
         assert st["inference_ms"] > 0 and st["cameras"]["front"]["frames"] > 10
-        assert st["rss_mb"] is None or st["rss_mb"] < 600
+        # what the station added (its own process measures about 200-240 MB in all: docs/performance.md)
+        assert st["rss_mb"] is None or st["rss_mb"] - before_mb < 300, (before_mb, st["rss_mb"])
 
         _press(rt.panel, config)  # back to idle
         assert _wait(lambda: rt.state()["state"] == "idle", 5)
