@@ -18,6 +18,7 @@ from waitress.task import ThreadedTaskDispatcher
 log = logging.getLogger(__name__)
 
 THREADS = 8  # live streams take at most web.api.MAX_STREAMS of these; pages get the rest
+DRAIN_S = 3.0  # at a stop, requests in flight get this long to finish before the sockets close
 
 
 class WebServer:
@@ -68,6 +69,12 @@ class WebServer:
         if ohsa is not None:
             ohsa["stopping"] = True
         server = self._server
+        # Requests in flight finish first (live streams end on "stopping"): a task still writing
+        # when the loop's sockets close finds its trigger closed, and Waitress logs a traceback.
+        dispatcher = server.task_dispatcher
+        drain_by = time.monotonic() + min(DRAIN_S, timeout / 2)
+        while (dispatcher.active_count > 0 or dispatcher.queue) and time.monotonic() < drain_by:
+            time.sleep(0.02)
         if self._thread is not None and self._thread.is_alive():
             # Close the sockets inside the loop's own thread, then the loop ends (empty map).
             server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
