@@ -6,20 +6,19 @@ identifies the person in the running station."""
 from __future__ import annotations
 
 import io
-import threading
-import time
 
 import cv2
 import numpy as np
 import pytest
 import segno
 
-from device.camera import DualCapture, Frame, FrameSource
+from device.camera import DualCapture
 from device.errors import InputError
 from device.identify import Identifier, decode
 from device.media import open_media
 from device.station.analysis import Analyser
 from tests.conftest import DATA
+from tests.loop_source import LoopSource
 from tests.test_station_machine import Rig
 from tests.waiting import wait_until
 
@@ -200,34 +199,13 @@ def test_pain_on_the_result_is_a_referral_alert(prig):
 # -- the running station, a replayed front camera showing a card --------------------------
 
 
-class LoopSource(FrameSource):
+class CardSource(LoopSource):
     """Loops real frames in real time; `card` (an RGB image) is pasted in while set."""
 
-    def __init__(self, view, frames, fps=30.0):
-        self.view, self.frames, self.fps = view, frames, fps
-        self.name = f"{view} loop"
-        self.card: np.ndarray | None = None
-        self._i, self._t0 = 0, None
+    card: np.ndarray | None = None
 
-    def open(self):
-        pass
-
-    def close(self):
-        pass
-
-    def read(self, timeout=1.0):
-        now = time.monotonic()
-        if self._t0 is None:
-            self._t0 = now
-        due = self._t0 + self._i / self.fps
-        if due > now:
-            time.sleep(min(due - now, timeout))
-        img = self.frames[self._i % len(self.frames)]
-        card = self.card
-        if card is not None:
-            img = paste(img, card, 10, 10)
-        self._i += 1
-        return Frame(self.view, max(due, now - 1.0), img, self._i)
+    def picture(self, img):
+        return img if self.card is None else paste(img, self.card, 10, 10)
 
 
 def test_a_card_shown_to_the_replayed_front_camera_identifies_the_person(tmp_path, movenet, front_frames):
@@ -238,7 +216,7 @@ def test_a_card_shown_to_the_replayed_front_camera_identifies_the_person(tmp_pat
                                        "record_limit_s": 60.0, "person_lost_s": 5.0, "message_idle_s": 60.0},
                            "panel": {"hold_cancel_s": 0.3, "hold_shutdown_s": 5.0},
                            "cameras": {"front": {"offline_after_s": 5.0}, "side": {"offline_after_s": 5.0}}})
-    sources = {"front": LoopSource("front", front_frames[:10]), "side": LoopSource("side", _frames(SIDE, 10))}
+    sources = {"front": CardSource("front", front_frames[:10]), "side": LoopSource("side", _frames(SIDE, 10))}
     capture = DualCapture(sources, offline_after_s=5.0)
     rt = StationRuntime(config, tmp_path / "data", capture=capture, movenet=movenet,
                         shutdown_action=lambda: None).open()

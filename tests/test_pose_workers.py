@@ -15,11 +15,11 @@ import pytest
 from device import config as cfg
 from device import sdnotify
 from device.camera import DualCapture
-from device.camera.frame import Frame, FrameSource
 from device.media import open_media
 from device.station import runtime as runtime_mod
 from device.station.runtime import StationRuntime
 from tests.conftest import DATA
+from tests.loop_source import LoopSource
 from tests.waiting import wait_until
 
 PAIR = DATA / "overhead-squat-pair"
@@ -36,27 +36,6 @@ def frames():
     return out
 
 
-class Looped(FrameSource):
-    """Loops frames at 30 fps on time.monotonic (a camera without a camera)."""
-
-    def __init__(self, view, images):
-        self.view, self.images, self.name = view, images, f"{view} frames"
-        self._i, self._t0 = 0, None
-
-    def open(self):
-        pass
-
-    def close(self):
-        pass
-
-    def read(self, timeout=1.0):
-        now = time.monotonic()
-        self._t0 = now if self._t0 is None else self._t0
-        due = self._t0 + self._i / 30.0
-        if due > now:
-            time.sleep(min(due - now, timeout))
-        self._i += 1
-        return Frame(self.view, max(due, now - 1.0), self.images[self._i % len(self.images)], self._i)
 
 
 class Spy:
@@ -93,7 +72,7 @@ def station(tmp_path, movenet, frames, monkeypatch):
     monkeypatch.setattr(runtime_mod, "WORKER_STUCK_S", 1.0)
     config = cfg.validate({"station": {"positioning_timeout_s": 600.0},
                            "panel": {"hold_cancel_s": 0.3, "hold_shutdown_s": 5.0}})
-    capture = DualCapture({v: Looped(v, frames[v]) for v in ("front", "side")}, offline_after_s=5.0)
+    capture = DualCapture({v: LoopSource(v, frames[v]) for v in ("front", "side")}, offline_after_s=5.0)
     rt = StationRuntime(config, tmp_path / "data", capture=capture, movenet=movenet,
                         shutdown_action=lambda: None).open()
     spies = {v: Spy(rt.movenets[v]) for v in ("front", "side")}

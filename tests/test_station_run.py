@@ -23,11 +23,12 @@ import numpy as np
 import pytest
 
 from device import config as cfg
-from device.camera import DualCapture, Frame, FrameSource
+from device.camera import DualCapture
 from device.media import open_media
 from device.station.runtime import StationRuntime, process_memory
 from device.vocabulary import COMPENSATIONS, PRESENT, REGION_IDS
 from tests.conftest import DATA, MODEL
+from tests.loop_source import LoopSource
 from tests.waiting import wait_until as _wait
 
 FRONT = DATA / "overhead-squat-pair" / "front.mov"
@@ -225,38 +226,18 @@ def _borderline(entry) -> bool:
 # -- faults, on an in-memory source of the same real frames -----------------------------------
 
 
-class MemorySource(FrameSource):
+class MemorySource(LoopSource):
     """Loops decoded frames in real time; `stall` stops delivery, `empty` shows an empty scene."""
 
     def __init__(self, view, frames, fps):
-        self.view, self.frames, self.fps = view, frames, fps
-        self.name = f"{view} memory source"
+        super().__init__(view, frames, fps)
         self.stall = threading.Event()
         self.empty = threading.Event()
-        self._i = 0
-        self._t0 = None
 
-    def open(self):
-        pass
-
-    def close(self):
-        pass
-
-    def read(self, timeout=1.0):
+    def picture(self, img):
         if self.stall.is_set():
-            time.sleep(min(timeout, 0.05))
             return None
-        now = time.monotonic()
-        if self._t0 is None:
-            self._t0 = now
-        due = self._t0 + self._i / self.fps
-        if due > now:
-            time.sleep(min(due - now, timeout))
-        img = self.frames[self._i % len(self.frames)]
-        if self.empty.is_set():
-            img = np.full_like(img, 128)
-        self._i += 1
-        return Frame(self.view, max(due, now - 1.0), img, self._i)
+        return np.full_like(img, 128) if self.empty.is_set() else img
 
 
 @pytest.fixture
