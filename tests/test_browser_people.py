@@ -252,14 +252,14 @@ def test_a_card_shown_to_the_replayed_front_camera_shows_on_the_kiosk(browser, t
     from device.camera import DualCapture
     from device.station.runtime import StationRuntime
     from tests.test_browser import _wait
-    from tests.test_identify import FRONT, SIDE, LoopSource, _frames, qr_rgb
+    from tests.test_identify import FRONT, SIDE, CardSource, _frames, qr_rgb
     from tests.waiting import wait_until
 
     config = cfg.validate({"station": {"target_reps": 5, "min_reps": 2, "countdown_s": 1, "positioning_hold_s": 0.0,
                                        "record_limit_s": 60.0, "person_lost_s": 5.0, "message_idle_s": 60.0},
                            "panel": {"hold_cancel_s": 0.3, "hold_shutdown_s": 5.0},
                            "cameras": {"front": {"offline_after_s": 5.0}, "side": {"offline_after_s": 5.0}}})
-    sources = {"front": LoopSource("front", _frames(FRONT, 10)), "side": LoopSource("side", _frames(SIDE, 10))}
+    sources = {"front": CardSource("front", _frames(FRONT, 10)), "side": CardSource("side", _frames(SIDE, 10))}
     rt = StationRuntime(config, tmp_path / "data", capture=DualCapture(sources, offline_after_s=5.0),
                         movenet=movenet, shutdown_action=lambda: None).open()
     server = serve(create_app(rt.store, rt, config=config, data_dir=tmp_path / "data",
