@@ -141,7 +141,7 @@ def plan_for(record: dict, lang: str = "en") -> dict | None:
     generated plan for this result; the re-test date counts from the assessment's date."""
     from device.plan import build_plan, with_member_fields
 
-    from web.plan_check import plan_problem
+    from device.plan.check import plan_problem
 
     when = record.get("created_at")
     stored = record.get("plan")

@@ -18,7 +18,7 @@ from device.errors import ConfigError, InputError
 from device.vocabulary import COMPENSATION_IDS, COMPENSATIONS, STATUSES
 from web import auth, links, plot, present, settings_form
 from web.access import ctx, public
-from web.plan_check import parse_plan_json, plan_problem
+from device.plan.check import parse_plan_json, plan_problem
 from web.kiosk import load, station_state
 
 log = logging.getLogger(__name__)

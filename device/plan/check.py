@@ -1,4 +1,4 @@
-"""What a trainer-edited plan (ohsa-plan/1, device/plan) must look like before it is saved or shown.
+"""What a trainer-edited plan (ohsa-plan/1) must look like before it is saved or shown.
 
 The plan pages read these fields with these types; a JSON edit that breaks one (`"phases": 5`,
 `"total_minutes": "abc"`, `"cues": 5`), a number that is not finite, or nesting deeper than a plan
