@@ -52,26 +52,30 @@ def track_recording(source: ReplaySource, movenet, keep: bool = False, limit_s: 
     store = _Growing()
     first_t = None
     try:
-        for frame in source:
+        for index, frame in enumerate(source):
             if first_t is None:
                 first_t = frame.t
             elif limit_s is not None and frame.t - first_t >= limit_s:
                 break
             if frame.image.shape[:2] != (height, width):
                 raise InputError(
-                    f"{source.path}: frame {len(store)} is {frame.width}x{frame.height}, "
+                    f"{source.path}: frame {index} is {frame.width}x{frame.height}, "
                     f"the first was {width}x{height}"
                 )
             kps = tracker.process(frame.image, frame.t).to_array()
-            store.add(frame.t, kps)
-            if rec is not None:
+            if rec is None:
+                store.add(frame.t, kps)
+            else:  # the recorder holds the keypoints (once: not also in `store`)
                 rec.add(view, frame.t, kps, width, height, now=frame.t)
                 rec.keep(view, frame.t, frame.image, kps)
     finally:
         source.close()
-    if not len(store):
+    if rec is not None:
+        times, keypoints = np.array(rec.times[view]), np.array(rec.keypoints[view], np.float64)
+    else:
+        times, keypoints = store.arrays()
+    if not len(times):
         raise InputError(f"{source.path}: no frames could be decoded")
-    times, keypoints = store.arrays()
     return ViewTrack(width, height, fps, times, keypoints), (rec.close()[view] if rec is not None else None)
 
 
