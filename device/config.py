@@ -259,7 +259,13 @@ class KioskSettings(Section):
     opening_hours: str = Field(
         "", max_length=400,
         description="When members may use the station, e.g. 'mon-fri 06:00-22:00; sat,sun 08:00-20:00'; "
-                    "empty: always open. Outside them the screen shows a closed page",
+                    "empty: always open. Outside them the station sleeps: screen dark, cameras idle, "
+                    "panel light off; the big button wakes it",
+    )
+    wake_idle_s: float = Field(
+        120.0, ge=10.0, le=3600.0,
+        description="Outside the opening hours: after the button woke the station, it sleeps again once it "
+                    "has been idle this many seconds",
     )
     privacy_contact: str = Field(
         "", max_length=120,

@@ -16,7 +16,6 @@ import re
 
 from flask import Blueprint, Response, abort, jsonify, render_template, request, url_for
 
-from device import hours
 from device.i18n import N_
 from device.vocabulary import REGIONS, VIEWS
 from web import auth, i18n, links, member, present
@@ -56,7 +55,7 @@ def station_state() -> dict:
 # what it found. The findings, the lit region lights, the pain report and the result's id are
 # the person's; they go only to the station's own screen and trainers (`detailed_state`).
 PUBLIC_KEYS = ("state", "message", "version", "reps", "target_reps", "countdown", "positioning",
-               "cameras", "safe_mode", "camera_alert", "panel")
+               "cameras", "safe_mode", "camera_alert", "panel", "opens")
 PUBLIC_PANEL_KEYS = ("mock", "status", "button_pressed", "buzzer")
 PRIVATE_STATES = {"result": N_("Someone has just finished an assessment."),
                   "pain": N_("The station is waiting for the next person.")}
@@ -130,7 +129,7 @@ def live():
     return render_template(
         "live.html",
         state=state,
-        closed=closed_now(config),
+        closed=closed(state),
         kiosk=from_kiosk(),
         previews=from_kiosk() or auth.is_trainer(),
         views=VIEWS,
@@ -142,18 +141,17 @@ def live():
     )
 
 
-def closed_now(config, now: datetime.datetime | None = None) -> dict | None:
-    """Outside [kiosk] opening_hours: {"open": False, "reopens": datetime | None, "reload_s"};
-    inside them {"open": True, "reload_s"} (the page reloads when they end); None without hours."""
-    text = config.kiosk.opening_hours
-    if not text:
+def closed(state: dict) -> dict | None:
+    """The station asleep outside its opening hours (device/station/machine.py decides):
+    {"reopens": datetime | None}; None while it is awake. The page follows the live state."""
+    if state.get("state") != "closed":
         return None
-    now = now or datetime.datetime.now()
-    change = hours.next_change(now, text)
-    reload_s = int((change - now).total_seconds()) + 1 if change else None
-    if hours.is_open(now, text):
-        return None if change is None else {"open": True, "reload_s": reload_s}
-    return {"open": False, "reopens": change, "reload_s": reload_s}
+    opens = state.get("opens")
+    try:
+        reopens = datetime.datetime.fromisoformat(opens) if opens else None
+    except (TypeError, ValueError):
+        reopens = None
+    return {"reopens": reopens}
 
 
 @bp.get("/live/preview/<view>.jpg")

@@ -82,6 +82,7 @@ LIVE_WORDS = {
         "pain": N_("Please stop"),
         "error": N_("Something went wrong"),
         "shutting_down": N_("Shutting down"),
+        "closed": N_("Closed"),  # asleep outside the opening hours
         "finished": N_("Finished"),  # web/kiosk.py public_state: someone else's result or pain
         "not_running": N_("Not running"),
     },

@@ -6,6 +6,7 @@
         frame = capture.latest("side")                   # peek: newest frame or None
         capture.status()   # {"front": {"status": "online", "reason": "", "fps": 29.8, ...}, ...}
         capture.hold_replays(); capture.play_replays()   # recordings as cameras: in lock-step
+        capture.pause(); capture.resume()                # cameras closed while the station sleeps
 
 Each view keeps only its newest frame: a frame that is replaced before anyone took it counts as
 dropped (so do gaps in the source's own frame numbers); nothing queues up. Frames handed out
@@ -13,7 +14,8 @@ carry the capture's own running `seq` per view (it survives restarts of the came
 
 Health: `online` while frames arrive; `offline` with a reason when no usable frame came for
 `offline_after_s`, when the camera raised, or when a recording ended; `missing` when no camera
-is configured or attached. A failed camera is closed and opened again, at most
+is configured or attached; `paused` from `pause()` (each camera closed, its thread waiting) until
+the first frame after `resume()`. A failed camera is closed and opened again, at most
 `restarts_per_minute` times in any minute (and not more often than `min_retry_s`); one that
 comes back is used again. A capture that hangs inside the driver still shows as offline, since
 status is worked out from the age of the newest frame when asked.
@@ -42,7 +44,8 @@ from device.vocabulary import VIEWS
 
 log = logging.getLogger(__name__)
 
-ONLINE, OFFLINE, MISSING = "online", "offline", "missing"
+ONLINE, OFFLINE, MISSING, PAUSED = "online", "offline", "missing", "paused"
+PAUSE_POLL_S = 1.0  # a paused capture thread looks at least this often whether to stop
 FPS_WINDOW_S = 2.0
 
 
@@ -131,6 +134,7 @@ class DualCapture:
         self._clock = clock
         self._cond = threading.Condition()
         self._stop = threading.Event()
+        self._paused = False
         self._read_timeout_s = read_timeout_s
         self._budget_args = (restarts_per_minute, restart_window_s, min_retry_s)
         self._views: dict[str, _View] = {}
@@ -290,6 +294,37 @@ class DualCapture:
     def __exit__(self, *exc) -> None:
         self.stop()
 
+    # -- asleep (the station outside its opening hours) ----------------------------------------
+    def pause(self) -> None:
+        """Close every camera and stop reading (after the read under way) until `resume()`."""
+        with self._cond:
+            if self._paused:
+                return
+            self._paused = True
+            for v in self._views.values():
+                if v.source is not None and v.status != MISSING and not v.ended:
+                    v.status, v.reason = PAUSED, "the station is asleep"
+            self._cond.notify_all()
+        log.info("cameras paused")
+
+    def resume(self) -> None:
+        """Open the cameras again; each stays `paused` until its first frame (or a failure)."""
+        with self._cond:
+            if not self._paused:
+                return
+            self._paused = False
+            self._cond.notify_all()
+        log.info("cameras resumed")
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    def _sleep_while_paused(self, v: _View) -> None:
+        with self._cond:
+            while self._paused and not self._stop.is_set():
+                self._cond.wait(PAUSE_POLL_S)
+
     # -- recordings in lock-step (device.camera.replay) --------------------------------------
     def _replays(self) -> list:
         from device.camera.replay import ReplaySource
@@ -428,6 +463,12 @@ class DualCapture:
         mine = lambda: v.generation == generation  # noqa: E731  (False once abandoned)
         try:
             while not self._stop.is_set() and mine():
+                if self._paused:
+                    if is_open:
+                        self._close(v, source)
+                        is_open = False
+                    self._sleep_while_paused(v)
+                    continue
                 if not is_open:
                     wait = budget.wait_s(self._clock())
                     v.budget_exhausted = budget.exhausted(self._clock())
@@ -470,7 +511,7 @@ class DualCapture:
                     is_open = True
                     v.opened_at = self._clock()
                     v.last_source_seq = None
-                    if v.status != ONLINE:
+                    if v.status not in (ONLINE, PAUSED):  # paused: until its first frame
                         waiting = "reopened, waiting for a frame" if last_problem else "waiting for the first frame"
                         self._set(v, OFFLINE, f"{last_problem}; {waiting}".lstrip("; "))
                 with self._cond:
@@ -524,6 +565,8 @@ class DualCapture:
         with self._cond:
             if generation is not None and generation != v.generation:
                 return  # from an abandoned thread
+            if self._paused:
+                return  # read just before a pause: the camera is closed next
             if v.last_source_seq is not None and frame.seq > v.last_source_seq + 1:
                 v.dropped += frame.seq - v.last_source_seq - 1  # the source skipped frames
             v.last_source_seq = frame.seq

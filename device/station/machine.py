@@ -17,12 +17,19 @@ reps, pain and a failed analysis each end in their own state with a plain messag
 stopped set is saved (pain during a set is still told to `on_set_pain`, for the trainer's alerts).
 While idle or positioning a member may identify (`identify`: a card's code seen by the front
 camera, or the keypad); the set's Job carries the member number to the save. It is forgotten
-back at idle, on a new set started from a result or message, and after IDENTIFY_KEEP_S idle. Time comes from the injected `clock`, frames from `observe`, so every path
-is testable without cameras or threads.
+back at idle, on a new set started from a result or message, and after IDENTIFY_KEEP_S idle.
+
+Opening hours (`kiosk.opening_hours`, device/hours.py; none: always open): outside them an idle
+station goes to `closed`, the station asleep (the runtime idles the cameras, the page goes dark,
+the panel light is off). A press wakes it to idle; outside the hours it sleeps again after
+`kiosk.wake_idle_s` idle. At opening time it wakes by itself. Time comes from the injected
+`clock` (timers) and `wall` (local time of day, for the hours), frames from `observe`, so every
+path is testable without cameras or threads.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import math
 import threading
@@ -32,6 +39,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from device import hours
 from device.analysis import retest
 from device.analysis.keeper import ViewKeeper
 from device.analysis.recorder import Recorder, live_counter
@@ -46,7 +54,8 @@ log = logging.getLogger(__name__)
 
 ACTIVE = ("positioning", "countdown", "recording", "analysing")
 STOPPED = ("cancelled", "person_left", "camera_offline", "timed_out", "too_few_reps", "pain", "error")
-STATES = ("idle", *ACTIVE, "result", *STOPPED, "shutting_down")
+ASLEEP = "closed"  # outside the opening hours: no pose, a dark screen, the panel light off
+STATES = ("idle", *ACTIVE, "result", *STOPPED, ASLEEP, "shutting_down")
 
 MESSAGES = {
     "idle": "Press the button to start your squat check.",
@@ -75,6 +84,7 @@ MESSAGES = {
     ),
     "error": "Something went wrong working out your results. Please try again or ask a member of staff.",
     "shutting_down": "The station is shutting down.",
+    "closed": "Closed. Press the button to wake the station.",
 }
 COUNTDOWN_SLACK_S = 0.5  # the start position may break this long during the countdown
 PAIN_LEFT_S = 2.0  # after "stop, it hurts": the front camera sees nobody this long -> the person left
@@ -108,6 +118,7 @@ class Station:
         config: dict,
         *,
         clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], dt.datetime] = dt.datetime.now,
         panel=None,
         analyse: Callable[[Job], dict] | None = None,
         save: Callable[[Job, dict], str] | None = None,
@@ -131,7 +142,11 @@ class Station:
         self.message_idle_s = s.message_idle_s
         self.retest_offer = s.retest_offer
         self.offline_after_s = {v: config.cameras[v].offline_after_s for v in VIEWS}
+        self._hours = hours.parse(config.kiosk.opening_hours)  # (): always open
+        self.wake_idle_s = config.kiosk.wake_idle_s
+        self._woken = False  # the button woke it outside the hours: it sleeps after wake_idle_s idle
         self._clock = clock
+        self._wall = wall
         self._panel = panel
         self._analyse = analyse
         self._save = save
@@ -162,10 +177,16 @@ class Station:
     # -- events -------------------------------------------------------------------------------
 
     def press(self) -> None:
-        """A short press of the big button (nothing after "stop, it hurts": see `_pain`)."""
+        """A short press of the big button (nothing after "stop, it hurts": see `_pain`); while
+        asleep it wakes the station (outside the hours, any press keeps it awake a while)."""
         with self._lock:
+            self._woken = self._woken or self.opens() is not None
             if self._state == "pain":
                 pass
+            elif self._state == ASLEEP:
+                self._woken = True  # awake: cameras and screen on; the next press starts a set
+                log.info("station: woken by the button outside the opening hours")
+                self._enter("idle")
             elif self._state == "idle":
                 self._start("standard", None, None)
             elif self._state == "result" or self._state in STOPPED:
@@ -183,8 +204,9 @@ class Station:
 
     def start(self) -> bool:
         """Start on the kiosk page: a new standard set from idle, a result or a message (not
-        after "stop, it hurts" until the person has left or the wait is over)."""
+        after "stop, it hurts" until the person has left or the wait is over); not while asleep."""
         with self._lock:
+            self._woken = self._woken or (self._state != ASLEEP and self.opens() is not None)
             ok = self._state == "idle" or self._state == "result" or (
                 self._state in STOPPED and self._state != "pain")
             if ok:
@@ -356,12 +378,14 @@ class Station:
         prev = getattr(self, "_state", None)
         self._state = state
         self._since = self._clock()
-        if state == "idle":
+        if state in ("idle", ASLEEP):
             self._reset_set()
             self._result = None
             self._base = None
             if prev not in (None, "idle"):
                 self._member = self._member_how = None
+        if state == ASLEEP:
+            self._woken = False
         if state in STOPPED:
             self._reset_set()
             self._counters["stopped"] += 1
@@ -664,7 +688,30 @@ class Station:
 
     # -- timers -------------------------------------------------------------------------------
 
+    def _follow_hours(self, now: float) -> None:
+        """Asleep outside the opening hours, awake inside them (and for a while after a press)."""
+        if not self._hours:
+            return
+        open_now = hours.is_open(self._wall(), self._hours)
+        if self._state == ASLEEP and open_now:
+            log.info("station: opening time")
+            self._enter("idle")
+        elif self._state == "idle" and not open_now:
+            if now - self._since >= (self.wake_idle_s if self._woken else 0.0):
+                log.info("station: outside the opening hours, going to sleep")
+                self._enter(ASLEEP)
+        if open_now:
+            self._woken = False
+
+    def opens(self) -> dt.datetime | None:
+        """When the station next opens, while outside the opening hours (None inside them)."""
+        if not self._hours:
+            return None
+        now = self._wall()
+        return None if hours.is_open(now, self._hours) else hours.next_change(now, self._hours)
+
     def _tick(self, now: float) -> None:
+        self._follow_hours(now)
         st, age = self._state, now - self._since
         if st == "idle" and self._member is not None and now - self._member_at >= IDENTIFY_KEEP_S:
             self._member = self._member_how = None  # identified, then nobody started
@@ -757,6 +804,7 @@ class Station:
             "panel": self._panel.state() if self._panel is not None else None,
             "cameras": {v: dict(c) for v, c in self._cameras.items()},
             "safe_mode": self._safe_mode,
+            "opens": _minute(self.opens()),
             "member": _masked(self._member),
             "member_how": self._member_how if self._member else None,
             "detail": dict(self._extra),
@@ -766,6 +814,10 @@ class Station:
         if self._state != "result" or not self.retest_offer or self._base is None:
             return []
         return list(retest.KINDS)
+
+
+def _minute(moment: dt.datetime | None) -> str | None:
+    return None if moment is None else moment.strftime("%Y-%m-%dT%H:%M")
 
 
 def _masked(number: str | None) -> str | None:

@@ -7,7 +7,9 @@
 The interpreter's `invoke()` releases the GIL, so two views' workers use two cores. A worker
 waits for its view's newest frame (DualCapture: newest frame wins, nothing queues up), asks the
 station's state, and hands the frame to `handle(worker, frame, state)`: pose while a set is
-under way, the empty scene's background while idle. The state machine is thread-safe (one
+under way, the empty scene's background while idle. While the station sleeps outside its
+opening hours (machine.ASLEEP) the worker takes no frames at all (no pose, no card search, no
+background) and only comes round, so the watchdog stays fed. The state machine is thread-safe (one
 lock), so both workers feed it directly. One view's worker failing or hanging inside native
 code does not hold up the other's; `beat` (when its loop last came round) tells the watchdog.
 """
@@ -19,9 +21,12 @@ import threading
 import time
 from collections.abc import Callable
 
+from device.station.machine import ASLEEP
+
 log = logging.getLogger(__name__)
 
 WAIT_S = 0.1  # wait at most this long for a frame, then come round (stop, heartbeat)
+ASLEEP_WAIT_S = 0.5  # asleep: how often the loop comes round to look whether the station woke
 ERROR_PAUSE_S = 0.5  # after a failed frame: a moment before the next, so errors cannot spin
 
 
@@ -39,6 +44,7 @@ class PoseWorker:
         self.beat = clock()  # when the loop last came round
         self.frames = 0
         self.errors = 0
+        self.asleep_turns = 0  # turns the loop came round without taking a frame (station asleep)
         self.thread = threading.Thread(target=self._run, name=f"pose-{view}", daemon=True)
 
     def start(self) -> PoseWorker:
@@ -63,6 +69,10 @@ class PoseWorker:
         while not self._stop.is_set():
             self.beat = self._clock()
             t0 = time.monotonic()
+            if self.station.current == ASLEEP:
+                self.asleep_turns += 1
+                self._stop.wait(ASLEEP_WAIT_S)
+                continue
             try:
                 frame = self.capture.wait_for_frame(self.view, timeout=WAIT_S)
                 if frame is None:

@@ -40,7 +40,7 @@ from device.annotate import annotate
 from device.station.analysis import Analyser
 from device.station.calibration import CalibrationKeeper
 from device.analysis.keeper import KEEP_LONG_SIDE, downscale
-from device.station.machine import Station
+from device.station.machine import ASLEEP, Station
 from device.station.pose_worker import PoseWorker
 from device.vocabulary import VIEWS
 
@@ -160,6 +160,7 @@ class StationRuntime:
         store=None,
         capture=None,
         movenet=None,
+        wall=None,
     ):
         self.config = config
         self.data_dir = Path(data_dir)
@@ -191,6 +192,7 @@ class StationRuntime:
         self.calibration: CalibrationKeeper | None = None
         self._identifier = None  # device.identify.Identifier, made on first use (front worker)
         self._identify_at = -1e9
+        self._wall = wall  # local time for the opening hours (tests: their own; default: now)
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -236,7 +238,7 @@ class StationRuntime:
             self.config, panel=self.panel, analyse=analyser.analyse, save=analyser.save,
             submit=self._submit, on_pain=analyser.mark_pain, discard=self.store.delete,
             on_set_pain=analyser.pain_during_set,
-            on_stopped=self._set_stopped,
+            on_stopped=self._set_stopped, **({"wall": self._wall} if self._wall else {}),
         )
         self.panel.when_pressed = self._press
         self.panel.when_held = self.station.long_press
@@ -340,6 +342,7 @@ class StationRuntime:
                 self._recheck_mat_when_idle()
                 state = self.station.current
                 if state != prev:
+                    self._cameras_follow(prev, state)
                     self._replays_follow(prev, state)
                     prev = state
                 alert = self.camera_alert()
@@ -376,6 +379,14 @@ class StationRuntime:
         if hung:
             log.error("%s not coming round: no watchdog ping", ", ".join(hung))
         return not hung
+
+    def _cameras_follow(self, prev: str, state: str) -> None:
+        """Asleep outside the opening hours: the cameras are closed (the pose workers take no
+        frames either, device/station/pose_worker.py); awake again: opened."""
+        if state == ASLEEP:
+            self.capture.pause()
+        elif prev == ASLEEP:
+            self.capture.resume()
 
     def _replays_follow(self, prev: str, state: str) -> None:
         """Recordings as cameras: a set starting holds them at their first frame (the person in
@@ -435,7 +446,8 @@ class StationRuntime:
     def _sync_cameras(self) -> None:
         """The capture's view of each camera into the state machine (it acts on changes)."""
         for view, st in self.capture.status().items():
-            self.station.set_camera(view, st["status"] == "online", st["reason"])
+            # paused (asleep) counts as online: woken, a set may start while they open again
+            self.station.set_camera(view, st["status"] in ("online", "paused"), st["reason"])
 
     def _press(self) -> None:
         self._sync_cameras()  # a press right after a camera came up sees it up

@@ -20,10 +20,9 @@
   var me = document.getElementById("live-script");
   var soundOn = !me || me.dataset.sound !== "off";
   var speechLang = (me && me.dataset.lang) || "en-GB";  /* [kiosk] language: the count is spoken in it */
-  /* opening hours ([kiosk] opening_hours): the page reloads when the station opens or closes; a
-     closed page shows the live view again while someone uses the station (the button woke it) */
-  var reloadS = me && me.dataset.reloadS ? parseInt(me.dataset.reloadS, 10) : 0;
-  if (reloadS > 0) { setTimeout(function () { window.location.reload(); }, reloadS * 1000); }
+  /* opening hours ([kiosk] opening_hours): the station goes to sleep ("closed") and wakes (its
+     button, opening time); the page is made again for the other one: dark or the live view */
+  var asleep = current.state === "closed";
   var previewTimer = null, pollTimer = null, lastReps = current.reps || 0, audio = null;
 
   function $(id) { return document.getElementById(id); }
@@ -82,6 +81,11 @@
   }
 
   function render(s) {
+    if ((s.state === "closed") !== asleep) {  /* asleep <-> awake: the page is made again */
+      asleep = !asleep;
+      window.location.reload();
+      return;
+    }
     current = s;
     var st = $("state");
     if (st) { st.dataset.state = s.state || ""; }
@@ -111,10 +115,6 @@
       led.querySelector(".led-word").textContent = ": " + (regions[r] ? words.region_on : words.region_off);
     });
     var running = ACTIVE.indexOf(s.state) >= 0;
-    if (document.body.classList.contains("is-closed") && (running || s.state === "result")) {
-      document.body.classList.remove("is-closed");  /* woken by the panel's button */
-      show($("closed"), false);
-    }
     setPreviews(previewsOn && running);
     /* before the set: what the station keeps, and (on its own screen) who is squatting */
     show($("privacy"), s.state === "idle");
