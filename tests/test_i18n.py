@@ -201,14 +201,21 @@ def test_bad_hours_name_the_problem(bad):
         hours.parse(bad)
 
 
-def test_the_live_page_shows_the_closed_screen(tmp_path):
-    from web import kiosk
-    cfg = device_config.validate({"kiosk": {"opening_hours": "mon-fri 06:00-22:00", "language": "de"}})
-    closed = kiosk.closed_now(cfg, MON.replace(hour=23))
-    assert closed["open"] is False and closed["reopens"] == MON + dt.timedelta(days=1, hours=6)
-    assert closed["reload_s"] == 7 * 3600 + 1
-    assert kiosk.closed_now(cfg, MON.replace(hour=12))["open"] is True
-    assert kiosk.closed_now(device_config.validate({}), MON) is None
+def test_asleep_the_live_page_says_closed_and_when_it_opens(tmp_path):
+    """Others on the network (not the station's own screen, which goes black) read when it opens."""
+    site = ms.Site(tmp_path, device_config.validate({"kiosk": {"language": "de"}}))
+    try:
+        site.station.set(state="closed", opens="2026-12-01T06:00", message="Closed. Press the button to wake the station.")
+        app = site.server.app
+        html = app.test_client().get("/", environ_base={"REMOTE_ADDR": "192.168.1.50"}).get_data(as_text=True)
+        assert 'class="live-page is-closed"' in html and "is-asleep" not in html
+        assert "Geschlossen" in html and "Wieder geöffnet am 1. Dezember 2026" in html
+        mine = app.test_client().get("/").get_data(as_text=True)  # the station's own screen
+        assert "is-asleep" in mine
+        site.station.set(state="idle", opens=None)
+        assert "is-closed" not in app.test_client().get("/").get_data(as_text=True)
+    finally:
+        site.close()
 
 
 def test_the_station_messages_in_german():

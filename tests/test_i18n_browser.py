@@ -6,14 +6,12 @@ panel's button wakes the station."""
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 from pathlib import Path
 
 import pytest
 
 from device import config as device_config
-from device.hours import DAYS
 from tests import member_site as ms
 from tests.test_member_pages import AUDIO_SPY, _chips_on_one_line, _no_sideways_scroll
 
@@ -38,12 +36,6 @@ if (window.speechSynthesis) {
 @pytest.fixture(scope="module")
 def browser():
     yield from ms.browser_fixture()
-
-
-def _closed_today() -> str:
-    """Opening hours that exclude the whole of today (open only on another day)."""
-    other = DAYS[(dt.date.today().weekday() + 3) % 7]
-    return f"{other} 08:00-20:00"
 
 
 @pytest.fixture(scope="module", params=["en", "de"])
@@ -122,21 +114,28 @@ def test_live_page_in_each_language(site, page):
     site.station.set(state="idle", reps=0, message="Press the button to start your squat check.")
 
 
-def test_closed_screen_until_the_button_wakes_the_station(browser, tmp_path):
-    site = ms.Site(tmp_path, device_config.validate({"kiosk": {"language": "de", "opening_hours": _closed_today()}}))
+def test_asleep_the_screen_is_black_until_the_button_wakes_the_station(browser, tmp_path):
+    """Outside the opening hours the station sleeps (state "closed"): its own screen shows nothing
+    at all; the button wakes it (the state machine decides; the page follows its live state)."""
+    site = ms.Site(tmp_path, device_config.validate({"kiosk": {"language": "de"}}))
+    site.station.set(state="closed", opens="2026-12-01T06:00", message="Closed. Press the button to wake the station.")
     context = browser.new_context(viewport=ms.KIOSK)
     try:
         page = context.new_page()
         page.goto(site.url + "/")
-        page.wait_for_selector("#closed", state="visible")
-        assert page.inner_text("#closed-title") == "Geschlossen"
-        assert "Wieder geöffnet am" in page.inner_text("#closed")
-        assert not page.locator("#btn-start").is_visible()  # nothing else on the dark screen
+        page.wait_for_selector("body.is-asleep", state="attached")
         assert page.evaluate("getComputedStyle(document.body).backgroundColor") == "rgb(0, 0, 0)"
-        site.station.set(state="positioning", message="Step onto the footprints on the mat.")  # the button
-        page.wait_for_selector("#closed", state="hidden")
-        ms.wait_js(page, "document.getElementById('message').textContent === 'Stell dich auf die Fußabdrücke auf der Matte.'")
-        assert page.locator("#btn-cancel").is_visible()
+        visible = page.evaluate("""[...document.querySelectorAll('body *')].filter(e => {
+            const r = e.getBoundingClientRect(); return r.width > 0 && r.height > 0 &&
+            getComputedStyle(e).visibility !== 'hidden' && !['SCRIPT', 'STYLE', 'MAIN'].includes(e.tagName); })
+            .map(e => e.tagName + '#' + e.id)""")
+        assert visible == [], visible  # a black screen: no text, no button, no light
+        site.station.set(state="idle", opens="2026-12-01T06:00", message="Press the button to start your squat check.")
+        page.wait_for_selector("#btn-start", state="visible")  # woken: the live page again
+        assert not page.evaluate("document.body.classList.contains('is-closed')")
+        assert page.inner_text("#state") == "Bereit"
+        site.station.set(state="closed")  # asleep again: dark again
+        page.wait_for_selector("body.is-asleep", state="attached")
     finally:
         context.close()
         site.close()

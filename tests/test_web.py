@@ -910,6 +910,17 @@ def test_health_page(trainer):
     assert body["stats"]["inference_ms"] == 2.6 and "disk_percent" in body["pi"]
 
 
+def test_health_page_says_when_an_asleep_station_opens(trainer, station):
+    station.set(state="closed", opens="2026-12-01T06:00")
+    html = trainer.get("/trainer/health").get_data(as_text=True)
+    assert re.search(r'id="station-state">closed \(asleep: opens 2026-12-01 06:00\)<', html)
+    station.set(state="idle")  # the button woke it, still outside the hours
+    html = trainer.get("/trainer/health").get_data(as_text=True)
+    assert re.search(r'id="station-state">idle \(woken outside the opening hours; they start 2026-12-01 06:00\)<', html)
+    station.set(opens=None)
+    assert 'id="station-state">idle<' in trainer.get("/trainer/health").get_data(as_text=True)
+
+
 def test_diagnostics_bundle_download(trainer):  # anonymous access: the every-route test above
     import zipfile
 
