@@ -91,6 +91,15 @@ def test_the_kiosk_command_shows_the_station_page(german_site, tmp_path):
     assert 'id="state"' in dom and 'lang="de"' in dom
     assert "Bereit" in dom and "Abbrechen" in dom  # the page in the configured language
     assert 'id="controls"' in dom  # loopback is the station's own screen: the buttons are there
+    assert "is-asleep" not in dom
+    # outside the opening hours the station sleeps: the same command shows the black page
+    german_site.station.set(state="closed", opens="2026-12-01T06:00")
+    try:
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=HANG_S)
+    finally:
+        german_site.station.set(state="idle", opens=None)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert 'class="live-page is-closed is-asleep"' in proc.stdout
 
 
 def _runner(stdout: str):
