@@ -84,7 +84,7 @@ MESSAGES = {
     ),
     "error": "Something went wrong working out your results. Please try again or ask a member of staff.",
     "shutting_down": "The station is shutting down.",
-    "closed": "Closed. Press the button to wake the station.",
+    ASLEEP: "Closed. Press the button to wake the station.",
 }
 COUNTDOWN_SLACK_S = 0.5  # the start position may break this long during the countdown
 PAIN_LEFT_S = 2.0  # after "stop, it hurts": the front camera sees nobody this long -> the person left
@@ -180,17 +180,16 @@ class Station:
         """A short press of the big button (nothing after "stop, it hurts": see `_pain`); while
         asleep it wakes the station (outside the hours, any press keeps it awake a while)."""
         with self._lock:
-            self._woken = self._woken or self.opens() is not None
             if self._state == "pain":
                 pass
-            elif self._state == ASLEEP:
-                self._woken = True  # awake: cameras and screen on; the next press starts a set
+            elif self._state == ASLEEP:  # awake: cameras and screen on; the next press starts a set
                 log.info("station: woken by the button outside the opening hours")
                 self._enter("idle")
             elif self._state == "idle":
                 self._start("standard", None, None)
             elif self._state == "result" or self._state in STOPPED:
                 self._enter("idle")
+            self._woken = self._woken or self.opens() is not None
         self._flush()
 
     def long_press(self) -> None:
@@ -206,11 +205,11 @@ class Station:
         """Start on the kiosk page: a new standard set from idle, a result or a message (not
         after "stop, it hurts" until the person has left or the wait is over); not while asleep."""
         with self._lock:
-            self._woken = self._woken or (self._state != ASLEEP and self.opens() is not None)
             ok = self._state == "idle" or self._state == "result" or (
                 self._state in STOPPED and self._state != "pain")
             if ok:
                 ok = self._start("standard", None, None)
+                self._woken = self._woken or self.opens() is not None
         self._flush()
         return ok
 

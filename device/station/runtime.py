@@ -23,6 +23,7 @@ keypoints are bounded by `record_limit_s`, its frames by the keeper; stats use f
 from __future__ import annotations
 
 import ctypes
+import datetime
 import logging
 import os
 import threading
@@ -192,7 +193,7 @@ class StationRuntime:
         self.calibration: CalibrationKeeper | None = None
         self._identifier = None  # device.identify.Identifier, made on first use (front worker)
         self._identify_at = -1e9
-        self._wall = wall  # local time for the opening hours (tests: their own; default: now)
+        self._wall = wall or datetime.datetime.now  # local time of day, for the opening hours
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -238,7 +239,7 @@ class StationRuntime:
             self.config, panel=self.panel, analyse=analyser.analyse, save=analyser.save,
             submit=self._submit, on_pain=analyser.mark_pain, discard=self.store.delete,
             on_set_pain=analyser.pain_during_set,
-            on_stopped=self._set_stopped, **({"wall": self._wall} if self._wall else {}),
+            on_stopped=self._set_stopped, wall=self._wall,
         )
         self.panel.when_pressed = self._press
         self.panel.when_held = self.station.long_press
