@@ -35,6 +35,6 @@ def test_install_and_outputs_match_on_arm64():
     assert "kiosk package: cage" in proc.stdout and "kiosk package: chromium" in proc.stdout
     assert "kiosk program: /usr/bin/cage from cage" in proc.stdout
     assert "kiosk program: /usr/bin/chromium from chromium" in proc.stdout
-    assert "kiosk program: Chromium " in proc.stdout
+    assert "kiosk program: Cage version " in proc.stdout and "kiosk program: Chromium " in proc.stdout
     assert "kiosk unit: systemd-analyze verify passed" in proc.stdout
     assert "kiosk: ohsa-kiosk.service enabled" in proc.stdout
