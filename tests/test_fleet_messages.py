@@ -33,6 +33,7 @@ def test_every_built_message_parses_back_to_itself():
         m.assessment("gym-1", "0123456789ab", 1, "2026-11-30T10:00:00Z", _record()),
         m.assessment("gym-1", "0123456789ab", 4, "2026-11-30T10:00:00Z", None),
         m.alert("gym-1", "a1b2c3", "pain", "0123456789ab", "2026-11-30T10:00:00Z", "pain during the set"),
+        m.alert("gym-1", "a1b2c4", "pain", None, "t", "during the set", {"number": "1001", "name": "Al"}),
     ]
     for msg in msgs:
         assert _roundtrip(msg) == msg
@@ -88,6 +89,7 @@ def test_parse_refuses_what_a_receiver_must_not_store():
     _bad("ohsa/s1/health", {**h, "cameras": {"front": 1}}, "cameras")
     a = m.alert("s1", "a1", "pain", None, "t", "")
     _bad("ohsa/s1/alert/a1", {**a, "assessment_id": "../x"}, "assessment_id")
+    _bad("ohsa/s1/alert/a1", {**a, "member": {"number": 5}}, "member")
 
 
 def test_builders_refuse_bad_ids_and_oversize():

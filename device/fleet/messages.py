@@ -121,10 +121,13 @@ def assessment(station: str, assessment_id: str, revision: int, at: str, record:
     return out
 
 
-def alert(station: str, alert_id: str, kind: str, assessment_id: str | None, at: str, text: str) -> dict:
+def alert(station: str, alert_id: str, kind: str, assessment_id: str | None, at: str, text: str,
+          member: dict | None = None) -> dict:
+    """An event that needs a trainer; `member` ({"number", "name"} or None) says whose, also when
+    no assessment was saved (pain during a set)."""
     return {"format": FORMAT, "type": "alert", "station": check_station(station),
             "id": _item_id(alert_id, "alert id"), "kind": str(kind),
-            "assessment_id": assessment_id, "at": str(at), "text": str(text)}
+            "assessment_id": assessment_id, "at": str(at), "text": str(text), "member": member}
 
 
 def topic_of(message: dict, prefix: str = DEFAULT_PREFIX) -> str:
@@ -196,6 +199,7 @@ def parse(topic: str, payload: bytes | str, prefix: str = DEFAULT_PREFIX) -> dic
         aid = msg.get("assessment_id")
         if aid is not None and not (isinstance(aid, str) and ITEM_ID.fullmatch(aid)):
             raise InputError(f"{topic}: assessment_id must be an id or null, got {aid!r}")
+        _member(msg.get("member"), topic, "member")
     return msg
 
 
@@ -226,10 +230,7 @@ def _check_assessment(msg: dict, item: str, topic: str) -> None:
     parent = body["parent_id"]
     if parent is not None and not (isinstance(parent, str) and ITEM_ID.fullmatch(parent)):
         raise InputError(f"{topic}: assessment.parent_id must be an id or null, got {parent!r}")
-    member = body["member"]
-    if member is not None and not (isinstance(member, dict) and isinstance(member.get("number"), str)
-                                   and member["number"] and isinstance(member.get("name", ""), str)):
-        raise InputError(f"{topic}: assessment.member must be null or {{\"number\": text, \"name\": text}}")
+    _member(body["member"], topic, "assessment.member")
     result = body["result"]
     if not isinstance(result, dict) or result.get("format") != "ohsa-result/1":
         raise InputError(f"{topic}: assessment.result is not an ohsa-result/1")
@@ -240,6 +241,12 @@ def _check_assessment(msg: dict, item: str, topic: str) -> None:
     images = msg.get("images", {})
     if not isinstance(images, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in images.items()):
         raise InputError(f"{topic}: images must map a view to base64 text")
+
+
+def _member(member, topic: str, key: str) -> None:
+    if member is not None and not (isinstance(member, dict) and isinstance(member.get("number"), str)
+                                   and member["number"] and isinstance(member.get("name", ""), str)):
+        raise InputError(f'{topic}: {key} must be null or {{"number": text, "name": text}}')
 
 
 def _item_id(value, name: str) -> str:

@@ -19,6 +19,7 @@ import json
 import re
 
 from device.errors import InputError
+from device.fleet import outbox
 from device.vocabulary import COMPENSATION_IDS, COMPENSATIONS
 
 ROLES = ("owner", "trainer")
@@ -145,6 +146,7 @@ class PeopleMixin:
             if mid == row[0]:
                 return mid
             db.execute("UPDATE assessments SET member_id = ? WHERE id = ?", (mid, aid))
+            self._fleet_changed(db, aid)
             db.execute("DELETE FROM events WHERE assessment_id = ? AND kind = 'worse'", (aid,))
             old = self._member_text(db, row[0])
             new = self._member_text(db, mid)
@@ -258,6 +260,7 @@ class PeopleMixin:
                 counts["events"] += db.execute(
                     f"DELETE FROM events WHERE assessment_id IN ({marks})", ids).rowcount
                 db.execute(f"UPDATE assessments SET parent_id = NULL WHERE parent_id IN ({marks})", ids)
+                self._fleet_deleted(db, ids)
                 db.execute(f"DELETE FROM assessments WHERE id IN ({marks})", ids)
             counts["audit_lines"] += db.execute("DELETE FROM audit WHERE member_id = ?", (mid,)).rowcount
             counts["events"] += db.execute("DELETE FROM events WHERE member_id = ?", (mid,)).rowcount
@@ -268,6 +271,7 @@ class PeopleMixin:
                     db.execute(f"UPDATE {table} SET detail = replace(detail, ?, 'an erased member')"
                                " WHERE instr(detail, ?) > 0", (word, word))
             db.execute("DELETE FROM members WHERE id = ?", (mid,))
+            outbox.forget_member(db, row[0])
             at = self._stamp()
             self._audit(db, by, "member erased",
                         detail=f"{counts['assessments']} assessment(s), {counts['stills']} still(s)")
@@ -324,8 +328,10 @@ class PeopleMixin:
             if mid is None and assessment_id is not None:
                 row = db.execute("SELECT member_id FROM assessments WHERE id = ?", (assessment_id,)).fetchone()
                 mid = row[0] if row else None
-            return db.execute("INSERT INTO events (at, kind, assessment_id, member_id, detail) VALUES (?, ?, ?, ?, ?)",
-                              (self._stamp(), kind, assessment_id, mid, str(detail)[:500])).lastrowid
+            event = db.execute("INSERT INTO events (at, kind, assessment_id, member_id, detail) VALUES (?, ?, ?, ?, ?)",
+                               (self._stamp(), kind, assessment_id, mid, str(detail)[:500])).lastrowid
+            self._fleet_alert(db, kind, assessment_id, str(detail)[:500], mid)
+            return event
 
         return self._write(steps)
 
@@ -382,6 +388,7 @@ class PeopleMixin:
             words = ", ".join(COMPENSATIONS[c].label for c in worse)
             db.execute("INSERT INTO events (at, kind, assessment_id, member_id, detail) VALUES (?, 'worse', ?, ?, ?)",
                        (self._stamp(), assessment_id, member_id, f"new since {prev[0]}: {words}"))
+            self._fleet_alert(db, "worse", assessment_id, f"new since {prev[0]}: {words}", member_id)
 
 
 def _statuses(db, assessment_id: str, result_json: str) -> dict[str, str]:

@@ -169,6 +169,23 @@ MIGRATIONS: list[tuple[Step, ...]] = [
         )""",
         "CREATE INDEX stopped_sets_at ON stopped_sets(at)",
     ),
+    # 7: the fleet's outbox (device/fleet/outbox.py): messages for the MQTT broker written in the
+    # same transaction as the change they tell of, sent in `seq` order and marked on PUBACK; each
+    # assessment's revision (how many changes the fleet has been told of; 0 with the fleet off).
+    (
+        "ALTER TABLE assessments ADD COLUMN fleet_revision INTEGER NOT NULL DEFAULT 0",
+        """CREATE TABLE outbox (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            kind TEXT NOT NULL CHECK (kind IN ('assessment', 'alert')),
+            item_id TEXT NOT NULL,
+            revision INTEGER NOT NULL DEFAULT 0,
+            at TEXT NOT NULL,
+            body TEXT NOT NULL,
+            sent_at TEXT
+        )""",
+        "CREATE INDEX outbox_unsent ON outbox(sent_at, seq)",
+        "CREATE INDEX outbox_item ON outbox(item_id)",
+    ),
 ]
 
 VERSION = len(MIGRATIONS)

@@ -28,6 +28,7 @@ from pathlib import Path
 
 import device
 from device.errors import InputError
+from device.fleet import outbox
 from device.store.people import PeopleMixin
 from device.store.schema import KINDS, MIGRATIONS, summary
 from device.vocabulary import COMPENSATION_IDS, FORMAT_RESULT, PRESENT, STATUSES, VIEWS
@@ -82,11 +83,14 @@ def _like_pattern(search: str) -> str:
 class Store(PeopleMixin):
     """Assessments in one SQLite file. Safe to share between threads; `close()` when done.
 
-    Accounts, members, the audit trail and alerts: device/store/people.py.
+    Accounts, members, the audit trail and alerts: device/store/people.py. With `outbox` (the
+    `[fleet]` section enabled), every change the fleet hears of also writes its outbox row in the
+    same transaction (device/fleet/outbox.py); without it the store works as it always did.
     """
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, *, outbox: bool = False):
         self.path = Path(path)
+        self.outbox = bool(outbox)
         self._lock = threading.RLock()
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -241,6 +245,7 @@ class Store(PeopleMixin):
                     "INSERT INTO images (assessment_id, view, jpeg) VALUES (?, ?, ?)",
                     (aid, view, bytes(jpeg)),
                 )
+            self._fleet_changed(db, aid)
             if mid is not None:
                 self._worse_event(db, aid, mid)
             return aid
@@ -423,6 +428,7 @@ class Store(PeopleMixin):
                     return  # nothing changed: nothing to log
             if db.execute(sql, params).rowcount == 0:
                 raise NotFound(f"no assessment {assessment_id!r}")
+            self._fleet_changed(db, str(assessment_id))
             if audit is not None:
                 who, action, detail = audit
                 self._audit(db, who, action, str(assessment_id), None, detail)
@@ -472,6 +478,7 @@ class Store(PeopleMixin):
             ).fetchall())
             _, findings = summary(json.loads(row[0]), ov)
             db.execute("UPDATE assessments SET findings = ? WHERE id = ?", (findings, aid))
+            self._fleet_changed(db, aid)
             if by:
                 self._audit(db, by, "override", aid, None,
                             f"{compensation_id}: {status or 'back to measured'}" + (f" ({note})" if note else ""))
@@ -497,6 +504,7 @@ class Store(PeopleMixin):
                     " updated_at = excluded.updated_at",
                     (aid, text, iso(utc_now())),
                 )
+            self._fleet_changed(db, aid)
             if by:
                 self._audit(db, by, "plan", aid, None, "back to the generated plan" if text is None else "edited")
 
@@ -529,8 +537,12 @@ class Store(PeopleMixin):
 
     def delete(self, assessment_id: str) -> bool:
         """Delete one assessment with its track, images, overrides, plan and links."""
-        n = self._write(lambda db: db.execute(
-            "DELETE FROM assessments WHERE id = ?", (str(assessment_id),)).rowcount)
+        aid = str(assessment_id)
+
+        def steps(db):
+            self._fleet_deleted(db, [aid])
+            return db.execute("DELETE FROM assessments WHERE id = ?", (aid,)).rowcount
+        n = self._write(steps)
         if n:
             self._scrub()
             log.info("assessment %s deleted", assessment_id)
@@ -541,8 +553,11 @@ class Store(PeopleMixin):
         label = _clean_label(label)
         if not label:
             raise InputError("label: give the client's label to delete (it is empty)")
-        n = self._write(lambda db: db.execute(
-            "DELETE FROM assessments WHERE label = ? COLLATE NOCASE", (label,)).rowcount)
+        def steps(db):
+            self._fleet_deleted(db, [r[0] for r in db.execute(
+                "SELECT id FROM assessments WHERE label = ? COLLATE NOCASE", (label,))])
+            return db.execute("DELETE FROM assessments WHERE label = ? COLLATE NOCASE", (label,)).rowcount
+        n = self._write(steps)
         if n:
             self._scrub()
             log.info("deleted %d assessment(s) of one client", n)
@@ -553,9 +568,14 @@ class Store(PeopleMixin):
         then purged (securely) by `apply_retention`. Its re-tests go with it."""
         at = iso(now or utc_now())
         aid = str(assessment_id)
-        n = self._write(lambda db: db.execute(
-            "UPDATE assessments SET deleted_at = ? WHERE (id = ? OR parent_id = ?) AND deleted_at IS NULL",
-            (at, aid, aid)).rowcount)
+        def steps(db):
+            ids = [r[0] for r in db.execute(
+                "UPDATE assessments SET deleted_at = ? WHERE (id = ? OR parent_id = ?) AND deleted_at IS NULL"
+                " RETURNING id", (at, aid, aid))]
+            for one in ids:
+                self._fleet_changed(db, one)
+            return len(ids)
+        n = self._write(steps)
         if n:
             log.info("assessment %s deleted (undo possible for %d days)", aid, UNDO_DAYS)
         return bool(n)
@@ -569,9 +589,12 @@ class Store(PeopleMixin):
                              (aid,)).fetchone()
             if row is None:
                 return 0
-            return db.execute(
-                "UPDATE assessments SET deleted_at = NULL WHERE (id = ? OR parent_id = ?) AND deleted_at = ?",
-                (aid, aid, row[0])).rowcount
+            ids = [r[0] for r in db.execute(
+                "UPDATE assessments SET deleted_at = NULL WHERE (id = ? OR parent_id = ?) AND deleted_at = ?"
+                " RETURNING id", (aid, aid, row[0]))]
+            for one in ids:
+                self._fleet_changed(db, one)
+            return len(ids)
         n = self._write(steps)
         if n:
             log.info("assessment %s restored", aid)
@@ -589,8 +612,11 @@ class Store(PeopleMixin):
         """Delete for good (secure_delete) what was deleted more than `undo_days` ago."""
         days = UNDO_DAYS if undo_days is None else undo_days
         cutoff = iso((now or utc_now()) - dt.timedelta(days=days))
-        n = self._write(lambda db: db.execute(
-            "DELETE FROM assessments WHERE deleted_at IS NOT NULL AND deleted_at <= ?", (cutoff,)).rowcount)
+        def steps(db):  # the fleet heard of the deletion when it was made: only the outbox forgets
+            self._fleet_forget(db, "deleted_at IS NOT NULL AND deleted_at <= ?", (cutoff,))
+            return db.execute("DELETE FROM assessments WHERE deleted_at IS NOT NULL AND deleted_at <= ?",
+                              (cutoff,)).rowcount
+        n = self._write(steps)
         if n:
             self._scrub()
             log.info("purged %d deleted assessment(s) after the %g-day undo period", n, days)
@@ -631,7 +657,8 @@ class Store(PeopleMixin):
         else:
             cutoff = iso(now - dt.timedelta(days=days))
 
-            def steps(db):
+            def steps(db):  # the station's retention, not the chain's: the hub keeps its copies
+                self._fleet_forget(db, "created_at < ?", (cutoff,))
                 gone = db.execute("DELETE FROM assessments WHERE created_at < ?", (cutoff,)).rowcount
                 old = db.execute("DELETE FROM audit WHERE at < ?", (cutoff,)).rowcount
                 old += db.execute("DELETE FROM events WHERE at < ?", (cutoff,)).rowcount
@@ -650,6 +677,81 @@ class Store(PeopleMixin):
             self._scrub()
             log.info("retention: deleted %d assessment(s) older than %d days", n, days)
         return n + purged
+
+    # -- the fleet's outbox (device/fleet/outbox.py) ---------------------------------------
+
+    def _fleet_record(self, db, aid: str) -> dict | None:
+        """The assessment as the fleet sees it (messages.ASSESSMENT_FIELDS); None once deleted."""
+        row = db.execute(
+            "SELECT a.created_at, a.label, a.notes, a.kind, a.parent_id, a.pain, a.result_json,"
+            " a.station_version, a.model_sha256, a.deleted_at, m.number, m.name FROM assessments a"
+            " LEFT JOIN members m ON m.id = a.member_id WHERE a.id = ?", (aid,)).fetchone()
+        if row is None or row[9] is not None:
+            return None
+        created, label, notes, kind, parent, pain, text, station_v, model_sha, _, number, name = row
+        overrides = {cid: {"status": st, "note": note, "at": at} for cid, st, note, at in db.execute(
+            "SELECT compensation_id, status, note, created_at FROM overrides WHERE assessment_id = ?"
+            " ORDER BY compensation_id", (aid,))}
+        plan = db.execute("SELECT plan_json FROM plans WHERE assessment_id = ?", (aid,)).fetchone()
+        return {"created_at": created, "label": label,
+                "member": {"number": number, "name": name} if number is not None else None,
+                "kind": kind, "parent_id": parent, "pain": bool(pain), "notes": notes,
+                "result": apply_overrides(json.loads(text), overrides), "overrides": overrides,
+                "plan": json.loads(plan[0]) if plan else None, "station_version": station_v,
+                "model_sha256": model_sha}
+
+    def _fleet_changed(self, db, aid: str) -> None:
+        """In a write transaction: the assessment changed (or was soft-deleted or restored)."""
+        if not self.outbox:
+            return
+        revision = outbox.next_revision(db, aid)
+        if revision is not None:
+            outbox.add_assessment(db, aid, revision, self._stamp(), self._fleet_record(db, aid))
+
+    def _fleet_deleted(self, db, ids: list[str]) -> None:
+        """In a write transaction, before the rows go for good: forget their outbox rows (sent
+        or not; also with the fleet off now: it may have been on) and tell the fleet."""
+        for aid in ids:
+            revision = outbox.next_revision(db, aid) if self.outbox else None
+            outbox.forget(db, [aid])
+            if revision is not None:
+                outbox.add_assessment(db, aid, revision, self._stamp(), None)
+
+    def _fleet_forget(self, db, where: str, params: tuple) -> None:
+        """The outbox rows of the assessments about to be purged go with them (always: the
+        fleet may have been on before)."""
+        outbox.forget(db, [r[0] for r in db.execute(f"SELECT id FROM assessments WHERE {where}", params)])
+
+    def _fleet_alert(self, db, kind: str, aid: str | None, text: str, member_id: int | None) -> None:
+        if not self.outbox:
+            return
+        row = db.execute("SELECT number, name FROM members WHERE id = ?", (member_id,)).fetchone() \
+            if member_id is not None else None
+        outbox.add_alert(db, kind, aid, self._stamp(), text,
+                         {"number": row[0], "name": row[1]} if row else None)
+
+    def outbox_pending(self, limit: int = outbox.BATCH, after: int = 0) -> list[dict]:
+        """The oldest unsent outbox rows after seq `after` (see device/fleet/outbox.py)."""
+        with self._lock:
+            return outbox.pending(self._db, limit, after)
+
+    def outbox_sent(self, seqs: list[int], now: dt.datetime | None = None) -> int:
+        """Mark outbox rows sent (on their PUBACK)."""
+        now = now or utc_now()
+        prune = iso(now - dt.timedelta(seconds=outbox.KEEP_SENT_S))
+        return self._write(lambda db: outbox.mark_sent(db, list(seqs), iso(now), prune))
+
+    def outbox_status(self) -> dict:
+        """{"queued", "oldest_queued_at", "last_sent_at"}."""
+        with self._lock:
+            return outbox.status(self._db)
+
+    def sets_today(self, now: dt.datetime | None = None) -> int:
+        """Assessments saved since midnight UTC (not deleted), for the fleet's health message."""
+        now = now or utc_now()
+        start = iso(dt.datetime(now.year, now.month, now.day, tzinfo=dt.timezone.utc))
+        return self._read("SELECT COUNT(*) FROM assessments WHERE created_at >= ? AND deleted_at IS NULL",
+                          (start,))[0][0]
 
     # -- share links ----------------------------------------------------------------------
 
