@@ -8,7 +8,7 @@
 
 Each section is a `device.section.Section` (pydantic, `extra="forbid"`, strict types, no NaN or
 infinity), declared beside the part that owns it where that part does not itself load the config:
-`[panel]` in device/panel/settings.py. The other owners' packages load the config themselves
+`[panel]` in device/panel/settings.py, `[fleet]` in device/fleet/settings.py. The other owners' packages load the config themselves
 (`ohsa run` in device/station, `ohsa check` in device/camera, `ohsa pose` in device/pose, and
 device/store reaches device/pose), so their sections are declared here, each with its owner
 named, and no package imports back up (tools/import-cycles.py); `[web]` is here because device
@@ -33,6 +33,7 @@ from pydantic_core import PydanticCustomError
 
 from device import atomic, hours, paths
 from device.errors import ConfigError
+from device.fleet.settings import FleetSettings
 from device.i18n import Language
 from device.panel.settings import PanelSettings
 from device.section import Section, error_line, invalid
@@ -291,6 +292,7 @@ class Config(Section):
     web: WebSettings = Field(default_factory=WebSettings, description="The web pages and their links")
     storage: StorageSettings = Field(default_factory=StorageSettings, description="Keeping assessments; disk limits")
     kiosk: KioskSettings = Field(default_factory=KioskSettings, description="The station's screen: language, sound, opening hours")
+    fleet: FleetSettings = Field(default_factory=FleetSettings, description="The optional link to a fleet's MQTT broker (off)")
 
 
 # Every key with its default, as plain data (the defaults themselves live in the sections above).

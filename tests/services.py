@@ -19,7 +19,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from waiting import wait_until
+from tests.waiting import wait_until
 
 
 def free_port() -> int:

@@ -48,7 +48,7 @@ def test_split_topic():
     assert m.split_topic("ohsa/s1/status") == ("s1", "status", None)
     assert m.split_topic("ohsa/s1/assessment/abc") == ("s1", "assessment", "abc")
     for bad in ("other/s1/status", "ohsa/S1/status", "ohsa/s1/status/x", "ohsa/s1/assessment",
-                "ohsa/s1/secret", "ohsa//status"):
+                "ohsa/s1/secret", "ohsa//status", "ohsa/hub/status"):
         with pytest.raises(InputError):
             m.split_topic(bad)
 
@@ -95,6 +95,8 @@ def test_parse_refuses_what_a_receiver_must_not_store():
 def test_builders_refuse_bad_ids_and_oversize():
     with pytest.raises(InputError, match="station id"):
         m.status("Gym 1", "online", "t", "v")
+    with pytest.raises(InputError, match="reserved"):
+        m.status("hub", "online", "t", "v")
     with pytest.raises(InputError, match="topic prefix"):
         m.status_topic("s1", "ohsa/#")
     with pytest.raises(InputError, match="assessment id"):

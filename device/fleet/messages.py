@@ -25,6 +25,7 @@ FORMAT = "ohsa-fleet/1"
 MAX_BYTES = 4_000_000  # one assessment with two stills is ~300 KB; more is a mistake or an attack
 DEFAULT_PREFIX = "ohsa"
 STATION_ID = re.compile(r"[a-z0-9-]{1,40}")
+RESERVED_IDS = ("hub", "homeassistant")  # broker users of the hub and Home Assistant (hub/mosquitto/acl)
 PREFIX = re.compile(r"[A-Za-z0-9_-]{1,40}(/[A-Za-z0-9_-]{1,40}){0,3}")
 ITEM_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")  # assessment ids (12 hex) and alert ids
 STATES = ("online", "offline")
@@ -39,6 +40,8 @@ ALERT_KINDS = ("pain", "referral", "worse")
 def check_station(station: str) -> str:
     if not isinstance(station, str) or not STATION_ID.fullmatch(station):
         raise InputError(f"station id: 1-40 of a-z, 0-9 and '-', got {station!r}")
+    if station in RESERVED_IDS:
+        raise InputError(f"station id: {station!r} is reserved for the broker's other users")
     return station
 
 
@@ -78,7 +81,7 @@ def split_topic(topic: str, prefix: str = DEFAULT_PREFIX) -> tuple[str, str, str
         raise InputError(f"topic {topic!r}: not under {prefix!r}")
     parts = topic[len(head):].split("/")
     station = parts[0]
-    if not STATION_ID.fullmatch(station):
+    if not STATION_ID.fullmatch(station) or station in RESERVED_IDS:
         raise InputError(f"topic {topic!r}: bad station id {station!r}")
     if len(parts) == 2 and parts[1] in ("status", "health"):
         return station, parts[1], None
