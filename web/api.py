@@ -48,7 +48,9 @@ def stats():
     if station is None:
         return jsonify(running=False)
     try:
-        return jsonify(dict(station.stats(), running=True))
+        data = dict(station.stats(), running=True)
+        data.pop("fleet", None)  # the broker's address and problems: the trainer's health page only
+        return jsonify(data)
     except Exception:
         log.exception("station.stats() failed")
         return jsonify(running=False, error="the station did not answer"), 503

@@ -175,6 +175,7 @@ class StationRuntime:
         self.movenets: dict = {}
         self.workers: dict[str, PoseWorker] = {}
         self.panel = None
+        self.fleet = None  # device.fleet.publisher.Publisher when [fleet] enabled
         self.station: Station | None = None
         self._stats = Stats()
         self._stop = threading.Event()
@@ -203,8 +204,11 @@ class StationRuntime:
 
         self.data_dir.mkdir(parents=True, exist_ok=True)
         _malloc("mallopt", -8, MALLOC_ARENAS)  # M_ARENA_MAX, before our threads start
+        fleet_on = self.config.fleet.enabled
         if self.store is None:
-            self.store = Store(self.data_dir / STORE_FILE)
+            self.store = Store(self.data_dir / STORE_FILE, outbox=fleet_on)
+        elif fleet_on:
+            self.store.outbox = True
         self._retention()
         self.panel = open_panel(self.config.panel, shutdown_action=self._shutdown_action)
         if self.movenet is None:
@@ -258,7 +262,20 @@ class StationRuntime:
         }
         self._thread = threading.Thread(target=self._frame_loop, name="frames", daemon=True)
         self._thread.start()
+        if fleet_on:  # paho loads only when the fleet link is on
+            import device
+            from device.fleet.publisher import Publisher
+
+            self.fleet = Publisher(self.config.fleet, self.store, health=self._fleet_health,
+                                   version=device.__version__, station_name=self.config.station.name).start()
         return self
+
+    def _fleet_health(self) -> dict:
+        """What the fleet's health message says: sets today, each camera's status, uptime."""
+        cams = self.capture.status() if self.capture is not None else {}
+        return {"sets_today": self.store.sets_today(),
+                "cameras": {v: str(c.get("status") or "unknown") for v, c in cams.items()},
+                "uptime_s": int(time.monotonic() - self._stats.started)}
 
     def close(self, timeout: float = CLOSE_TIMEOUT_S) -> list[str]:
         """Stop in order within `timeout` seconds: frame loop and cameras (told together, so the
@@ -294,6 +311,11 @@ class StationRuntime:
             if not self._executor.close(left()):
                 log.error("analysis did not finish within the %.1f s to stop", timeout)
                 stuck.append(self._executor.thread.name)
+        if self.fleet is not None:  # after the analysis: its last save is in the outbox either way
+            if not self.fleet.close(min(left(), 3.0)):
+                log.error("fleet link did not stop in time")
+                stuck.append("fleet")
+            self.fleet = None
         if self.panel is not None:
             try:
                 self.panel.close()
@@ -514,6 +536,7 @@ class StationRuntime:
             "skipped_frames": skipped,
             "camera_alert": self.camera_alert(cams),
             "counters": self.station.counters(),
+            "fleet": self.fleet.state() if self.fleet is not None else {"enabled": False},
             **process_memory(),
         }
 
