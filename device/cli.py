@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "device.calibrate",  # ohsa calibrate [mat]
     "device.config_cli",  # ohsa config check | schema
     "device.owner",  # ohsa password set | generate | status
+    "device.fleet_cli",  # ohsa fleet join | status
 )
 
 log = logging.getLogger("ohsa")

@@ -74,7 +74,7 @@ class Publisher:
         self._problem_at: str | None = None
         self._acked: list[int] = []
         self._refused: str | None = None
-        self._sent_this_run = 0
+        self._quiet = False  # probe(): the caller reports the problem itself
 
     # -- the station's side -------------------------------------------------------------------
 
@@ -116,7 +116,8 @@ class Publisher:
     def _problem(self, text: str, level: int = logging.WARNING) -> None:
         """One log line per distinct problem; repeats only at debug level."""
         if text != self._last_problem:
-            log.log(level, "fleet: %s", text)
+            if not self._quiet:
+                log.log(level, "fleet: %s", text)
             self._last_problem, self._problem_at = text, _now_iso()
         else:
             log.debug("fleet: %s (again)", text)
@@ -193,8 +194,27 @@ class Publisher:
     def _on_publish(self, client, userdata, mid, reason_code, properties) -> None:
         self._acked.append(mid)
 
-    def _session(self, client: mqtt.Client) -> bool:
-        """One connection, until it drops or the station stops; True when it got connected."""
+    def probe(self, timeout: float = 10.0) -> str | None:
+        """Connect once (for `ohsa fleet join`): None when the broker took this station's user,
+        else the problem in one line. Publishes nothing but the connect itself."""
+        self._quiet = True
+        try:
+            client = self._client(self._password())
+        except InputError as e:
+            return str(e)
+        except (OSError, ValueError, ssl.SSLError) as e:
+            return f"TLS settings unusable ({e})"
+        try:
+            return None if self._connect(client, timeout) else self._last_problem
+        finally:
+            self._connected = False
+            try:
+                client.disconnect()
+            except Exception:
+                pass
+
+    def _connect(self, client: mqtt.Client, timeout: float = CONNACK_TIMEOUT_S) -> bool:
+        """Connect and wait for the broker's answer; False (and the problem noted) if refused."""
         s = self.settings
         self._refused = None
         self._acked = []
@@ -210,7 +230,7 @@ class Publisher:
         except OSError as e:
             self._problem(f"broker {s.host}:{s.port} unreachable ({e.strerror or e})")
             return False
-        deadline = time.monotonic() + CONNACK_TIMEOUT_S
+        deadline = time.monotonic() + timeout
         while not self._connected and self._refused is None and not self._stop.is_set():
             rc = client.loop(0.1)
             if rc != mqtt.MQTT_ERR_SUCCESS and not self._connected and self._refused is None:
@@ -222,7 +242,12 @@ class Publisher:
         if self._refused is not None:
             self._problem(f"broker {s.host}:{s.port} refused user {s.user!r}: {self._refused}")
             return False
-        if self._stop.is_set():
+        return not self._stop.is_set()
+
+    def _session(self, client: mqtt.Client) -> bool:
+        """One connection, until it drops or the station stops; True when it got connected."""
+        s = self.settings
+        if not self._connect(client):
             return False
         log.info("fleet: connected to %s:%d as %s%s", s.host, s.port, s.user, " (TLS)" if s.tls else "")
         self._last_problem = None
@@ -247,7 +272,6 @@ class Publisher:
                 seqs = [inflight.pop(mid) for mid in acked if mid in inflight]
                 if seqs:
                     self.store.outbox_sent(seqs)
-                    self._sent_this_run += len(seqs)
                     next_poll = 0.0
             now = time.monotonic()
             if self._wake.is_set():

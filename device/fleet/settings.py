@@ -1,6 +1,6 @@
 """The fleet link's settings (`[fleet]` in the config), off by default.
 
-`ohsa fleet join` writes them (device/fleet/join.py); the settings page does not show them (the
+`ohsa fleet join` writes them (device/fleet_cli.py); the settings page does not show them (the
 broker's password stays out of the browser). Paths are only ever opened as files, never run.
 """
 
