@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 
 WINDOW = 20  # messages in flight (unacknowledged) at once; paho's default max_inflight
 BACKOFF_MAX_S = 60.0
+CONNECT_TIMEOUT_S = 3.0  # TCP (and TLS) connect; bounds how long a stop can wait on a dead network
 CONNACK_TIMEOUT_S = 15.0
 OUTBOX_POLL_S = 0.2  # how often an idle link looks for new outbox rows
 STOP_FLUSH_S = 2.0  # a clean stop waits this long for the "offline" status to be acknowledged
@@ -177,6 +178,7 @@ class Publisher:
                            keyfile=s.key_file or None, cert_reqs=ssl.CERT_REQUIRED,
                            tls_version=ssl.PROTOCOL_TLS_CLIENT)
         client.max_inflight_messages_set(WINDOW)
+        client.connect_timeout = CONNECT_TIMEOUT_S
         client.on_connect = self._on_connect
         client.on_publish = self._on_publish
         client.on_disconnect = self._on_disconnect
@@ -262,7 +264,7 @@ class Publisher:
         next_health = 0.0
         next_poll = 0.0
         while not self._stop.is_set():
-            rc = client.loop(0.05)
+            rc = client.loop(0.1)
             if rc != mqtt.MQTT_ERR_SUCCESS or not self._connected:
                 self._problem(f"connection to {s.host}:{s.port} lost ({mqtt.error_string(rc)}); "
                               f"{len(inflight)} message(s) will go again")

@@ -312,9 +312,8 @@ class StationRuntime:
                 log.error("analysis did not finish within the %.1f s to stop", timeout)
                 stuck.append(self._executor.thread.name)
         if self.fleet is not None:  # after the analysis: its last save is in the outbox either way
-            if not self.fleet.close(min(left(), 3.0)):
-                log.error("fleet link did not stop in time")
-                stuck.append("fleet")
+            if not self.fleet.close(max(0.5, min(left(), 4.0))):  # a daemon thread: it ends with the process
+                log.error("fleet link did not stop in time (connecting to its broker)")
             self.fleet = None
         if self.panel is not None:
             try:
