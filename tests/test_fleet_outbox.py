@@ -204,3 +204,18 @@ def test_kill_9_while_writing_leaves_outbox_and_assessments_consistent(tmp_path)
             assert rev == (2 if notes[aid] else 1)
         assert {i for i, _ in rows} == set(revs)
         assert sorted(alerts) == sorted(events)
+
+
+def test_a_renamed_member_and_an_orphaned_retest_are_news_too(store):
+    mine = store.save_assessment(_result(), None, {}, member="4004")
+    theirs = store.save_assessment(_result(), None, {}, member="5005", parent_id=mine, kind="heels_raised")
+    member = store.member_by_number("4004")
+    store.set_member_name(member["id"], "Dana", by="owner")
+    rows = _rows(store)
+    assert [(r["item_id"], r["revision"]) for r in rows] == [(mine, 1), (theirs, 1), (mine, 2)]
+    assert rows[-1]["body"]["member"] == {"number": "4004", "name": "Dana"}
+    store.erase_member(member["id"], by="owner")
+    rows = _rows(store)
+    assert [(r["item_id"], r["revision"], r["body"] is None) for r in rows] == [
+        (theirs, 1, False), (mine, 3, True), (theirs, 2, False)]
+    assert rows[-1]["body"]["parent_id"] is None

@@ -172,6 +172,10 @@ class PeopleMixin:
             if not db.execute("UPDATE members SET name = ? WHERE id = ?", (_clean_name(name), int(member_id))).rowcount:
                 raise InputError(f"member: no member {member_id!r}")
             self._audit(db, by, "member renamed", member_id=int(member_id), detail=_clean_name(name))
+            if self.outbox:  # each assessment's record names the member: the fleet hears the new name
+                for (aid,) in db.execute("SELECT id FROM assessments WHERE member_id = ? AND deleted_at IS NULL",
+                                         (int(member_id),)).fetchall():
+                    self._fleet_changed(db, aid)
         self._write(steps)
 
     def members_overview(self) -> list[dict]:
@@ -259,8 +263,12 @@ class PeopleMixin:
                     f"DELETE FROM audit WHERE assessment_id IN ({marks})", ids).rowcount
                 counts["events"] += db.execute(
                     f"DELETE FROM events WHERE assessment_id IN ({marks})", ids).rowcount
+                orphans = [r[0] for r in db.execute(
+                    f"SELECT id FROM assessments WHERE parent_id IN ({marks}) AND id NOT IN ({marks})", ids + ids)]
                 db.execute(f"UPDATE assessments SET parent_id = NULL WHERE parent_id IN ({marks})", ids)
                 self._fleet_deleted(db, ids)
+                for orphan in orphans:  # another member's re-test of an erased assessment: no parent now
+                    self._fleet_changed(db, orphan)
                 db.execute(f"DELETE FROM assessments WHERE id IN ({marks})", ids)
             counts["audit_lines"] += db.execute("DELETE FROM audit WHERE member_id = ?", (mid,)).rowcount
             counts["events"] += db.execute("DELETE FROM events WHERE member_id = ?", (mid,)).rowcount
