@@ -13,6 +13,7 @@ command -v systemd-analyze >/dev/null || apt_needed+=(systemd)
 # the fleet tests start their own broker and database from these (tests/services.py)
 command -v mosquitto >/dev/null || [ -x /usr/sbin/mosquitto ] || apt_needed+=(mosquitto mosquitto-clients)
 ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || apt_needed+=(postgresql)
+command -v openssl >/dev/null || apt_needed+=(openssl)  # the fleet tests make a CA for TLS
 if [ ${#apt_needed[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${apt_needed[@]}" >/dev/null

@@ -21,9 +21,11 @@ USERS = {"s1": "pw-s1", "s2": "pw-s2", "hub": "pw-hub", "homeassistant": "pw-ha"
 
 
 def make_ca(folder: Path, name: str = "ca") -> dict[str, Path]:
-    """A CA and a server certificate (CN localhost, SAN 127.0.0.1) signed by it, EC P-256."""
+    """A CA, a server certificate (CN localhost, SAN 127.0.0.1) and a client certificate (CN s1)
+    signed by it, EC P-256."""
     folder.mkdir(parents=True, exist_ok=True)
-    p = {k: folder / f"{name}-{k}" for k in ("ca.key", "ca.crt", "server.key", "server.csr", "server.crt", "san.cnf")}
+    p = {k: folder / f"{name}-{k}" for k in ("ca.key", "ca.crt", "server.key", "server.csr", "server.crt", "san.cnf",
+                                           "client.key", "client.csr", "client.crt")}
     ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
     run = lambda *a: subprocess.run(["openssl", *a], check=True, capture_output=True)  # noqa: E731
     run("req", "-x509", *ec, "-keyout", str(p["ca.key"]), "-out", str(p["ca.crt"]), "-days", "2",
@@ -32,19 +34,24 @@ def make_ca(folder: Path, name: str = "ca") -> dict[str, Path]:
     p["san.cnf"].write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
     run("x509", "-req", "-in", str(p["server.csr"]), "-CA", str(p["ca.crt"]), "-CAkey", str(p["ca.key"]),
         "-CAcreateserial", "-out", str(p["server.crt"]), "-days", "2", "-extfile", str(p["san.cnf"]))
+    run("req", *ec, "-keyout", str(p["client.key"]), "-out", str(p["client.csr"]), "-subj", "/CN=s1")
+    run("x509", "-req", "-in", str(p["client.csr"]), "-CA", str(p["ca.crt"]), "-CAkey", str(p["ca.key"]),
+        "-CAcreateserial", "-out", str(p["client.crt"]), "-days", "2")
     return p
 
 
 def broker(folder: Path, tls: dict[str, Path] | None = None) -> Mosquitto:
-    """A private broker with the shipped ACL; with `tls`, a second listener on `.tls_port`."""
+    """A private broker with the shipped ACL; with `tls`, a TLS listener on `.tls_port` and one that
+    also wants a client certificate on `.cert_port`."""
     extra = ""
-    tls_port = None
+    tls_port = cert_port = None
     if tls:
-        tls_port = free_port()
-        extra = (f"listener {tls_port} 127.0.0.1\ncafile {tls['ca.crt']}\ncertfile {tls['server.crt']}\n"
-                 f"keyfile {tls['server.key']}\n")
+        tls_port, cert_port = free_port(), free_port()
+        files = f"cafile {tls['ca.crt']}\ncertfile {tls['server.crt']}\nkeyfile {tls['server.key']}\n"
+        extra = (f"listener {tls_port} 127.0.0.1\n{files}"
+                 f"listener {cert_port} 127.0.0.1\n{files}require_certificate true\n")
     b = Mosquitto(folder, USERS, ACL, extra_conf=extra)
-    b.tls_port = tls_port
+    b.tls_port, b.cert_port = tls_port, cert_port
     return b
 
 

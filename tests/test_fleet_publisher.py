@@ -279,6 +279,27 @@ def test_tls_with_the_gyms_ca_and_a_wrong_ca_refused(shared_broker, store, certs
         hub.close()
 
 
+def test_a_client_certificate_when_the_broker_wants_one(shared_broker, store, certs):
+    a = store.save_assessment(RESULT, None, {})
+    tls = dict(tls=True, ca_file=str(certs["ca.crt"]))
+    pub = _pub(store, settings(shared_broker.cert_port, **tls))  # no client certificate: refused
+    try:
+        assert wait_until(lambda: pub.state()["problem"], 10)
+        assert "client certificate" in pub.state()["problem"]
+        assert not pub.connected and store.outbox_status()["queued"] == 1
+    finally:
+        pub.close(5)
+    hub = Listener(shared_broker.port).wait_subscribed()
+    pub = _pub(store, settings(shared_broker.cert_port, cert_file=str(certs["client.crt"]),
+                               key_file=str(certs["client.key"]), **tls))
+    try:
+        assert wait_until(lambda: pub.connected and store.outbox_status()["queued"] == 0, 10)
+        assert wait_until(lambda: hub.on(f"ohsa/s1/assessment/{a}"), 5)
+    finally:
+        pub.close(5)
+        hub.close()
+
+
 def test_an_unreachable_or_misconfigured_broker_never_blocks_the_station(tmp_path, store, caplog):
     from tests.services import free_port
 

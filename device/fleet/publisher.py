@@ -236,7 +236,9 @@ class Publisher:
         while not self._connected and self._refused is None and not self._stop.is_set():
             rc = client.loop(0.1)
             if rc != mqtt.MQTT_ERR_SUCCESS and not self._connected and self._refused is None:
-                self._problem(f"broker {s.host}:{s.port} closed the connection before accepting it ({mqtt.error_string(rc)})")
+                hint = "; does it want a client certificate (fleet.cert_file, key_file)?" if s.tls and not s.cert_file else ""
+                self._problem(f"broker {s.host}:{s.port} closed the connection before accepting it "
+                              f"({mqtt.error_string(rc)}){hint}")
                 return False
             if time.monotonic() > deadline:
                 self._problem(f"broker {s.host}:{s.port} did not answer the connect")
