@@ -69,6 +69,9 @@ class Mosquitto:
             f"password_file {passwd}",
             f"acl_file {self.folder / 'acl'}",
             "persistence true",
+            # as hub/mosquitto/mosquitto.conf: the default (1000 per client) drops QoS 1 messages
+            # for a subscriber that falls behind, e.g. a hub on a loaded machine
+            "max_queued_messages 100000",
             f"persistence_location {self.folder / 'data'}/",
             "log_dest stderr",
             "log_type error",
