@@ -81,6 +81,7 @@ def test_parse_refuses_what_a_receiver_must_not_store():
     _bad(topic, b"\xff\xfe", "not UTF-8 JSON")
     _bad(topic, b'{"a": NaN}', "not UTF-8 JSON")
     _bad(topic, b"[1]", "JSON object")
+    _bad(topic, b"[" * 200_000 + b"]" * 200_000, "nested too deeply")
     _bad(topic, b"x" * (m.MAX_BYTES + 1), "more than")
     st = m.status("s1", "online", "t", "v")
     _bad("ohsa/s1/status", {**st, "state": "sleeping"}, "state")

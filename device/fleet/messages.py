@@ -173,6 +173,8 @@ def parse(topic: str, payload: bytes | str, prefix: str = DEFAULT_PREFIX) -> dic
         msg = json.loads(bytes(payload).decode("utf-8"), parse_constant=_no_constant)
     except (UnicodeDecodeError, ValueError) as e:
         raise InputError(f"{topic}: payload is not UTF-8 JSON ({e})") from None
+    except RecursionError:
+        raise InputError(f"{topic}: payload nested too deeply") from None
     if not isinstance(msg, dict):
         raise InputError(f"{topic}: payload must be a JSON object, got {type(msg).__name__}")
     if msg.get("format") != FORMAT:
