@@ -342,3 +342,48 @@ def test_discovery_configs_are_published_retained(shared_broker, store):
             ha.close()
     finally:
         pub.close(5)
+
+
+KILLED_AT_THE_ACK = textwrap.dedent("""
+    import os, signal, sys
+    from device.fleet.publisher import Publisher
+    from device.store import Store
+    from device.vocabulary import COMPENSATION_IDS
+
+    store = Store(sys.argv[1], outbox=True)
+    result = {"format": "ohsa-result/1", "reps": 5,
+              "compensations": {c: {"status": "absent"} for c in COMPENSATION_IDS}}
+    for i in range(10):
+        store.save_assessment(result, None, {}, label=f"K{i}")
+    # the worst moment: the broker has acknowledged, the row is not marked yet
+    store.outbox_sent = lambda seqs, now=None: os.kill(os.getpid(), signal.SIGKILL)
+    settings = {"enabled": True, "host": "127.0.0.1", "port": int(sys.argv[2]), "tls": False,
+                "station_id": "s2", "password": "pw-s2"}
+    Publisher(settings, store, health=lambda: {}, version="0.1.0").start()
+    signal.pause()
+""")
+
+
+def test_killed_between_the_ack_and_the_mark_the_resend_is_a_harmless_duplicate(shared_broker, tmp_path):
+    path = tmp_path / "s2.db"
+    hub = Listener(shared_broker.port, topics=("ohsa/s2/assessment/#",)).wait_subscribed()
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent))
+    proc = subprocess.run([sys.executable, "-c", KILLED_AT_THE_ACK, str(path), str(shared_broker.port)],
+                          env=env, timeout=60, capture_output=True)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    with Store(path, outbox=True) as store:
+        assert len({r["item_id"] for r in store.outbox_pending(limit=100)}) == 10  # nothing marked sent
+        pub = _pub(store, settings(shared_broker.port, station="s2"))  # the station starts again
+        try:
+            assert wait_until(lambda: store.outbox_status()["queued"] == 0, 10)
+        finally:
+            pub.close(5)
+    # the broker had acknowledged at least one message before the kill: it arrives twice
+    assert wait_until(lambda: len(hub.on("ohsa/s2/assessment/")) > 10, 5)
+    got = _parsed(hub, "ohsa/s2/assessment/")
+    assert len({m["id"] for m in got}) == 10
+    first: dict[str, dict] = {}
+    for m in got:  # every copy carries the revision and the content of the first: harmless
+        f = first.setdefault(m["id"], m)
+        assert (m["revision"], m["assessment"]) == (f["revision"], f["assessment"])
+    hub.close()
