@@ -219,3 +219,19 @@ def test_a_renamed_member_and_an_orphaned_retest_are_news_too(store):
     assert [(r["item_id"], r["revision"], r["body"] is None) for r in rows] == [
         (theirs, 1, False), (mine, 3, True), (theirs, 2, False)]
     assert rows[-1]["body"]["parent_id"] is None
+
+
+def test_sets_today_counts_from_the_gyms_midnight_not_utcs(store, monkeypatch):
+    import time
+
+    monkeypatch.setenv("TZ", "Etc/GMT-2")  # UTC+2, like a gym in Helsinki in winter
+    time.tzset()
+    try:
+        utc = dt.timezone.utc
+        store.save_assessment(_result(), None, {}, created_at=dt.datetime(2026, 3, 1, 21, 30, tzinfo=utc))
+        store.save_assessment(_result(), None, {}, created_at=dt.datetime(2026, 3, 1, 22, 30, tzinfo=utc))
+        # 23:30 local on 1 March, then 00:30 local on 2 March; asked at noon local on 2 March
+        assert store.sets_today(now=dt.datetime(2026, 3, 2, 10, 0, tzinfo=utc)) == 1
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()

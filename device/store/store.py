@@ -747,9 +747,10 @@ class Store(PeopleMixin):
             return outbox.status(self._db)
 
     def sets_today(self, now: dt.datetime | None = None) -> int:
-        """Assessments saved since midnight UTC (not deleted), for the fleet's health message."""
-        now = now or utc_now()
-        start = iso(dt.datetime(now.year, now.month, now.day, tzinfo=dt.timezone.utc))
+        """Assessments saved since the gym's midnight (the station's local time zone), not
+        deleted, for the fleet's health message."""
+        local = (now or utc_now()).astimezone()
+        start = iso(local.replace(hour=0, minute=0, second=0, microsecond=0))
         return self._read("SELECT COUNT(*) FROM assessments WHERE created_at >= ? AND deleted_at IS NULL",
                           (start,))[0][0]
 
