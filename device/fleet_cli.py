@@ -3,6 +3,7 @@
     ohsa fleet join --host mqtt.gym.example --station-id gym-3 --password-file /etc/ohsa/fleet-password \\
                     --ca /etc/ohsa/fleet-ca.crt
     ohsa fleet status
+    ohsa fleet resend      # the assessments saved before joining (or for a new hub), queued once more
 
 `join` writes the `[fleet]` section into the station's config file (the other sections stay as
 they are) through the config's own checks and atomic save, after one trial connection with the
@@ -48,6 +49,10 @@ def add_parser(sub) -> None:
     s.add_argument("--data-dir", default=None, help="the station's data directory (default as `ohsa run`)")
     s.add_argument("--json", action="store_true", help="as JSON")
     s.set_defaults(func=_cmd_status)
+    r = fsub.add_parser("resend", help="queue every stored assessment again (history saved before joining, a new hub)")
+    r.add_argument("--config", default=None, metavar="FILE")
+    r.add_argument("--data-dir", default=None, help="the station's data directory (default as `ohsa run`)")
+    r.set_defaults(func=_cmd_resend)
 
 
 def _readable(path: str, what: str) -> str:
@@ -162,3 +167,19 @@ def _cmd_status(args) -> int:
         print(f"last sent: {box['last_sent_at'] or 'nothing yet'}")
     return 0
 
+
+
+def _cmd_resend(args) -> int:
+    from device import config, paths
+    from device.store import Store
+
+    if not config.load(args.config).fleet.enabled:
+        raise InputError("fleet resend: the fleet is off here (ohsa fleet join ... first)")
+    db = paths.data_dir(args.data_dir) / "assessments.db"
+    if not db.exists():
+        raise InputError(f"fleet resend: no database at {db}")
+    with Store(db, outbox=True) as store:
+        n = store.outbox_queue_all()
+        queued = store.outbox_status()["queued"]
+    print(f"{n} assessment(s) queued again; {queued} row(s) wait for the broker")
+    return 0

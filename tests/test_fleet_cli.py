@@ -113,3 +113,25 @@ def test_status_prints_the_queue_and_the_last_sent(conf, tmp_path, capsys):
     proc = subprocess.run([sys.executable, "-m", "device", "fleet", "status", "--json", "--config", str(conf),
                            "--data-dir", str(data)], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0 and '"queued": 2' in proc.stdout
+
+
+def test_resend_queues_the_history_saved_before_joining(conf, tmp_path, capsys):
+    from tests.test_fleet_outbox import _result
+
+    data = tmp_path / "data"
+    data.mkdir()
+    with Store(data / "assessments.db") as s:  # saved while the fleet was off: nothing queued
+        ids = [s.save_assessment(_result(), None, {}) for _ in range(5)]
+        s.soft_delete(ids[0])
+    assert main(["fleet", "resend", "--config", str(conf), "--data-dir", str(data)]) == 2
+    assert "the fleet is off here" in capsys.readouterr().err
+    assert main(["fleet", "join", "--host", "broker.gym", "--station-id", "s1", "--no-check", "--config", str(conf)]) == 0
+    with Store(data / "assessments.db", outbox=True) as s:
+        assert s.outbox_pending(limit=100) == []
+    capsys.readouterr()
+    assert main(["fleet", "resend", "--config", str(conf), "--data-dir", str(data)]) == 0
+    assert "4 assessment(s) queued again; 4 row(s)" in capsys.readouterr().out
+    with Store(data / "assessments.db", outbox=True) as s:
+        rows = s.outbox_pending(limit=100)
+    assert sorted(r["item_id"] for r in rows) == sorted(ids[1:])  # the deleted one stays home
+    assert all(r["body"]["result"]["reps"] == 5 for r in rows)

@@ -730,6 +730,28 @@ class Store(PeopleMixin):
         outbox.add_alert(db, kind, aid, self._stamp(), text,
                          {"number": row[0], "name": row[1]} if row else None)
 
+    def outbox_queue_all(self, batch: int = 200) -> int:
+        """Queue every stored assessment once more (a fleet joined after they were saved, or a
+        new hub): each at its next revision, `batch` per transaction so a running station's
+        writes wait only briefly. Returns how many were queued."""
+        if not self.outbox:
+            raise InputError("the store was opened without its outbox (fleet off)")
+        queued, after = 0, ""
+        while True:
+            ids = [r[0] for r in self._read(
+                "SELECT id FROM assessments WHERE deleted_at IS NULL AND id > ? ORDER BY id LIMIT ?",
+                (after, int(batch)))]
+            if not ids:
+                return queued
+
+            def steps(db, ids=ids):
+                for aid in ids:
+                    self._fleet_changed(db, aid)
+
+            self._write(steps)
+            queued += len(ids)
+            after = ids[-1]
+
     def outbox_pending(self, limit: int = outbox.BATCH, after: int = 0) -> list[dict]:
         """The oldest unsent outbox rows after seq `after` (see device/fleet/outbox.py)."""
         with self._lock:
