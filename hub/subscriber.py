@@ -1,0 +1,205 @@
+"""The hub's MQTT subscriber: every station's messages into PostgreSQL, none lost, none twice.
+
+- A persistent session (clean_session False) under a fixed client id, so the broker keeps the
+  hub's QoS 1 messages while the hub is down or restarting (the broker needs `persistence true`
+  and an unlimited `max_queued_messages` for a long outage: hub/mosquitto/mosquitto.conf).
+- QoS 1 subscription to `<prefix>/+/#`, paho's `manual_ack=True`: a message is acknowledged only
+  after its PostgreSQL transaction committed (hub/ingest.py). A hub killed at any moment leaves
+  the unacknowledged messages with the broker, which sends them again: the upserts make the
+  second copy harmless.
+- PostgreSQL down: the message is not acknowledged; the worker reconnects and retries with
+  back-off (0.5 s doubling to 30 s) until it commits, in order. The broker stops sending after
+  its in-flight window (20 unacknowledged messages), so nothing piles up in the hub's memory.
+- A message that is not a valid fleet message, or that the database refuses as data, is logged
+  and acknowledged (retrying it would block every station behind it).
+- The broker down: paho reconnects (1 s doubling to 30 s) and the session resumes.
+
+The network loop runs in paho's thread; the database work in `run()`'s thread, so a slow or
+absent database never stalls the MQTT keep-alive.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import ssl
+import threading
+import time
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+import paho.mqtt.client as mqtt
+import psycopg
+
+from device.errors import InputError
+from device.fleet import messages
+from hub import db, ingest
+
+log = logging.getLogger(__name__)
+
+CLIENT_ID = "ohsa-hub"
+KEEPALIVE_S = 30
+RETRY_FIRST_S, RETRY_MAX_S = 0.5, 30.0
+
+
+@dataclass
+class Broker:
+    """Where the broker is and how the hub logs in."""
+
+    host: str = "127.0.0.1"
+    port: int = 1883
+    username: str = "hub"
+    password: str = ""
+    ca_file: str | None = None  # TLS with this CA (mqtts://), None: plain TCP
+    tls: bool = False
+
+    @classmethod
+    def from_url(cls, url: str, **kw) -> Broker:
+        """mqtt://host[:port] (1883) or mqtts://host[:port] (8883); a bare host[:port] is mqtt."""
+        text = url if "://" in url else f"mqtt://{url}"
+        parts = urlsplit(text)
+        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+            raise InputError(f"--broker {url!r}: expected mqtt://HOST[:PORT] or mqtts://HOST[:PORT]")
+        try:
+            port = parts.port
+        except ValueError:
+            raise InputError(f"--broker {url!r}: the port is not a number 1-65535") from None
+        tls = parts.scheme == "mqtts"
+        return cls(host=parts.hostname, port=port or (8883 if tls else 1883), tls=tls, **kw)
+
+
+@dataclass
+class Counts:
+    stored: int = 0
+    ignored: int = 0
+    deleted: int = 0
+    rejected: int = 0
+    db_retries: int = 0
+    connects: int = 0
+    last: dict = field(default_factory=dict)
+
+
+class Subscriber:
+    """`start()` connects (in the background, retrying), `run(stop)` applies messages until
+    `stop` is set, `close()` disconnects. `counts` says what happened."""
+
+    def __init__(self, dsn: str, broker: Broker, *, prefix: str = "ohsa", client_id: str = CLIENT_ID,
+                 sleep=None):
+        self.dsn = dsn
+        self.broker = broker
+        self.prefix = prefix
+        self.counts = Counts()
+        self.connected = threading.Event()
+        self._queue: queue.Queue[mqtt.MQTTMessage] = queue.Queue()
+        self._conn: psycopg.Connection | None = None
+        self._sleep = sleep  # (stop_event, seconds) -> None; default: stop.wait
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False,
+                             protocol=mqtt.MQTTv311, manual_ack=True)
+        client.username_pw_set(broker.username, broker.password)
+        if broker.tls:
+            client.tls_set(ca_certs=broker.ca_file, cert_reqs=ssl.CERT_REQUIRED,
+                           tls_version=ssl.PROTOCOL_TLS_CLIENT)
+        client.reconnect_delay_set(1, int(RETRY_MAX_S))
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        self._client = client
+
+    # -- MQTT (paho's thread) -----------------------------------------------------------------
+
+    def start(self) -> Subscriber:
+        self._client.connect_async(self.broker.host, self.broker.port, keepalive=KEEPALIVE_S)
+        self._client.loop_start()
+        return self
+
+    def _on_connect(self, client, userdata, flags, reason, properties):
+        if reason.is_failure:
+            log.error("broker %s:%d refused the hub: %s", self.broker.host, self.broker.port, reason)
+            return
+        self.counts.connects += 1
+        client.subscribe(f"{self.prefix}/+/#", qos=1)
+        log.info("connected to %s:%d (session present: %s)", self.broker.host, self.broker.port,
+                 flags.session_present)
+        self.connected.set()
+
+    def _on_disconnect(self, client, userdata, flags, reason, properties):
+        self.connected.clear()
+        if reason.is_failure or reason.value:
+            log.warning("broker connection lost (%s); reconnecting", reason)
+
+    def _on_message(self, client, userdata, msg):
+        self._queue.put(msg)
+
+    # -- database (run()'s thread) -------------------------------------------------------------
+
+    def run(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                msg = self._queue.get(timeout=0.2)
+            except queue.Empty:
+                continue
+            if self._handle(msg, stop):
+                self._client.ack(msg.mid, msg.qos)
+
+    def _handle(self, msg, stop: threading.Event) -> bool:
+        """Apply one message; True when it may be acknowledged (committed, or never storable)."""
+        try:
+            parsed = messages.parse(msg.topic, msg.payload)
+        except InputError as e:
+            self.counts.rejected += 1
+            log.warning("message on %s refused: %s", msg.topic[:200], e)
+            return True
+        delay = RETRY_FIRST_S
+        while not stop.is_set():
+            try:
+                conn = self._connection()
+                outcome = ingest.apply(conn, parsed, msg.topic)
+            except (psycopg.OperationalError, psycopg.InterfaceError, InputError) as e:
+                self._drop_connection()
+                self.counts.db_retries += 1
+                log.warning("PostgreSQL unavailable (%s); retrying in %.1f s",
+                            str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__, delay)
+                self._wait(stop, delay)
+                delay = min(delay * 2, RETRY_MAX_S)
+                continue
+            except psycopg.Error as e:  # the database refuses this message's data
+                self._rollback()
+                self.counts.rejected += 1
+                log.error("message on %s refused by the database: %s", msg.topic[:200], e)
+                return True
+            setattr(self.counts, outcome, getattr(self.counts, outcome) + 1)
+            self.counts.last = {"topic": msg.topic, "outcome": outcome, "at": time.time()}
+            log.debug("%s: %s", msg.topic, outcome)
+            return True
+        return False
+
+    def _wait(self, stop: threading.Event, seconds: float) -> None:
+        if self._sleep is not None:
+            self._sleep(stop, seconds)
+        else:
+            stop.wait(seconds)
+
+    def _connection(self) -> psycopg.Connection:
+        if self._conn is None or self._conn.closed:
+            self._conn = db.connect(self.dsn)
+        return self._conn
+
+    def _rollback(self) -> None:
+        try:
+            if self._conn is not None and not self._conn.closed:
+                self._conn.rollback()
+        except psycopg.Error:
+            self._drop_connection()
+
+    def _drop_connection(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except psycopg.Error:
+                pass
+        self._conn = None
+
+    def close(self) -> None:
+        self._client.disconnect()
+        self._client.loop_stop()
+        self._drop_connection()
