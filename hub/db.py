@@ -45,6 +45,7 @@ MIGRATIONS: list[tuple[str, ...]] = [
             created_at TIMESTAMPTZ,
             label TEXT NOT NULL DEFAULT '',
             member TEXT,
+            member_name TEXT NOT NULL DEFAULT '',
             kind TEXT NOT NULL DEFAULT 'standard',
             parent_id TEXT,
             pain BOOLEAN NOT NULL DEFAULT FALSE,

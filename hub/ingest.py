@@ -46,13 +46,11 @@ def when(value) -> dt.datetime | None:
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)
 
 
-def _member(value) -> str | None:
-    """The member's number from the message's `member` (a number, or {"number", ...})."""
-    if isinstance(value, dict):
-        value = value.get("number")
-    if value is None or value == "":
-        return None
-    return str(value)
+def _member(value) -> tuple[str | None, str]:
+    """(number, name) of the message's `member` ({"number", "name"} or None: anonymous)."""
+    if not isinstance(value, dict) or not value.get("number"):
+        return None, ""
+    return str(value["number"]), str(value.get("name") or "")
 
 
 def apply(conn: psycopg.Connection, message: dict, topic: str = "") -> str:
@@ -102,7 +100,7 @@ def _assessment(conn, message: dict, station: str, sent: dt.datetime) -> str:
         cur = conn.execute(
             "INSERT INTO assessments (station, id, revision, deleted, sent_at) VALUES (%s, %s, %s, TRUE, %s)"
             " ON CONFLICT (station, id) DO UPDATE SET revision = excluded.revision, deleted = TRUE,"
-            " sent_at = excluded.sent_at, received_at = now(), created_at = NULL, label = '', member = NULL,"
+            " sent_at = excluded.sent_at, received_at = now(), created_at = NULL, label = '', member = NULL, member_name = '',"
             " parent_id = NULL, pain = FALSE, notes = '', reps = NULL, findings = '{}', result = NULL,"
             " overrides = NULL, plan = NULL"
             " WHERE assessments.revision < excluded.revision",
@@ -115,20 +113,21 @@ def _assessment(conn, message: dict, station: str, sent: dt.datetime) -> str:
     a = message.get("assessment") or {}
     result = a.get("result") or {}
     reps, findings = summary(result)
+    number, name = _member(a.get("member"))
     cur = conn.execute(
-        "INSERT INTO assessments (station, id, revision, deleted, sent_at, created_at, label, member, kind,"
+        "INSERT INTO assessments (station, id, revision, deleted, sent_at, created_at, label, member, member_name, kind,"
         " parent_id, pain, notes, reps, findings, result, overrides, plan, station_version, model_sha256)"
-        " VALUES (%s, %s, %s, FALSE, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+        " VALUES (%s, %s, %s, FALSE, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
         " ON CONFLICT (station, id) DO UPDATE SET revision = excluded.revision, deleted = FALSE,"
         " sent_at = excluded.sent_at, received_at = now(), created_at = excluded.created_at,"
-        " label = excluded.label, member = excluded.member, kind = excluded.kind,"
+        " label = excluded.label, member = excluded.member, member_name = excluded.member_name, kind = excluded.kind,"
         " parent_id = excluded.parent_id, pain = excluded.pain, notes = excluded.notes,"
         " reps = excluded.reps, findings = excluded.findings, result = excluded.result,"
         " overrides = excluded.overrides, plan = excluded.plan,"
         " station_version = excluded.station_version, model_sha256 = excluded.model_sha256"
         " WHERE assessments.revision < excluded.revision",
         (station, aid, revision, sent, when(a.get("created_at")) or sent, str(a.get("label") or ""),
-         _member(a.get("member")), str(a.get("kind") or "standard"), a.get("parent_id"),
+         number, name, str(a.get("kind") or "standard"), a.get("parent_id"),
          bool(a.get("pain")), str(a.get("notes") or ""), reps, findings.split(",") if findings else [],
          Jsonb(result), Jsonb(a.get("overrides") or {}), Jsonb(a.get("plan")) if a.get("plan") is not None else None,
          str(a.get("station_version") or ""), str(a.get("model_sha256") or "")),

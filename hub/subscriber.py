@@ -117,7 +117,7 @@ class Subscriber:
             log.error("broker %s:%d refused the hub: %s", self.broker.host, self.broker.port, reason)
             return
         self.counts.connects += 1
-        client.subscribe(f"{self.prefix}/+/#", qos=1)
+        client.subscribe(messages.subscription(self.prefix), qos=1)
         log.info("connected to %s:%d (session present: %s)", self.broker.host, self.broker.port,
                  flags.session_present)
         self.connected.set()
@@ -144,7 +144,7 @@ class Subscriber:
     def _handle(self, msg, stop: threading.Event) -> bool:
         """Apply one message; True when it may be acknowledged (committed, or never storable)."""
         try:
-            parsed = messages.parse(msg.topic, msg.payload)
+            parsed = messages.parse(msg.topic, msg.payload, self.prefix)
         except InputError as e:
             self.counts.rejected += 1
             log.warning("message on %s refused: %s", msg.topic[:200], e)
