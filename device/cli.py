@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "device.config_cli",  # ohsa config check | schema
     "device.owner",  # ohsa password set | generate | status
     "device.fleet_cli",  # ohsa fleet join | status
+    "hub.cli",  # ohsa hub run | migrate | password (the chain's hub; imports nothing of it up front)
 )
 
 log = logging.getLogger("ohsa")

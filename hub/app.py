@@ -1,0 +1,259 @@
+"""The hub's pages: every station's assessments, members across stations, alerts, stations.
+
+    app = create_app(HubStore(dsn), data_dir=hub_data_dir)
+    web.server.serve(app, host, port)                       # Waitress, as on a station
+
+Login works as on a station, through the same code (web/auth.py): the owner password's scrypt
+hash in the hub's data directory (`ohsa hub password set`), a server-side session (in
+PostgreSQL) behind an HttpOnly SameSite cookie, the per-address login rate limit, a CSRF token
+on every POST, and the Host header checked (DNS rebinding). Default deny: only the login page
+and the static files are reachable without a session. The look is the station's stylesheet.
+"""
+
+from __future__ import annotations
+
+import datetime
+import math
+import secrets
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+from flask import Flask, Response, abort, current_app, jsonify, make_response, redirect, render_template, request, url_for
+
+import web
+from device.errors import InputError
+from device.vocabulary import COMPENSATION_IDS, COMPENSATIONS
+from web import auth
+from web.access import public
+from web.i18n import local_moment
+
+PER_PAGE = 50
+SECRET_META = auth.SECRET_META
+STALE_S = 15 * 60  # a station silent for this long is shown as "silent"
+
+
+def create_app(store, *, data_dir, public_url: str = "", testing: bool = False, clock=time.time) -> Flask:
+    app = Flask(__name__, static_folder=str(Path(web.__file__).parent / "static"), static_url_path="/static")
+    key = store.get_meta(SECRET_META)
+    if not key:
+        key = secrets.token_hex(32)
+        store.set_meta(SECRET_META, key)
+    app.config.update(
+        TESTING=testing, SECRET_KEY=key, SESSION_COOKIE_NAME="ohsa_hub_session",
+        SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Strict",
+        PERMANENT_SESSION_LIFETIME=datetime.timedelta(seconds=auth.MAX_AGE_S),
+        MAX_CONTENT_LENGTH=64 * 1024,
+    )
+    app.extensions["ohsa"] = {
+        "store": store, "data_dir": Path(data_dir), "limiter": auth.LoginLimiter(), "clock": clock,
+        "stopping": False,
+        # what web.auth.host_allowed reads of a station's config
+        "config": SimpleNamespace(web=SimpleNamespace(public_url=public_url, host="0.0.0.0")),
+    }
+    app.before_request(_guard)
+    app.after_request(_headers)
+    app.jinja_env.globals.update(csrf_token=auth.csrf_token, is_trainer=auth.is_trainer)
+    app.jinja_env.filters["when"] = _when
+    app.jinja_env.filters["ago"] = _ago
+    app.register_error_handler(429, _too_many)
+    for code in (400, 401, 403, 404, 405, 413):
+        app.register_error_handler(code, _error)
+    _routes(app)
+    return app
+
+
+def _store():
+    return current_app.extensions["ohsa"]["store"]
+
+
+def _guard():
+    if not auth.host_allowed(request.host, current_app.extensions["ohsa"]["config"]):
+        auth.security.warning("hub: request for unknown host %r from %s refused", request.host[:100], request.remote_addr)
+        return make_response("unknown host: open the hub by its own address\n", 421,
+                             {"Content-Type": "text/plain; charset=utf-8"})
+    view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
+    if view is None:
+        return None
+    auth.load_session(kiosk=False)
+    if request.method not in ("GET", "HEAD", "OPTIONS") and not auth.csrf_ok():
+        abort(403, "CSRF token missing or wrong: reload the page and try again.")
+    if request.endpoint == "static" or getattr(view, "ohsa_public", False) or auth.is_trainer():
+        return None
+    if request.path.startswith("/api/"):
+        return jsonify(error="login required"), 401
+    if request.method == "GET":
+        return redirect(url_for("login", next=request.full_path.rstrip("?")))
+    abort(401)
+
+
+def _headers(response):
+    response.headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["X-Frame-Options"] = "DENY"
+    if request.endpoint != "static":
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
+def _error(error):
+    text = error.description if error.description and not error.description.startswith(("The ", "You ")) else None
+    if request.path.startswith("/api/"):
+        response = jsonify(error=text or error.name)
+    else:
+        response = make_response(render_template("hub/message.html", title=error.name, message=text or error.description))
+    response.status_code = error.code
+    return response
+
+
+def _too_many(error):
+    retry = getattr(error, "retry_after", None) or 60
+    body = f"Too many failed logins from this address. Try again in {retry} s."
+    response = make_response(render_template("hub/message.html", title="Please wait", message=body), 429)
+    response.headers["Retry-After"] = str(retry)
+    return response
+
+
+def _when(value) -> str:
+    moment = local_moment(value) if value else None
+    return "" if moment is None else moment.strftime("%Y-%m-%d %H:%M")
+
+
+def _ago(value) -> str:
+    moment = datetime.datetime.fromisoformat(value) if value else None
+    if moment is None:
+        return "never"
+    seconds = max(0, int(current_app.extensions["ohsa"]["clock"]() - moment.timestamp()))
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds // size} {unit} ago"
+    return f"{seconds} s ago"
+
+
+def _filters() -> dict:
+    return {"station": request.args.get("station", "")[:40], "q": request.args.get("q", "")[:100],
+            "from": request.args.get("from", "")[:10], "to": request.args.get("to", "")[:10]}
+
+
+def _int_arg(name: str, default: int, lo: int, hi: int) -> int:
+    try:
+        value = int(request.args.get(name, default))
+    except ValueError:
+        abort(400, f"{name}: expected a whole number")
+    if not lo <= value <= hi:
+        abort(400, f"{name}: expected {lo}-{hi}")
+    return value
+
+
+def _query(f: dict, limit: int, offset: int) -> tuple[list[dict], int]:
+    store = _store()
+    try:
+        args = dict(station=f["station"] or None, search=f["q"], date_from=f["from"] or None, date_to=f["to"] or None)
+        return store.list(**args, limit=limit, offset=offset), store.count(**args)
+    except InputError as e:
+        abort(400, str(e))
+
+
+def _routes(app: Flask) -> None:
+    labels = {cid: COMPENSATIONS[cid].label for cid in COMPENSATION_IDS}
+
+    @app.route("/")
+    def index():
+        return redirect(url_for("assessments"))
+
+    @app.route("/login", methods=["GET", "POST"])
+    @public
+    def login():
+        if not auth.stored_hash():
+            abort(403, "No password is set for the hub yet: run `ohsa hub password set` on the hub.")
+        target = auth.safe_next(request.values.get("next"), url_for("assessments"))
+        error = None
+        if request.method == "POST":
+            account = auth.check_login(request.form.get("name", ""), request.form.get("password", ""))
+            if account:
+                auth.log_in(account)
+                return redirect(target)
+            error = "Wrong name or password."
+        return render_template("hub/login.html", error=error, next=target), (401 if error else 200)
+
+    @app.route("/logout", methods=["POST"])
+    def logout():
+        auth.log_out()
+        return redirect(url_for("login"))
+
+    @app.route("/assessments")
+    def assessments():
+        f = _filters()
+        per = PER_PAGE
+        page = _int_arg("page", 1, 1, 1_000_000)
+        items, total = _query(f, per, (page - 1) * per)
+        return render_template("hub/list.html", items=items, total=total, filters=f, page=page,
+                               pages=max(1, math.ceil(total / per)), labels=labels,
+                               stations=_store().station_ids())
+
+    @app.route("/assessments/<station>/<assessment_id>")
+    def detail(station, assessment_id):
+        record = _store().get(station, assessment_id)
+        if record is None:
+            abort(404, "No such assessment on the hub.")
+        comps = (record["result"] or {}).get("compensations") or {}
+        rows = [(cid, labels[cid], comps.get(cid) or {}) for cid in COMPENSATION_IDS]
+        return render_template("hub/detail.html", a=record, rows=rows)
+
+    @app.route("/assessments/<station>/<assessment_id>/<view>.jpg")
+    def image(station, assessment_id, view):
+        jpeg = _store().get_image(station, assessment_id, view)
+        if jpeg is None:
+            abort(404, "No such still.")
+        return Response(jpeg, mimetype="image/jpeg", headers={"Cache-Control": "private, no-store"})
+
+    @app.route("/members/<member>")
+    def member(member):
+        history = _store().client_history(member)
+        if not history:
+            abort(404, "No assessments of this member on the hub.")
+        return render_template("hub/member.html", member=member, name=_store().member_name(member),
+                               history=history, labels=labels,
+                               stations=sorted({h["station"] for h in history}))
+
+    @app.route("/alerts")
+    def alerts():
+        station = request.args.get("station", "")[:40]
+        return render_template("hub/alerts.html", alerts=_store().alerts(station or None), station=station,
+                               stations=_store().station_ids())
+
+    @app.route("/stations")
+    def stations():
+        now = current_app.extensions["ohsa"]["clock"]()
+        rows = _store().stations()
+        for s in rows:
+            last = datetime.datetime.fromisoformat(s["last_message_at"]).timestamp()
+            s["silent"] = now - last > STALE_S
+        return render_template("hub/stations.html", stations=rows)
+
+    @app.route("/api/assessments")
+    def api_list():
+        f = _filters()
+        limit = _int_arg("limit", PER_PAGE, 1, 1000)
+        offset = _int_arg("offset", 0, 0, 10**9)
+        items, total = _query(f, limit, offset)
+        return jsonify(total=total, limit=limit, offset=offset, items=items)
+
+    @app.route("/api/assessments/<station>/<assessment_id>")
+    def api_get(station, assessment_id):
+        record = _store().get(station, assessment_id)
+        if record is None:
+            abort(404, "no such assessment")
+        return jsonify(record)
+
+    @app.route("/api/members/<member>")
+    def api_member(member):
+        return jsonify(member=member, history=_store().client_history(member))
+
+    @app.route("/api/stations")
+    def api_stations():
+        return jsonify(stations=_store().stations())
