@@ -37,3 +37,66 @@ def assessment(station: str, aid: str, revision: int = 1, rec: dict | None = Non
 def parsed(topic_payload: tuple[str, bytes]) -> tuple[dict, str]:
     topic, payload = topic_payload
     return messages.parse(topic, payload), topic
+
+
+# -- the real services --------------------------------------------------------------------------
+
+# The broker's users and ACL as docs/fleet.md and hub/mosquitto/acl give them.
+HUB_PASSWORD = "hub-secret"
+ACL = """\
+user hub
+topic read ohsa/#
+
+pattern write ohsa/%u/#
+pattern write homeassistant/+/ohsa_%u/#
+pattern read ohsa/%u/#
+"""
+# unlimited queue for the hub's persistent session (the default 1000 would drop messages in a
+# long outage), as in hub/mosquitto/mosquitto.conf
+BROKER_CONF = "max_queued_messages 0\n"
+
+
+def station_password(station: str) -> str:
+    return f"pw-{station}"
+
+
+def broker_users(stations) -> dict[str, str]:
+    return {"hub": HUB_PASSWORD, **{s: station_password(s) for s in stations}}
+
+
+class StationClient:
+    """A station's MQTT connection for tests that publish hand-made messages (QoS 1)."""
+
+    def __init__(self, port: int, station: str, password: str | None = None):
+        import paho.mqtt.client as mqtt
+
+        self.station = station
+        self.client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"test-{station}",
+                                  protocol=mqtt.MQTTv311)
+        self.client.username_pw_set(station, password or station_password(station))
+        self.client.connect("127.0.0.1", port, keepalive=30)
+        self.client.loop_start()
+
+    def publish(self, topic_payload: tuple[str, bytes], retain: bool = False, timeout: float = 20.0):
+        info = self.client.publish(*topic_payload, qos=1, retain=retain)
+        info.wait_for_publish(timeout)
+        assert info.is_published(), f"not acknowledged by the broker: {topic_payload[0]}"
+
+    def close(self):
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+def hub_rows(dsn: str, sql: str = "SELECT station, id, revision FROM assessments ORDER BY station, id", params=()):
+    import psycopg
+
+    try:
+        with psycopg.connect(dsn, connect_timeout=2) as conn:
+            return conn.execute(sql, params).fetchall()
+    except psycopg.OperationalError:
+        return None
+
+
+def hub_count(dsn: str) -> int:
+    rows = hub_rows(dsn, "SELECT count(*) FROM assessments WHERE NOT deleted")
+    return rows[0][0] if rows else -1
