@@ -56,7 +56,7 @@ def _directives(unit: Path) -> dict[str, list[str]]:
 def test_verify_passes(tmp_path):
     copies = _copy_for_verify(tmp_path)
     assert {p.name for p in copies} >= {"ohsa.service", "ohsa-poweroff.service", "ohsa-poweroff.path",
-                                       "ohsa-restart.service", "ohsa-restart.path"}
+                                       "ohsa-restart.service", "ohsa-restart.path", "ohsa-hub.service"}
     proc = subprocess.run(
         ["systemd-analyze", "verify", *map(str, copies)], capture_output=True, text=True, timeout=HANG_S
     )
@@ -85,7 +85,8 @@ def _exposure(unit: Path) -> float:
 
 
 @needs_systemd
-@pytest.mark.parametrize("name", ["ohsa.service", "ohsa-poweroff.service", "ohsa-restart.service"])
+@pytest.mark.parametrize("name", ["ohsa.service", "ohsa-poweroff.service", "ohsa-restart.service",
+                                  "ohsa-hub.service"])
 def test_security_exposure(name, tmp_path):
     unit = next(p for p in _copy_for_verify(tmp_path) if p.name == name)
     score = _exposure(unit)
@@ -158,3 +159,13 @@ def test_movenet_runs_without_writable_executable_memory(model_path, data_dir):
     if proc.stdout.split()[0] in ("unsupported", "not enforced"):
         pytest.skip(f"PR_SET_MDWE {proc.stdout.strip()} on this kernel")
     assert proc.stdout.startswith("ok")
+
+
+def test_hub_unit_runs_the_hub_unprivileged_with_its_secrets_off_the_command_line():
+    d = _directives(UNITS / "ohsa-hub.service")
+    assert d["Type"] == ["notify"] and d["Restart"] == ["on-failure"]
+    assert d["ExecStart"][0].split() == [INSTALLED_OHSA, "-v", "hub", "run"]  # DSN, broker: the env file
+    assert d["EnvironmentFile"] == ["/etc/ohsa/hub.env"]
+    assert d["User"] == ["ohsa-hub"] and d["StateDirectory"] == ["ohsa-hub"]
+    assert d["CapabilityBoundingSet"] == [""] and d["NoNewPrivileges"] == ["yes"]
+    assert d["ProtectSystem"] == ["strict"] and d["DevicePolicy"] == ["closed"]
