@@ -57,7 +57,8 @@ def add_parser(sub) -> None:
     r.add_argument("--prefix", default="ohsa", help="topic prefix (default: ohsa)")
     r.add_argument("--client-id", default=None, help="MQTT client id of the hub's persistent session (default: ohsa-hub)")
     r.add_argument("--host", default="0.0.0.0", help="address of the pages (default: 0.0.0.0)")
-    r.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port of the pages (default: {DEFAULT_PORT}; 0: any)")
+    r.add_argument("--port", type=int, default=_env_port(),
+                   help=f"port of the pages (default: OHSA_HUB_PORT, {DEFAULT_PORT}; 0: any)")
     r.add_argument("--no-web", action="store_true", help="subscribe and store only, serve no pages")
     r.add_argument("--data-dir", help="where the owner password is (default: OHSA_HUB_DATA_DIR, systemd's, ~)")
     r.set_defaults(func=_cmd_run)
@@ -76,6 +77,11 @@ def add_parser(sub) -> None:
         if name != "status":
             q.add_argument("--if-unset", action="store_true", help="do nothing when a password is set already")
         q.set_defaults(func=_cmd_password)
+
+
+def _env_port() -> int:
+    text = os.environ.get("OHSA_HUB_PORT", "")
+    return int(text) if text.isdigit() else DEFAULT_PORT
 
 
 def _need_dsn(args) -> str:
