@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 
+from device import paths
 from device.fleet import messages
 from device.store.demo import demo_result
 
@@ -41,19 +42,13 @@ def parsed(topic_payload: tuple[str, bytes]) -> tuple[dict, str]:
 
 # -- the real services --------------------------------------------------------------------------
 
-# The broker's users and ACL as docs/fleet.md and hub/mosquitto/acl give them.
+# The broker's ACL is the one the project ships (hub/mosquitto/acl), and its queue for the hub's
+# persistent session as large as the shipped config's (the default 1000 drops messages in a
+# long outage).
 HUB_PASSWORD = "hub-secret"
-ACL = """\
-user hub
-topic read ohsa/#
-
-pattern write ohsa/%u/#
-pattern write homeassistant/+/ohsa_%u/#
-pattern read ohsa/%u/#
-"""
-# unlimited queue for the hub's persistent session (the default 1000 would drop messages in a
-# long outage), as in hub/mosquitto/mosquitto.conf
-BROKER_CONF = "max_queued_messages 0\n"
+ACL = (paths.REPO_ROOT / "hub" / "mosquitto" / "acl").read_text()
+BROKER_CONF = next(line for line in (paths.REPO_ROOT / "hub" / "mosquitto" / "mosquitto.conf").read_text().splitlines()
+                   if line.startswith("max_queued_messages")) + "\n"
 
 
 def station_password(station: str) -> str:
