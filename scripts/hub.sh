@@ -7,20 +7,20 @@
 # What it does:
 #   - apt: mosquitto, mosquitto-clients, postgresql, python3-venv when missing;
 #   - PostgreSQL: role and database `ohsa_hub` (password generated once), schema migrated;
-#   - Mosquitto: /etc/mosquitto/conf.d/ohsa.conf (listener, no anonymous clients, unlimited
-#     queue for the hub's session), the password file with user `hub` and one user per
-#     --station (its password generated and printed once, kept in /etc/ohsa/stations/ID.password),
-#     the ACL from hub/mosquitto/acl (a station may write only under its own topics);
-#     --tls adds a TLS listener (8883) with a CA made here (/etc/mosquitto/certs/ohsa-ca.crt);
+#   - Mosquitto: /etc/mosquitto/conf.d/ohsa.conf from hub/mosquitto/mosquitto.conf (stations
+#     over TLS on 8883, the hub on loopback 1883, no anonymous clients, a deep queue for the
+#     hub's persistent session); in /etc/mosquitto/ohsa/ the password file with user `hub` and
+#     one user per --station (its password generated and printed once, kept in
+#     /etc/ohsa/stations/ID.password), the ACL from hub/mosquitto/acl (a station may write only
+#     under its own topics), a CA made once (ca.crt: what stations trust) and the server certificate;
 #   - the hub: venv /opt/ohsa with the `hub` extra, user `ohsa-hub`, /etc/ohsa/hub.env (DSN,
 #     broker, MQTT password; 0640 root:ohsa-hub), the pages' owner password (generated and
 #     printed once), then systemd/ohsa-hub.service enabled and started — or, where systemd
 #     does not run (a container), `ohsa hub run` in the foreground.
 # Options:
 #   --station ID     add a station's broker user (repeatable; ID: 1-40 of a-z, 0-9, '-')
-#   --port N         the hub's pages (8090)       --mqtt-port N   the broker (1883)
-#   --tls            also a TLS listener on 8883  --no-apt        do not run apt-get
-#   --no-start       set up everything, start nothing
+#   --port N         the hub's pages (8090)
+#   --no-apt         do not run apt-get           --no-start      set up everything, start nothing
 # A station then joins with one command on its Pi (docs/fleet.md).
 set -euo pipefail
 export PATH=$PATH:/usr/local/sbin:/usr/sbin:/sbin
@@ -33,24 +33,20 @@ HUB_USER=ohsa-hub
 DB_NAME=ohsa_hub
 MOSQ_DIR=/etc/mosquitto
 MOSQ_CONF=$MOSQ_DIR/conf.d/ohsa.conf
-MOSQ_PASSWD=$MOSQ_DIR/ohsa.passwd
-MOSQ_ACL=$MOSQ_DIR/ohsa.acl
-CERT_DIR=$MOSQ_DIR/certs
+MOSQ_OHSA=$MOSQ_DIR/ohsa      # passwd, acl, ca.crt, server.crt/.key: the paths the example config names
 
 say() { echo "hub.sh: $*" >&2; }
 die() { say "$*"; exit 1; }
 valid_port() { [[ $1 =~ ^[0-9]{1,5}$ ]] && [ "$1" -ge 1 ] && [ "$1" -le 65535 ]; }
 
-stations=() port=8090 mqtt_port=1883 tls=0 use_apt=1 start=1
+stations=() port=8090 use_apt=1 start=1
 while [ $# -gt 0 ]; do
   case $1 in
     --station) stations+=("${2:?--station needs an id}"); shift 2 ;;
     --port) port=${2:?--port needs a number}; shift 2 ;;
-    --mqtt-port) mqtt_port=${2:?--mqtt-port needs a number}; shift 2 ;;
-    --tls) tls=1; shift ;;
     --no-apt) use_apt=0; shift ;;
     --no-start) start=0; shift ;;
-    -h|--help) sed -n '2,26p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
     *) die "unknown option $1 (see --help)" ;;
   esac
 done
@@ -60,7 +56,6 @@ for s in "${stations[@]}"; do
   [ "$s" != hub ] || die "--station hub: that name is the hub's own broker user"
 done
 valid_port "$port" || die "--port ${port@Q}: expected 1-65535"
-valid_port "$mqtt_port" || die "--mqtt-port ${mqtt_port@Q}: expected 1-65535"
 [ "$(id -u)" = 0 ] || die "run as root (sudo $0 ...)"
 repo=$(cd "$(dirname "$0")/.." && pwd)
 [ -f "$repo/hub/mosquitto/acl" ] || die "$repo/hub/mosquitto/acl is missing: run from a checkout of the project"
@@ -95,7 +90,7 @@ mqtt_password=$(env_value OHSA_HUB_MQTT_PASSWORD || true)
 [ -n "$db_password" ] || db_password=$(secret)
 [ -n "$mqtt_password" ] || mqtt_password=$(secret)
 dsn="host=127.0.0.1 port=5432 dbname=$DB_NAME user=$DB_NAME password=$db_password"
-broker=mqtt://127.0.0.1:$mqtt_port
+broker=mqtt://127.0.0.1:1883   # the example config's loopback listener
 umask 077
 cat >"$ENV_FILE.tmp" <<ENV
 # written by scripts/hub.sh; read by ohsa-hub.service (EnvironmentFile)
@@ -129,61 +124,53 @@ SELECT format('CREATE DATABASE %I OWNER %I', :'db', :'db') WHERE NOT EXISTS (SEL
 SQL
 OHSA_HUB_DSN=$dsn runuser -u "$HUB_USER" --preserve-environment -- "$PREFIX/bin/ohsa" hub migrate
 
-# --- Mosquitto -----------------------------------------------------------------------------------
-install -d -m 0755 "$MOSQ_DIR/conf.d"
-touch "$MOSQ_PASSWD"
-chown root:mosquitto "$MOSQ_PASSWD"
-chmod 0640 "$MOSQ_PASSWD"
-mosquitto_passwd -b "$MOSQ_PASSWD" hub "$mqtt_password"
+# --- Mosquitto (the project's example config and ACL: hub/mosquitto/) ---------------------------
+install -d -m 0750 -o root -g mosquitto "$MOSQ_OHSA"
+touch "$MOSQ_OHSA/passwd"
+chown root:mosquitto "$MOSQ_OHSA/passwd"
+chmod 0640 "$MOSQ_OHSA/passwd"
+mosquitto_passwd -b "$MOSQ_OHSA/passwd" hub "$mqtt_password"
 for s in "${stations[@]}"; do
-  if ! grep -q "^$s:" "$MOSQ_PASSWD"; then
+  if ! grep -q "^$s:" "$MOSQ_OHSA/passwd"; then
     pw=$(secret)
-    mosquitto_passwd -b "$MOSQ_PASSWD" "$s" "$pw"
+    mosquitto_passwd -b "$MOSQ_OHSA/passwd" "$s" "$pw"
     (umask 077; printf '%s\n' "$pw" >"$STATION_DIR/$s.password")
-    say "station $s: broker user made; its password (shown once, kept in $STATION_DIR/$s.password): $pw"
+    say "station $s: broker user made; password (shown once, kept in $STATION_DIR/$s.password): $pw"
   else
     say "station $s: broker user exists (password unchanged)"
   fi
 done
-install -m 0640 -o root -g mosquitto "$repo/hub/mosquitto/acl" "$MOSQ_ACL"
-{
-  echo "# written by scripts/hub.sh (the project's example: hub/mosquitto/mosquitto.conf)"
-  echo "per_listener_settings false"
-  echo "allow_anonymous false"
-  echo "password_file $MOSQ_PASSWD"
-  echo "acl_file $MOSQ_ACL"
-  echo "# the hub's persistent session keeps every message while the hub is away (the default 1000 drops)"
-  echo "max_queued_messages 0"
-  echo "listener $mqtt_port"
-} >"$MOSQ_CONF.tmp"
-if [ $tls = 1 ]; then
-  install -d -m 0750 -o root -g mosquitto "$CERT_DIR"
-  if [ ! -f "$CERT_DIR/ohsa-server.crt" ]; then
-    name=$(hostname -f 2>/dev/null || hostname)
-    openssl req -x509 -newkey rsa:3072 -nodes -days 3650 -subj "/CN=OHSA hub CA" \
-      -keyout "$CERT_DIR/ohsa-ca.key" -out "$CERT_DIR/ohsa-ca.crt" 2>/dev/null
-    openssl req -newkey rsa:3072 -nodes -subj "/CN=$name" -keyout "$CERT_DIR/ohsa-server.key" \
-      -out "$CERT_DIR/ohsa-server.csr" 2>/dev/null
-    openssl x509 -req -in "$CERT_DIR/ohsa-server.csr" -CA "$CERT_DIR/ohsa-ca.crt" -CAkey "$CERT_DIR/ohsa-ca.key" \
-      -CAcreateserial -days 3650 -out "$CERT_DIR/ohsa-server.crt" \
-      -extfile <(printf 'subjectAltName=DNS:%s,DNS:localhost,IP:127.0.0.1\n' "$name") 2>/dev/null
-    chown root:mosquitto "$CERT_DIR"/ohsa-server.key
-    chmod 0640 "$CERT_DIR"/ohsa-server.key
-    chmod 0600 "$CERT_DIR/ohsa-ca.key"
-  fi
-  { echo "listener 8883"
-    echo "cafile $CERT_DIR/ohsa-ca.crt"
-    echo "certfile $CERT_DIR/ohsa-server.crt"
-    echo "keyfile $CERT_DIR/ohsa-server.key"; } >>"$MOSQ_CONF.tmp"
-  say "TLS on 8883; stations need $CERT_DIR/ohsa-ca.crt"
+install -m 0640 -o root -g mosquitto "$repo/hub/mosquitto/acl" "$MOSQ_OHSA/acl"
+# TLS for the stations: a CA made here once (stations get ca.crt), a server certificate for
+# this machine's name and addresses
+if [ ! -f "$MOSQ_OHSA/server.crt" ]; then
+  name=$(hostname -f 2>/dev/null || hostname)
+  san="DNS:$name,DNS:$(hostname),DNS:localhost,IP:127.0.0.1"
+  for ip in $(hostname -I 2>/dev/null); do [[ $ip =~ ^[0-9.]+$ ]] && san="$san,IP:$ip"; done
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 3650 \
+    -subj "/CN=OHSA hub CA" -keyout "$MOSQ_OHSA/ca.key" -out "$MOSQ_OHSA/ca.crt" 2>/dev/null
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj "/CN=$name" \
+    -keyout "$MOSQ_OHSA/server.key" -out "$MOSQ_OHSA/server.csr" 2>/dev/null
+  openssl x509 -req -in "$MOSQ_OHSA/server.csr" -CA "$MOSQ_OHSA/ca.crt" -CAkey "$MOSQ_OHSA/ca.key" \
+    -CAcreateserial -days 3650 -out "$MOSQ_OHSA/server.crt" -extfile <(printf 'subjectAltName=%s\n' "$san") 2>/dev/null
+  chmod 0600 "$MOSQ_OHSA/ca.key"
+  chown root:mosquitto "$MOSQ_OHSA/server.key"
+  chmod 0640 "$MOSQ_OHSA/server.key"
+  chmod 0644 "$MOSQ_OHSA/ca.crt" "$MOSQ_OHSA/server.crt"
+fi
+# Debian's own mosquitto.conf already sets persistence: the example's lines would be duplicates
+if grep -qs '^persistence' "$MOSQ_DIR/mosquitto.conf"; then
+  sed '/^persistence/d' "$repo/hub/mosquitto/mosquitto.conf" >"$MOSQ_CONF.tmp"
+else
+  cp "$repo/hub/mosquitto/mosquitto.conf" "$MOSQ_CONF.tmp"
 fi
 mv "$MOSQ_CONF.tmp" "$MOSQ_CONF"
 chmod 0644 "$MOSQ_CONF"
 if systemd_runs; then
   systemctl enable -q mosquitto
   systemctl restart mosquitto
-elif command -v service >/dev/null; then
-  service mosquitto restart >/dev/null
+else
+  service mosquitto restart >/dev/null 2>&1 || mosquitto -d -c "$MOSQ_DIR/mosquitto.conf"
 fi
 
 # --- the pages' password, the unit, start ------------------------------------------------------

@@ -24,7 +24,7 @@ def _run(*args: str, tmp_path) -> subprocess.CompletedProcess:
     (["--station", "x" * 41], "1-40 of a-z"),
     (["--station", "hub"], "the hub's own broker user"),
     (["--port", "80; touch PWNED"], "--port '80; touch PWNED': expected 1-65535"),
-    (["--mqtt-port", "0"], "--mqtt-port '0': expected 1-65535"),
+    (["--port", "0"], "--port '0': expected 1-65535"),
     (["--frobnicate"], "unknown option --frobnicate"),
 ])
 def test_bad_arguments_are_refused_before_anything_changes(args, problem, tmp_path):
