@@ -142,7 +142,7 @@ def ingest_run(dsn, broker, names, per_station, pace_s, tag) -> dict:
         rows = conn.execute(
             "SELECT station, id, extract(epoch FROM received_at - sent_at) FROM assessments WHERE id LIKE %s",
             (tag + "%",)).fetchall()
-    delays = [r[2] * 1000 for r in rows]
+    delays = [float(r[2]) * 1000 for r in rows]
     stored = len({(r[0], r[1]) for r in rows})
     return {"stations": len(names), "per_station": per_station, "pace_s": pace_s, "sent": sum(s.sent for s in stations),
             "stored": stored, "complete": bool(done) and stored == total, "errors": errors,
