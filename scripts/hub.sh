@@ -53,7 +53,7 @@ done
 # every value is checked before anything is changed; none is ever evaluated as code
 for s in "${stations[@]}"; do
   [[ $s =~ ^[a-z0-9-]{1,40}$ ]] || die "--station ${s@Q}: 1-40 of a-z, 0-9 and '-'"
-  [ "$s" != hub ] || die "--station hub: that name is the hub's own broker user"
+  [ "$s" != hub ] && [ "$s" != homeassistant ] || die "--station $s: that name is a broker user of its own (the ACL's)"
 done
 valid_port "$port" || die "--port ${port@Q}: expected 1-65535"
 [ "$(id -u)" = 0 ] || die "run as root (sudo $0 ...)"
@@ -136,6 +136,8 @@ for s in "${stations[@]}"; do
     mosquitto_passwd -b "$MOSQ_OHSA/passwd" "$s" "$pw"
     (umask 077; printf '%s\n' "$pw" >"$STATION_DIR/$s.password")
     say "station $s: broker user made; password (shown once, kept in $STATION_DIR/$s.password): $pw"
+    say "  on its Pi, with that password in /etc/ohsa/fleet-password and this hub's $MOSQ_OHSA/ca.crt in /etc/ohsa/fleet-ca.crt:"
+    say "  sudo ohsa fleet join --host $(hostname -f 2>/dev/null || hostname) --station-id $s --password-file /etc/ohsa/fleet-password --ca /etc/ohsa/fleet-ca.crt"
   else
     say "station $s: broker user exists (password unchanged)"
   fi
