@@ -10,9 +10,10 @@ nothing the second time:
 - status / health: the station's row, kept only when newer than what is stored;
 - every message: the station's last message time and topic.
 
-`apply(conn, message, topic)` returns what happened ("stored", "ignored", ...) for logs and tests;
-it commits before returning, and raises psycopg's errors untouched (the subscriber retries
-OperationalError, and gives up on a message the database refuses as data).
+`apply(conn, message, topic)` returns what happened ("stored", "ignored", ...) for logs and tests.
+It runs in one transaction of its own, or in a savepoint when the caller has a transaction open
+(the subscriber commits a batch at once), and raises psycopg's errors untouched (the subscriber
+retries OperationalError, and gives up on a message the database refuses as data).
 """
 
 from __future__ import annotations

@@ -108,8 +108,8 @@ class HubStore:
         search = (search or "").strip()
         if search:
             pattern = _like(search)
-            where.append("(label ILIKE %s OR id ILIKE %s OR member ILIKE %s OR member_name ILIKE %s)")
-            params += [pattern] * 4
+            where.append(f"{db.SEARCH_TEXT} ILIKE %s")
+            params.append(pattern)
         lo, hi = _day(date_from, "from"), _day(date_to, "to")
         if lo:
             where.append("created_at >= %s")

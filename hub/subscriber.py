@@ -4,7 +4,9 @@
   hub's QoS 1 messages while the hub is down or restarting (the broker needs `persistence true`
   and an unlimited `max_queued_messages` for a long outage: hub/mosquitto/mosquitto.conf).
 - QoS 1 subscription to `<prefix>/+/#`, paho's `manual_ack=True`: a message is acknowledged only
-  after its PostgreSQL transaction committed (hub/ingest.py). A hub killed at any moment leaves
+  after its PostgreSQL transaction committed (hub/ingest.py). What has arrived while one
+  transaction ran goes into the next one (at most `BATCH`, each message in its own savepoint):
+  one commit for many messages when the stations send faster than one commit per message. A hub killed at any moment leaves
   the unacknowledged messages with the broker, which sends them again: the upserts make the
   second copy harmless.
 - PostgreSQL down: the message is not acknowledged; the worker reconnects and retries with
@@ -40,6 +42,7 @@ log = logging.getLogger(__name__)
 CLIENT_ID = "ohsa-hub"
 KEEPALIVE_S = 30
 RETRY_FIRST_S, RETRY_MAX_S = 0.5, 30.0
+BATCH = 50  # messages at most per transaction (one commit, then their acks)
 
 
 @dataclass
@@ -135,43 +138,59 @@ class Subscriber:
     def run(self, stop: threading.Event) -> None:
         while not stop.is_set():
             try:
-                msg = self._queue.get(timeout=0.2)
+                batch = [self._queue.get(timeout=0.2)]
             except queue.Empty:
                 continue
-            if self._handle(msg, stop):
+            while len(batch) < BATCH:  # what has arrived meanwhile goes in the same commit
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            for msg in self._handle(batch, stop):
                 self._client.ack(msg.mid, msg.qos)
 
-    def _handle(self, msg, stop: threading.Event) -> bool:
-        """Apply one message; True when it may be acknowledged (committed, or never storable)."""
-        try:
-            parsed = messages.parse(msg.topic, msg.payload, self.prefix)
-        except InputError as e:
-            self.counts.rejected += 1
-            log.warning("message on %s refused: %s", msg.topic[:200], e)
-            return True
+    def _handle(self, batch: list, stop: threading.Event) -> list:
+        """Apply a batch in one transaction (each message in its own savepoint); the messages
+        that may now be acknowledged: committed, or never storable. Nothing while the database
+        is away (retried with back-off until it commits or `stop`)."""
+        parsed, done = [], []
+        for msg in batch:
+            try:
+                parsed.append((msg, messages.parse(msg.topic, msg.payload, self.prefix)))
+            except InputError as e:
+                self.counts.rejected += 1
+                log.warning("message on %s refused: %s", msg.topic[:200], e)
+                done.append(msg)
         delay = RETRY_FIRST_S
-        while not stop.is_set():
+        while parsed and not stop.is_set():
+            outcomes = []
             try:
                 conn = self._connection()
-                outcome = ingest.apply(conn, parsed, msg.topic)
+                with conn.transaction():
+                    for msg, message in parsed:
+                        try:
+                            outcomes.append(ingest.apply(conn, message, msg.topic))  # a savepoint
+                        except (psycopg.OperationalError, psycopg.InterfaceError):
+                            raise
+                        except psycopg.Error as e:  # the database refuses this message's data
+                            outcomes.append("rejected")
+                            log.error("message on %s refused by the database: %s", msg.topic[:200], e)
             except (psycopg.OperationalError, psycopg.InterfaceError, InputError) as e:
                 self._drop_connection()
                 self.counts.db_retries += 1
+                text = str(e).strip()
                 log.warning("PostgreSQL unavailable (%s); retrying in %.1f s",
-                            str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__, delay)
+                            text.splitlines()[-1] if text else type(e).__name__, delay)
                 self._wait(stop, delay)
                 delay = min(delay * 2, RETRY_MAX_S)
                 continue
-            except psycopg.Error as e:  # the database refuses this message's data
-                self._rollback()
-                self.counts.rejected += 1
-                log.error("message on %s refused by the database: %s", msg.topic[:200], e)
-                return True
-            setattr(self.counts, outcome, getattr(self.counts, outcome) + 1)
-            self.counts.last = {"topic": msg.topic, "outcome": outcome, "at": time.time()}
-            log.debug("%s: %s", msg.topic, outcome)
-            return True
-        return False
+            for (msg, _), outcome in zip(parsed, outcomes):
+                setattr(self.counts, outcome, getattr(self.counts, outcome) + 1)
+                log.debug("%s: %s", msg.topic, outcome)
+                done.append(msg)
+            self.counts.last = {"topic": parsed[-1][0].topic, "outcome": outcomes[-1], "at": time.time()}
+            break
+        return done
 
     def _wait(self, stop: threading.Event, seconds: float) -> None:
         if self._sleep is not None:
@@ -183,13 +202,6 @@ class Subscriber:
         if self._conn is None or self._conn.closed:
             self._conn = db.connect(self.dsn)
         return self._conn
-
-    def _rollback(self) -> None:
-        try:
-            if self._conn is not None and not self._conn.closed:
-                self._conn.rollback()
-        except psycopg.Error:
-            self._drop_connection()
 
     def _drop_connection(self) -> None:
         if self._conn is not None:

@@ -4,7 +4,8 @@
     .venv/bin/python scripts/bench_fleet.py [--stations 20] [--per-station 500] [--rows 100000] [--json]
     .venv/bin/python scripts/bench_fleet.py --quick      # 4 x 50 and 5,000 rows: the CI test's run
 
-Starts a private Mosquitto and PostgreSQL (tests/services.py: the Debian packages) and the hub as
+Starts a private Mosquitto and PostgreSQL (tests/services.py: the Debian packages; PostgreSQL with
+fsync on, as in production) and the hub as
 its own process (`ohsa hub run --no-web`), then:
 1. ingest: N simulated stations (one MQTT connection and thread each, the station's own message
    builders, QoS 1, each publish waiting for its PUBACK as the station's publisher does) send
@@ -241,7 +242,7 @@ def main(argv=None) -> int:
                      "message_bytes": message_size()}
     with tempfile.TemporaryDirectory(prefix="ohsa-bench-fleet-") as tmp:
         folder = Path(tmp)
-        with Postgres() as pg, Mosquitto(folder / "broker", broker_users(names), ACL, extra_conf=BROKER_CONF) as broker:
+        with Postgres(durable=True) as pg, Mosquitto(folder / "broker", broker_users(names), ACL, extra_conf=BROKER_CONF) as broker:
             with db.connect(pg.dsn) as conn:
                 db.migrate(conn)
             hub = hub_process(pg.dsn, broker.port, folder)

@@ -119,7 +119,8 @@ class Postgres:
     folder that user owns.
     """
 
-    def __init__(self, port: int | None = None):
+    def __init__(self, port: int | None = None, *, durable: bool = False):
+        self.durable = durable  # fsync on, as in production (benchmarks); off for tests (speed)
         self.bin = _pg_bin()
         self.port = port or free_port()
         self.folder = Path(tempfile.mkdtemp(prefix="ohsa-pg-"))
@@ -142,7 +143,8 @@ class Postgres:
     def start(self) -> Postgres:
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.folder / "server.log"), "-w",
                   "-t", "120", "-o",
-                  f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 -c fsync=off",
+                  f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1"
+                  + ("" if self.durable else " -c fsync=off"),
                   "start")
         if not self._created:
             self._run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", self.user,

@@ -101,6 +101,22 @@ def test_a_foreign_station_in_the_payload_is_refused_and_does_not_block(dsn, bro
         hub.close()
 
 
+def test_a_message_the_database_refuses_is_skipped_the_rest_of_its_batch_stored(dsn, broker):
+    with db.connect(dsn) as conn, conn.transaction():
+        conn.execute("ALTER TABLE assessments ADD CONSTRAINT no_poison CHECK (label <> 'poison')")
+    hub = Running(dsn, broker.port)
+    try:
+        c = StationClient(broker.port, "gym-1")
+        for i in range(30):
+            c.publish(assessment("gym-1", f"a{i:04d}", 1, record(i, label="poison" if i % 10 == 3 else f"c{i}")))
+        assert wait_until(lambda: hub_count(dsn) == 27 and hub.sub.counts.rejected == 3, 20), hub.sub.counts
+        _send(c, 100, 2)  # and the stream goes on
+        assert wait_until(lambda: hub_count(dsn) == 29, 20)
+        c.close()
+    finally:
+        hub.close()
+
+
 def test_postgres_down_messages_stay_unacknowledged_and_come_again(cluster, dsn, broker):
     """PostgreSQL stops mid-stream; the hub retries without acknowledging, is then stopped
     itself; a new hub process (same client id, same session) gets every message again."""
