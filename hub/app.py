@@ -29,6 +29,7 @@ from web.access import public
 from web.i18n import local_moment
 
 PER_PAGE = 50
+COUNT_CAP = 10_000  # the lists count this far exactly, then say "more than" (milliseconds at any size)
 SECRET_META = auth.SECRET_META
 STALE_S = 15 * 60  # a station silent for this long is shown as "silent"
 
@@ -153,7 +154,7 @@ def _query(f: dict, limit: int, offset: int) -> tuple[list[dict], int]:
     store = _store()
     try:
         args = dict(station=f["station"] or None, search=f["q"], date_from=f["from"] or None, date_to=f["to"] or None)
-        return store.list(**args, limit=limit, offset=offset), store.count(**args)
+        return store.list(**args, limit=limit, offset=offset), store.count(**args, cap=COUNT_CAP)
     except InputError as e:
         abort(400, str(e))
 
@@ -189,10 +190,11 @@ def _routes(app: Flask) -> None:
     def assessments():
         f = _filters()
         per = PER_PAGE
-        page = _int_arg("page", 1, 1, 1_000_000)
+        page = _int_arg("page", 1, 1, COUNT_CAP // PER_PAGE + 1)
         items, total = _query(f, per, (page - 1) * per)
-        return render_template("hub/list.html", items=items, total=total, filters=f, page=page,
-                               pages=max(1, math.ceil(total / per)), labels=labels,
+        return render_template("hub/list.html", items=items, total=total, capped=total > COUNT_CAP,
+                               cap=COUNT_CAP, filters=f, page=page,
+                               pages=max(1, math.ceil(min(total, COUNT_CAP) / per)), labels=labels,
                                stations=_store().station_ids())
 
     @app.route("/assessments/<station>/<assessment_id>")
@@ -241,7 +243,8 @@ def _routes(app: Flask) -> None:
         limit = _int_arg("limit", PER_PAGE, 1, 1000)
         offset = _int_arg("offset", 0, 0, 10**9)
         items, total = _query(f, limit, offset)
-        return jsonify(total=total, limit=limit, offset=offset, items=items)
+        # "total" is exact up to COUNT_CAP; beyond it "more": true and total = COUNT_CAP + 1
+        return jsonify(total=total, more=total > COUNT_CAP, limit=limit, offset=offset, items=items)
 
     @app.route("/api/assessments/<station>/<assessment_id>")
     def api_get(station, assessment_id):

@@ -3,7 +3,8 @@
 - A persistent session (clean_session False) under a fixed client id, so the broker keeps the
   hub's QoS 1 messages while the hub is down or restarting (the broker needs `persistence true`
   and an unlimited `max_queued_messages` for a long outage: hub/mosquitto/mosquitto.conf).
-- QoS 1 subscription to `<prefix>/+/#`, paho's `manual_ack=True`: a message is acknowledged only
+- QoS 1 subscription to assessments and alerts (status and health, retained, at QoS 0: see
+  `subscriptions`), paho's `manual_ack=True`: a message is acknowledged only
   after its PostgreSQL transaction committed (hub/ingest.py). What has arrived while one
   transaction ran goes into the next one (at most `BATCH`, each message in its own savepoint):
   one commit for many messages when the stations send faster than one commit per message. A hub killed at any moment leaves
@@ -120,10 +121,18 @@ class Subscriber:
             log.error("broker %s:%d refused the hub: %s", self.broker.host, self.broker.port, reason)
             return
         self.counts.connects += 1
-        client.subscribe(messages.subscription(self.prefix), qos=1)
+        client.subscribe(self.subscriptions())
         log.info("connected to %s:%d (session present: %s)", self.broker.host, self.broker.port,
                  flags.session_present)
         self.connected.set()
+
+    def subscriptions(self) -> list[tuple[str, int]]:
+        """Assessments and alerts at QoS 1 (queued for the hub's session while it is away);
+        status and health at QoS 0: they are retained, so every (re)subscription brings the
+        latest, and a hub away for hours finds the broker's queue holding only what matters
+        (400 stations' health every minute would fill it in a few hours)."""
+        p = messages.check_prefix(self.prefix)
+        return [(f"{p}/+/assessment/+", 1), (f"{p}/+/alert/+", 1), (f"{p}/+/status", 0), (f"{p}/+/health", 0)]
 
     def _on_disconnect(self, client, userdata, flags, reason, properties):
         self.connected.clear()

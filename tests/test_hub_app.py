@@ -145,3 +145,14 @@ def test_logout_ends_the_session(client):
     assert client.get("/assessments").status_code == 200
     client.post("/logout", data={"csrf_token": _csrf(client, "/assessments")})
     assert client.get("/assessments").status_code == 302
+
+
+def test_a_long_list_counts_only_so_far(client, monkeypatch):
+    import hub.app
+
+    monkeypatch.setattr(hub.app, "COUNT_CAP", 5)
+    _login(client)
+    page = client.get("/assessments").get_data(as_text=True)
+    assert "more than 5: narrow by station, search or dates" in page and "Page 1 of 1+" in page
+    assert client.get("/api/assessments").get_json()["more"] is True
+    assert "(4)" in client.get("/assessments?station=gym-1").get_data(as_text=True)

@@ -147,6 +147,7 @@ def test_store_filters_pages_and_history_across_stations(conn):
     assert store.count(search="anna") == 6 and store.count(search="1042") == 6
     assert store.count(search="%") == 0  # a wildcard is a character
     assert store.count(date_from="2026-12-01", date_to="2026-12-02") == 2
+    assert store.count(cap=10) == 11 and store.count(cap=100) == 30  # "more than 10"; exact below the cap
     with pytest.raises(InputError, match="from: expected a date"):
         store.count(date_from="yesterday")
     history = store.client_history("1042")

@@ -117,6 +117,24 @@ def test_a_message_the_database_refuses_is_skipped_the_rest_of_its_batch_stored(
         hub.close()
 
 
+def test_while_the_hub_is_away_the_broker_queues_assessments_not_every_health(dsn, broker):
+    hub = Running(dsn, broker.port)  # the session and its subscriptions exist
+    hub.close()
+    c = StationClient(broker.port, "gym-1")
+    for minute in range(40):
+        h = messages.health("gym-1", stamp(minute), minute, {"front": "ok", "side": "ok"}, minute * 60)
+        c.publish((messages.topic_of(h), messages.encode(h)), retain=True)
+    _send(c, 0, 5)
+    hub = Running(dsn, broker.port)
+    try:
+        assert wait_until(lambda: hub_count(dsn) == 5 and hub.sub.counts.stored >= 6, 20)
+        assert hub_rows(dsn, "SELECT health->>'sets_today' FROM stations") == [("39",)]  # the latest
+        assert hub.sub.counts.stored + hub.sub.counts.ignored == 6  # 5 assessments, 1 health: not 40
+    finally:
+        hub.close()
+        c.close()
+
+
 def test_postgres_down_messages_stay_unacknowledged_and_come_again(cluster, dsn, broker):
     """PostgreSQL stops mid-stream; the hub retries without acknowledging, is then stopped
     itself; a new hub process (same client id, same session) gets every message again."""
