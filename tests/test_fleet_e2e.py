@@ -177,10 +177,14 @@ def test_stations_broker_hub_postgres_under_faults(tmp_path):
                           f"{killed_with_queue} queued; restarted")
             assert saved_at_kill < PER_STATION, "the station had finished before the kill: nothing tested"
             # everything saved, every outbox drained, and the hub agrees row by row
+            def logs():
+                return {p.name: p.read_text()[-1500:] for p in tmp_path.glob("*.log")}
+
             for s in stations:
-                assert s.done.wait(120), f"{s.name} did not finish: {s.saved} saved"
-            assert wait_until(lambda: all(s.queued() == 0 for s in stations), 120)
-            assert wait_until(lambda: _clean(_compare(stations, pg.dsn)), 120)
+                assert s.done.wait(120), (f"{s.name} did not finish: {s.saved} saved", logs())
+            assert wait_until(lambda: all(s.queued() == 0 for s in stations), 120), \
+                ({s.name: s.queued() for s in stations}, logs())
+            assert wait_until(lambda: _clean(_compare(stations, pg.dsn)), 120), (_compare(stations, pg.dsn), logs())
             result = _compare(stations, pg.dsn)
             print(f"\nfleet e2e: {len(STATIONS)} stations, {result['station_rows']} assessments in their stores; "
                   f"faults: {'; '.join(faults)}; lost {len(result['lost'])}, duplicated {result['duplicated']}, "
