@@ -123,6 +123,33 @@ def _mqtt_password(args) -> str:
     return os.environ.get("OHSA_HUB_MQTT_PASSWORD", "")
 
 
+FATAL_DB = ("authentication failed", "does not exist", "no password supplied")
+
+
+def _migrate_when_up(db, dsn: str, stop_request) -> bool:
+    """Migrate once PostgreSQL answers: a database still starting (or restarting) is waited for
+    with back-off (0.5 s doubling to 30 s); a refused login or a missing database is an error at
+    once. False when a stop was asked for meanwhile."""
+    delay, last = 0.5, None
+    while True:
+        try:
+            with db.connect(dsn) as conn:
+                before, after = db.migrate(conn)
+            if after != before:
+                log.info("hub schema migrated %d -> %d", before, after)
+            return True
+        except InputError as e:
+            text = str(e)
+            if any(word in text for word in FATAL_DB):
+                raise
+            if text != last:
+                log.warning("%s; retrying (back-off up to 30 s)", text)
+                last = text
+        if stop_request.wait(delay) is not None:
+            return False
+        delay = min(delay * 2, 30.0)
+
+
 def _cmd_run(args) -> int:
     db = _modules()
     from device import sdnotify
@@ -136,11 +163,13 @@ def _cmd_run(args) -> int:
         raise InputError(f"--port {args.port}: expected 0-65535")
     broker = Broker.from_url(args.broker, username=args.mqtt_user, password=_mqtt_password(args),
                              ca_file=args.ca_file)
-    with db.connect(dsn) as conn:
-        before, after = db.migrate(conn)
-    if after != before:
-        log.info("hub schema migrated %d -> %d", before, after)
     stop_request = StopRequest().install()
+    try:
+        if not _migrate_when_up(db, dsn, stop_request):
+            return 0
+    except BaseException:
+        stop_request.restore()
+        raise
     stop = threading.Event()
     subscriber = Subscriber(dsn, broker, prefix=args.prefix, client_id=args.client_id or CLIENT_ID).start()
     worker = threading.Thread(target=subscriber.run, args=(stop,), name="hub-ingest", daemon=True)

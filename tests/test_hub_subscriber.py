@@ -178,6 +178,33 @@ def test_postgres_restart_while_the_hub_keeps_running(cluster, dsn, broker):
         c.close()
 
 
+def test_hub_started_while_postgres_is_down_waits_for_it(cluster, dsn, broker, tmp_path):
+    cluster.stop("fast")
+    hub = _hub_process(dsn, broker.port, tmp_path)
+    try:
+        assert wait_until(lambda: "retrying" in (tmp_path / "hub.log").read_text(), 30)
+        assert hub.poll() is None  # waiting, not exited
+        cluster.start()
+        c = StationClient(broker.port, "gym-1")
+        c.publish((messages.status_topic("gym-1"),
+                   messages.encode(messages.status("gym-1", "online", stamp(0), "1.0"))), retain=True)
+        assert wait_until(lambda: hub_rows(dsn, "SELECT state FROM stations") == [("online",)], 60), \
+            (tmp_path / "hub.log").read_text()[-2000:]
+        c.close()
+    finally:
+        hub.send_signal(signal.SIGTERM)
+        hub.wait(20)
+
+
+def test_a_missing_database_is_one_clear_error(cluster, broker, tmp_path):
+    dsn = cluster.dsn.replace("dbname=ohsa_hub", "dbname=no_such_db")
+    hub = _hub_process(dsn, broker.port, tmp_path)
+    assert hub.wait(60) == 2  # a bad input (device.errors.InputError)
+    lines = (tmp_path / "hub.log").read_text().strip().splitlines()
+    assert lines[-1].startswith("ohsa: PostgreSQL (127.0.0.1:") and "no_such_db" in lines[-1]
+    assert "Traceback" not in (tmp_path / "hub.log").read_text()
+
+
 def _hub_process(dsn, port, tmp_path):
     env = dict(os.environ, OHSA_HUB_DSN=dsn, OHSA_HUB_MQTT_PASSWORD=HUB_PASSWORD, PYTHONUNBUFFERED="1")
     log = open(tmp_path / "hub.log", "ab")
