@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from pathlib import Path
 
 from device.errors import InputError
@@ -24,6 +25,7 @@ log = logging.getLogger("ohsa.hub")
 DEFAULT_BROKER = "mqtt://127.0.0.1:1883"
 DEFAULT_PORT = 8090
 STOP_BUDGET_S = 10.0
+READY_WAIT_S = 30.0  # at most this long for the broker before telling systemd the hub is up
 
 
 def data_dir(explicit: str | None = None) -> Path:
@@ -68,12 +70,12 @@ def add_parser(sub) -> None:
     m.set_defaults(func=_cmd_migrate)
 
     pw = cmds.add_parser("password", help="the hub pages' owner password (asked twice on a terminal)")
-    pw.add_argument("--data-dir", help="the hub's data directory (default: OHSA_HUB_DATA_DIR, systemd's, ~)")
     pw_cmds = pw.add_subparsers(dest="password_action", metavar="ACTION", required=True)
     for name, text in (("set", "set it: asked twice on a terminal, else one line on stdin"),
                        ("generate", "make one, store it and print it once"),
                        ("status", "whether a password is set")):
         q = pw_cmds.add_parser(name, help=text)
+        q.add_argument("--data-dir", help="the hub's data directory (default: OHSA_HUB_DATA_DIR, systemd's, ~)")
         if name != "status":
             q.add_argument("--if-unset", action="store_true", help="do nothing when a password is set already")
         q.set_defaults(func=_cmd_password)
@@ -107,11 +109,43 @@ def _cmd_migrate(args) -> int:
 
 
 def _cmd_password(args) -> int:
+    """As `ohsa password` on a station (device/owner.py), for the hub's data directory."""
+    import getpass
+    import sys
+
     from device import owner
 
-    args.data_dir = str(data_dir(args.data_dir))
-    action = {"set": owner._cmd_set, "generate": owner._cmd_generate, "status": owner._cmd_status}
-    return action[args.password_action](args)
+    d = data_dir(args.data_dir)
+    stored = owner.read_hash(d)
+    where = owner.credential_file(d)
+    if args.password_action == "status":
+        print(f"hub password: {'set' if stored else 'not set'} ({where})")
+        return 0 if stored else 1
+    if args.if_unset and stored:
+        print(f"a hub password is set already ({where})")
+        return 0
+    if args.password_action == "generate":
+        password = owner.generate()
+    elif sys.stdin.isatty():
+        password, repeat = getpass.getpass("New hub password: "), getpass.getpass("Again: ")
+        problem = owner.password_problem(password, repeat)
+        if problem:
+            raise InputError(f"password: {problem}")
+    else:
+        password = sys.stdin.readline().rstrip("\r\n")
+        problem = owner.password_problem(password)
+        if problem:
+            raise InputError(f"password: {problem}")
+    try:
+        owner.write_hash(d, owner.hash_password(password))
+    except OSError as e:
+        raise InputError(f"{where}: cannot write ({e.strerror or e})") from None
+    if args.password_action == "generate":
+        print(f"hub password: {password}")
+        print("(shown once: write it down; `ohsa hub password set` changes it)")
+    else:
+        print(f"hub password set ({where}); every session of the hub's pages has ended")
+    return 0
 
 
 def _mqtt_password(args) -> str:
@@ -184,7 +218,16 @@ def _cmd_run(args) -> int:
             store = HubStore(dsn)
             server = serve(create_app(store, data_dir=data_dir(args.data_dir)), args.host, args.port)
             log.warning("hub pages on %s", server.url)
-        log.warning("hub subscribed to %s:%d as %s", broker.host, broker.port, broker.username)
+        # Ready once the broker holds the hub's session and subscriptions: from then on it keeps
+        # the stations' messages for the hub (scripts/hub.sh's `systemctl restart` waits for this).
+        deadline = time.monotonic() + READY_WAIT_S
+        while not subscriber.subscribed.is_set() and time.monotonic() < deadline:
+            if stop_request.wait(0.1) is not None:
+                break
+        if subscriber.subscribed.is_set():
+            log.warning("hub subscribed to %s:%d as %s", broker.host, broker.port, broker.username)
+        else:
+            log.warning("broker %s:%d not reachable yet; the hub keeps trying", broker.host, broker.port)
         sdnotify.ready()
         stop_request.wait()
         sdnotify.stopping()

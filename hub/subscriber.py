@@ -94,6 +94,7 @@ class Subscriber:
         self.prefix = prefix
         self.counts = Counts()
         self.connected = threading.Event()
+        self.subscribed = threading.Event()  # the broker confirmed the subscriptions (SUBACK)
         self._queue: queue.Queue[mqtt.MQTTMessage] = queue.Queue()
         self._conn: psycopg.Connection | None = None
         self._sleep = sleep  # (stop_event, seconds) -> None; default: stop.wait
@@ -107,6 +108,7 @@ class Subscriber:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        client.on_subscribe = lambda *args: self.subscribed.set()
         self._client = client
 
     # -- MQTT (paho's thread) -----------------------------------------------------------------
@@ -136,6 +138,7 @@ class Subscriber:
 
     def _on_disconnect(self, client, userdata, flags, reason, properties):
         self.connected.clear()
+        self.subscribed.clear()
         if reason.is_failure or reason.value:
             log.warning("broker connection lost (%s); reconnecting", reason)
 

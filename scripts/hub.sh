@@ -80,7 +80,11 @@ id "$HUB_USER" >/dev/null 2>&1 ||
 install -d -m 0700 -o "$HUB_USER" -g "$HUB_USER" "$DATA_DIR"
 install -d -m 0755 "$CONF_DIR"
 install -d -m 0700 "$STATION_DIR"
-[ -x "$PREFIX/bin/python" ] || python3 -m venv "$PREFIX"
+# the system's interpreter (a service user must be able to run it; a python3 under a home
+# directory, such as pyenv's, may not be readable by ohsa-hub)
+py=/usr/bin/python3
+[ -x "$py" ] || py=$(command -v python3)
+[ -x "$PREFIX/bin/python" ] || "$py" -m venv "$PREFIX"
 "$PREFIX/bin/python" -m pip -q --disable-pip-version-check --no-input install "$repo[hub]"
 
 # --- secrets: made once, then read back (never sourced: only our own KEY=value lines) ----------
@@ -171,8 +175,12 @@ chmod 0644 "$MOSQ_CONF"
 if systemd_runs; then
   systemctl enable -q mosquitto
   systemctl restart mosquitto
-else
-  service mosquitto restart >/dev/null 2>&1 || mosquitto -d -c "$MOSQ_DIR/mosquitto.conf"
+else  # no systemd (a container): its init script, else the daemon itself
+  install -d -o mosquitto -g mosquitto /run/mosquitto   # the pid file's folder (systemd makes it)
+  if ! service mosquitto restart >/dev/null 2>&1; then
+    [ ! -s /run/mosquitto/mosquitto.pid ] || kill "$(cat /run/mosquitto/mosquitto.pid)" 2>/dev/null || true
+    mosquitto -d -c "$MOSQ_DIR/mosquitto.conf"
+  fi
 fi
 
 # --- the pages' password, the unit, start ------------------------------------------------------
@@ -188,7 +196,8 @@ elif systemd_runs; then
   say "hub started: http://$(hostname):$port/ (systemctl status ohsa-hub; journalctl -u ohsa-hub -f)"
 else
   say "no systemd here: the hub runs in the foreground (Ctrl-C stops it)"
-  exec runuser -u "$HUB_USER" -- env OHSA_HUB_DSN="$dsn" OHSA_HUB_BROKER="$broker" \
-    OHSA_HUB_MQTT_PASSWORD="$mqtt_password" OHSA_HUB_DATA_DIR="$DATA_DIR" \
-    "$PREFIX/bin/ohsa" -v hub run --port "$port"
+  # the secrets go in the environment (readable by root and the hub only), never on a command line
+  export OHSA_HUB_DSN=$dsn OHSA_HUB_BROKER=$broker OHSA_HUB_MQTT_PASSWORD=$mqtt_password \
+         OHSA_HUB_DATA_DIR=$DATA_DIR OHSA_HUB_PORT=$port
+  exec runuser -u "$HUB_USER" -- "$PREFIX/bin/ohsa" -v hub run
 fi

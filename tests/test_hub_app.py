@@ -156,3 +156,21 @@ def test_a_long_list_counts_only_so_far(client, monkeypatch):
     assert "more than 5: narrow by station, search or dates" in page and "Page 1 of 1+" in page
     assert client.get("/api/assessments").get_json()["more"] is True
     assert "(4)" in client.get("/assessments?station=gym-1").get_data(as_text=True)
+
+
+def test_hub_password_command(tmp_path, capsys, monkeypatch):
+    import io
+
+    from device.cli import main
+
+    d = str(tmp_path / "hub-data")
+    assert main(["hub", "password", "status", "--data-dir", d]) == 1
+    monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
+    assert main(["hub", "password", "set", "--data-dir", d]) == 2
+    assert "at least 8 characters" in capsys.readouterr().err
+    monkeypatch.setattr("sys.stdin", io.StringIO("a-good-hub-password\n"))
+    assert main(["hub", "password", "set", "--data-dir", d]) == 0
+    assert owner.verify_password("a-good-hub-password", owner.read_hash(d))
+    assert main(["hub", "password", "generate", "--if-unset", "--data-dir", d]) == 0
+    assert "set already" in capsys.readouterr().out
+    assert owner.verify_password("a-good-hub-password", owner.read_hash(d))  # kept
