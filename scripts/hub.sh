@@ -175,12 +175,13 @@ chmod 0644 "$MOSQ_CONF"
 if systemd_runs; then
   systemctl enable -q mosquitto
   systemctl restart mosquitto
-else  # no systemd (a container): its init script, else the daemon itself
+else  # no systemd (a container): stop the daemon cleanly (its queue is saved) and start it again
   install -d -o mosquitto -g mosquitto /run/mosquitto   # the pid file's folder (systemd makes it)
-  if ! service mosquitto restart >/dev/null 2>&1; then
-    [ ! -s /run/mosquitto/mosquitto.pid ] || kill "$(cat /run/mosquitto/mosquitto.pid)" 2>/dev/null || true
-    mosquitto -d -c "$MOSQ_DIR/mosquitto.conf"
+  pid=$(cat /run/mosquitto/mosquitto.pid 2>/dev/null || true)
+  if [[ $pid =~ ^[0-9]+$ ]] && kill -TERM "$pid" 2>/dev/null; then
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
   fi
+  mosquitto -d -c "$MOSQ_DIR/mosquitto.conf"
 fi
 
 # --- the pages' password, the unit, start ------------------------------------------------------
