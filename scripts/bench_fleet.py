@@ -46,7 +46,7 @@ from device.plan import build_plan  # noqa: E402
 from device.store.demo import demo_result  # noqa: E402
 from device.store.schema import summary  # noqa: E402
 from hub import db  # noqa: E402
-from tests.fleet_hub import ACL, BROKER_CONF, HUB_PASSWORD, broker_users, station_password  # noqa: E402
+from tests.fleet_hub import ACL, HUB_PASSWORD, broker_users, station_password  # noqa: E402
 from tests.services import Mosquitto, Postgres  # noqa: E402
 from tests.waiting import wait_until  # noqa: E402
 
@@ -242,7 +242,7 @@ def main(argv=None) -> int:
                      "message_bytes": message_size()}
     with tempfile.TemporaryDirectory(prefix="ohsa-bench-fleet-") as tmp:
         folder = Path(tmp)
-        with Postgres(durable=True) as pg, Mosquitto(folder / "broker", broker_users(names), ACL, extra_conf=BROKER_CONF) as broker:
+        with Postgres(durable=True) as pg, Mosquitto(folder / "broker", broker_users(names), ACL) as broker:
             with db.connect(pg.dsn) as conn:
                 db.migrate(conn)
             hub = hub_process(pg.dsn, broker.port, folder)

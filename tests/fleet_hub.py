@@ -42,13 +42,9 @@ def parsed(topic_payload: tuple[str, bytes]) -> tuple[dict, str]:
 
 # -- the real services --------------------------------------------------------------------------
 
-# The broker's ACL is the one the project ships (hub/mosquitto/acl), and its queue for the hub's
-# persistent session as large as the shipped config's (the default 1000 drops messages in a
-# long outage).
+# The broker's ACL is the one the project ships (tests/services.py queues as the shipped config does).
 HUB_PASSWORD = "hub-secret"
 ACL = (paths.REPO_ROOT / "hub" / "mosquitto" / "acl").read_text()
-BROKER_CONF = next(line for line in (paths.REPO_ROOT / "hub" / "mosquitto" / "mosquitto.conf").read_text().splitlines()
-                   if line.startswith("max_queued_messages")) + "\n"
 
 
 def station_password(station: str) -> str:

@@ -24,7 +24,7 @@ import pytest
 
 from device.fleet import messages
 from hub import db
-from tests.fleet_hub import ACL, BROKER_CONF, HUB_PASSWORD, StationClient, hub_rows, station_password, stamp
+from tests.fleet_hub import ACL, HUB_PASSWORD, StationClient, hub_rows, station_password, stamp
 from tests.services import Mosquitto, Postgres
 from tests.waiting import wait_until
 
@@ -123,7 +123,7 @@ def _clean(c: dict) -> bool:
 def test_stations_broker_hub_postgres_under_faults(tmp_path):
     users = {"hub": HUB_PASSWORD, **{s: station_password(s) for s in STATIONS}}
     faults: list[str] = []
-    with Postgres() as pg, Mosquitto(tmp_path / "broker", users, ACL, extra_conf=BROKER_CONF) as broker:
+    with Postgres() as pg, Mosquitto(tmp_path / "broker", users, ACL) as broker:
         with db.connect(pg.dsn) as conn:
             db.migrate(conn)
         hub = _hub(pg.dsn, broker.port, tmp_path)

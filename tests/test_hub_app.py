@@ -158,7 +158,18 @@ def test_a_long_list_counts_only_so_far(client, monkeypatch):
     assert "(4)" in client.get("/assessments?station=gym-1").get_data(as_text=True)
 
 
-def test_hub_password_command(tmp_path, capsys, monkeypatch):
+@pytest.fixture
+def own_logging():
+    """`ohsa` in-process sets up logging on this test's captured stderr: put the handlers back."""
+    import logging
+
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    yield
+    root.handlers[:], root.level = saved
+
+
+def test_hub_password_command(tmp_path, capsys, monkeypatch, own_logging):
     import io
 
     from device.cli import main

@@ -15,7 +15,7 @@ import pytest
 from device.fleet import messages
 from hub import db
 from hub.subscriber import Broker, Subscriber
-from tests.fleet_hub import (ACL, BROKER_CONF, HUB_PASSWORD, StationClient, assessment, broker_users, hub_count,
+from tests.fleet_hub import (ACL, HUB_PASSWORD, StationClient, assessment, broker_users, hub_count,
                              hub_rows, record, stamp)
 from tests.services import Mosquitto, Postgres
 from tests.waiting import wait_until
@@ -39,7 +39,7 @@ def dsn(cluster, request):
 
 @pytest.fixture
 def broker(tmp_path):
-    with Mosquitto(tmp_path / "broker", broker_users(STATIONS), ACL, extra_conf=BROKER_CONF) as b:
+    with Mosquitto(tmp_path / "broker", broker_users(STATIONS), ACL) as b:
         yield b
 
 
