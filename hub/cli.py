@@ -61,6 +61,9 @@ def add_parser(sub) -> None:
     r.add_argument("--host", default="0.0.0.0", help="address of the pages (default: 0.0.0.0)")
     r.add_argument("--port", type=int, default=_env_port(),
                    help=f"port of the pages (default: OHSA_HUB_PORT, {DEFAULT_PORT}; 0: any)")
+    r.add_argument("--public-url", default=os.environ.get("OHSA_HUB_PUBLIC_URL", ""),
+                   help="the address trainers open, when it is a name the hub does not know as its own "
+                        "(a reverse proxy); other Host headers are refused (default: OHSA_HUB_PUBLIC_URL)")
     r.add_argument("--no-web", action="store_true", help="subscribe and store only, serve no pages")
     r.add_argument("--data-dir", help="where the owner password is (default: OHSA_HUB_DATA_DIR, systemd's, ~)")
     r.set_defaults(func=_cmd_run)
@@ -216,7 +219,8 @@ def _cmd_run(args) -> int:
             from web.server import serve
 
             store = HubStore(dsn)
-            server = serve(create_app(store, data_dir=data_dir(args.data_dir)), args.host, args.port)
+            app = create_app(store, data_dir=data_dir(args.data_dir), public_url=args.public_url)
+            server = serve(app, args.host, args.port)
             log.warning("hub pages on %s", server.url)
         # Ready once the broker holds the hub's session and subscriptions: from then on it keeps
         # the stations' messages for the hub (scripts/hub.sh's `systemctl restart` waits for this).

@@ -100,6 +100,16 @@ def test_an_unknown_host_is_refused(client):
     assert client.get("/login", headers={"Host": "evil.example"}).status_code == 421
 
 
+def test_the_public_name_behind_a_proxy_is_accepted(filled, tmp_path):
+    owner.write_hash(tmp_path, owner.hash_password(PASSWORD))
+    store = HubStore(filled)
+    app = create_app(store, data_dir=tmp_path, testing=True, public_url="https://hub.chain.example")
+    c = app.test_client()
+    assert c.get("/login", headers={"Host": "hub.chain.example"}).status_code == 200
+    assert c.get("/login", headers={"Host": "other.example"}).status_code == 421
+    store.close()
+
+
 def test_list_has_a_station_column_and_filter(client):
     assert _login(client).status_code == 302
     page = client.get("/assessments").get_data(as_text=True)

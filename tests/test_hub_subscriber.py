@@ -12,6 +12,7 @@ import threading
 
 import pytest
 
+from device.errors import InputError
 from device.fleet import messages
 from hub import db
 from hub.subscriber import Broker, Subscriber
@@ -84,6 +85,43 @@ def test_end_to_end_through_a_real_broker(dsn, broker):
             c.close()
     finally:
         hub.close()
+
+
+def test_the_hub_over_tls_with_the_chains_ca(dsn, tmp_path):
+    from tests.fleet_station import make_ca
+    from tests.services import free_port
+
+    ca = make_ca(tmp_path / "ca")
+    tls_port = free_port()
+    extra = (f"listener {tls_port} 127.0.0.1\ncafile {ca['ca.crt']}\ncertfile {ca['server.crt']}\n"
+             f"keyfile {ca['server.key']}\n")
+    with Mosquitto(tmp_path / "broker", broker_users(STATIONS), ACL, extra_conf=extra) as b:
+        broker_url = f"mqtts://127.0.0.1:{tls_port}"
+        sub = Subscriber(dsn, Broker.from_url(broker_url, password=HUB_PASSWORD, ca_file=str(ca["ca.crt"])),
+                         client_id="ohsa-hub-tls").start()
+        stop = threading.Event()
+        worker = threading.Thread(target=sub.run, args=(stop,), daemon=True)
+        worker.start()
+        try:
+            assert sub.broker.tls and sub.broker.port == tls_port
+            assert wait_until(sub.subscribed.is_set, 20)
+            c = StationClient(b.port, "gym-1")
+            _send(c, 0, 3)
+            assert wait_until(lambda: hub_count(dsn) == 3, 20)
+            c.close()
+        finally:
+            stop.set()
+            worker.join(10)
+            sub.close()
+
+
+def test_broker_urls():
+    assert Broker.from_url("mqtt://hub.example").port == 1883
+    assert (Broker.from_url("mqtts://hub.example").port, Broker.from_url("mqtts://hub.example").tls) == (8883, True)
+    assert Broker.from_url("10.0.0.5:1884").port == 1884
+    for bad in ("http://x", "mqtt://", "mqtt://x:99999"):
+        with pytest.raises(InputError, match="--broker"):
+            Broker.from_url(bad)
 
 
 def test_a_foreign_station_in_the_payload_is_refused_and_does_not_block(dsn, broker):
