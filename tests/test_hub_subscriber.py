@@ -115,6 +115,42 @@ def test_the_hub_over_tls_with_the_chains_ca(dsn, tmp_path):
             sub.close()
 
 
+def test_a_rebuilt_hub_is_caught_up_by_the_stations_resend(cluster, dsn, broker, tmp_path):
+    """A real station Store and publisher; the hub's database is lost and rebuilt empty (a new
+    session); `ohsa fleet resend`'s store call queues the station's history again: every
+    assessment once, at its new revision."""
+    import random
+
+    from device.fleet.publisher import Publisher
+    from device.store import Store
+    from device.store.demo import demo_result
+
+    hub = Running(dsn, broker.port)
+    settings = {"enabled": True, "host": "127.0.0.1", "port": broker.port, "tls": False, "station_id": "gym-2",
+                "password": "pw-gym-2", "discovery": False}
+    with Store(tmp_path / "station.db", outbox=True) as store:
+        pub = Publisher(settings, store, health=lambda: {"sets_today": 0, "cameras": {}, "uptime_s": 0},
+                        version="t", backoff_max_s=0.5).start()
+        try:
+            ids = [store.save_assessment(demo_result(random.Random(i)), None, {}, label=f"c{i}") for i in range(10)]
+            pub.nudge()
+            assert wait_until(lambda: hub_count(dsn) == 10, 30)
+            hub.close()
+            rebuilt = cluster.database("t_rebuilt_hub")
+            with db.connect(rebuilt) as conn:
+                db.migrate(conn)
+            hub = Running(rebuilt, broker.port, client_id="ohsa-hub-rebuilt")
+            assert hub_count(rebuilt) == 0
+            assert store.outbox_queue_all() == 10
+            pub.nudge()
+            assert wait_until(lambda: hub_count(rebuilt) == 10, 30)
+            rows = hub_rows(rebuilt)
+            assert sorted(r[1] for r in rows) == sorted(ids) and {r[2] for r in rows} == {2}
+        finally:
+            pub.close(5)
+            hub.close()
+
+
 def test_broker_urls():
     assert Broker.from_url("mqtt://hub.example").port == 1883
     assert (Broker.from_url("mqtts://hub.example").port, Broker.from_url("mqtts://hub.example").tls) == (8883, True)
