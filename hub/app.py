@@ -13,6 +13,7 @@ and the static files are reachable without a session. The look is the station's 
 from __future__ import annotations
 
 import datetime
+import logging
 import math
 import secrets
 import time
@@ -26,7 +27,10 @@ from device.errors import InputError
 from device.vocabulary import COMPENSATION_IDS, COMPENSATIONS
 from web import auth
 from web.access import public
+from hub.store import Unavailable
 from web.i18n import local_moment
+
+log = logging.getLogger(__name__)
 
 PER_PAGE = 50
 COUNT_CAP = 10_000  # the lists count this far exactly, then say "more than" (milliseconds at any size)
@@ -58,6 +62,7 @@ def create_app(store, *, data_dir, public_url: str = "", testing: bool = False, 
     app.jinja_env.filters["when"] = _when
     app.jinja_env.filters["ago"] = _ago
     app.register_error_handler(429, _too_many)
+    app.register_error_handler(Unavailable, _unavailable)
     for code in (400, 401, 403, 404, 405, 413):
         app.register_error_handler(code, _error)
     _routes(app)
@@ -108,6 +113,19 @@ def _error(error):
     else:
         response = make_response(render_template("hub/message.html", title=error.name, message=text or error.description))
     response.status_code = error.code
+    return response
+
+
+def _unavailable(error):
+    """PostgreSQL is down or restarting: 503, and the next request tries again."""
+    log.warning("hub pages: the database is unavailable (%s)", error)
+    text = "The hub's database cannot be reached just now. Try again in a minute."
+    if request.path.startswith("/api/"):
+        response = jsonify(error=text)
+    else:
+        response = make_response(render_template("hub/message.html", title="Database unavailable", message=text))
+    response.status_code = 503
+    response.headers["Retry-After"] = "30"
     return response
 
 

@@ -29,6 +29,10 @@ _SUMMARY = ("station, id, created_at, label, member, member_name, kind, parent_i
             " reps, findings, revision, received_at")
 
 
+class Unavailable(Exception):
+    """PostgreSQL cannot be reached now (the pages answer 503 and try again next request)."""
+
+
 def iso(moment: dt.datetime | None) -> str | None:
     if moment is None:
         return None
@@ -71,12 +75,16 @@ class HubStore:
         with self._lock:
             conn = self._idle.pop() if self._idle else None
         if conn is None or conn.closed:
-            conn = db.connect(self.dsn, autocommit=True)
+            try:
+                conn = db.connect(self.dsn, autocommit=True)
+            except InputError as e:
+                raise Unavailable(str(e)) from None
         try:
             yield conn
-        except (psycopg.OperationalError, psycopg.InterfaceError):
+        except (psycopg.OperationalError, psycopg.InterfaceError) as e:
             conn.close()  # PostgreSQL went away: the next request connects afresh
-            raise
+            self.close()  # ... and so do the idle connections, gone with it
+            raise Unavailable(str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__) from None
         with self._lock:
             if len(self._idle) < self._pool_size:
                 self._idle.append(conn)

@@ -195,3 +195,16 @@ def test_hub_password_command(tmp_path, capsys, monkeypatch, own_logging):
     assert main(["hub", "password", "generate", "--if-unset", "--data-dir", d]) == 0
     assert "set already" in capsys.readouterr().out
     assert owner.verify_password("a-good-hub-password", owner.read_hash(d))  # kept
+
+
+def test_database_down_is_a_503_then_the_pages_come_back(cluster, client):
+    _login(client)
+    assert client.get("/assessments").status_code == 200
+    cluster.stop("fast")
+    try:
+        down = client.get("/assessments")
+        assert down.status_code == 503 and "cannot be reached" in down.get_data(as_text=True)
+        assert client.get("/api/stations").status_code == 503
+    finally:
+        cluster.start()
+    assert client.get("/assessments").status_code == 200  # the same session: it was in PostgreSQL
