@@ -260,6 +260,18 @@ THRESHOLDS.update({
         "(about 2 degrees) and what a trainer notices. Engineering choice.",
         "above", 10.0,
     ),
+    "silhouette_feet_turn_out_mat": Threshold(
+        12.0, "degrees of toe-out against the footprints", 3.0, 45.0,
+        "With the footprint mat's calibration: the feet's toe-out at the bottom (front view, "
+        "standing forefoot offset plus its turn) against the printed footprints' direction "
+        "(straight ahead, NASM's start position: feet pointing straight). A relaxed stance turns "
+        "out a few degrees (the foot progression angle of normal walking is usually quoted as "
+        "5-10 degrees out) and the "
+        "silhouette's toe-out reads +1.3 degrees with a 2-3 degree spread on the renderer's feet "
+        "(scripts/eval_mat_3d.py --feet): 12 keeps a relaxed stance absent and flags a clear "
+        "turn-out. Engineering choice on that script's tuning seeds.",
+        "above", 10.0,
+    ),
     "silhouette_feet_turn_in": Threshold(
         10.0, "degrees of foot turn", 3.0, 45.0,
         "Toes turning in during the squat; as silhouette_feet_turn_out.", "above", 10.0,

@@ -15,7 +15,8 @@ the same `Thresholds` object the live rep counter used. Steps, in order:
    pixels (`device.silhouette.refine`); a fault there keeps the keypoint result and says so;
    on the 3-D path without the mat's footprints, the knees are judged again against the feet's
    standing toe-out the silhouette measured (`_knees_over_seen_feet`); with the mat, how far the
-   feet stand from the printed footprints is recorded (`geometry.feet_vs_footprints_deg`), and
+   feet stand from the printed footprints is recorded (`geometry.feet_vs_footprints_deg`),
+   "feet turn out" is judged as the feet's direction at the bottom against the footprints, and
    the heel's lift is measured above the mat's floor plane in centimetres;
 6. for a re-test: the comparison with its standard set (`retest.compare`), stored with it.
 """
@@ -198,7 +199,9 @@ def _refine(result: dict, track: Track, kept: dict, backgrounds: dict, th: Thres
             f"{th['side_max_skew_deg']:g} for the heel and back contours; the 3-D checks do not need it)"))
     try:
         heel = _heel_height(calibration, frames.get("side"))
-        out = silhouette.refine(result, frames, small, bgs or None, th, **({"heel_height": heel} if heel else {}))
+        prints = stereo.mat_foot_deg() if calibration is not None else None  # the person stands on them
+        out = silhouette.refine(result, frames, small, bgs or None, th, footprints=prints,
+                                **({"heel_height": heel} if heel else {}))
     except Exception as e:  # a fault there must not cost the person the keypoint result
         log.error("silhouette refinement failed, keypoint result kept: %s", e, exc_info=log.isEnabledFor(logging.DEBUG))
         result["silhouette"] = {"error": f"refinement failed: {e.__class__.__name__}: {e}"}
