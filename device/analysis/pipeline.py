@@ -82,7 +82,7 @@ def analyse(
         not_overhead(result)
     result = _refine(result, track, kept or {}, backgrounds or {}, th,
                      calibration if st.geometry.get("calibration") == "mat" else None)
-    result = _knees_over_seen_feet(result, track, th, st, clock_offset)
+    result = _knees_over_seen_feet(result, track, th, st, clock_offset, calibration)
     return compared(result, kind, parent_result, parent_id)
 
 
@@ -112,7 +112,7 @@ KNEES = ("knees_cave_in", "knees_push_out")
 
 
 def _knees_over_seen_feet(result: dict, track: Track, th: Thresholds, st: stereo.Stereo,
-                          clock_offset: float | None) -> dict:
+                          clock_offset: float | None, calibration=None) -> dict:
     """The 3-D knees against the feet the front silhouette saw (docs/rules.md): without the mat
     the feet's direction is otherwise not known, and push-out is judged past a foot turned out
     `stereo_toe_out_unknown_deg`, which misses push-out over straight feet."""
@@ -121,7 +121,7 @@ def _knees_over_seen_feet(result: dict, track: Track, th: Thresholds, st: stereo
     if not st.trusted or not feet or st.points is None:
         return result
     if st.geometry.get("calibration") == "mat":  # the printed footprints decide; how far off they stand
-        prints = stereo.mat_foot_deg()
+        prints = stereo.footprints_seen_from_front(calibration)
         off = {k: round(float(v) - prints[k], 1) for k, v in feet.items() if k in prints}
         result["geometry"]["feet_vs_footprints_deg"] = off
         log.info("feet stand %s degrees (+ out) from the footprints' direction", off)
@@ -199,7 +199,7 @@ def _refine(result: dict, track: Track, kept: dict, backgrounds: dict, th: Thres
             f"{th['side_max_skew_deg']:g} for the heel and back contours; the 3-D checks do not need it)"))
     try:
         heel = _heel_height(calibration, frames.get("side"))
-        prints = stereo.mat_foot_deg() if calibration is not None else None  # the person stands on them
+        prints = stereo.footprints_seen_from_front(calibration) if calibration is not None else None
         out = silhouette.refine(result, frames, small, bgs or None, th, footprints=prints,
                                 **({"heel_height": heel} if heel else {}))
     except Exception as e:  # a fault there must not cost the person the keypoint result

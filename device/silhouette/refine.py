@@ -229,9 +229,15 @@ def _consistency(values, threshold) -> float:
 # --- front view: feet ---------------------------------------------------------------------------
 
 
-def _toe_out(offset: float, shank: float) -> float:
-    """A foot's toe-out (degrees, + out) from its forefoot's outward offset (pixels)."""
+def _turn(offset: float, shank: float) -> float:
+    """A foot's turn (degrees, + out) from a change of its forefoot's outward offset (pixels)."""
     return math.degrees(math.asin(max(-1.0, min(1.0, offset / (th.TOE_REACH * shank)))))
+
+
+def _toe_out(offset: float, shank: float) -> float:
+    """A foot's own toe-out (degrees, + out, from the front camera's line of sight) from its
+    forefoot's outward offset (pixels), corrected for the reading's bias."""
+    return th.TOE_OUT_GAIN * _turn(offset, shank) - th.TOE_OUT_OFFSET_DEG
 
 
 def _feet(v: _View, n_reps: int, limits: Thresholds, standing: dict | None = None,
@@ -269,7 +275,7 @@ def _feet(v: _View, n_reps: int, limits: Thresholds, standing: dict | None = Non
                 reps.append(None)
                 absolute.append(None)
                 continue
-            reps.append(_toe_out(float(np.median(vals)) - b0, shank))
+            reps.append(_turn(float(np.median(vals)) - b0, shank))
             absolute.append(_toe_out(float(np.median(vals)), shank))
         per_foot[name] = reps
         if footprints is not None and name in footprints:
