@@ -152,8 +152,8 @@ def test_feet_seen_by_the_front_camera_are_turned_into_the_body_frame():
     assert abs(prints["left"] + 10.0) < 1e-6 and abs(prints["right"] - 10.0) < 1e-6
 
 
-@pytest.mark.parametrize("seed, skew, toe, side", [(901, 30, 0.0, "right"), (908, 60, 30.0, "left"),
-                                                   (918, 0, 0.0, "left"), (922, 30, 20.0, "left")])
+@pytest.mark.parametrize("seed, skew, toe, side", [(908, 60, 30.0, "left"), (922, 30, 20.0, "left"),
+                                                   (949, 30, 20.0, "right"), (956, 60, 0.0, "left")])
 def test_a_one_sided_push_out_over_the_seen_feet_is_found(seed, skew, toe, side):
     """Issue 12's misses: push-out was judged outside the seen foot turned 4 degrees further out
     (and the silhouette read feet 1.3 degrees too far out, from the camera's line of sight taken

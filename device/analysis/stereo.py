@@ -11,7 +11,7 @@ Steps (device/geometry, docs/geometry.md):
    sizes, and its reprojection error on this set's keypoints is small (a camera that moved since
    the mat was seen reprojects badly); else the pair calibrated on the person (`calibrate_pair`).
    When both exist the person-based angle is compared with the mat's (`person_vs_mat_deg`, a
-   logged quality figure). The person-based calibration is most of the stage's cost (~110 ms of
+   logged quality figure). The person-based calibration is most of the stage's cost (~70 ms of
    it): with the mat in use it runs only when the mat's reprojection error on this set is above
    `person_check_px` (0, the default: every set; `ohsa assess` and the tests); the station's
    `CalibrationKeeper.person_check_px()` asks for it every few sets and whenever the mat's fit jumps;
@@ -40,7 +40,7 @@ import numpy as np
 from device.geometry import measures3d
 from device.geometry.body import body_frame
 from device.geometry.camera import DEFAULT_HFOV_DEG, Camera, Intrinsics
-from device.geometry.triangulate import person_size_px, smooth, triangulate_tracks
+from device.geometry.triangulate import person_size_px, smooth, triangulate_tracks, within_error
 from device.track import Track, ViewTrack
 
 log = logging.getLogger(__name__)
@@ -163,12 +163,12 @@ def measure(track: Track, th, *, calibration=None, foot_deg: dict | None = None,
             person = calibrate_pair(front, side, fi, si, height_m=height_m)
         return isinstance(person, PairCalibration)
 
-    used, kind, why_not_mat = None, None, ""
+    used, kind, why_not_mat, all_points = None, None, "", None
     if calibration is not None:
         cams, why_not_mat = _mat_cameras(calibration, front, side)
         if cams is not None:
-            tri = triangulate_tracks(cams, front, side, max_error=np.inf)
-            ef, es, rel, n = _reprojection(tri, front, side)
+            all_points = triangulate_tracks(cams, front, side, max_error=np.inf)
+            ef, es, rel, n = _reprojection(all_points, front, side)
             if np.isfinite(rel) and rel <= th["stereo_max_reprojection"] and n >= th["stereo_min_moments"]:
                 used, kind = cams, "mat"
             else:
@@ -179,7 +179,9 @@ def measure(track: Track, th, *, calibration=None, foot_deg: dict | None = None,
             return two_d(f"the cameras could not be calibrated on the person: {person.reason}"
                          + (f"; {why_not_mat}" if why_not_mat else ""))
         used, kind = (person.front, person.side), "person"
-    tri = smooth(triangulate_tracks(used, front, side), SMOOTH_S)
+    # the mat's cameras: the points already solved, those reprojecting too far dropped
+    tri = smooth(within_error(all_points, front, side) if kind == "mat" else triangulate_tracks(used, front, side),
+                 SMOOTH_S)
     bf = body_frame(tri.points)
     if bf is None:
         return two_d("the hips or ankles were never seen by both cameras at once", calibration=kind)
