@@ -199,9 +199,10 @@ def _refine(result: dict, track: Track, kept: dict, backgrounds: dict, th: Thres
             f"{th['side_max_skew_deg']:g} for the heel and back contours; the 3-D checks do not need it)"))
     try:
         heel = _heel_height(calibration, frames.get("side"))
-        prints = stereo.footprints_seen_from_front(calibration) if calibration is not None else None
-        out = silhouette.refine(result, frames, small, bgs or None, th, footprints=prints,
-                                **({"heel_height": heel} if heel else {}))
+        extra = {"heel_height": heel} if heel else {}
+        if calibration is not None:  # the person stands on the printed footprints
+            extra["footprints"] = stereo.footprints_seen_from_front(calibration)
+        out = silhouette.refine(result, frames, small, bgs or None, th, **extra)
     except Exception as e:  # a fault there must not cost the person the keypoint result
         log.error("silhouette refinement failed, keypoint result kept: %s", e, exc_info=log.isEnabledFor(logging.DEBUG))
         result["silhouette"] = {"error": f"refinement failed: {e.__class__.__name__}: {e}"}
