@@ -504,3 +504,49 @@ def test_a_trainers_silhouette_threshold_override_changes_the_verdict():
         assert comps[cid]["status"] == "absent", (cid, comps[cid])
         assert comps[cid]["threshold"] == limit
         assert comps[cid]["value"] == pytest.approx(default[cid]["value"], abs=0.5)
+
+
+def test_the_back_contour_needs_a_side_view_the_mat_knows_is_square():
+    """A side camera 10 degrees round toward the front passes the keypoints' skew check, and the
+    back contour then misreads a 30-degree rounding (about 2 degrees: absent). With the mat
+    calibration the angle is known and the back is not assessed, with the reason; square on, the
+    same rounding is found."""
+    from device.silhouette import thresholds as sth
+
+    oblique = render_sequence(SquatSpec(reps=2, seed=7, lumbar_deg=30.0, side_round_deg=10.0), views=("side",))
+    bgs = _backgrounds(oblique)
+    plain = refine(_rules_result(oblique), oblique.frames, oblique.track, bgs)["compensations"]["low_back_round"]
+    assert plain["status"] == "absent" and plain["value"] < 12.0  # the misreading the gate prevents
+    out = refine(_rules_result(oblique), oblique.frames, oblique.track, bgs, side_round_deg=10.0)
+    for cid in ("low_back_round", "low_back_arch"):
+        assert out["compensations"][cid]["status"] == "not_assessed"
+    why = out["silhouette"]["views"]["side"]["low_back"]
+    assert "10 degrees round toward the front" in why and f"{sth.BACK_MAX_ROUND_DEG:g} degrees of square" in why
+    assert "degrees of square" in out["compensations"]["low_back_round"]["reason"]
+    square = render_sequence(SquatSpec(reps=2, seed=7, lumbar_deg=30.0), views=("side",))
+    got = refine(_rules_result(square), square.frames, square.track, _backgrounds(square), side_round_deg=0.0)
+    assert got["compensations"]["low_back_round"]["status"] == "present"
+
+
+def test_through_the_pipeline_the_mat_side_angle_gates_the_back():
+    from device.analysis import analyse
+    from device.analysis.stereo import side_round_from_mat
+
+    class Kept:
+        scale = 1.0
+
+        def __init__(self, frames):
+            self._frames = frames
+
+        def frames(self):
+            return self._frames
+
+    spec = SquatSpec(reps=3, seed=9, lumbar_deg=30.0, side_round_deg=10.0)
+    synth = render_sequence(spec)
+    cal = _calibrated(spec)
+    assert abs(side_round_from_mat(cal) - 10.0) < 0.5
+    out = analyse(synth.track, {v: Kept(f) for v, f in synth.frames.items()}, backgrounds=_backgrounds(synth),
+                  calibration=cal)
+    assert out["geometry"]["calibration"] == "mat"
+    assert out["compensations"]["low_back_round"]["status"] == "not_assessed"
+    assert "round toward the front" in out["silhouette"]["views"]["side"]["low_back"]

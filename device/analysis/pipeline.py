@@ -202,6 +202,7 @@ def _refine(result: dict, track: Track, kept: dict, backgrounds: dict, th: Thres
         extra = {"heel_height": heel} if heel else {}
         if calibration is not None:  # the person stands on the printed footprints
             extra["footprints"] = stereo.footprints_seen_from_front(calibration)
+            extra["side_round_deg"] = stereo.side_round_from_mat(calibration)
         out = silhouette.refine(result, frames, small, bgs or None, th, **extra)
     except Exception as e:  # a fault there must not cost the person the keypoint result
         log.error("silhouette refinement failed, keypoint result kept: %s", e, exc_info=log.isEnabledFor(logging.DEBUG))

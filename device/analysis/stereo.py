@@ -356,6 +356,21 @@ def footprints_seen_from_front(calibration) -> dict[str, float]:
             for side in matlib.MAT.footprints}
 
 
+def side_round_from_mat(calibration) -> float | None:
+    """How far the mat calibration's side camera stands round toward the front (degrees; 0 a square
+    side view, negative round toward the back) of a person on the footprints, who faces the mat's
+    +Y. None without a side camera."""
+    from device.geometry import mat as matlib
+
+    if calibration is None or "side" not in getattr(calibration, "views", {}):
+        return None
+    c = np.asarray(calibration.views["side"].camera.center, dtype=np.float64)
+    prints = matlib.MAT.footprints.values()
+    mid = np.mean([(np.asarray(fp.heel) + np.asarray(fp.toe)) / 2 for fp in prints], axis=0)
+    v = c[:2] - mid
+    return math.degrees(math.atan2(v[1], abs(v[0])))
+
+
 def mat_foot_deg() -> dict[str, float]:
     """Toe-out of the printed footprints (degrees, + out), in the mat's frame: a person standing on
     them faces +Y; their right is +X (device/geometry/mat.py)."""

@@ -506,12 +506,15 @@ def _explain_unmeasured(comps: dict, notes: dict) -> None:
 
 
 def refine(result: dict, frames: dict, track: Track, backgrounds: dict | None = None,
-           thresholds: Thresholds | dict | None = None, heel_height=None, footprints: dict | None = None) -> dict:
+           thresholds: Thresholds | dict | None = None, heel_height=None, footprints: dict | None = None,
+           side_round_deg: float | None = None) -> dict:
     """The result with feet, heels and low back measured from silhouettes where trustworthy.
 
     `footprints`: with the mat calibration in use, the printed footprints' toe-out per side
     (degrees, + out; `device.analysis.stereo.mat_foot_deg`): `feet_turn_out` is then judged as the
-    feet's direction at the bottom against them (`_feet`).
+    feet's direction at the bottom against them (`_feet`). `side_round_deg`: the side camera's
+    angle round toward the front when the mat calibration knows it: the back contour is not
+    assessed beyond `BACK_MAX_ROUND_DEG` (device/silhouette/thresholds.py).
 
     `heel_height`: with a calibrated side camera (the mat), `(floor_uv, top_uv) -> metres` in the
     side frames' pixels (`device.geometry.calibration.height_above_floor`): the heel's lift is then
@@ -562,6 +565,11 @@ def refine(result: dict, frames: dict, track: Track, backgrounds: dict | None = 
         found.update(got)
         if why:
             note["heels"] = why
+        if side_round_deg is not None and abs(side_round_deg) > th.BACK_MAX_ROUND_DEG:
+            note["low_back"] = (f"the side camera stands {abs(side_round_deg):.0f} degrees round toward the "
+                                f"{'front' if side_round_deg > 0 else 'back'} (the mat calibration); the back "
+                                f"contour needs a side view within {th.BACK_MAX_ROUND_DEG:g} degrees of square")
+            continue
         got, why = _back(v, face, n, limits)
         found.update(got)
         if why:

@@ -32,3 +32,11 @@ TOE_REACH = 0.25  # forefoot-centroid shift per unit sin(turn), as a share of th
 # is a difference and needs no offset. docs/silhouette.md gives the held-out check.
 TOE_OUT_GAIN = 1.055
 TOE_OUT_OFFSET_DEG = 2.13
+# The back contour needs a square side view. Known from the mat calibration, the side camera's
+# angle round toward the front decides (the keypoints' left-right spread, SIDE_VIEW_MAX_SKEW,
+# lets views up to about 17 degrees through): on the renderer a 30-degree lumbar rounding reads
+# 41 square on, 28-33 at 3 degrees round, 8-27 at 7, 2 at 10 and 59 at 15; an arch of 30 reads
+# -31, -36, -25..-29, -20, -13 (docs/silhouette.md). A correction for the foreshortening from the
+# known angle (offsets shrinking by cos(angle)) did not recover them: the edge comes from another
+# part of the back as the camera turns. So beyond this the back is not assessed.
+BACK_MAX_ROUND_DEG = 5.0
