@@ -12,14 +12,16 @@ person (no mat). Reported:
   over the rep's bottom frames) against the same measure on the generator's true joints;
 - sensitivity (clear cases) and specificity (sets without it, half of them with another
   compensation) for every keypoint-visible compensation, per band of angles, with the feet known
-  (as the mat's printed footprints give them), not known, and as the front silhouette measures
-  their standing toe-out (the true one with the silhouette's error drawn, `silhouette_feet`);
+  (their true direction in the body frame, what the mat's printed footprints approach), not
+  known, and as the front silhouette measures their standing toe-out (the true one seen from the
+  front camera's line of sight, with the silhouette's error drawn, `silhouette_feet`, turned into
+  the body frame by the stage as the station does);
 - how often the 3-D path was not trusted.
 
 Seeds below 50000 were used for tuning; `--held-out` runs seeds 50000+, never looked at while
 tuning.
 
-    .venv/bin/python scripts/eval_3d.py -n 2                # ~3 min
+    .venv/bin/python scripts/eval_3d.py -n 10               # 240 sets, ~40 s
     .venv/bin/python scripts/eval_3d.py -n 2 --held-out --json /tmp/eval3d.json
     .venv/bin/python scripts/eval_3d.py --bench             # CPU on 30 s sets
 """
