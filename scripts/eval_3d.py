@@ -285,6 +285,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("-n", type=int, default=2, help="repeats of the placement grid (x 48 sets)")
     ap.add_argument("--held-out", action="store_true", help="the held-out seeds (50000+)")
+    ap.add_argument("--first-seed", type=int, help="start the seeds here instead (a fresh held-out part)")
     ap.add_argument("--json", help="write every set's row here")
     ap.add_argument("--bench", action="store_true", help="CPU time on 30 s sets instead")
     args = ap.parse_args(argv)
@@ -292,10 +293,10 @@ def main(argv=None) -> int:
         print(bench())
         return 0
     th = Thresholds()
-    seed0 = HELD_OUT if args.held_out else 1000
+    seed0 = args.first_seed if args.first_seed is not None else HELD_OUT if args.held_out else 1000
     t0 = time.perf_counter()
     rows = [run_set(*p, th) for p in plan(seed0, args.n)]
-    title = ("held-out" if args.held_out else "tuning") + f" seeds from {seed0}"
+    title = ("held-out" if args.held_out or seed0 >= HELD_OUT else "tuning") + f" seeds from {seed0}"
     print(summarise(rows, title))
     print(f"\n({time.perf_counter() - t0:.0f} s)")
     if args.json:
