@@ -236,12 +236,25 @@ THRESHOLDS: dict[str, Threshold] = {
         "most a normal stance turns out (NASM: feet straight to slightly turned out).",
     ),
     "stereo_toe_out_seen_margin_deg": Threshold(
-        4.0, "degrees of toe-out", 0.0, 15.0,
+        3.0, "degrees of toe-out", 0.0, 15.0,
         "Without the mat, the feet's standing toe-out from the front silhouette "
-        "(device/silhouette/refine.py; +1.3 degrees bias on the renderer's box feet, real feet "
-        "scatter more): a knee is judged caving in inside a foot turned this much less, pushing "
-        "out outside one turned this much more, so the silhouette's error does not read as a "
-        "knee fault. Chosen on the tuning seeds of scripts/eval_3d.py (feet silhouette).",
+        "(device/silhouette/refine.py; bias-corrected, 0.7 degrees spread on the renderer's box "
+        "feet, real feet scatter more): a knee is judged caving in inside a foot turned this much "
+        "less, so the silhouette's error does not read as a knee fault (the cave-in threshold "
+        "sits next to knees over the feet). Chosen on the tuning seeds of scripts/eval_3d.py "
+        "(feet silhouette): 3 / 4 / 5 / 6 gave cave-in sensitivity 1.00 / 0.97 / 0.93 / 0.90, "
+        "specificity 0.97 / 0.97 / 0.98 / 0.99; 3 is also the margin in force before the "
+        "silhouette's +1.3 degree bias was corrected (4 then, 2.7 in effect).",
+    ),
+    "stereo_toe_out_seen_margin_out_deg": Threshold(
+        0.0, "degrees of toe-out", 0.0, 15.0,
+        "Without the mat, the same margin for pushing out: a knee is judged pushing out outside "
+        "the seen foot turned this much more. None is needed: the push-out threshold (1.26) sits "
+        "0.15 or more above knees over the feet (at most 1.1), which absorbs about 8 degrees of "
+        "foot error at the bottom, while each degree of margin costs a real push-out 0.015 of the "
+        "ratio (the knee 15-29 cm ahead of the ankle). With 4 degrees here (and the silhouette's "
+        "then uncorrected +1.3 degree bias) clear push-outs reading 1.33-1.40 fell under the "
+        "threshold (held-out sensitivity 0.80). Chosen on the tuning seeds of scripts/eval_3d.py.",
     ),
     "front_max_skew_deg": Threshold(
         40.0, "degrees", 5.0, 80.0,
@@ -258,6 +271,18 @@ THRESHOLDS.update({
         "Toes turning out during the squat (front view, forefoot silhouette against the "
         "standing start). 10 degrees is above the measurement's spread on the synthetic set "
         "(about 2 degrees) and what a trainer notices. Engineering choice.",
+        "above", 10.0,
+    ),
+    "silhouette_feet_turn_out_mat": Threshold(
+        12.0, "degrees of toe-out against the footprints", 3.0, 45.0,
+        "With the footprint mat's calibration: the feet's toe-out at the bottom (front view, "
+        "standing forefoot offset plus its turn) against the printed footprints' direction "
+        "(straight ahead, NASM's start position: feet pointing straight). A relaxed stance turns "
+        "out a few degrees (the foot progression angle of normal walking is usually quoted as "
+        "5-10 degrees out), and the silhouette's reading scatters about 1.5 degrees (p90) on the "
+        "renderer's box feet and more on real ones (scripts/eval_mat_3d.py --feet): 12 keeps a "
+        "relaxed stance absent and flags a clear turn-out. Engineering choice on that script's "
+        "tuning seeds.",
         "above", 10.0,
     ),
     "silhouette_feet_turn_in": Threshold(

@@ -56,6 +56,9 @@ class Compensation(NamedTuple):
     # 2-D one (None: judged from the pictures even when both cameras are calibrated)
     measure_3d: str | None = None
     threshold_3d: str | None = None
+    # with the footprint mat's calibration: the deciding entry when the measure is taken against
+    # the printed footprints instead of the person's own start (None: the same as without the mat)
+    threshold_mat: str | None = None
 
 
 def _both(*parts: str) -> tuple[str, ...]:
@@ -71,7 +74,8 @@ COMPENSATIONS = {
     c.id: c
     for c in (
         Compensation("feet_turn_out", "front", "feet_ankles", "Feet turn out", True, "silhouette", None,
-                     ("ankle",), _both("ankle"), "silhouette_feet_turn_out", _NO_FOOT_POINTS),
+                     ("ankle",), _both("ankle"), "silhouette_feet_turn_out", _NO_FOOT_POINTS,
+                     threshold_mat="silhouette_feet_turn_out_mat"),
         Compensation("feet_turn_in", "front", "feet_ankles", "Feet turn in", True, "silhouette", None,
                      ("ankle",), _both("ankle"), "silhouette_feet_turn_in", _NO_FOOT_POINTS),
         Compensation("feet_flatten", "front", "feet_ankles", "Feet flatten", True, "none", None,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -231,3 +232,23 @@ def test_smoothing_averages_valid_points_only():
     assert np.abs(out.points[2:4, 0, 0]).max() < 0.3  # +-1 jitter averaged down over 5 frames
     assert np.abs(out.points[[4, 6], 0, 0]).max() <= 0.5  # beside the gap: 4 frames
     assert np.isfinite(out.points[valid]).all()
+
+
+def test_points_kept_within_the_error_are_those_a_fresh_triangulation_keeps():
+    """The mat's fast path solves the set once with no error limit, then drops what reprojects
+    too far: the same points as a triangulation with the limit."""
+    from device.geometry.triangulate import triangulate_tracks, within_error
+
+    case = make_stereo_case(23, skew_deg=30)
+    cams = (case.front_camera, case.side_camera)
+    side = case.side
+    k = side.keypoints.copy()
+    t = case.front.times
+    off = (side.times >= t[40]) & (side.times <= t[60])
+    k[off, 13, 1] += 0.15 * side.height  # a knee badly off (up and down) in the side view for a while
+    side = replace(side, keypoints=k)
+    fresh = triangulate_tracks(cams, case.front, side)
+    fast = within_error(triangulate_tracks(cams, case.front, side, max_error=np.inf), case.front, side)
+    assert not fresh.valid[42:58, 13].any() and fresh.valid.sum() > 0.7 * fresh.valid.size
+    assert np.array_equal(fresh.valid, fast.valid)
+    assert np.allclose(fresh.points, fast.points, equal_nan=True)

@@ -21,9 +21,9 @@ IDS = ("feet_turn_out", "feet_turn_in", "heels_rise", "low_back_arch", "low_back
 def _assess(**clips):
     seen = {}
 
-    def spy(result, frames, track, backgrounds=None, thresholds=None):
+    def spy(result, frames, track, backgrounds=None, thresholds=None, **kw):
         seen.update(frames=frames, track=track, rules=result)
-        return refine(result, frames, track, backgrounds, thresholds)
+        return refine(result, frames, track, backgrounds, thresholds, **kw)
 
     original = device.silhouette.refine  # what the analysis pipeline calls
     device.silhouette.refine = spy

@@ -15,7 +15,8 @@ the same `Thresholds` object the live rep counter used. Steps, in order:
    pixels (`device.silhouette.refine`); a fault there keeps the keypoint result and says so;
    on the 3-D path without the mat's footprints, the knees are judged again against the feet's
    standing toe-out the silhouette measured (`_knees_over_seen_feet`); with the mat, how far the
-   feet stand from the printed footprints is recorded (`geometry.feet_vs_footprints_deg`), and
+   feet stand from the printed footprints is recorded (`geometry.feet_vs_footprints_deg`),
+   "feet turn out" is judged as the feet's direction at the bottom against the footprints, and
    the heel's lift is measured above the mat's floor plane in centimetres;
 6. for a re-test: the comparison with its standard set (`retest.compare`), stored with it.
 """
@@ -81,7 +82,7 @@ def analyse(
         not_overhead(result)
     result = _refine(result, track, kept or {}, backgrounds or {}, th,
                      calibration if st.geometry.get("calibration") == "mat" else None)
-    result = _knees_over_seen_feet(result, track, th, st, clock_offset)
+    result = _knees_over_seen_feet(result, track, th, st, clock_offset, calibration)
     return compared(result, kind, parent_result, parent_id)
 
 
@@ -111,7 +112,7 @@ KNEES = ("knees_cave_in", "knees_push_out")
 
 
 def _knees_over_seen_feet(result: dict, track: Track, th: Thresholds, st: stereo.Stereo,
-                          clock_offset: float | None) -> dict:
+                          clock_offset: float | None, calibration=None) -> dict:
     """The 3-D knees against the feet the front silhouette saw (docs/rules.md): without the mat
     the feet's direction is otherwise not known, and push-out is judged past a foot turned out
     `stereo_toe_out_unknown_deg`, which misses push-out over straight feet."""
@@ -120,7 +121,7 @@ def _knees_over_seen_feet(result: dict, track: Track, th: Thresholds, st: stereo
     if not st.trusted or not feet or st.points is None:
         return result
     if st.geometry.get("calibration") == "mat":  # the printed footprints decide; how far off they stand
-        prints = stereo.mat_foot_deg()
+        prints = stereo.footprints_seen_from_front(calibration)
         off = {k: round(float(v) - prints[k], 1) for k, v in feet.items() if k in prints}
         result["geometry"]["feet_vs_footprints_deg"] = off
         log.info("feet stand %s degrees (+ out) from the footprints' direction", off)
@@ -198,7 +199,11 @@ def _refine(result: dict, track: Track, kept: dict, backgrounds: dict, th: Thres
             f"{th['side_max_skew_deg']:g} for the heel and back contours; the 3-D checks do not need it)"))
     try:
         heel = _heel_height(calibration, frames.get("side"))
-        out = silhouette.refine(result, frames, small, bgs or None, th, **({"heel_height": heel} if heel else {}))
+        extra = {"heel_height": heel} if heel else {}
+        if calibration is not None:  # the person stands on the printed footprints
+            extra["footprints"] = stereo.footprints_seen_from_front(calibration)
+            extra["side_round_deg"] = stereo.side_round_from_mat(calibration)
+        out = silhouette.refine(result, frames, small, bgs or None, th, **extra)
     except Exception as e:  # a fault there must not cost the person the keypoint result
         log.error("silhouette refinement failed, keypoint result kept: %s", e, exc_info=log.isEnabledFor(logging.DEBUG))
         result["silhouette"] = {"error": f"refinement failed: {e.__class__.__name__}: {e}"}

@@ -11,7 +11,7 @@ Steps (device/geometry, docs/geometry.md):
    sizes, and its reprojection error on this set's keypoints is small (a camera that moved since
    the mat was seen reprojects badly); else the pair calibrated on the person (`calibrate_pair`).
    When both exist the person-based angle is compared with the mat's (`person_vs_mat_deg`, a
-   logged quality figure). The person-based calibration is most of the stage's cost (~110 ms of
+   logged quality figure). The person-based calibration is most of the stage's cost (~70 ms of
    it): with the mat in use it runs only when the mat's reprojection error on this set is above
    `person_check_px` (0, the default: every set; `ohsa assess` and the tests); the station's
    `CalibrationKeeper.person_check_px()` asks for it every few sets and whenever the mat's fit jumps;
@@ -40,7 +40,7 @@ import numpy as np
 from device.geometry import measures3d
 from device.geometry.body import body_frame
 from device.geometry.camera import DEFAULT_HFOV_DEG, Camera, Intrinsics
-from device.geometry.triangulate import person_size_px, smooth, triangulate_tracks
+from device.geometry.triangulate import person_size_px, smooth, triangulate_tracks, within_error
 from device.track import Track, ViewTrack
 
 log = logging.getLogger(__name__)
@@ -51,6 +51,9 @@ DEFAULT_LONG_SIDE_HFOV_DEG = DEFAULT_HFOV_DEG  # Raspberry Pi Camera Module 2 ac
 # iPhone, docs/geometry.md: about 42).
 PHONE_LONG_SIDE_HFOV_DEG = 69.4
 SMOOTH_S = 0.3  # docs/geometry.md: chosen on the geometry's tuning sets
+# A person whose body (hips) is turned further than this from the printed footprints is not
+# standing on them: the footprints do not give the feet's direction then.
+MAX_TURN_FROM_FOOTPRINTS_DEG = 45.0
 
 
 def intrinsics(view: ViewTrack, long_side_hfov_deg: float = DEFAULT_LONG_SIDE_HFOV_DEG) -> Intrinsics:
@@ -76,6 +79,10 @@ class Stereo:
     times: np.ndarray | None = None  # the front view's times the measures are at
     measures: dict[str, np.ndarray] = field(default_factory=dict)
     points: np.ndarray | None = None  # (N, 17, 3) body-frame keypoints (smoothed), NaN where unseen
+    # the direction from the person to the front camera in the body frame (degrees from forward,
+    # + toward the person's left): what turns a foot direction seen by the front camera (the
+    # silhouette's) into the body frame (`from_front_camera`)
+    front_yaw_deg: float = 0.0
 
     def at(self, name: str, t: np.ndarray) -> np.ndarray:
         """Measure `name` at view times `t` (the nearest 3-D frame within half a frame, else NaN)."""
@@ -156,12 +163,12 @@ def measure(track: Track, th, *, calibration=None, foot_deg: dict | None = None,
             person = calibrate_pair(front, side, fi, si, height_m=height_m)
         return isinstance(person, PairCalibration)
 
-    used, kind, why_not_mat = None, None, ""
+    used, kind, why_not_mat, all_points = None, None, "", None
     if calibration is not None:
         cams, why_not_mat = _mat_cameras(calibration, front, side)
         if cams is not None:
-            tri = triangulate_tracks(cams, front, side, max_error=np.inf)
-            ef, es, rel, n = _reprojection(tri, front, side)
+            all_points = triangulate_tracks(cams, front, side, max_error=np.inf)
+            ef, es, rel, n = _reprojection(all_points, front, side)
             if np.isfinite(rel) and rel <= th["stereo_max_reprojection"] and n >= th["stereo_min_moments"]:
                 used, kind = cams, "mat"
             else:
@@ -172,7 +179,9 @@ def measure(track: Track, th, *, calibration=None, foot_deg: dict | None = None,
             return two_d(f"the cameras could not be calibrated on the person: {person.reason}"
                          + (f"; {why_not_mat}" if why_not_mat else ""))
         used, kind = (person.front, person.side), "person"
-    tri = smooth(triangulate_tracks(used, front, side), SMOOTH_S)
+    # the mat's cameras: the points already solved, those reprojecting too far dropped
+    tri = smooth(within_error(all_points, front, side) if kind == "mat" else triangulate_tracks(used, front, side),
+                 SMOOTH_S)
     bf = body_frame(tri.points)
     if bf is None:
         return two_d("the hips or ankles were never seen by both cameras at once", calibration=kind)
@@ -209,41 +218,81 @@ def measure(track: Track, th, *, calibration=None, foot_deg: dict | None = None,
         geo["reason"] = "the footprint mat's calibration fits this set's keypoints"
     else:
         geo["reason"] = "calibrated on the person: " + person.reason + (f" ({why_not_mat})" if why_not_mat else "")
+    feet_words = "not known"
     if foot_deg is None and kind == "mat":
-        foot_deg = mat_foot_deg()  # the person stands on the printed footprints
+        foot_deg = footprints_in(bf.axes)  # the person stands on the printed footprints
+        if max(abs(v) for v in foot_deg.values()) > MAX_TURN_FROM_FOOTPRINTS_DEG:
+            feet_words = (f"not known (the person stands turned {max(abs(v) for v in foot_deg.values()):.0f} "
+                          "degrees from the footprints)")
+            foot_deg = None
     P = bf.to_body(tri.points)
     m = measures3d.measures(P, foot_deg)
     m.update(knees(P, foot_deg, th))
     m.update(head(P, m["trunk_deg"]))
-    geo["feet"] = "the mat's footprints" if foot_deg else "not known"
-    return Stereo(True, geo, np.asarray(front.times, dtype=np.float64), m, P)
+    geo["feet"] = "the mat's footprints" if foot_deg else feet_words
+    c = bf.to_body(used[0].center)
+    return Stereo(True, geo, np.asarray(front.times, dtype=np.float64), m, P, math.degrees(math.atan2(c[1], c[0])))
 
 
-def knees(P: np.ndarray, foot_deg: dict | None, th, margin_deg: float = 0.0) -> dict[str, np.ndarray]:
+def knees(P: np.ndarray, foot_deg: dict | None, th, margin_in: float = 0.0,
+          margin_out: float = 0.0) -> dict[str, np.ndarray]:
     """The knees judged against the feet (docs/rules.md): square to each known foot (cave-in
-    against the foot turned `margin_deg` less, push-out `margin_deg` more: a foot measured, not
+    against the foot turned `margin_in` less, push-out `margin_out` more: a foot measured, not
     printed); for a foot not known, cave-in against a straight foot and push-out against one
     turned out by `stereo_toe_out_unknown_deg`."""
     m = {}
     for name in ("left", "right"):
         if foot_deg and foot_deg.get(name) is not None:
             a = float(foot_deg[name])
-            m[f"knee_{name}_in"] = knee_ratio(P, name, a - margin_deg)
-            m[f"knee_{name}_out"] = knee_ratio(P, name, a + margin_deg) if margin_deg else m[f"knee_{name}_in"]
+            m[f"knee_{name}_in"] = knee_ratio(P, name, a - margin_in)
+            m[f"knee_{name}_out"] = knee_ratio(P, name, a + margin_out) if margin_out or margin_in else m[f"knee_{name}_in"]
         else:
             m[f"knee_{name}_in"] = knee_ratio(P, name, 0.0)
             m[f"knee_{name}_out"] = knee_ratio(P, name, th["stereo_toe_out_unknown_deg"])
     return m
 
 
-def with_feet(st: Stereo, foot_deg: dict, th, source: str) -> Stereo:
-    """`st` with its knees judged against feet measured (`source`: in words, for `geometry.feet`),
-    the silhouette's standing toe-out when the mat is not in use, give or take
-    `stereo_toe_out_seen_margin_deg`."""
-    m = {**st.measures, **knees(st.points, foot_deg, th, th["stereo_toe_out_seen_margin_deg"])}
+def with_feet(st: Stereo, foot_deg: dict, th, source: str, margins: tuple[float, float] | None = None) -> Stereo:
+    """`st` with its knees judged against feet seen by the front camera (`source`: in words, for
+    `geometry.feet`): the silhouette's standing toe-out when the mat is not in use, each foot's
+    angle from the front camera's line of sight (`from_front_camera` turns it into the body
+    frame); cave-in against the foot turned `stereo_toe_out_seen_margin_deg` less, push-out
+    `stereo_toe_out_seen_margin_out_deg` more (or `margins`: (in, out))."""
+    m_in, m_out = margins if margins is not None else (th["stereo_toe_out_seen_margin_deg"],
+                                                       th["stereo_toe_out_seen_margin_out_deg"])
+    body = from_front_camera(foot_deg, st.front_yaw_deg)
+    m = {**st.measures, **knees(st.points, body, th, m_in, m_out)}
     geo = {**st.geometry, "feet": source,
-           "foot_toe_out_deg": {k: round(float(v), 1) for k, v in foot_deg.items() if v is not None}}
-    return Stereo(st.trusted, geo, st.times, m, st.points)
+           "foot_toe_out_deg": {k: round(float(v), 1) for k, v in foot_deg.items() if v is not None},
+           "front_camera_yaw_deg": round(float(st.front_yaw_deg), 1)}
+    return Stereo(st.trusted, geo, st.times, m, st.points, st.front_yaw_deg)
+
+
+def from_front_camera(foot_deg: dict, yaw_deg: float) -> dict:
+    """Toe-out angles seen by the front camera (from its line of sight to the person, + out) in
+    the body frame, the camera standing `yaw_deg` from the person's forward toward their left: a
+    foot pointing at the camera is turned toward the person's left by `yaw_deg`. A front camera a
+    few degrees off the person's axis otherwise turns one foot out and the other in (on the tuning
+    seeds of scripts/eval_3d.py, cave-in sensitivity 0.97 with this turn, 0.87 without)."""
+    out = {}
+    for side, v in foot_deg.items():
+        if v is not None:
+            out[side] = float(v) + (yaw_deg if side == "left" else -yaw_deg)
+    return out
+
+
+def footprints_in(axes: np.ndarray) -> dict[str, float]:
+    """The printed footprints' toe-out (degrees, + out) in a body frame whose axes (rows: forward,
+    left, up) are given in the mat's frame: the mat calibration's world is the mat's, so the
+    footprints and the knees share it, whatever error the body frame's yaw has."""
+    from device.geometry import mat as matlib
+
+    out = {}
+    for side, d in matlib.feet_direction().items():
+        b = np.asarray(axes) @ d
+        ang = math.degrees(math.atan2(b[1], b[0]))  # + toward the person's left
+        out[side] = ang if side == "left" else -ang
+    return out
 
 
 def knee_ratio(P: np.ndarray, side: str, toe_out_deg: float) -> np.ndarray:
@@ -289,6 +338,38 @@ def head(P: np.ndarray, trunk_deg: np.ndarray) -> dict[str, np.ndarray]:
     with np.errstate(invalid="ignore", divide="ignore"):
         return {"head_forward_of_trunk": fwd / trunk_len,
                 "head_flexion_deg": np.degrees(np.arctan2(-face[:, 2], face[:, 0])) - trunk_deg}
+
+
+def footprints_seen_from_front(calibration) -> dict[str, float]:
+    """The printed footprints' toe-out as the front camera's silhouette reads a foot: from the
+    camera's line of sight to the person standing on them (degrees, + out), so a foot on its
+    print reads 0 against it however the front camera stands round the mat. Without a front camera
+    in the calibration, the footprints' own toe-out (`mat_foot_deg`: a square front camera)."""
+    from device.geometry import mat as matlib
+
+    if calibration is None or "front" not in getattr(calibration, "views", {}):
+        return mat_foot_deg()
+    c = np.asarray(calibration.views["front"].camera.center, dtype=np.float64)
+    return {side: -matlib.foot_turn_deg(side, (0.0, 0.0), c[:2] - _on_the_footprints())  # against the sight line
+            for side in matlib.MAT.footprints}
+
+
+def _on_the_footprints() -> np.ndarray:
+    """Where a person on the footprints stands (mat frame, metres): the prints' middle."""
+    from device.geometry import mat as matlib
+
+    return np.mean([(np.asarray(fp.heel) + np.asarray(fp.toe)) / 2 for fp in matlib.MAT.footprints.values()], axis=0)
+
+
+def side_round_from_mat(calibration) -> float | None:
+    """How far the mat calibration's side camera stands round toward the front (degrees; 0 a square
+    side view, negative round toward the back) of a person on the footprints, who faces the mat's
+    +Y. None without a side camera."""
+    if calibration is None or "side" not in getattr(calibration, "views", {}):
+        return None
+    c = np.asarray(calibration.views["side"].camera.center, dtype=np.float64)
+    v = c[:2] - _on_the_footprints()
+    return math.degrees(math.atan2(v[1], abs(v[0])))
 
 
 def mat_foot_deg() -> dict[str, float]:

@@ -151,6 +151,17 @@ def triangulate_tracks(cameras: tuple[Camera, Camera], front, side, **kw) -> Tri
     return triangulate_frames(cameras, front.keypoints, side_at, front.times, **kw)
 
 
+def within_error(tri: Triangulation, front, side, max_error: float = MAX_ERROR_OF_PERSON) -> Triangulation:
+    """`tri` (triangulated from the `ViewTrack`s `front` and `side` with any `max_error`) with only
+    the points whose reprojection error is within `max_error` of the person's height in both
+    views valid: what `triangulate_tracks(..., max_error=max_error)` gives, without solving again."""
+    side_at = resample(side.times, side.keypoints, front.times, side.fps)
+    person_px = (person_size_px(front.keypoints), person_size_px(side_at))
+    limit = np.array([max_error * p if np.isfinite(p) else np.inf for p in person_px])
+    valid = tri.valid & (tri.error_px <= limit).all(axis=-1)
+    return Triangulation(tri.times, np.where(valid[..., None], tri.points, np.nan), tri.error_px, valid)
+
+
 def smooth(tri: Triangulation, window_s: float = 0.2) -> Triangulation:
     """The same triangulation with each valid point averaged over the valid points of a centred
     window of `window_s` seconds (MoveNet's frame-to-frame jitter; the squat's bottom is slow).

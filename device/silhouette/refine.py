@@ -199,12 +199,13 @@ def _trunk(kps) -> float | None:
     return None if hip is None or sho is None else float(np.linalg.norm(sho - hip))
 
 
-def _threshold(cid: str, limits: Thresholds) -> float:
-    return limits[COMPENSATIONS[cid].threshold]
+def _threshold(cid: str, limits: Thresholds, name: str | None = None) -> float:
+    return limits[name or COMPENSATIONS[cid].threshold]
 
 
-def _entry(cid, status, reps_flagged, side, value, unit, threshold, confidence, reason, rep_values) -> dict:
-    spec = THRESHOLDS[COMPENSATIONS[cid].threshold]
+def _entry(cid, status, reps_flagged, side, value, unit, threshold, confidence, reason, rep_values,
+           threshold_name: str | None = None) -> dict:
+    spec = THRESHOLDS[threshold_name or COMPENSATIONS[cid].threshold]
     return {
         "status": status,
         "reps_flagged": int(reps_flagged),
@@ -228,9 +229,27 @@ def _consistency(values, threshold) -> float:
 # --- front view: feet ---------------------------------------------------------------------------
 
 
-def _feet(v: _View, n_reps: int, limits: Thresholds, standing: dict | None = None) -> tuple[dict, str | None]:
+def _turn(offset: float, shank: float) -> float:
+    """A foot's turn (degrees, + out) from a change of its forefoot's outward offset (pixels)."""
+    return math.degrees(math.asin(max(-1.0, min(1.0, offset / (th.TOE_REACH * shank)))))
+
+
+def _toe_out(offset: float, shank: float) -> float:
+    """A foot's own toe-out (degrees, + out, from the front camera's line of sight) from its
+    forefoot's outward offset (pixels), corrected for the reading's bias."""
+    return th.TOE_OUT_GAIN * _turn(offset, shank) - th.TOE_OUT_OFFSET_DEG
+
+
+def _feet(v: _View, n_reps: int, limits: Thresholds, standing: dict | None = None,
+          footprints: dict | None = None) -> tuple[dict, str | None]:
     """feet_turn_out / feet_turn_in (the turn from the standing start); `standing` gets each
-    foot's standing toe-out (degrees, + out) where the standing frames show it."""
+    foot's standing toe-out (degrees, + out) where the standing frames show it.
+
+    `footprints` ({"left", "right"}: the printed footprints' toe-out, degrees, + out; the mat):
+    `feet_turn_out` is then the feet's toe-out at the bottom against the footprints' direction,
+    judged on the compensation's `threshold_mat` (a person who stands turned out on the mat turns
+    out, even without turning further during the squat); `feet_turn_in` stays the turn from the
+    standing start."""
     shank = v.shank
     if not shank or shank < th.MIN_SHANK_PX:
         return {}, "the person's legs are too small in the front image"
@@ -239,7 +258,7 @@ def _feet(v: _View, n_reps: int, limits: Thresholds, standing: dict | None = Non
     if np.median(widths) < th.FRONT_VIEW_MIN_WIDTH:
         return {}, "the front camera does not face the person"
     v.masks()
-    per_foot = {}
+    per_foot, against = {}, {}
     for name, ank in (("left", measure.L_ANK), ("right", measure.R_ANK)):
         base = [measure.forefoot_offset(f.mask, f.kps, ank, shank, v.valid) for f in v.standing]
         base = [b for b in base if b is not None]
@@ -247,17 +266,20 @@ def _feet(v: _View, n_reps: int, limits: Thresholds, standing: dict | None = Non
             continue
         b0 = float(np.median(base))
         if standing is not None:  # the standing forefoot's offset is the foot's own toe-out
-            standing[name] = round(math.degrees(math.asin(max(-1.0, min(1.0, b0 / (th.TOE_REACH * shank))))), 1)
-        reps = []
+            standing[name] = round(_toe_out(b0, shank), 1)
+        reps, absolute = [], []
         for frames in v.bottoms:
             vals = [measure.forefoot_offset(f.mask, f.kps, ank, shank, v.valid) for f in frames]
             vals = [x for x in vals if x is not None]
             if not vals:
                 reps.append(None)
+                absolute.append(None)
                 continue
-            change = (float(np.median(vals)) - b0) / (th.TOE_REACH * shank)
-            reps.append(math.degrees(math.asin(max(-1.0, min(1.0, change)))))
+            reps.append(_turn(float(np.median(vals)) - b0, shank))
+            absolute.append(_toe_out(float(np.median(vals)), shank))
         per_foot[name] = reps
+        if footprints is not None and name in footprints:
+            against[name] = [None if a is None else a - float(footprints[name]) for a in absolute]
     if not per_foot:
         return {}, "the feet are not clear in the front view's silhouette"
     measured = [i for i in range(n_reps) if all(per_foot[s][i] is not None for s in per_foot)]
@@ -267,11 +289,14 @@ def _feet(v: _View, n_reps: int, limits: Thresholds, standing: dict | None = Non
     coverage = len(measured) / n_reps * (len(per_foot) / 2)
     out = {}
     for cid, sign in (("feet_turn_out", 1.0), ("feet_turn_in", -1.0)):
-        thr = _threshold(cid, limits)
+        prints = cid == "feet_turn_out" and footprints is not None and set(against) == set(per_foot)
+        name = COMPENSATIONS[cid].threshold_mat if prints else None
+        thr = _threshold(cid, limits, name)
+        source = against if prints else per_foot
         flagged, sides, worst = 0, set(), []
         per_rep: list[float | None] = [None] * n_reps
         for i in measured:
-            turn = {s: sign * per_foot[s][i] for s in per_foot}
+            turn = {s: sign * source[s][i] for s in source}
             worst.append(max(turn.values()))
             per_rep[i] = worst[-1]
             over = [s for s, x in turn.items() if verdict.flagged(x, thr, "above")]
@@ -286,12 +311,13 @@ def _feet(v: _View, n_reps: int, limits: Thresholds, standing: dict | None = Non
             side = "both" if len(sides) == 2 else next(iter(sides))
         what = "out" if (sign > 0) == (value >= 0) else "in"
         word = "out" if sign > 0 else "in"
-        reason = (f"silhouette: the foot turning most {word} turned {what} by {abs(value):.0f} degrees "
-                  f"from the standing start (median of {len(measured)} reps; "
+        how = (f"points {what} by {abs(value):.0f} degrees against the printed footprints at the bottom" if prints
+               else f"turned {what} by {abs(value):.0f} degrees from the standing start")
+        reason = (f"silhouette: the foot turning most {word} {how} (median of {len(measured)} reps; "
                   f"estimated from the forefoot's sideways shift, feet of "
                   f"{'both sides' if len(per_foot) == 2 else 'one side'} measured)")
         out[cid] = (_entry(cid, PRESENT if present else ABSENT, flagged, side, value, "degrees", thr, conf, reason,
-                           per_rep), conf)
+                           per_rep, name), conf)
     return out, None
 
 
@@ -480,8 +506,15 @@ def _explain_unmeasured(comps: dict, notes: dict) -> None:
 
 
 def refine(result: dict, frames: dict, track: Track, backgrounds: dict | None = None,
-           thresholds: Thresholds | dict | None = None, heel_height=None) -> dict:
+           thresholds: Thresholds | dict | None = None, heel_height=None, footprints: dict | None = None,
+           side_round_deg: float | None = None) -> dict:
     """The result with feet, heels and low back measured from silhouettes where trustworthy.
+
+    `footprints`: with the mat calibration in use, the printed footprints' toe-out per side
+    (degrees, + out; `device.analysis.stereo.mat_foot_deg`): `feet_turn_out` is then judged as the
+    feet's direction at the bottom against them (`_feet`). `side_round_deg`: the side camera's
+    angle round toward the front when the mat calibration knows it: the back contour is not
+    assessed beyond `BACK_MAX_ROUND_DEG` (device/silhouette/thresholds.py).
 
     `heel_height`: with a calibrated side camera (the mat), `(floor_uv, top_uv) -> metres` in the
     side frames' pixels (`device.geometry.calibration.height_above_floor`): the heel's lift is then
@@ -515,7 +548,7 @@ def refine(result: dict, frames: dict, track: Track, backgrounds: dict | None = 
             continue
         if name == "front":
             standing: dict = {}
-            got, why = _feet(v, n, limits, standing)
+            got, why = _feet(v, n, limits, standing, footprints)
             if standing:
                 note["standing_toe_out_deg"] = standing
             found.update(got)
@@ -532,6 +565,11 @@ def refine(result: dict, frames: dict, track: Track, backgrounds: dict | None = 
         found.update(got)
         if why:
             note["heels"] = why
+        if side_round_deg is not None and abs(side_round_deg) > th.BACK_MAX_ROUND_DEG:
+            note["low_back"] = (f"the side camera stands {abs(side_round_deg):.0f} degrees round toward the "
+                                f"{'front' if side_round_deg > 0 else 'back'} (the mat calibration); the back "
+                                f"contour needs a side view within {th.BACK_MAX_ROUND_DEG:g} degrees of square")
+            continue
         got, why = _back(v, face, n, limits)
         found.update(got)
         if why:

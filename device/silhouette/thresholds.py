@@ -25,3 +25,18 @@ MIN_STANDING_HOLLOW_DEG = 6.0
 # Adult proportions used to turn pixels into cm and degrees (documented in docs/silhouette.md).
 SHANK_CM = 43.0  # knee to ankle joint
 TOE_REACH = 0.25  # forefoot-centroid shift per unit sin(turn), as a share of the shank
+# A foot's own toe-out from its forefoot offset reads a little out on the renderer's feet (+1.4
+# degrees bias, more near straight feet, none near 30): the absolute readings (standing toe-out,
+# the feet against the mat's footprints) are corrected by true = GAIN x read - OFFSET, fitted on
+# 30 rendered front views (seeds 300-329, feet -5..32 degrees); the turn from the standing start
+# is a difference and needs no offset. docs/silhouette.md gives the held-out check.
+TOE_OUT_GAIN = 1.055
+TOE_OUT_OFFSET_DEG = 2.13
+# The back contour needs a square side view. Known from the mat calibration, the side camera's
+# angle round toward the front decides (the keypoints' left-right spread, SIDE_VIEW_MAX_SKEW,
+# lets views up to about 17 degrees through): on the renderer a 30-degree lumbar rounding reads
+# 41 square on, 28-33 at 3 degrees round, 8-27 at 7, 2 at 10 and 59 at 15; an arch of 30 reads
+# -31, -36, -25..-29, -20, -13 (docs/silhouette.md). A correction for the foreshortening from the
+# known angle (offsets shrinking by cos(angle)) did not recover them: the edge comes from another
+# part of the back as the camera turns. So beyond this the back is not assessed.
+BACK_MAX_ROUND_DEG = 5.0

@@ -22,7 +22,7 @@ must not go on with the old cameras):
   disagreeing with the mat's by more than `person_vs_mat_deg`, on `jump_sets` sets in a row,
   makes it suspect: it is set aside and a mat re-check is run at the next idle moment (the
   re-check decides; the mat is the more accurate witness);
-- the person-based check against the mat costs about 110 ms a set (docs/performance.md), so with
+- the person-based check against the mat costs about 70 ms a set (docs/performance.md), so with
   the mat in use it runs on every `person_check_every`-th set, on every set while the mat's usual
   reprojection error is not known yet or a jump is pending, and on any set whose reprojection
   error on the mat jumps (`person_check_px`: the analysis runs it above that many pixels);

@@ -76,6 +76,7 @@ class SquatSpec:
     trunk_lean_deg: float = 38.0  # forward lean of the hip-shoulder line at the bottom
     arms: str = "overhead"  # or "hips": hands on the hips (the re-test), elbows out and back
     baggy: bool = False  # a loose top: hangs straight down from the shoulder blades when upright
+    side_round_deg: float = 0.0  # the side camera this far round toward the front (0 = square side view)
     keypoint_noise_px: float = 1.0
     noise_sigma: float = 2.5  # sensor noise, grey levels
     lighting_drift: float = 0.04  # session lighting differs from the idle scene by up to this
@@ -259,6 +260,9 @@ class Camera:
     def __init__(self, view: str, spec: SquatSpec):
         pos, look = CAMERAS[view]
         self.c = np.array(pos, dtype=float)
+        if view == "side" and spec.side_round_deg:  # turned about the vertical toward the front (+Y)
+            a = math.radians(spec.side_round_deg)
+            self.c[:2] = (math.cos(a) * self.c[0], math.sin(a) * self.c[0])
         fwd = np.array(look) - self.c
         fwd /= np.linalg.norm(fwd)
         right = np.cross(fwd, [0.0, 0.0, 1.0])
