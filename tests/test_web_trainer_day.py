@@ -339,3 +339,19 @@ def test_under_systemd_apply_asks_the_helper_unit_and_the_next_start_settles(tra
     settings_trial.before_start(config_path, data_dir)
     assert settings_trial.settle_at_start(False, config_path, data_dir) is True  # it did not come up
     assert config_path.read_text() == "[station]\ntarget_reps = 6\n"
+
+
+def test_compare_shows_each_sets_own_threshold_not_the_table_default():
+    from web.compare import rows
+
+    # feet judged against the mat's printed footprints carry their own threshold (12, not 10)
+    then = {"result": {"compensations": {"feet_turn_out": {"value": 8.0, "status": "absent", "threshold": 12.0}}}}
+    now = {"result": {"compensations": {"feet_turn_out": {"value": 14.0, "status": "present", "threshold": 12.0}}}}
+    row = next(r for r in rows(then, now) if r["id"] == "feet_turn_out")
+    assert row["threshold"] == 12.0
+    bare = next(r for r in rows({"result": {"compensations": {}}}, {"result": {"compensations": {}}})
+                if r["id"] == "feet_turn_out")
+    from device.thresholds import THRESHOLDS
+    from device.vocabulary import COMPENSATIONS
+
+    assert bare["threshold"] == THRESHOLDS[COMPENSATIONS["feet_turn_out"].threshold].value != 12.0

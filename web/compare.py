@@ -66,7 +66,11 @@ def rows(then: dict, now: dict) -> list[dict]:
             "then": ea, "now": eb,
             "then_value": _number(ea.get("value")), "now_value": _number(eb.get("value")),
             "unit": eb.get("unit") or ea.get("unit") or (spec.unit if spec else ""),
-            "threshold": spec.value if spec else None,
+            # the entry's own threshold: the one in force for that set (a trainer's override,
+            # or a measure with its own, e.g. feet against the mat's printed footprints)
+            "threshold": _number(eb.get("threshold")) if _number(eb.get("threshold")) is not None
+            else _number(ea.get("threshold")) if _number(ea.get("threshold")) is not None
+            else (spec.value if spec else None),
             "direction": direction_text(cid),
             "verdict": verdict(cid, ea, eb),
         })
