@@ -26,6 +26,7 @@ import web
 from device.errors import InputError
 from device.vocabulary import COMPENSATION_IDS, COMPENSATIONS
 from web import auth
+from web import access
 from web.access import public
 from hub.store import Unavailable
 from web.i18n import local_moment
@@ -57,7 +58,7 @@ def create_app(store, *, data_dir, public_url: str = "", testing: bool = False, 
         "config": SimpleNamespace(web=SimpleNamespace(public_url=public_url, host="0.0.0.0")),
     }
     app.before_request(_guard)
-    app.after_request(_headers)
+    app.after_request(access.security_headers)
     app.jinja_env.globals.update(csrf_token=auth.csrf_token, is_trainer=auth.is_trainer)
     app.jinja_env.filters["when"] = _when
     app.jinja_env.filters["ago"] = _ago
@@ -74,36 +75,7 @@ def _store():
 
 
 def _guard():
-    if not auth.host_allowed(request.host, current_app.extensions["ohsa"]["config"]):
-        auth.security.warning("hub: request for unknown host %r from %s refused", request.host[:100], request.remote_addr)
-        return make_response("unknown host: open the hub by its own address\n", 421,
-                             {"Content-Type": "text/plain; charset=utf-8"})
-    view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
-    if view is None:
-        return None
-    auth.load_session(kiosk=False)
-    if request.method not in ("GET", "HEAD", "OPTIONS") and not auth.csrf_ok():
-        abort(403, "CSRF token missing or wrong: reload the page and try again.")
-    if request.endpoint == "static" or getattr(view, "ohsa_public", False) or auth.is_trainer():
-        return None
-    if request.path.startswith("/api/"):
-        return jsonify(error="login required"), 401
-    if request.method == "GET":
-        return redirect(url_for("login", next=request.full_path.rstrip("?")))
-    abort(401)
-
-
-def _headers(response):
-    response.headers.setdefault(
-        "Content-Security-Policy",
-        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["X-Frame-Options"] = "DENY"
-    if request.endpoint != "static":
-        response.headers.setdefault("Cache-Control", "no-store")
-    return response
+    return access.gate(False, "login", "hub")
 
 
 def _error(error):

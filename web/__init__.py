@@ -18,11 +18,12 @@ import threading
 import time
 from pathlib import Path
 
-from flask import Flask, abort, current_app, jsonify, make_response, redirect, render_template, request, url_for
+from flask import Flask, jsonify, make_response, render_template, request
 
 from device import config as device_config
 from device import owner, paths
 from web import auth
+from web import access
 from web.access import public
 from web.i18n import local_moment
 
@@ -76,7 +77,7 @@ def create_app(store, station=None, config=None, data_dir=None, testing=False, c
         app.register_blueprint(bp)
 
     app.before_request(_guard)
-    app.after_request(_headers)
+    app.after_request(access.security_headers)
     app.jinja_env.globals.update(
         csrf_token=auth.csrf_token,
         is_trainer=auth.is_trainer,
@@ -123,41 +124,9 @@ def _move_old_password(store, data_dir: Path) -> None:
 
 
 def _guard():
-    """Our own Host only; default deny: login for everything not @public; a CSRF token on
-    every state change."""
-    if not auth.host_allowed(request.host, current_app.extensions["ohsa"]["config"]):
-        auth.security.warning("request for unknown host %r from %s refused", request.host[:100], request.remote_addr)
-        return make_response("unknown host: open the station by its own address\n", 421,
-                             {"Content-Type": "text/plain; charset=utf-8"})
-    view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
-    if view is None:
-        return None  # 404/405 follow
     from web.kiosk import from_kiosk
 
-    auth.load_session(kiosk=from_kiosk())
-    if request.method not in ("GET", "HEAD", "OPTIONS") and not auth.csrf_ok():
-        abort(403, "CSRF token missing or wrong: reload the page and try again.")
-    if request.endpoint == "static" or getattr(view, "ohsa_public", False) or auth.is_trainer():
-        return None
-    if request.path.startswith("/api/"):
-        return jsonify(error="login required"), 401
-    if request.method == "GET":
-        return redirect(url_for("trainer.login", next=request.full_path.rstrip("?")))
-    abort(401)
-
-
-def _headers(response):
-    response.headers.setdefault(
-        "Content-Security-Policy",
-        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
-        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
-    )
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Referrer-Policy"] = "no-referrer"  # share links carry their token
-    response.headers["X-Frame-Options"] = "DENY"
-    if request.endpoint != "static" and "Cache-Control" not in response.headers:
-        response.headers["Cache-Control"] = "no-store"
-    return response
+    return access.gate(from_kiosk(), "trainer.login", "station")
 
 
 def _too_many(error):

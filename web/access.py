@@ -1,6 +1,8 @@
-"""Marks the views reachable without a trainer login (everything else needs one)."""
+"""Who reaches what: the views reachable without a login (everything else needs one), the gate
+every request passes and the security headers every answer carries. The station's app (web/)
+and the chain's hub (hub/app.py) both use them, so both keep the same rules."""
 
-from flask import current_app
+from flask import abort, current_app, jsonify, make_response, redirect, request, url_for
 
 
 def public(view):
@@ -9,10 +11,51 @@ def public(view):
     return view
 
 
+def gate(kiosk: bool, login_endpoint: str, place: str):
+    """Before each request: our own Host only; default deny: a login for everything not
+    @public; a CSRF token on every state change. `kiosk`: the request comes from the station's
+    own screen; `place` names the server in the refusal ("station", "hub")."""
+    from web import auth
+
+    if not auth.host_allowed(request.host, current_app.extensions["ohsa"]["config"]):
+        auth.security.warning("%s: request for unknown host %r from %s refused", place, request.host[:100],
+                              request.remote_addr)
+        return make_response(f"unknown host: open the {place} by its own address\n", 421,
+                             {"Content-Type": "text/plain; charset=utf-8"})
+    view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
+    if view is None:
+        return None  # 404/405 follow
+    auth.load_session(kiosk=kiosk)
+    if request.method not in ("GET", "HEAD", "OPTIONS") and not auth.csrf_ok():
+        abort(403, "CSRF token missing or wrong: reload the page and try again.")
+    if request.endpoint == "static" or getattr(view, "ohsa_public", False) or auth.is_trainer():
+        return None
+    if request.path.startswith("/api/"):
+        return jsonify(error="login required"), 401
+    if request.method == "GET":
+        return redirect(url_for(login_endpoint, next=request.full_path.rstrip("?")))
+    abort(401)
+
+
+def security_headers(response):
+    """After each request: no foreign scripts, frames or referrers (share links carry their
+    token); nothing but static files cached."""
+    response.headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        "object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["X-Frame-Options"] = "DENY"
+    if request.endpoint != "static":
+        response.headers.setdefault("Cache-Control", "no-store")
+    return response
+
+
 def ctx() -> dict:
     """The app's station objects: store, station, config, config_path, data_dir, limiter."""
     return current_app.extensions["ohsa"]
-
 
 
 def owner_only(view):
