@@ -161,15 +161,7 @@ def _routes(app: Flask) -> None:
     def login():
         if not auth.stored_hash():
             abort(403, "No password is set for the hub yet: run `ohsa hub password set` on the hub.")
-        target = auth.safe_next(request.values.get("next"), url_for("assessments"))
-        error = None
-        if request.method == "POST":
-            account = auth.check_login(request.form.get("name", ""), request.form.get("password", ""))
-            if account:
-                auth.log_in(account)
-                return redirect(target)
-            error = "Wrong name or password."
-        return render_template("hub/login.html", error=error, next=target), (401 if error else 200)
+        return auth.login_form("hub/login.html", url_for("assessments"))
 
     @app.route("/logout", methods=["POST"])
     def logout():

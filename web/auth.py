@@ -338,6 +338,23 @@ def is_kiosk(address: str | None, kiosk_addresses) -> bool:
     return False
 
 
+def login_form(template: str, default_target: str):
+    """The login form's answer (the station's trainer login and the hub's): on a right name and
+    password a session and a redirect to the page asked for (never another host), else the form
+    again, 401 after a wrong try."""
+    from flask import redirect, render_template, request
+
+    target = safe_next(request.values.get("next"), default_target)
+    error = None
+    if request.method == "POST":
+        account = check_login(request.form.get("name", ""), request.form.get("password", ""))
+        if account:
+            log_in(account)
+            return redirect(target)
+        error = "Wrong name or password."
+    return render_template(template, error=error, next=target), (401 if error else 200)
+
+
 def safe_next(target: str | None, default: str) -> str:
     """A local path to go to after login, never another host.
 

@@ -70,15 +70,7 @@ def login():
         if not _on_station():
             _not_set_here()
         return redirect(url_for("trainer.setup"))
-    target = auth.safe_next(request.values.get("next"), url_for("trainer.index"))
-    error = None
-    if request.method == "POST":
-        account = auth.check_login(request.form.get("name", ""), request.form.get("password", ""))
-        if account:
-            auth.log_in(account)
-            return redirect(target)
-        error = "Wrong name or password."
-    return render_template("trainer/login.html", error=error, next=target), (401 if error else 200)
+    return auth.login_form("trainer/login.html", url_for("trainer.index"))
 
 
 @bp.post("/logout")
