@@ -31,7 +31,7 @@ import tomli_w
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from device import atomic, hours, paths
+from device import atomic, display, hours, paths
 from device.errors import ConfigError
 from device.fleet.settings import FleetSettings
 from device.i18n import Language
@@ -267,6 +267,12 @@ class KioskSettings(Section):
         120.0, ge=10.0, le=3600.0,
         description="Outside the opening hours: after the button woke the station, it sleeps again once it "
                     "has been idle this many seconds",
+    )
+    display_sleep: Literal[display.METHODS] = Field(
+        "auto",
+        description="How the screen sleeps outside the opening hours: backlight (switched off: the official "
+                    "touch display and other panels with a backlight device), page (the kiosk page goes black; "
+                    "HDMI screens), auto (backlight where there is one, else page)",
     )
     privacy_contact: str = Field(
         "", max_length=120,

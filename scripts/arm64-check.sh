@@ -75,6 +75,8 @@ step "install from the bundle with no network"
 install_offline
 [ -L "$root/etc/systemd/system/multi-user.target.wants/ohsa.service" ] \
   || { echo "arm64-check: ohsa.service not enabled" >&2; exit 1; }
+cmp -s "$work/ohsa-bundle/udev/70-ohsa-backlight.rules" "$root/etc/udev/rules.d/70-ohsa-backlight.rules" \
+  || { echo "arm64-check: the backlight udev rule is not installed from the bundle" >&2; exit 1; }
 # The kiosk on the Pi's screen: apt's cage and chromium (about 170 packages, 227 MB). The offline
 # install above had neither, so it must have set up no kiosk; the second install runs with the
 # network, as on a Pi that has one, and the installer fetches them from apt (measured under
@@ -206,6 +208,7 @@ step "uninstall (keeps data and settings)"
 inside /tmp/ohsa-check/ohsa-bundle/uninstall-pi.sh
 [ ! -e "$root/opt/ohsa" ] && [ ! -e "$root/etc/systemd/system/ohsa.service" ] \
   && [ ! -e "$root/etc/systemd/system/ohsa-kiosk.service" ] \
+  && [ ! -e "$root/etc/udev/rules.d/70-ohsa-backlight.rules" ] \
   && [ ! -L "$root/etc/systemd/system/multi-user.target.wants/ohsa.service" ] \
   && [ -f "$root/var/lib/ohsa/models/movenet_singlepose_lightning_int8_v4.tflite" ] && [ -f "$root/etc/ohsa/ohsa.toml" ] \
   || { echo "arm64-check: uninstall left the software or removed the data" >&2; exit 1; }

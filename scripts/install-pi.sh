@@ -18,7 +18,8 @@
 #
 # What it makes: user `ohsa` (groups video, gpio), venv /opt/ohsa (--system-site-packages, for
 # apt's picamera2 and lgpio), config /etc/ohsa/ohsa.toml, data /var/lib/ohsa (model, assessments),
-# units ohsa.service + ohsa-poweroff.path enabled, the trainer password (asked for or generated
+# units ohsa.service + ohsa-poweroff.path enabled, the udev rule that lets it switch the
+# screen's backlight (udev/70-ohsa-backlight.rules), the trainer password (asked for or generated
 # and printed once). scripts/uninstall-pi.sh removes it again.
 set -euo pipefail
 . "$(dirname "$0")/lib/pi-layout.sh"
@@ -65,6 +66,7 @@ if [ -n "$bundle" ]; then
   bundle_machine=$(sed -n 's/.*"machine": "\([^"]*\)".*/\1/p' "$src/manifest.json")
   [ "$bundle_machine" = "$(uname -m)" ] || die "$bundle: built for $bundle_machine, this machine is $(uname -m)"
   units=$src/systemd
+  udev_rules=$src/udev
   constraints=$src/lib/pi-constraints.txt
   docs=$src/docs/setup-pi.md
   [ -n "$model" ] || model=$(ls "$src"/model/*.tflite 2>/dev/null | head -n1)
@@ -72,6 +74,7 @@ else
   repo=$(cd "$here/.." && pwd)
   [ -f "$repo/pyproject.toml" ] || die "run from a checkout (scripts/install-pi.sh) or pass --bundle"
   units=$repo/systemd
+  udev_rules=$repo/udev
   constraints=$repo/scripts/lib/pi-constraints.txt
   docs=$repo/docs/setup-pi.md
 fi
@@ -200,6 +203,10 @@ if [ $kiosk = 1 ]; then
     say "cage or chromium missing (offline without them?): no kiosk on this screen; install them and run again"
   fi
 fi
+
+# --- the screen's backlight: the station switches it off outside the opening hours -------------
+# (device/display.py; HDMI screens have none and get the black page alone)
+install_udev_rules "$udev_rules" "$UDEV_DIR"
 
 # --- units ------------------------------------------------------------------------------------
 install -d "$PREFIX/share/doc/ohsa"

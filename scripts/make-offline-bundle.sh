@@ -40,7 +40,7 @@ for v in $(seq 17 36); do PLATFORMS+=(--platform "manylinux_2_${v}_aarch64"); do
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 b=$work/ohsa-bundle
-mkdir -p "$b/wheels" "$b/model" "$b/systemd" "$b/lib" "$b/docs"
+mkdir -p "$b/wheels" "$b/model" "$b/systemd" "$b/udev" "$b/lib" "$b/docs"
 
 echo "building the project wheel" >&2
 "$PY" -m pip wheel -q --no-deps -w "$b/wheels" "$ROOT" >"$work/wheel.log" 2>&1 \
@@ -72,6 +72,7 @@ EOF
 cp "$model_path" "$b/model/"
 
 cp systemd/* "$b/systemd/"
+cp udev/* "$b/udev/"
 cp scripts/install-pi.sh scripts/uninstall-pi.sh "$b/"
 cp scripts/lib/pi-constraints.txt scripts/lib/pi-layout.sh "$b/lib/"
 cp docs/setup-pi.md "$b/docs/" 2>/dev/null || true

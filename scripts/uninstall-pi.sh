@@ -24,6 +24,7 @@ if command -v systemctl >/dev/null; then
   fi
 fi
 for u in "${UNITS[@]}"; do rm -f "$UNIT_DIR/$u"; done
+remove_udev_rules "$UDEV_DIR"
 [ -d /run/systemd/system ] && systemctl daemon-reload || true
 rm -rf "$PREFIX"
 if [ $purge = 1 ]; then

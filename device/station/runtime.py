@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from device import sdnotify
+from device.display import Display
 from device.errors import OhsaError
 from device.panel import open_panel
 from device.annotate import annotate
@@ -162,6 +163,7 @@ class StationRuntime:
         capture=None,
         movenet=None,
         wall=None,
+        display: Display | None = None,
     ):
         self.config = config
         self.data_dir = Path(data_dir)
@@ -195,6 +197,8 @@ class StationRuntime:
         self._identifier = None  # device.identify.Identifier, made on first use (front worker)
         self._identify_at = -1e9
         self._wall = wall or datetime.datetime.now  # local time of day, for the opening hours
+        self.display = display  # the screen's sleep (device.display); made in open() from the config
+        self._followed: str | None = None  # the state the cameras, replays and screen last followed
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -211,6 +215,9 @@ class StationRuntime:
             self.store.outbox = True
         self._retention()
         self.panel = open_panel(self.config.panel, shutdown_action=self._shutdown_action)
+        if self.display is None:
+            self.display = Display(self.config.kiosk.display_sleep)
+        self.display.wake()  # a station stopped while asleep must not leave the screen dark
         if self.movenet is None:
             try:
                 from device.pose import MoveNet
@@ -293,6 +300,8 @@ class StationRuntime:
         self._stop.set()
         for worker in self.workers.values():
             worker.stop()
+        if self.display is not None and self.display.status()["asleep"]:
+            self.display.wake()  # stopped for good: a dark screen would look like a dead one
         if self.capture is not None:
             self.capture.request_stop()  # cameras stop reading; wait_for_frame returns at once
         if self._thread is not None:
@@ -352,7 +361,7 @@ class StationRuntime:
         reconnects spent), so either gets the process restarted, as a hung single loop did."""
         interval = sdnotify.watchdog_interval()
         last_ping = last_sync = last_retention = time.monotonic()
-        prev = self.station.current
+        self._followed = self.station.current
         self._ready.set()
         while not self._stop.wait(TICK_S):
             try:
@@ -362,11 +371,7 @@ class StationRuntime:
                     self._sync_cameras()
                 self.station.tick()
                 self._recheck_mat_when_idle()
-                state = self.station.current
-                if state != prev:
-                    self._cameras_follow(prev, state)
-                    self._replays_follow(prev, state)
-                    prev = state
+                self.follow_state()
                 alert = self.camera_alert()
                 if alert != self._alert:
                     self._alert = alert
@@ -401,6 +406,27 @@ class StationRuntime:
         if hung:
             log.error("%s not coming round: no watchdog ping", ", ".join(hung))
         return not hung
+
+    def follow_state(self) -> None:
+        """The cameras, the recordings and the screen follow a change of the machine's state
+        (the supervisor calls this after each tick; the machine itself stays pure)."""
+        state = self.station.current
+        prev, self._followed = self._followed, state
+        if prev is None or state == prev:
+            return
+        self._cameras_follow(prev, state)
+        self._replays_follow(prev, state)
+        self._display_follow(prev, state)
+
+    def _display_follow(self, prev: str, state: str) -> None:
+        """Asleep: the screen's backlight off where there is one (else the black page alone);
+        woken by the button or at opening time: on again. A refused write is logged, no more."""
+        if self.display is None:
+            return
+        if state == ASLEEP:
+            self.display.sleep()
+        elif prev == ASLEEP:
+            self.display.wake()
 
     def _cameras_follow(self, prev: str, state: str) -> None:
         """Asleep outside the opening hours: the cameras are closed (the pose workers take no
@@ -536,6 +562,7 @@ class StationRuntime:
             "camera_alert": self.camera_alert(cams),
             "counters": self.station.counters(),
             "fleet": self.fleet.state() if self.fleet is not None else {"enabled": False},
+            "display": self.display.status() if self.display is not None else None,
             **process_memory(),
         }
 
