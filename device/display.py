@@ -94,8 +94,8 @@ class Display:
             for name in devices:
                 self._set(self.root / name, name, on)
         except OSError as e:
-            self._fail(f"cannot switch the backlight {'on' if on else 'off'} "
-                       f"({getattr(e, 'filename', None) or self.root}: {e.strerror or e}): "
+            self._fail(f"cannot switch the backlight ({getattr(e, 'filename', None) or self.root}: "
+                       f"{e.strerror or e}): "
                        "the page goes black instead; is udev/70-ohsa-backlight.rules installed "
                        "(docs/setup-pi.md)?")
             return False
@@ -108,21 +108,29 @@ class Display:
     def _set(self, dev: Path, name: str, on: bool) -> None:
         power = dev / "bl_power"
         if power.exists():
-            power.write_text(BL_POWER_ON if on else BL_POWER_OFF)
+            _write(power, BL_POWER_ON if on else BL_POWER_OFF)
             return
         brightness = dev / "brightness"
         if not on:
             now = brightness.read_text().strip()
             if now != "0":
                 self._brightness[name] = now
-            brightness.write_text("0")
+            _write(brightness, "0")
             return
         if brightness.read_text().strip() != "0":
             return  # on already (a wake at start)
         value = self._brightness.pop(name, None) or (dev / "max_brightness").read_text().strip()
-        brightness.write_text(value)
+        _write(brightness, value)
 
     def _fail(self, problem: str) -> None:
         if problem != self._problem:
             log.warning("display: %s", problem)
         self._problem = problem
+
+
+def _write(path: Path, value: str) -> None:
+    """One sysfs write; an OSError names the file (sysfs refuses at write(), not at open())."""
+    try:
+        path.write_text(value)
+    except OSError as e:
+        raise OSError(e.errno, e.strerror, str(path)) from e

@@ -15,11 +15,13 @@ from gpiozero.pins.mock import MockFactory
 from device import config as cfg
 from device import sdnotify
 from device.camera import DualCapture
+from device.display import Display
 from device.panel import open_panel
 from device.station import Station
 from device.station import runtime as runtime_mod
 from device.station.runtime import StationRuntime
 from tests.hand_clock import HandClock
+from tests.test_display import fake_backlight
 from tests.loop_source import LoopSource
 from tests.test_pose_workers import Spy, frames  # noqa: F401  (fixture: real frames of the pair)
 from tests.waiting import wait_until
@@ -168,13 +170,17 @@ def test_asleep_the_station_takes_no_frames_runs_no_inference_and_feeds_the_watc
                            "station": {"positioning_timeout_s": 600.0},
                            "panel": {"hold_cancel_s": 0.3, "hold_shutdown_s": 5.0}})
     capture = DualCapture({v: LoopSource(v, frames[v]) for v in ("front", "side")}, offline_after_s=5.0)
+    backlight, dev = fake_backlight(tmp_path / "sys")  # the touch display's (device/display.py)
     rt = StationRuntime(config, tmp_path / "data", capture=capture, movenet=movenet,
-                        shutdown_action=lambda: None, wall=lambda: wall["now"]).open()
+                        shutdown_action=lambda: None, wall=lambda: wall["now"],
+                        display=Display("auto", root=backlight)).open()
+    power = lambda: (dev / "bl_power").read_text().strip()  # noqa: E731
     spies = {v: Spy(rt.movenets[v]) for v in ("front", "side")}
     try:
         assert wait_until(lambda: rt.station.current == "closed", 10)
         assert wait_until(lambda: all(c["status"] == "paused" for c in capture.status().values()), 10)
         assert rt.state()["opens"] == "2026-12-01T06:00"
+        assert wait_until(lambda: power() == "4", 10)  # the screen's backlight off
         # each worker has come round asleep once (a frame it was handling may have finished)
         assert wait_until(lambda: all(w.asleep_turns >= 1 for w in rt.workers.values()), 10)
         calls = {v: s.calls for v, s in spies.items()}
@@ -192,6 +198,7 @@ def test_asleep_the_station_takes_no_frames_runs_no_inference_and_feeds_the_watc
 
         _press(rt.panel, config)  # the panel's button wakes it
         assert wait_until(lambda: rt.station.current == "idle", 10)
+        assert wait_until(lambda: power() == "0", 10)  # and on again
         assert wait_until(lambda: all(c["status"] == "online" for c in capture.status().values()), 10)
         assert wait_until(lambda: all(w.frames > taken[v] for v, w in rt.workers.items()), 10)
         assert rt.start()  # a set: pose on every frame again
@@ -201,6 +208,7 @@ def test_asleep_the_station_takes_no_frames_runs_no_inference_and_feeds_the_watc
         wall["now"] = MON.replace(hour=23) + dt.timedelta(hours=7)  # Tuesday 06:00: open
         assert wait_until(lambda: rt.station.current == "idle", 20)  # the cancelled message ends ...
         assert rt.state()["opens"] is None  # ... and it stays awake: open now
+        assert power() == "0" and rt.stats()["display"]["how"] == "backlight off"
     finally:
         for s in spies.values():
             s.restore()
