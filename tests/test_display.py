@@ -252,6 +252,8 @@ def test_the_health_page_says_how_the_screen_sleeps(trainer, screen):  # noqa: F
     html = trainer.get("/trainer/health").get_data(as_text=True)
     assert re.search(r'id="display-sleep">black page, asleep now — <strong>cannot switch the backlight \(', html)
     assert trainer.get("/trainer/health.json").get_json()["stats"]["display"]["how"] == "black page"
+    public = trainer.application.test_client().get("/api/stats").get_json()
+    assert public["running"] and "display" not in public  # sysfs paths and problems: the trainer's only
 
 
 # -- the udev rule and its install --------------------------------------------------------------

@@ -50,6 +50,7 @@ def stats():
     try:
         data = dict(station.stats(), running=True)
         data.pop("fleet", None)  # the broker's address and problems: the trainer's health page only
+        data.pop("display", None)  # the screen's sysfs paths and their problems: the same
         return jsonify(data)
     except Exception:
         log.exception("station.stats() failed")
