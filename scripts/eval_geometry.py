@@ -32,6 +32,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from device.geometry import bones  # noqa: E402
 from device.geometry.body import BodyFrame, body_frame  # noqa: E402
 from device.geometry.measures3d import measures  # noqa: E402
 from device.geometry.selfcal import calibrate_pair  # noqa: E402
@@ -71,6 +72,9 @@ RATES = tuple(np.round(np.arange(0.70, 1.41, 0.01), 2))  # --real: clock rates t
 WARP = False  # --warp: align the real pair by phase landmarks instead of one offset and rate
 DEFAULT_SMOOTH_S = 0.3
 SMOOTH_S = DEFAULT_SMOOTH_S  # --smooth: seconds of temporal averaging of the 3-D points before the measures
+BONE_WEIGHT = bones.BONE_WEIGHT  # --bone-weight: rigid bones' pull on the joints (0: none)
+ANCHOR = bones.ANCHOR_WEIGHT  # --anchor: the rigid pelvis / shoulders and still ankles' pull
+SCORE_POWER = bones.SCORE_POWER  # --score-power: the refinement's reprojection weight is score ** this
 TRUE_CAMERAS = False  # --true-cameras: skip the calibration (separates its error from the rest)
 
 
@@ -92,6 +96,9 @@ def run_set(seed: int, skew: float, height: float, distance: float, toe: float, 
         return row
     cams = (case.front_camera, case.side_camera) if TRUE_CAMERAS else (cal.front, cal.side)
     tri = triangulate_tracks(cams, case.front, case.side)
+    if BONE_WEIGHT:
+        tri = bones.refine_tracks(tri, cams, case.front, case.side, weight=BONE_WEIGHT, score_power=SCORE_POWER,
+                                  anchor=ANCHOR)
     if SMOOTH_S:
         tri = smooth(tri, SMOOTH_S)
     bf = body_frame(tri.points)
@@ -260,7 +267,8 @@ def bench(n: int = 5) -> str:
         t0 = time.process_time()
         cal = calibrate_pair(case.front, case.side, case.front_camera.intrinsics, case.side_camera.intrinsics)
         t1 = time.process_time()
-        tri = smooth(triangulate_tracks((cal.front, cal.side), case.front, case.side), SMOOTH_S)
+        tri = triangulate_tracks((cal.front, cal.side), case.front, case.side)
+        tri = smooth(bones.refine_tracks(tri, (cal.front, cal.side), case.front, case.side, weight=BONE_WEIGHT), SMOOTH_S)
         bf = body_frame(tri.points)
         measures(bf.to_body(tri.points))
         t2 = time.process_time()
@@ -286,10 +294,17 @@ def main(argv=None) -> int:
     ap.add_argument("--warp", action="store_true", help="--real: align the clocks by phase landmarks")
     ap.add_argument("--true-cameras", action="store_true", help="measure with the true cameras")
     ap.add_argument("--tuning-only", action="store_true", help="skip the held-out sets")
+    ap.add_argument("--bone-weight", type=float, default=bones.BONE_WEIGHT,
+                    help="rigid bones' pull on the triangulated joints (0: none; device/geometry/bones.py)")
+    ap.add_argument("--anchor", type=float, default=bones.ANCHOR_WEIGHT,
+                    help="the rigid pelvis and shoulders' and the still ankles' pull (0: none)")
+    ap.add_argument("--score-power", type=float, default=bones.SCORE_POWER,
+                    help="the bone refinement's reprojection weight: score ** this")
     ap.add_argument("--smooth", type=float, default=DEFAULT_SMOOTH_S, help="seconds of 3-D smoothing (0: none)")
     a = ap.parse_args(argv)
-    global TRUE_CAMERAS, SMOOTH_S, WARP
-    TRUE_CAMERAS, SMOOTH_S, WARP = a.true_cameras, a.smooth, a.warp
+    global TRUE_CAMERAS, SMOOTH_S, WARP, BONE_WEIGHT, SCORE_POWER, ANCHOR
+    ANCHOR = a.anchor
+    TRUE_CAMERAS, SMOOTH_S, WARP, BONE_WEIGHT, SCORE_POWER = a.true_cameras, a.smooth, a.warp, a.bone_weight, a.score_power
     if a.bench:
         sys.stdout.write(bench() + "\n")
         return 0

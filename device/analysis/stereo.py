@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from device.geometry import measures3d
+from device.geometry import bones, measures3d
 from device.geometry.body import body_frame
 from device.geometry.camera import DEFAULT_HFOV_DEG, Camera, Intrinsics
 from device.geometry.triangulate import person_size_px, smooth, triangulate_tracks, within_error
@@ -180,8 +180,8 @@ def measure(track: Track, th, *, calibration=None, foot_deg: dict | None = None,
                          + (f"; {why_not_mat}" if why_not_mat else ""))
         used, kind = (person.front, person.side), "person"
     # the mat's cameras: the points already solved, those reprojecting too far dropped
-    tri = smooth(within_error(all_points, front, side) if kind == "mat" else triangulate_tracks(used, front, side),
-                 SMOOTH_S)
+    tri = within_error(all_points, front, side) if kind == "mat" else triangulate_tracks(used, front, side)
+    tri = smooth(bones.refine_tracks(tri, used, front, side), SMOOTH_S)  # rigid bones, then 0.3 s
     bf = body_frame(tri.points)
     if bf is None:
         return two_d("the hips or ankles were never seen by both cameras at once", calibration=kind)
