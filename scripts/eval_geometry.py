@@ -294,6 +294,8 @@ def main(argv=None) -> int:
     ap.add_argument("--warp", action="store_true", help="--real: align the clocks by phase landmarks")
     ap.add_argument("--true-cameras", action="store_true", help="measure with the true cameras")
     ap.add_argument("--tuning-only", action="store_true", help="skip the held-out sets")
+    ap.add_argument("--first-seed", type=int, default=HELD_OUT_SEED,
+                    help="the held-out part's first seed (another value: a fresh held-out part)")
     ap.add_argument("--bone-weight", type=float, default=bones.BONE_WEIGHT,
                     help="rigid bones' pull on the triangulated joints (0: none; device/geometry/bones.py)")
     ap.add_argument("--anchor", type=float, default=bones.ANCHOR_WEIGHT,
@@ -312,7 +314,7 @@ def main(argv=None) -> int:
         sys.stdout.write(real_pair(*a.real, a.hfov) + "\n")
         return 0
     out, texts = {}, []
-    splits = (("tuning", TUNING_SEED),) if a.tuning_only else (("tuning", TUNING_SEED), ("held-out", HELD_OUT_SEED))
+    splits = (("tuning", TUNING_SEED),) if a.tuning_only else (("tuning", TUNING_SEED), ("held-out", a.first_seed))
     for name, seed in splits:
         sets = list(plan(seed, a.repeats))
         if a.quick:

@@ -47,7 +47,7 @@ JOINTS = tuple(range(L_SH, R_AN + 1))  # the joints the bones tie together (not 
 # bone's length. Chosen on the tuning seeds of scripts/eval_geometry.py (docs/geometry.md).
 BONE_WEIGHT = 0.3
 SCORE_POWER = 0.5  # the reprojection term weighted by score ** SCORE_POWER (0.5: the triangulation's)
-SWEEPS = 3
+SWEEPS = 2
 # The pelvis and the shoulder girdle are rigid and turn little in a squat (they pitch about the
 # left-right axis, which keeps the vector between their two points): each point of the pair is
 # also pulled toward its partner plus the set's median vector between them; the feet stay on the
