@@ -75,6 +75,7 @@ SMOOTH_S = DEFAULT_SMOOTH_S  # --smooth: seconds of temporal averaging of the 3-
 BONE_WEIGHT = bones.BONE_WEIGHT  # --bone-weight: rigid bones' pull on the joints (0: none)
 ANCHOR = bones.ANCHOR_WEIGHT  # --anchor: the rigid pelvis / shoulders and still ankles' pull
 SCORE_POWER = bones.SCORE_POWER  # --score-power: the refinement's reprojection weight is score ** this
+FRAME_FROM_BONES = False  # --frame-from-bones
 TRUE_CAMERAS = False  # --true-cameras: skip the calibration (separates its error from the rest)
 
 
@@ -96,14 +97,17 @@ def run_set(seed: int, skew: float, height: float, distance: float, toe: float, 
         return row
     cams = (case.front_camera, case.side_camera) if TRUE_CAMERAS else (cal.front, cal.side)
     tri = triangulate_tracks(cams, case.front, case.side)
+    held = tri
     if BONE_WEIGHT:
-        tri = bones.refine_tracks(tri, cams, case.front, case.side, weight=BONE_WEIGHT, score_power=SCORE_POWER,
-                                  anchor=ANCHOR)
+        held = bones.refine_tracks(tri, cams, case.front, case.side, weight=BONE_WEIGHT, score_power=SCORE_POWER,
+                                   anchor=ANCHOR)
     if SMOOTH_S:
-        tri = smooth(tri, SMOOTH_S)
-    bf = body_frame(tri.points)
+        tri, held = smooth(tri, SMOOTH_S), smooth(held, SMOOTH_S)
+    # as the analysis's 3-D stage: the body frame from the points as triangulated, the measures on
+    # the points the rigid bones hold (--frame-from-bones: the body frame from those too)
+    bf = body_frame((held if FRAME_FROM_BONES else tri).points)
     foot = {"left": toe, "right": toe}
-    est = measures(bf.to_body(tri.points), foot) if bf is not None else None
+    est = measures(bf.to_body(held.points), foot) if bf is not None else None
     row["cpu_s"] = time.process_time() - t0
     row.update(angle=cal.angle_between_deg, angle_err=cal.angle_between_deg - case.angle_between_deg,
                side_ok=cal.side_on == case.near_side, trusted=cal.trusted, reason=cal.reason,
@@ -300,12 +304,16 @@ def main(argv=None) -> int:
                     help="rigid bones' pull on the triangulated joints (0: none; device/geometry/bones.py)")
     ap.add_argument("--anchor", type=float, default=bones.ANCHOR_WEIGHT,
                     help="the rigid pelvis and shoulders' and the still ankles' pull (0: none)")
+    ap.add_argument("--frame-from-bones", action="store_true",
+                    help="the body frame from the points the bones hold (the stage: from the triangulated ones)")
     ap.add_argument("--score-power", type=float, default=bones.SCORE_POWER,
                     help="the bone refinement's reprojection weight: score ** this")
     ap.add_argument("--smooth", type=float, default=DEFAULT_SMOOTH_S, help="seconds of 3-D smoothing (0: none)")
     a = ap.parse_args(argv)
     global TRUE_CAMERAS, SMOOTH_S, WARP, BONE_WEIGHT, SCORE_POWER, ANCHOR
     ANCHOR = a.anchor
+    global FRAME_FROM_BONES
+    FRAME_FROM_BONES = a.frame_from_bones
     TRUE_CAMERAS, SMOOTH_S, WARP, BONE_WEIGHT, SCORE_POWER = a.true_cameras, a.smooth, a.warp, a.bone_weight, a.score_power
     if a.bench:
         sys.stdout.write(bench() + "\n")

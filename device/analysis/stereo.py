@@ -180,8 +180,12 @@ def measure(track: Track, th, *, calibration=None, foot_deg: dict | None = None,
                          + (f"; {why_not_mat}" if why_not_mat else ""))
         used, kind = (person.front, person.side), "person"
     # the mat's cameras: the points already solved, those reprojecting too far dropped
-    tri = within_error(all_points, front, side) if kind == "mat" else triangulate_tracks(used, front, side)
-    tri = smooth(bones.refine_tracks(tri, used, front, side), SMOOTH_S)  # rigid bones, then 0.3 s
+    raw = within_error(all_points, front, side) if kind == "mat" else triangulate_tracks(used, front, side)
+    tri = smooth(raw, SMOOTH_S)
+    # the rigid bones hold what the side camera sees badly: depth (docs/geometry.md); the knees'
+    # left-right offset, which the front camera sees directly, is judged on the points as
+    # triangulated (the bones do not make it more accurate, and its thresholds were chosen there)
+    held = smooth(bones.refine_tracks(raw, used, front, side), SMOOTH_S)
     bf = body_frame(tri.points)
     if bf is None:
         return two_d("the hips or ankles were never seen by both cameras at once", calibration=kind)
@@ -226,9 +230,10 @@ def measure(track: Track, th, *, calibration=None, foot_deg: dict | None = None,
                           "degrees from the footprints)")
             foot_deg = None
     P = bf.to_body(tri.points)
-    m = measures3d.measures(P, foot_deg)
+    H = bf.to_body(held.points)
+    m = measures3d.measures(H, foot_deg)
     m.update(knees(P, foot_deg, th))
-    m.update(head(P, m["trunk_deg"]))
+    m.update(head(H, m["trunk_deg"]))
     geo["feet"] = "the mat's footprints" if foot_deg else feet_words
     c = bf.to_body(used[0].center)
     return Stereo(True, geo, np.asarray(front.times, dtype=np.float64), m, P, math.degrees(math.atan2(c[1], c[0])))
