@@ -252,3 +252,28 @@ def test_points_kept_within_the_error_are_those_a_fresh_triangulation_keeps():
     assert not fresh.valid[42:58, 13].any() and fresh.valid.sum() > 0.7 * fresh.valid.size
     assert np.array_equal(fresh.valid, fast.valid)
     assert np.allclose(fresh.points, fast.points, equal_nan=True)
+
+
+def test_rigid_bones_move_only_valid_points_and_make_the_bones_steady():
+    from device.geometry import bones
+
+    case = make_stereo_case(41, skew_deg=60)
+    cams = (case.front_camera, case.side_camera)
+    tri = triangulate_tracks(cams, case.front, case.side)
+    held = bones.refine_tracks(tri, cams, case.front, case.side)
+    assert (held.valid == tri.valid).all() and np.isnan(held.points[~tri.valid]).all()
+    assert np.isfinite(held.points[tri.valid]).all()
+    assert (held.points[:, :5][tri.valid[:, :5]] == tri.points[:, :5][tri.valid[:, :5]]).all()  # the face
+    a = np.array([b[0] for b in bones.BONES])
+    b = np.array([b[1] for b in bones.BONES])
+
+    def scatter(points):  # relative spread of each bone's length over the set
+        L = np.linalg.norm(points[:, a] - points[:, b], axis=-1)
+        return np.nanstd(L, axis=0) / np.nanmedian(L, axis=0)
+
+    before, after = scatter(tri.points), scatter(held.points)
+    assert (after < before).all() and after.max() < 0.5 * before.max(), (before, after)
+    # and the joints come nearer the true body, not just steadier
+    err = [np.nanmedian(np.linalg.norm(t.points[:, 5:] - case.world_joints[:, 5:], axis=-1)) for t in (tri, held)]
+    assert err[1] < err[0], err
+    assert bones.refine_tracks(tri, cams, case.front, case.side, weight=0.0) is tri

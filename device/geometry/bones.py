@@ -10,8 +10,11 @@ left and right bones match, so:
    steady each side is (the far side's scatter counts against it);
 2. `refine`: per frame, each joint moves to minimise its confidence-weighted reprojection error
    in both views (in fractions of the person's height in that view) plus `BONE_WEIGHT` times
-   each attached bone's relative deviation from its set length (a few sweeps of one
-   Gauss-Newton step per joint with its neighbours held, vectorised over the frames).
+   each attached bone's relative deviation from its set length, plus `ANCHOR_WEIGHT` times how
+   far the pelvis and the shoulder girdle are from their shape over the set and the ankles from
+   their place (bone lengths alone cannot hold a far leg shifted forward or back as a whole);
+   two sweeps of one Gauss-Newton step per joint with its neighbours held, vectorised over the
+   frames.
 
 Only valid points move and only valid neighbours pull: a point one view does not see stays
 NaN (one ray and two bone lengths leave two answers; it is not guessed).

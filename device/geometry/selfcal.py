@@ -45,6 +45,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from device.geometry.bones import BONES, SYMMETRIC  # the skeleton's bones: one home
 from device.geometry.camera import Camera, Intrinsics
 from device.geometry.triangulate import person_size_px, resample, triangulate_points
 
@@ -53,15 +54,6 @@ log = logging.getLogger(__name__)
 # COCO-17 indices
 NOSE, L_SH, R_SH, L_EL, R_EL, L_WR, R_WR, L_HIP, R_HIP, L_KN, R_KN, L_AN, R_AN = (
     0, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16)  # fmt: skip
-BONES = [  # (a, b, name); pairs of left/right bones follow each other
-    (L_SH, L_EL, "left upper arm"), (R_SH, R_EL, "right upper arm"),
-    (L_EL, L_WR, "left forearm"), (R_EL, R_WR, "right forearm"),
-    (L_HIP, L_KN, "left thigh"), (R_HIP, R_KN, "right thigh"),
-    (L_KN, L_AN, "left shank"), (R_KN, R_AN, "right shank"),
-    (L_SH, L_HIP, "left trunk"), (R_SH, R_HIP, "right trunk"),
-    (L_SH, R_SH, "shoulders"), (L_HIP, R_HIP, "hips"),
-]  # fmt: skip
-SYMMETRIC = [(0, 1), (2, 3), (4, 5), (6, 7), (8, 9)]  # indices into BONES
 SYM_I, SYM_J = np.array([p[0] for p in SYMMETRIC]), np.array([p[1] for p in SYMMETRIC])
 BONE_A, BONE_B = np.array([b[0] for b in BONES]), np.array([b[1] for b in BONES])
 
