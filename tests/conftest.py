@@ -64,3 +64,32 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "hardware" in item.keywords and not on_pi:
             item.add_marker(skip)
+
+
+# -- the fleet's real services (tests/services.py), one of each per test module ---------------
+
+@pytest.fixture(scope="module")
+def certs(tmp_path_factory):
+    """A CA and a broker certificate made with openssl for the module's TLS tests."""
+    from tests.fleet_station import make_ca
+
+    return make_ca(tmp_path_factory.mktemp("ca"))
+
+
+@pytest.fixture(scope="module")
+def mqtt_broker(tmp_path_factory, certs):
+    """A private Mosquitto with the shipped ACL, the stations' users and a TLS listener."""
+    from tests.fleet_station import broker
+
+    b = broker(tmp_path_factory.mktemp("broker"), tls=certs).start()
+    yield b
+    b.stop()
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """A private PostgreSQL cluster."""
+    from tests.services import Postgres
+
+    with Postgres() as pg:
+        yield pg

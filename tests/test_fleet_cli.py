@@ -11,20 +11,8 @@ import pytest
 from device import config
 from device.cli import main
 from device.store import Store
-from tests.fleet_station import USERS, broker, make_ca
+from tests.fleet_station import USERS
 from tests.services import free_port
-
-
-@pytest.fixture(scope="module")
-def certs(tmp_path_factory):
-    return make_ca(tmp_path_factory.mktemp("ca"))
-
-
-@pytest.fixture(scope="module")
-def mqtt_broker(tmp_path_factory, certs):
-    b = broker(tmp_path_factory.mktemp("broker"), tls=certs).start()
-    yield b
-    b.stop()
 
 
 @pytest.fixture

@@ -34,18 +34,6 @@ def settings(port, station="s1", **kw):
             "password": USERS.get(station, "nope"), **kw}
 
 
-@pytest.fixture(scope="module")
-def certs(tmp_path_factory):
-    return make_ca(tmp_path_factory.mktemp("ca"))
-
-
-@pytest.fixture(scope="module")
-def shared_broker(tmp_path_factory, certs):
-    b = broker(tmp_path_factory.mktemp("broker"), tls=certs).start()
-    yield b
-    b.stop()
-
-
 @pytest.fixture
 def store(tmp_path):
     with Store(tmp_path / "station.db", outbox=True) as s:
@@ -60,13 +48,13 @@ def _parsed(listener, prefix):
     return [messages.parse(t, p) for t, p, _ in listener.on(prefix)]
 
 
-def test_status_health_assessments_and_alerts_arrive_in_order(shared_broker, store):
-    hub = Listener(shared_broker.port).wait_subscribed()
+def test_status_health_assessments_and_alerts_arrive_in_order(mqtt_broker, store):
+    hub = Listener(mqtt_broker.port).wait_subscribed()
     a = store.save_assessment(RESULT, None, {"front": JPEG}, member="1001")
     store.set_notes(a, "first")
     b = store.save_assessment(RESULT, None, {})
     store.add_event("pain", assessment_id=b, detail="it hurts")
-    pub = _pub(store, settings(shared_broker.port))
+    pub = _pub(store, settings(mqtt_broker.port))
     try:
         assert wait_until(lambda: store.outbox_status()["queued"] == 0, 10)
         assert wait_until(lambda: len(hub.on("ohsa/s1/assessment/")) == 3 and hub.on("ohsa/s1/alert/"), 10)
@@ -88,7 +76,7 @@ def test_status_health_assessments_and_alerts_arrive_in_order(shared_broker, sto
     finally:
         assert pub.close(5)
     assert wait_until(lambda: _parsed(hub, "ohsa/s1/status")[-1]["state"] == "offline", 5)
-    late = Listener(shared_broker.port).wait_subscribed()  # retained: a newcomer sees the state
+    late = Listener(mqtt_broker.port).wait_subscribed()  # retained: a newcomer sees the state
     try:
         assert wait_until(lambda: late.on("ohsa/s1/status") and late.on("ohsa/s1/health"), 5)
         topic, payload, retained = late.on("ohsa/s1/status")[0]
@@ -99,10 +87,10 @@ def test_status_health_assessments_and_alerts_arrive_in_order(shared_broker, sto
         hub.close()
 
 
-def test_stills_only_when_the_owner_enables_them(shared_broker, store):
-    hub = Listener(shared_broker.port).wait_subscribed()
+def test_stills_only_when_the_owner_enables_them(mqtt_broker, store):
+    hub = Listener(mqtt_broker.port).wait_subscribed()
     a = store.save_assessment(RESULT, None, {"front": JPEG, "side": JPEG + b"s"})
-    pub = _pub(store, settings(shared_broker.port, send_stills=True))
+    pub = _pub(store, settings(mqtt_broker.port, send_stills=True))
     try:
         assert wait_until(lambda: hub.on(f"ohsa/s1/assessment/{a}"), 10)
         msg = _parsed(hub, f"ohsa/s1/assessment/{a}")[0]
@@ -160,11 +148,11 @@ STATION = textwrap.dedent("""
 """)
 
 
-def test_a_station_killed_mid_publish_loses_nothing_and_duplicates_are_harmless(shared_broker, tmp_path):
+def test_a_station_killed_mid_publish_loses_nothing_and_duplicates_are_harmless(mqtt_broker, tmp_path):
     path = tmp_path / "s2.db"
-    hub = Listener(shared_broker.port).wait_subscribed()
+    hub = Listener(mqtt_broker.port).wait_subscribed()
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent))
-    proc = subprocess.Popen([sys.executable, "-c", STATION, str(path), str(shared_broker.port)],
+    proc = subprocess.Popen([sys.executable, "-c", STATION, str(path), str(mqtt_broker.port)],
                             stdout=subprocess.PIPE, env=env)
     try:
         assert proc.stdout.readline(), "station died"
@@ -177,7 +165,7 @@ def test_a_station_killed_mid_publish_loses_nothing_and_duplicates_are_harmless(
             proc.kill()
     with Store(path, outbox=True) as store:
         queued = store.outbox_status()["queued"]
-        pub = _pub(store, settings(shared_broker.port, station="s2"))  # the station starts again
+        pub = _pub(store, settings(mqtt_broker.port, station="s2"))  # the station starts again
         try:
             assert wait_until(lambda: store.outbox_status()["queued"] == 0, 20)
             with store._lock:
@@ -206,9 +194,9 @@ def test_a_station_killed_mid_publish_loses_nothing_and_duplicates_are_harmless(
     assert queued > 0  # the kill left rows unsent: the restart really had to send them
 
 
-def test_anonymous_and_wrong_passwords_are_refused(shared_broker, store, caplog):
-    anon = Listener(shared_broker.port, user="")
-    wrong = Listener(shared_broker.port, user="intruder")
+def test_anonymous_and_wrong_passwords_are_refused(mqtt_broker, store, caplog):
+    anon = Listener(mqtt_broker.port, user="")
+    wrong = Listener(mqtt_broker.port, user="intruder")
     try:
         assert wait_until(lambda: anon.refused and wrong.refused, 10)
         assert "authori" in anon.refused.lower() and "authori" in wrong.refused.lower()
@@ -216,7 +204,7 @@ def test_anonymous_and_wrong_passwords_are_refused(shared_broker, store, caplog)
         anon.close()
         wrong.close()
     caplog.set_level(logging.INFO, logger="device.fleet")
-    pub = _pub(store, settings(shared_broker.port, password="wrong"))
+    pub = _pub(store, settings(mqtt_broker.port, password="wrong"))
     try:
         store.save_assessment(RESULT, None, {})
         assert wait_until(lambda: pub.state()["problem"] and "refused" in pub.state()["problem"], 10)
@@ -228,14 +216,14 @@ def test_anonymous_and_wrong_passwords_are_refused(shared_broker, store, caplog)
     assert len(lines) == 1, [r.getMessage() for r in lines]  # one clear line, not one per retry
 
 
-def test_a_station_cannot_publish_under_another_station(shared_broker):
-    hub = Listener(shared_broker.port).wait_subscribed()
-    ha = Listener(shared_broker.port, user="homeassistant", topics=("homeassistant/#",)).wait_subscribed()
+def test_a_station_cannot_publish_under_another_station(mqtt_broker):
+    hub = Listener(mqtt_broker.port).wait_subscribed()
+    ha = Listener(mqtt_broker.port, user="homeassistant", topics=("homeassistant/#",)).wait_subscribed()
     acks: dict[int, object] = {}
     s1 = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
     s1.username_pw_set("s1", USERS["s1"])
     s1.on_publish = lambda c, u, mid, rc, props: acks.__setitem__(mid, rc)
-    s1.connect("127.0.0.1", shared_broker.port)
+    s1.connect("127.0.0.1", mqtt_broker.port)
     s1.loop_start()
     try:
         forged = messages.status("s2", "offline", "t", "v")
@@ -258,10 +246,10 @@ def test_a_station_cannot_publish_under_another_station(shared_broker):
         ha.close()
 
 
-def test_tls_with_the_gyms_ca_and_a_wrong_ca_refused(shared_broker, store, certs, tmp_path):
-    hub = Listener(shared_broker.port).wait_subscribed()
+def test_tls_with_the_gyms_ca_and_a_wrong_ca_refused(mqtt_broker, store, certs, tmp_path):
+    hub = Listener(mqtt_broker.port).wait_subscribed()
     a = store.save_assessment(RESULT, None, {})
-    pub = _pub(store, settings(shared_broker.tls_port, tls=True, ca_file=str(certs["ca.crt"])))
+    pub = _pub(store, settings(mqtt_broker.tls_port, tls=True, ca_file=str(certs["ca.crt"])))
     try:
         assert wait_until(lambda: pub.connected and store.outbox_status()["queued"] == 0, 10)
         assert wait_until(lambda: hub.on(f"ohsa/s1/assessment/{a}"), 5)
@@ -269,7 +257,7 @@ def test_tls_with_the_gyms_ca_and_a_wrong_ca_refused(shared_broker, store, certs
         pub.close(5)
     other = make_ca(tmp_path / "other", "other")
     store.set_notes(a, "x")
-    pub = _pub(store, settings(shared_broker.tls_port, tls=True, ca_file=str(other["ca.crt"])))
+    pub = _pub(store, settings(mqtt_broker.tls_port, tls=True, ca_file=str(other["ca.crt"])))
     try:
         assert wait_until(lambda: pub.state()["problem"] and "TLS" in pub.state()["problem"], 10)
         assert not pub.connected and store.outbox_status()["queued"] == 1
@@ -279,18 +267,18 @@ def test_tls_with_the_gyms_ca_and_a_wrong_ca_refused(shared_broker, store, certs
         hub.close()
 
 
-def test_a_client_certificate_when_the_broker_wants_one(shared_broker, store, certs):
+def test_a_client_certificate_when_the_broker_wants_one(mqtt_broker, store, certs):
     a = store.save_assessment(RESULT, None, {})
     tls = dict(tls=True, ca_file=str(certs["ca.crt"]))
-    pub = _pub(store, settings(shared_broker.cert_port, **tls))  # no client certificate: refused
+    pub = _pub(store, settings(mqtt_broker.cert_port, **tls))  # no client certificate: refused
     try:
         assert wait_until(lambda: pub.state()["problem"], 10)
         assert "client certificate" in pub.state()["problem"]
         assert not pub.connected and store.outbox_status()["queued"] == 1
     finally:
         pub.close(5)
-    hub = Listener(shared_broker.port).wait_subscribed()
-    pub = _pub(store, settings(shared_broker.cert_port, cert_file=str(certs["client.crt"]),
+    hub = Listener(mqtt_broker.port).wait_subscribed()
+    pub = _pub(store, settings(mqtt_broker.cert_port, cert_file=str(certs["client.crt"]),
                                key_file=str(certs["client.key"]), **tls))
     try:
         assert wait_until(lambda: pub.connected and store.outbox_status()["queued"] == 0, 10)
@@ -323,11 +311,11 @@ def test_an_unreachable_or_misconfigured_broker_never_blocks_the_station(tmp_pat
     assert [r.levelname for r in caplog.records if "password_file" in r.getMessage()] == ["ERROR"]
 
 
-def test_discovery_configs_are_published_retained(shared_broker, store):
-    pub = _pub(store, settings(shared_broker.port, discovery_prefix="homeassistant"))
+def test_discovery_configs_are_published_retained(mqtt_broker, store):
+    pub = _pub(store, settings(mqtt_broker.port, discovery_prefix="homeassistant"))
     try:
         assert wait_until(lambda: pub.connected, 10)
-        ha = Listener(shared_broker.port, user="homeassistant", topics=("homeassistant/#", "ohsa/+/health")).wait_subscribed()
+        ha = Listener(mqtt_broker.port, user="homeassistant", topics=("homeassistant/#", "ohsa/+/health")).wait_subscribed()
         try:
             mine = lambda: [m for m in ha.on("homeassistant/") if "/ohsa_s1/" in m[0]]  # noqa: E731
             assert wait_until(lambda: len(mine()) == 5 and ha.on("ohsa/s1/health"), 5)
@@ -364,16 +352,16 @@ KILLED_AT_THE_ACK = textwrap.dedent("""
 """)
 
 
-def test_killed_between_the_ack_and_the_mark_the_resend_is_a_harmless_duplicate(shared_broker, tmp_path):
+def test_killed_between_the_ack_and_the_mark_the_resend_is_a_harmless_duplicate(mqtt_broker, tmp_path):
     path = tmp_path / "s2.db"
-    hub = Listener(shared_broker.port, topics=("ohsa/s2/assessment/#",)).wait_subscribed()
+    hub = Listener(mqtt_broker.port, topics=("ohsa/s2/assessment/#",)).wait_subscribed()
     env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parent.parent))
-    proc = subprocess.run([sys.executable, "-c", KILLED_AT_THE_ACK, str(path), str(shared_broker.port)],
+    proc = subprocess.run([sys.executable, "-c", KILLED_AT_THE_ACK, str(path), str(mqtt_broker.port)],
                           env=env, timeout=60, capture_output=True)
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     with Store(path, outbox=True) as store:
         assert len({r["item_id"] for r in store.outbox_pending(limit=100)}) == 10  # nothing marked sent
-        pub = _pub(store, settings(shared_broker.port, station="s2"))  # the station starts again
+        pub = _pub(store, settings(mqtt_broker.port, station="s2"))  # the station starts again
         try:
             assert wait_until(lambda: store.outbox_status()["queued"] == 0, 10)
         finally:

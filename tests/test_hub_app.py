@@ -15,15 +15,8 @@ from hub.app import create_app
 from hub.store import HubStore
 from tests.fleet_hub import assessment, parsed, record, stamp
 from tests.hand_clock import HandClock
-from tests.services import Postgres
 
 PASSWORD = "hub-owner-pass"
-
-
-@pytest.fixture(scope="module")
-def cluster():
-    with Postgres() as pg:
-        yield pg
 
 
 @pytest.fixture(scope="module")

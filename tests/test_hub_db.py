@@ -13,13 +13,6 @@ from device.fleet import messages
 from tests.fleet_hub import assessment, parsed, record, stamp
 from hub import db, ingest
 from hub.store import HubStore
-from tests.services import Postgres
-
-
-@pytest.fixture(scope="module")
-def cluster():
-    with Postgres() as pg:
-        yield pg
 
 
 @pytest.fixture

@@ -18,16 +18,10 @@ from hub import db
 from hub.subscriber import Broker, Subscriber
 from tests.fleet_hub import (ACL, HUB_PASSWORD, StationClient, assessment, broker_users, hub_count,
                              hub_rows, record, stamp)
-from tests.services import Mosquitto, Postgres
+from tests.services import Mosquitto
 from tests.waiting import wait_until
 
 STATIONS = ("gym-1", "gym-2")
-
-
-@pytest.fixture(scope="module")
-def cluster():
-    with Postgres() as pg:
-        yield pg
 
 
 @pytest.fixture
