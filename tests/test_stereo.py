@@ -375,3 +375,19 @@ def test_the_far_knee_is_held_by_the_rigid_bones():
                    if np.isfinite(est[f]).any() and np.isfinite(truth[f]).any()]
     assert len(errors) >= 20
     assert max(errors) < 7.0 and np.mean(errors) < 3.5, errors
+
+
+@pytest.mark.parametrize("seed, skew", [(81, 0), (82, 30), (83, 60)])
+def test_the_mat_measures_the_persons_height_and_stance_in_metres(seed, skew):
+    from device.geometry import words
+
+    case, track = _case(seed, skew)
+    geo = analyse(track, calibration=_mat(case))["geometry"]
+    w, standing = case.world_joints, case.phase < 0.05
+    apart = np.median(np.linalg.norm(w[standing, 15, :2] - w[standing, 16, :2], axis=1))
+    assert abs(geo["standing_height_m"] - case.body.height) < 0.04 * case.body.height  # the renderer's stature
+    assert abs(geo["feet_apart_m"] - apart) < 0.03
+    assert f"person about {geo['standing_height_m']:.2f} m tall" in words.sentence(geo)
+    # on the person's own calibration the metres are a typical adult's guess: not reported
+    person = analyse(track)["geometry"]
+    assert person["calibration"] == "person" and "standing_height_m" not in person

@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from device.geometry import bones, measures3d
-from device.geometry.body import body_frame
+from device.geometry.body import body_frame, stature
 from device.geometry.camera import DEFAULT_HFOV_DEG, Camera, Intrinsics
 from device.geometry.triangulate import person_size_px, smooth, triangulate_tracks, within_error
 from device.track import Track, ViewTrack
@@ -235,6 +235,10 @@ def measure(track: Track, th, *, calibration=None, foot_deg: dict | None = None,
     m.update(knees(P, foot_deg, th))
     m.update(head(H, m["trunk_deg"]))
     geo["feet"] = "the mat's footprints" if foot_deg else feet_words
+    if kind == "mat":  # the mat's frame is in metres with the floor at z = 0
+        height, apart = stature(P)
+        geo["standing_height_m"] = None if height is None else round(height, 2)
+        geo["feet_apart_m"] = None if apart is None else round(apart, 2)
     c = bf.to_body(used[0].center)
     return Stereo(True, geo, np.asarray(front.times, dtype=np.float64), m, P, math.degrees(math.atan2(c[1], c[0])))
 

@@ -18,8 +18,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-L_SH, R_SH, L_HIP, R_HIP, L_AN, R_AN = 5, 6, 11, 12, 15, 16
+L_EYE, R_EYE, L_SH, R_SH, L_HIP, R_HIP, L_AN, R_AN = 1, 2, 5, 6, 11, 12, 15, 16
 STANDING_QUANTILE = 0.7  # frames whose hip-ankle height is in the top 30 % are "standing"
+# eye height as a fraction of stature: Drillis, Contini & Bluestein (1964), body segment lengths
+# as fractions of height, as given in Winter, Biomechanics and Motor Control of Human Movement
+# (fig. 4.1): 0.936 H
+EYE_HEIGHT_FRACTION = 0.936
 
 
 @dataclass(frozen=True)
@@ -89,3 +93,19 @@ def body_frame(points: np.ndarray, floor_up=(0.0, 0.0, 1.0)) -> BodyFrame | None
     if floor_up is not None:
         origin = origin - (origin @ up) * up  # onto the floor through the world origin
     return BodyFrame(origin, np.stack([forward, left, up]), "floor" if floor_up is not None else "standing posture")
+
+
+def stature(points: np.ndarray) -> tuple[float | None, float | None]:
+    """(standing height, feet apart) in the points' units, from 3-D keypoints in a body frame
+    whose origin is on the floor (z up: a mat-calibrated set): the standing eyes' height above
+    the floor / EYE_HEIGHT_FRACTION, and the ankles' distance along the floor. None where the
+    standing frames never show them."""
+    pts = np.asarray(points, dtype=np.float64)
+    st = standing_frames(pts)
+    if not st.any():
+        return None, None
+    eyes = _pair_mean(pts[st], L_EYE, R_EYE)[:, 2]
+    apart = np.linalg.norm(pts[st, L_AN, :2] - pts[st, R_AN, :2], axis=1)
+    eyes, apart = eyes[np.isfinite(eyes)], apart[np.isfinite(apart)]
+    height = float(np.median(eyes)) / EYE_HEIGHT_FRACTION if len(eyes) else None
+    return height, (float(np.median(apart)) if len(apart) else None)

@@ -4,6 +4,7 @@ keeper and the health page show.
 
     placement(geometry)  -> "side camera about 45 degrees toward the front, on the person's left, 3.1 m away; front camera 3.0 m away"
     path(geometry)       -> "3-D in use (mat calibration)" | "2-D: <reason>"
+    person(geometry)     -> "person about 1.78 m tall, feet 0.42 m apart" (mat-calibrated sets)
     from_calibration(cal)-> the same `geometry`-shaped dict for a mat calibration (no set needed)
 
 The `geometry` entry (device.analysis.analyse, docs/formats.md): {"path": "3d"|"2d",
@@ -64,10 +65,18 @@ def path(geometry: dict | None) -> str:
     return f"2-D{': ' + reason if reason else ''}"
 
 
+def person(geometry: dict | None) -> str | None:
+    """What the mat measured of the person: "person about 1.78 m tall, feet 0.42 m apart"."""
+    g = geometry or {}
+    height, apart = _num(g.get("standing_height_m")), _num(g.get("feet_apart_m"))
+    parts = ([f"person about {height:.2f} m tall"] if height is not None else []) + \
+            ([f"feet {apart:.2f} m apart"] if apart is not None else [])
+    return ", ".join(parts) or None
+
+
 def sentence(geometry: dict | None) -> str:
-    """Placement and path in one line."""
-    where = placement(geometry)
-    return f"{path(geometry)}; {where}" if where else path(geometry)
+    """Placement, path and (with the mat) the person's size in one line."""
+    return "; ".join(p for p in (path(geometry), placement(geometry), person(geometry)) if p)
 
 
 def from_calibration(cal, front: str = "front", side: str = "side") -> dict | None:
