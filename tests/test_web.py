@@ -1094,3 +1094,19 @@ def test_retest_result_says_what_changed(trainer, store, aid):
     detail = trainer.get(f"/trainer/a/{retest}").get_data(as_text=True)
     assert f"/trainer/compare?a={aid}&amp;b={retest}" in detail
     assert 'id="comparison"' not in trainer.get(f"/result/{aid}").get_data(as_text=True)
+
+
+def test_detail_says_how_the_set_was_measured(trainer, store):
+    from tests.web_fakes import sample_result
+
+    result = sample_result()
+    result["geometry"] = {"path": "3d", "calibration": "mat", "round_toward_front_deg": 21.0, "side": "left",
+                          "side_distance_m": 2.2, "standing_height_m": 1.78, "feet_apart_m": 0.42}
+    aid = store.save_assessment(result, None, {})
+    import html as htmllib
+
+    html = htmllib.unescape(trainer.get(f"/trainer/a/{aid}").get_data(as_text=True))
+    assert ("Measured: 3-D in use (mat calibration); side camera about 21 degrees toward the front, on the "
+            "person's left, 2.2 m away; person about 1.78 m tall, feet 0.42 m apart") in html
+    plain = store.save_assessment(sample_result(), None, {})  # no geometry entry (an older result)
+    assert 'id="measured"' not in trainer.get(f"/trainer/a/{plain}").get_data(as_text=True)

@@ -15,10 +15,11 @@ from device import owner
 from device import diagnostics
 from device import health as device_health
 from device.errors import ConfigError, InputError
+from device.geometry import words as geometry_words
+from device.plan.check import parse_plan_json, plan_problem
 from device.vocabulary import COMPENSATION_IDS, COMPENSATIONS, STATUSES
 from web import auth, links, plot, present, settings_form
 from web.access import ctx, public
-from device.plan.check import parse_plan_json, plan_problem
 from web.kiosk import load, station_state
 
 log = logging.getLogger(__name__)
@@ -151,6 +152,7 @@ def detail(assessment_id: str):
         "trainer/detail.html", **view, statuses=STATUSES, labels=COMPENSATIONS,
         image_url=lambda v: url_for("kiosk.result_image", assessment_id=record["id"], view=v),
         plan_json=json.dumps(view["plan"], indent=2) if view["plan"] is not None else "",
+        measured=geometry_words.sentence(record["result"].get("geometry")) if record["result"].get("geometry") else "",
     )
 
 
