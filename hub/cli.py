@@ -84,6 +84,19 @@ def add_parser(sub) -> None:
         q.set_defaults(func=_cmd_password)
 
 
+    a = cmds.add_parser("account", help="the chain's trainers: each a login of their own on the hub's pages")
+    a_cmds = a.add_subparsers(dest="account_action", metavar="ACTION", required=True)
+    for name, text in (("set", "add a trainer, or give one a new password (asked twice on a terminal, "
+                               "else one line on stdin; their sessions end)"),
+                       ("remove", "remove a trainer and end their sessions"),
+                       ("list", "the trainers")):
+        q = a_cmds.add_parser(name, help=text)
+        dsn_arg(q)
+        if name != "list":
+            q.add_argument("name", help="the trainer's login name")
+        q.set_defaults(func=_cmd_account)
+
+
 def _env_port() -> int:
     text = os.environ.get("OHSA_HUB_PORT", "")
     return int(text) if text.isdigit() else DEFAULT_PORT
@@ -113,9 +126,6 @@ def _cmd_migrate(args) -> int:
 
 def _cmd_password(args) -> int:
     """As `ohsa password` on a station (device/owner.py), for the hub's data directory."""
-    import getpass
-    import sys
-
     from device import owner
 
     d = data_dir(args.data_dir)
@@ -127,18 +137,7 @@ def _cmd_password(args) -> int:
     if args.if_unset and stored:
         print(f"a hub password is set already ({where})")
         return 0
-    if args.password_action == "generate":
-        password = owner.generate()
-    elif sys.stdin.isatty():
-        password, repeat = getpass.getpass("New hub password: "), getpass.getpass("Again: ")
-        problem = owner.password_problem(password, repeat)
-        if problem:
-            raise InputError(f"password: {problem}")
-    else:
-        password = sys.stdin.readline().rstrip("\r\n")
-        problem = owner.password_problem(password)
-        if problem:
-            raise InputError(f"password: {problem}")
+    password = owner.generate() if args.password_action == "generate" else _new_password("hub")
     try:
         owner.write_hash(d, owner.hash_password(password))
     except OSError as e:
@@ -148,6 +147,49 @@ def _cmd_password(args) -> int:
         print("(shown once: write it down; `ohsa hub password set` changes it)")
     else:
         print(f"hub password set ({where}); every session of the hub's pages has ended")
+    return 0
+
+
+def _new_password(what: str) -> str:
+    """A new password: asked twice on a terminal, else one line on stdin; InputError if weak."""
+    import getpass
+    import sys
+
+    from device import owner
+
+    if sys.stdin.isatty():
+        password, repeat = getpass.getpass(f"New {what} password: "), getpass.getpass("Again: ")
+    else:
+        password = repeat = sys.stdin.readline().rstrip("\r\n")
+    problem = owner.password_problem(password, repeat)
+    if problem:
+        raise InputError(f"password: {problem}")
+    return password
+
+
+def _cmd_account(args) -> int:
+    from device import owner
+    from hub.store import HubStore, Unavailable
+
+    _modules()
+    store = HubStore(_need_dsn(args))
+    try:
+        if args.account_action == "list":
+            trainers = store.accounts()
+            for a in trainers:
+                print(f"{a['name']}\ttrainer\tsince {a['created_at']}")
+            if not trainers:
+                print("no trainer accounts (ohsa hub account set NAME adds one)")
+        elif args.account_action == "set":
+            added = store.set_trainer(args.name, owner.hash_password(_new_password(f"{args.name}'s")))
+            print(f"trainer {args.name!r} {'added' if added else 'has a new password; their sessions ended'}")
+        else:
+            store.remove_trainer(args.name)
+            print(f"trainer {args.name!r} removed; their sessions ended")
+    except Unavailable as e:
+        raise InputError(f"PostgreSQL: {e}") from None
+    finally:
+        store.close()
     return 0
 
 

@@ -100,6 +100,17 @@ MIGRATIONS: list[tuple[str, ...]] = [
         "CREATE EXTENSION IF NOT EXISTS pg_trgm",
         f"CREATE INDEX assessments_search ON assessments USING gin ({SEARCH_TEXT} gin_trgm_ops) WHERE NOT deleted",
     ),
+    # 3: the chain's trainers, each with a login of their own (`ohsa hub account`); the owner's
+    # password stays in the hub's data directory, as on a station.
+    (
+        """CREATE TABLE accounts (
+            id SERIAL PRIMARY KEY,
+            name TEXT NOT NULL UNIQUE,
+            role TEXT NOT NULL DEFAULT 'trainer' CHECK (role = 'trainer'),
+            password_hash TEXT NOT NULL,
+            created_at TIMESTAMPTZ NOT NULL DEFAULT now()
+        )""",
+    ),
 ]
 
 

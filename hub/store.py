@@ -20,10 +20,11 @@ import threading
 import psycopg
 
 from device.errors import InputError
+from device.store.people import NAME_RE
 from device.vocabulary import COMPENSATION_IDS, PRESENT
 from hub import db
 
-OWNER = "owner"  # the one account of the hub's pages for now (web.auth.ACCOUNT)
+OWNER = "owner"  # the owner's account name (web.auth.ACCOUNT); trainers have their own
 MAX_LIMIT = 1000
 _SUMMARY = ("station, id, created_at, label, member, member_name, kind, parent_id, pain, notes,"
             " reps, findings, revision, received_at")
@@ -221,10 +222,37 @@ class HubStore:
     # -- what web.auth needs --------------------------------------------------------------------
 
     def get_account(self, name: str) -> dict | None:
-        """Only the owner for now (password in the hub's data directory, web.auth reads it)."""
-        if name != OWNER:
-            return None
-        return {"id": 1, "name": OWNER, "role": "owner", "password_hash": None}
+        """The owner (password in the hub's data directory, web.auth reads it) or a trainer."""
+        if name == OWNER:
+            return {"id": 0, "name": OWNER, "role": "owner", "password_hash": None}
+        rows = self._rows("SELECT id, name, password_hash FROM accounts WHERE name = %s", (str(name),))
+        return {"id": rows[0][0], "name": rows[0][1], "role": "trainer", "password_hash": rows[0][2]} if rows else None
+
+    def accounts(self) -> list[dict]:
+        return [{"name": n, "role": "trainer", "created_at": iso(c)}
+                for n, c in self._rows("SELECT name, created_at FROM accounts ORDER BY name")]
+
+    def set_trainer(self, name: str, password_hash: str) -> bool:
+        """Add a trainer's account, or give it a new password (its sessions end). True: added."""
+        name = str(name or "").strip()
+        if not NAME_RE.match(name) or name == OWNER:
+            raise InputError("name: 1 to 40 letters, digits, spaces, '.', '_' or '-', starting with a "
+                             f"letter or digit, not {OWNER!r}")
+        with self._conn() as conn, conn.transaction():
+            added = conn.execute(
+                "INSERT INTO accounts (name, password_hash) VALUES (%s, %s) ON CONFLICT (name)"
+                " DO UPDATE SET password_hash = EXCLUDED.password_hash RETURNING (xmax = 0)",
+                (name, password_hash)).fetchone()[0]
+            conn.execute("DELETE FROM sessions WHERE account = %s", (name,))
+        return bool(added)
+
+    def remove_trainer(self, name: str) -> None:
+        """A trainer's account goes, with its sessions."""
+        with self._conn() as conn, conn.transaction():
+            gone = conn.execute("DELETE FROM accounts WHERE name = %s", (str(name),)).rowcount
+            conn.execute("DELETE FROM sessions WHERE account = %s", (str(name),))
+        if not gone:
+            raise InputError(f"account: no trainer account {name!r} on the hub")
 
     def create_session(self, id_sha256: str, account: str, credential: str, now: float) -> None:
         self._exec("INSERT INTO sessions (id_sha256, account, credential, created_at, seen_at)"

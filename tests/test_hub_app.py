@@ -201,3 +201,41 @@ def test_database_down_is_a_503_then_the_pages_come_back(cluster, client):
     finally:
         cluster.start()
     assert client.get("/assessments").status_code == 200  # the same session: it was in PostgreSQL
+
+
+def test_each_trainer_has_a_login_of_their_own(filled, client, capsys, monkeypatch, own_logging):
+    import io
+
+    from device.cli import main
+
+    def account(*argv, stdin=""):
+        monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
+        return main(["hub", "account", *argv, "--dsn", filled])
+
+    def login(name, password):
+        return client.post("/login", data={"csrf_token": _csrf(client), "name": name, "password": password})
+
+    assert account("set", "Mia K", stdin="mias-first-pass\n") == 0
+    assert "trainer 'Mia K' added" in capsys.readouterr().out
+    assert account("list") == 0 and "Mia K\ttrainer" in capsys.readouterr().out
+    assert login("Mia K", "not-her-password").status_code == 401
+    assert login("Mia K", "mias-first-pass").status_code == 302
+    assert client.get("/assessments").status_code == 200
+    # a new password ends her sessions; the old one no longer opens the pages
+    assert account("set", "Mia K", stdin="mias-second-pass\n") == 0
+    assert client.get("/assessments").status_code == 302
+    assert login("Mia K", "mias-first-pass").status_code == 401
+    assert login("Mia K", "mias-second-pass").status_code == 302
+    # removed: her session ends and she cannot log in again
+    assert account("remove", "Mia K") == 0
+    assert client.get("/assessments").status_code == 302
+    assert login("Mia K", "mias-second-pass").status_code == 401
+    # bad input: one line, exit 2, nothing changed
+    capsys.readouterr()
+    assert account("set", "owner", stdin="some-long-pass\n") == 2
+    assert account("set", "../x", stdin="some-long-pass\n") == 2
+    assert account("set", "Tom", stdin="short\n") == 2
+    assert account("remove", "Nobody") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 4 and "no trainer account 'Nobody'" in err[-1] and "Traceback" not in "".join(err)
+    assert account("list") == 0 and "no trainer accounts" in capsys.readouterr().out
