@@ -277,3 +277,24 @@ def test_rigid_bones_move_only_valid_points_and_make_the_bones_steady():
     err = [np.nanmedian(np.linalg.norm(t.points[:, 5:] - case.world_joints[:, 5:], axis=-1)) for t in (tri, held)]
     assert err[1] < err[0], err
     assert bones.refine_tracks(tri, cams, case.front, case.side, weight=0.0) is tri
+
+
+def test_the_solver_averages_keypoints_by_score_and_keeps_each_frames_score():
+    from device.geometry.selfcal import _smooth_kps
+
+    rng = np.random.default_rng(3)
+    n = 60
+    truth = np.stack([np.linspace(100, 160, n), np.full(n, 200.0)], axis=1)  # a point moving steadily
+    kps = np.zeros((n, 17, 3))
+    kps[:, :, :2] = truth[:, None, :] + rng.normal(0, 3.0, (n, 17, 2))
+    kps[:, :, 2] = 0.8
+    kps[30, 5, :2] = (900.0, 900.0)  # an outlier the tracker scored 0 pulls nothing ...
+    kps[30, 5, 2] = 0.0
+    out = _smooth_kps(kps, 5)
+    inner = slice(5, n - 5)
+    before = np.abs(kps[inner, :, :2] - truth[inner, None, :]).mean()
+    after = np.abs(out[inner, :, :2] - truth[inner, None, :]).mean()
+    assert after < 0.6 * before  # the jitter shrinks; a steady motion is not dragged
+    assert np.abs(out[28:33, 5, :2] - truth[28:33]).max() < 10.0
+    assert out[30, 5, 2] == 0.0 and (out[..., 2] == kps[..., 2]).all()  # ... and keeps its score
+    assert _smooth_kps(kps, 1) is kps  # a window of one frame: unchanged

@@ -21,6 +21,11 @@ minimises:
 - priors: the standing body is vertical, both cameras are level in roll, the side camera is
   aimed at the person, the body has the given (or a typical) height.
 
+The solver's keypoints are averaged over 0.15 s in both views alike and each bone's term is
+weighted by the side view's score of its weaker end: MoveNet's jitter otherwise biases the bone
+term toward a squarer side camera (docs/geometry.md). The trust figures use the keypoints as
+tracked.
+
 Two views of a body a few metres away are nearly affine, and a rig on the person's left and its
 mirror image on the right explain the keypoints almost equally well: the side whose keypoints
 score clearly higher in the side view (the far side is hidden) is the side the camera is on; when
@@ -63,6 +68,7 @@ ANKLE_HEIGHT = 0.045
 LEG_TRUNK = 0.246 + 0.245 + 0.288
 SHOULDER_HEIGHT = 0.818  # shoulder points above the floor, standing
 HIP_HEIGHT = 0.53
+BONE_SCORE_REF = 0.7  # a side-view score this high counts fully in the bone term (SETTINGS)
 TYPICAL_HEIGHT_M = 1.70
 
 # The calibration's knobs and its trust thresholds: one table.
@@ -77,6 +83,13 @@ SETTINGS = {
     "near_side_score_gap": 0.08,  # mean score gap that tells which side faces the side camera
     "sigma_px_of_person": 0.01,  # reprojection residual unit: 1 % of the person's pixel height
     "sigma_bone": 0.12,  # relative bone-length scatter over the set (keypoints are not joint centres)
+    # MoveNet's jitter biases the bone term (a noisy bone is steadiest when the rig sees depth
+    # best, so the side camera came out a few degrees too square, most at 45-60 degrees): the
+    # solver's keypoints are averaged over this many seconds in both views alike, and each
+    # bone's term is weighted by (side score of its weaker end / BONE_SCORE_REF) ** this power
+    # (the far side's scatter counts less). Chosen on the tuning seeds (docs/geometry.md).
+    "smooth_s": 0.15,
+    "bone_score_power": 2.0,
     "sigma_symmetry": 0.04,  # relative left/right bone-length difference
     "sigma_floor": 0.02,  # ankle height scatter, fraction of the body height
     "sigma_vertical_deg": 4.0,  # standing trunk off vertical
@@ -155,6 +168,7 @@ class _Problem:
     d_front: float  # first guess of the front camera's distance to the person
     height: float  # the body height the solver's units are held to
     sigma_px: tuple[float, float]
+    bone_score_power: float = 0.0
 
     def __post_init__(self):  # fixed arrays the residuals use at every evaluation
         K = self.f_uv.shape[0]
@@ -168,6 +182,8 @@ class _Problem:
             ankles_ok=ok[:, [L_AN, R_AN]], upright=st,
         )
         extra["wrep"] = np.stack([np.sqrt(extra["w"][v])[:, None] / self.sigma_px[v] for v in (0, 1)])
+        sw = np.minimum(self.s_w[:, BONE_A], self.s_w[:, BONE_B])  # side-view score of the bone's weaker end
+        extra["wbone"] = np.clip(sw / BONE_SCORE_REF, 0.0, 1.0) ** self.bone_score_power
         for k, v in extra.items():
             object.__setattr__(self, k, v)
 
@@ -258,7 +274,7 @@ def _terms(front: Camera, side: Camera, pb: _Problem, cfg: dict, depth=None) -> 
     med = _masked_median(L, pb.bok)
     seen = pb.bone_seen
     ref = np.where(seen, med, 1.0)
-    out.append((np.where(pb.bok & seen, L / ref - 1.0, 0.0) / cfg["sigma_bone"]).ravel())
+    out.append((np.where(pb.bok & seen, (L / ref - 1.0) * pb.wbone, 0.0) / cfg["sigma_bone"]).ravel())
     i, j = SYM_I, SYM_J
     out.append(np.where(seen[i] & seen[j], ref[i] / ref[j] - 1.0, 0.0) / cfg["sigma_symmetry"])
     S = _body_height(np.where(seen, med, np.nan))  # metres
@@ -328,6 +344,26 @@ def _near_side(side_kps: np.ndarray, cfg: dict) -> str | None:
     return "left" if diff > 0 else "right"
 
 
+def _smooth_kps(kps: np.ndarray, frames: int) -> np.ndarray:
+    """Keypoints (N, 17, 3) with x, y averaged over a centred window of `frames` frames, weighted
+    by score (each frame keeps its own score; a point unseen in the whole window keeps its own)."""
+    h = frames // 2
+    if h < 1 or len(kps) < 3:
+        return kps
+    w = np.clip(np.nan_to_num(kps[..., 2]), 0.0, 1.0)
+    xy = np.nan_to_num(kps[..., :2]) * w[..., None]
+    pad = lambda a: np.concatenate([np.zeros((1,) + a.shape[1:]), np.cumsum(a, axis=0)])  # noqa: E731
+    cw, cxy = pad(w), pad(xy)
+    i = np.arange(len(kps))
+    lo, hi = np.maximum(i - h, 0), np.minimum(i + h + 1, len(kps))
+    sw = cw[hi] - cw[lo]
+    sxy = cxy[hi] - cxy[lo]
+    out = kps.copy()
+    ok = sw > 1e-6
+    out[..., :2] = np.where(ok[..., None], sxy / np.where(ok, sw, 1.0)[..., None], kps[..., :2])
+    return out
+
+
 def _select_frames(f_kps: np.ndarray, s_kps: np.ndarray, cfg: dict) -> np.ndarray:
     ok = (f_kps[..., 2] >= cfg["min_score"]) & (s_kps[..., 2] >= cfg["min_score"])
     good = np.flatnonzero(ok.sum(axis=1) >= cfg["min_points"])
@@ -361,7 +397,11 @@ def calibrate_pair(front, side, front_intr: Intrinsics, side_intr: Intrinsics,
         if view is None or len(view) < 2:
             return CalibrationFailure(f"the {name} view is missing or has no frames")
     s_at = resample(side.times, side.keypoints, front.times, side.fps)
-    f_kps = front.keypoints
+    f_kps = raw = front.keypoints
+    raw_side = s_at
+    if cfg["smooth_s"] > 0:  # the jitter biases the bone term (SETTINGS): both views averaged alike
+        n = int(round(cfg["smooth_s"] * front.fps)) | 1
+        f_kps, s_at = _smooth_kps(f_kps, n), _smooth_kps(s_at, n)
     pick = _select_frames(f_kps, s_at, cfg)
     if len(pick) < cfg["min_frames"]:
         return CalibrationFailure(
@@ -389,7 +429,8 @@ def calibrate_pair(front, side, front_intr: Intrinsics, side_intr: Intrinsics,
     pf, ps = float(np.clip(pf, -0.55, 0.55)), float(np.clip(ps, -0.45, 0.45))
     hf, hs = float(np.clip(hf, 0.1, 3.5)), float(np.clip(hs, 0.1, 3.5))
     pb = _Problem(front_intr, side_intr, fk_uv, f_w, sk_uv, s_w, standing, np.array([fh_col, fh_row]),
-                  d_front, H, (cfg["sigma_px_of_person"] * size_f, cfg["sigma_px_of_person"] * size_s))
+                  d_front, H, (cfg["sigma_px_of_person"] * size_f, cfg["sigma_px_of_person"] * size_s),
+                  cfg["bone_score_power"])
     hip_z = HIP_HEIGHT * H
     dyaw0 = -math.atan((sh_col - side_intr.cx) / side_intr.f)
     dpitch0 = ps - math.atan2(hs - hip_z, d_side)
@@ -421,13 +462,16 @@ def calibrate_pair(front, side, front_intr: Intrinsics, side_intr: Intrinsics,
                                    tr_solver="lsmr"))
     final.sort(key=lambda r: r.cost)
     best = final[0]
-    return _finish(best, final[1:], pb, cfg, H, height_m, len(pick))
+    # the trust figures from the keypoints as tracked (averaging would hide views that disagree)
+    raw_uv = np.stack([np.nan_to_num(raw[pick][..., :2]).reshape(-1, 2),
+                       np.nan_to_num(raw_side[pick][..., :2]).reshape(-1, 2)])
+    return _finish(best, final[1:], pb, cfg, H, height_m, len(pick), raw_uv)
 
 
-def _finish(best, others, pb: _Problem, cfg: dict, H: float, height_m, frames: int) -> PairCalibration:
+def _finish(best, others, pb: _Problem, cfg: dict, H: float, height_m, frames: int,
+            uv: np.ndarray) -> PairCalibration:
     front, side, _ = _cameras(best.x, pb)
     K = pb.f_uv.shape[0]
-    uv = np.stack([pb.f_uv.reshape(-1, 2), pb.s_uv.reshape(-1, 2)])
     w = np.stack([pb.f_w.reshape(-1), pb.s_w.reshape(-1)])
     X = triangulate_points((front, side), uv, w)
     ok = (w > 0).all(axis=0)
