@@ -15,7 +15,6 @@ from __future__ import annotations
 import datetime
 import logging
 import math
-import secrets
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -35,22 +34,12 @@ log = logging.getLogger(__name__)
 
 PER_PAGE = 50
 COUNT_CAP = 10_000  # the lists count this far exactly, then say "more than" (milliseconds at any size)
-SECRET_META = auth.SECRET_META
 STALE_S = 15 * 60  # a station silent for this long is shown as "silent"
 
 
 def create_app(store, *, data_dir, public_url: str = "", testing: bool = False, clock=time.time) -> Flask:
     app = Flask(__name__, static_folder=str(Path(web.__file__).parent / "static"), static_url_path="/static")
-    key = store.get_meta(SECRET_META)
-    if not key:
-        key = secrets.token_hex(32)
-        store.set_meta(SECRET_META, key)
-    app.config.update(
-        TESTING=testing, SECRET_KEY=key, SESSION_COOKIE_NAME="ohsa_hub_session",
-        SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Strict",
-        PERMANENT_SESSION_LIFETIME=datetime.timedelta(seconds=auth.MAX_AGE_S),
-        MAX_CONTENT_LENGTH=64 * 1024,
-    )
+    app.config.update(TESTING=testing, **auth.app_settings(store, "ohsa_hub_session", 64 * 1024))
     app.extensions["ohsa"] = {
         "store": store, "data_dir": Path(data_dir), "limiter": auth.LoginLimiter(), "clock": clock,
         "stopping": False,
@@ -62,10 +51,8 @@ def create_app(store, *, data_dir, public_url: str = "", testing: bool = False, 
     app.jinja_env.globals.update(csrf_token=auth.csrf_token, is_trainer=auth.is_trainer)
     app.jinja_env.filters["when"] = _when
     app.jinja_env.filters["ago"] = _ago
-    app.register_error_handler(429, _too_many)
+    access.plain_errors(app, "hub/message.html")
     app.register_error_handler(Unavailable, _unavailable)
-    for code in (400, 401, 403, 404, 405, 413):
-        app.register_error_handler(code, _error)
     _routes(app)
     return app
 
@@ -78,16 +65,6 @@ def _guard():
     return access.gate(False, "login", "hub")
 
 
-def _error(error):
-    text = error.description if error.description and not error.description.startswith(("The ", "You ")) else None
-    if request.path.startswith("/api/"):
-        response = jsonify(error=text or error.name)
-    else:
-        response = make_response(render_template("hub/message.html", title=error.name, message=text or error.description))
-    response.status_code = error.code
-    return response
-
-
 def _unavailable(error):
     """PostgreSQL is down or restarting: 503, and the next request tries again."""
     log.warning("hub pages: the database is unavailable (%s)", error)
@@ -98,14 +75,6 @@ def _unavailable(error):
         response = make_response(render_template("hub/message.html", title="Database unavailable", message=text))
     response.status_code = 503
     response.headers["Retry-After"] = "30"
-    return response
-
-
-def _too_many(error):
-    retry = getattr(error, "retry_after", None) or 60
-    body = f"Too many failed logins from this address. Try again in {retry} s."
-    response = make_response(render_template("hub/message.html", title="Please wait", message=body), 429)
-    response.headers["Retry-After"] = str(retry)
     return response
 
 

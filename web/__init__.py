@@ -11,14 +11,12 @@ CSRF token. See README.md, "JSON API", for the API.
 
 from __future__ import annotations
 
-import datetime
 import logging
-import secrets
 import threading
 import time
 from pathlib import Path
 
-from flask import Flask, jsonify, make_response, render_template, request
+from flask import Flask
 
 from device import config as device_config
 from device import owner, paths
@@ -44,15 +42,7 @@ def create_app(store, station=None, config=None, data_dir=None, testing=False, c
     if not isinstance(config, device_config.Config):
         config = device_config.validate(config or {})  # ConfigError naming the key if bad
     app = Flask(__name__)
-    app.config.update(
-        TESTING=testing,
-        SECRET_KEY=_secret_key(store),
-        SESSION_COOKIE_NAME="ohsa_session",
-        SESSION_COOKIE_HTTPONLY=True,
-        SESSION_COOKIE_SAMESITE="Strict",
-        PERMANENT_SESSION_LIFETIME=datetime.timedelta(seconds=auth.MAX_AGE_S),
-        MAX_CONTENT_LENGTH=256 * 1024,  # forms only; nothing uploads files
-    )
+    app.config.update(TESTING=testing, **auth.app_settings(store, "ohsa_session", 256 * 1024))  # forms only
     from web import api, compare, deletion, keypad, kiosk, owner_page, people, settings_apply, trainer
 
     app.extensions["ohsa"] = {
@@ -86,31 +76,8 @@ def create_app(store, station=None, config=None, data_dir=None, testing=False, c
     # the name in force (an in-process restart with new settings replaces the config)
     app.context_processor(lambda: {"station_name": app.extensions["ohsa"]["config"].station.name})
     app.jinja_env.filters["when"] = _when
-    app.register_error_handler(429, _too_many)
-    for code in (400, 401, 403, 404, 405, 413):
-        app.register_error_handler(code, _error)
+    access.plain_errors(app, "message.html")
     return app
-
-
-def _error(error):
-    """A plain page (or JSON under /api/) with the reason, in the station's look."""
-    text = error.description if error.description and not error.description.startswith(("The ", "You ")) else None
-    title = {400: "That did not work", 401: "Login needed", 403: "Not allowed here",
-             404: "Not found", 405: "Not allowed", 413: "Too large"}.get(error.code, error.name)
-    if request.path.startswith("/api/"):
-        response = jsonify(error=text or error.name)
-    else:
-        response = make_response(render_template("message.html", title=title, message=text or error.description))
-    response.status_code = error.code
-    return response
-
-
-def _secret_key(store) -> str:
-    key = store.get_meta(auth.SECRET_META)
-    if not key:
-        key = secrets.token_hex(32)
-        store.set_meta(auth.SECRET_META, key)
-    return key
 
 
 def _move_old_password(store, data_dir: Path) -> None:
@@ -127,18 +94,6 @@ def _guard():
     from web.kiosk import from_kiosk
 
     return access.gate(from_kiosk(), "trainer.login", "station")
-
-
-def _too_many(error):
-    retry = getattr(error, "retry_after", None) or 60
-    body = f"Too many failed logins from this address. Try again in {retry} s."
-    if request.path.startswith("/api/"):
-        response = jsonify(error=body)
-    else:
-        response = make_response(render_template("message.html", title="Please wait", message=body))
-    response.status_code = 429
-    response.headers["Retry-After"] = str(retry)
-    return response
 
 
 def _when(value) -> str:

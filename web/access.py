@@ -2,7 +2,7 @@
 every request passes and the security headers every answer carries. The station's app (web/)
 and the chain's hub (hub/app.py) both use them, so both keep the same rules."""
 
-from flask import abort, current_app, jsonify, make_response, redirect, request, url_for
+from flask import abort, current_app, jsonify, make_response, redirect, render_template, request, url_for
 
 
 def public(view):
@@ -51,6 +51,38 @@ def security_headers(response):
     if request.endpoint != "static":
         response.headers.setdefault("Cache-Control", "no-store")
     return response
+
+
+TITLES = {400: "That did not work", 401: "Login needed", 403: "Not allowed here", 404: "Not found",
+          405: "Not allowed", 413: "Too large"}
+
+
+def plain_errors(app, template: str) -> None:
+    """The error answers of an app (the station's, the hub's): a plain page made with `template`
+    (title, message), or JSON under /api/; 429 after too many wrong passwords says how long to
+    wait."""
+    def answer(code: int, title: str, text: str, api_text: str):
+        if request.path.startswith("/api/"):
+            response = jsonify(error=api_text)
+        else:
+            response = make_response(render_template(template, title=title, message=text))
+        response.status_code = code
+        return response
+
+    def error(e):
+        mine = e.description if e.description and not e.description.startswith(("The ", "You ")) else None
+        return answer(e.code, TITLES.get(e.code, e.name), mine or e.description, mine or e.name)
+
+    def too_many(e):
+        retry = getattr(e, "retry_after", None) or 60
+        text = f"Too many failed logins from this address. Try again in {retry} s."
+        response = answer(429, "Please wait", text, text)
+        response.headers["Retry-After"] = str(retry)
+        return response
+
+    app.register_error_handler(429, too_many)
+    for code in TITLES:
+        app.register_error_handler(code, error)
 
 
 def ctx() -> dict:

@@ -20,6 +20,7 @@ names or addresses is refused (DNS rebinding). See docs/security.md.
 
 from __future__ import annotations
 
+import datetime
 import collections
 import hashlib
 import hmac
@@ -336,6 +337,18 @@ def is_kiosk(address: str | None, kiosk_addresses) -> bool:
         except ValueError:
             continue
     return False
+
+
+def app_settings(store, cookie_name: str, max_bytes: int) -> dict:
+    """Flask settings for an app with trainer logins (the station's, the hub's): the signing
+    key, made once and kept in the store's meta; a strict, script-proof session cookie."""
+    key = store.get_meta(SECRET_META)
+    if not key:
+        key = secrets.token_hex(32)
+        store.set_meta(SECRET_META, key)
+    return {"SECRET_KEY": key, "SESSION_COOKIE_NAME": cookie_name, "SESSION_COOKIE_HTTPONLY": True,
+            "SESSION_COOKIE_SAMESITE": "Strict", "MAX_CONTENT_LENGTH": max_bytes,
+            "PERMANENT_SESSION_LIFETIME": datetime.timedelta(seconds=MAX_AGE_S)}
 
 
 def login_form(template: str, default_target: str):
