@@ -21,6 +21,7 @@ import psycopg
 
 from device.errors import InputError
 from device.store.people import NAME_RE
+from device.store.sessions import SessionsMixin
 from device.vocabulary import COMPENSATION_IDS, PRESENT
 from hub import db
 
@@ -64,7 +65,7 @@ def _summary(row) -> dict:
             "revision": revision, "received_at": iso(received)}
 
 
-class HubStore:
+class HubStore(SessionsMixin):
     def __init__(self, dsn: str, pool_size: int = 8):
         self.dsn = dsn
         self._idle: list[psycopg.Connection] = []
@@ -254,39 +255,14 @@ class HubStore:
         if not gone:
             raise InputError(f"account: no trainer account {name!r} on the hub")
 
-    def create_session(self, id_sha256: str, account: str, credential: str, now: float) -> None:
-        self._exec("INSERT INTO sessions (id_sha256, account, credential, created_at, seen_at)"
-                   " VALUES (%s, %s, %s, %s, %s)", (id_sha256, account, credential, float(now), float(now)))
+    # trainer sessions: device/store/sessions.py, in PostgreSQL's placeholders
+    MARK = "%s"
 
-    def get_session(self, id_sha256: str) -> dict | None:
-        rows = self._rows("SELECT account, credential, created_at, seen_at FROM sessions WHERE id_sha256 = %s",
-                          (str(id_sha256),))
-        if not rows:
-            return None
-        account, credential, created, seen = rows[0]
-        return {"account": account, "credential": credential, "created_at": created, "seen_at": seen}
+    def _session_write(self, sql: str, params) -> int:
+        return self._exec(sql, params)
 
-    def touch_session(self, id_sha256: str, now: float) -> None:
-        self._exec("UPDATE sessions SET seen_at = %s WHERE id_sha256 = %s", (float(now), str(id_sha256)))
-
-    def end_session(self, id_sha256: str) -> None:
-        self._exec("DELETE FROM sessions WHERE id_sha256 = %s", (str(id_sha256),))
-
-    def end_sessions(self, account: str | None = None, *, seen_before: float | None = None,
-                     created_before: float | None = None) -> int:
-        where, params, stale = [], [], []
-        if account is not None:
-            where.append("account = %s")
-            params.append(account)
-        if seen_before is not None:
-            stale.append("seen_at < %s")
-            params.append(float(seen_before))
-        if created_before is not None:
-            stale.append("created_at < %s")
-            params.append(float(created_before))
-        if stale:
-            where.append("(" + " OR ".join(stale) + ")")
-        return self._exec("DELETE FROM sessions" + (" WHERE " + " AND ".join(where) if where else ""), params)
+    def _session_read(self, sql: str, params) -> list[tuple]:
+        return self._rows(sql, params)
 
     def get_meta(self, key: str, default: str | None = None) -> str | None:
         rows = self._rows("SELECT value FROM meta WHERE key = %s", (str(key),))

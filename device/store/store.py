@@ -31,6 +31,7 @@ from device.errors import InputError
 from device.fleet import outbox
 from device.store.people import PeopleMixin
 from device.store.schema import KINDS, MIGRATIONS, summary
+from device.store.sessions import SessionsMixin
 from device.vocabulary import COMPENSATION_IDS, FORMAT_RESULT, PRESENT, STATUSES, VIEWS
 
 log = logging.getLogger(__name__)
@@ -80,7 +81,7 @@ def _like_pattern(search: str) -> str:
     return f"%{escaped}%"
 
 
-class Store(PeopleMixin):
+class Store(PeopleMixin, SessionsMixin):
     """Assessments in one SQLite file. Safe to share between threads; `close()` when done.
 
     Accounts, members, the audit trail and alerts: device/store/people.py. With `outbox` (the
@@ -801,47 +802,13 @@ class Store(PeopleMixin):
         )
         return rows[0][0] if rows else None
 
-    # -- trainer sessions -----------------------------------------------------------------
+    # -- trainer sessions (device/store/sessions.py) -------------------------------------------
 
-    def create_session(self, id_sha256: str, account: str, credential: str, now: float) -> None:
-        self._write(lambda db: db.execute(
-            "INSERT INTO sessions (id_sha256, account, credential, created_at, seen_at) VALUES (?, ?, ?, ?, ?)",
-            (id_sha256, account, credential, float(now), float(now))))
-
-    def get_session(self, id_sha256: str) -> dict | None:
-        """{"account", "credential", "created_at", "seen_at"} or None."""
-        rows = self._read("SELECT account, credential, created_at, seen_at FROM sessions WHERE id_sha256 = ?",
-                          (str(id_sha256),))
-        if not rows:
-            return None
-        account, credential, created, seen = rows[0]
-        return {"account": account, "credential": credential, "created_at": created, "seen_at": seen}
-
-    def touch_session(self, id_sha256: str, now: float) -> None:
-        self._write(lambda db: db.execute("UPDATE sessions SET seen_at = ? WHERE id_sha256 = ?",
-                                          (float(now), str(id_sha256))))
-
-    def end_session(self, id_sha256: str) -> None:
-        self._write(lambda db: db.execute("DELETE FROM sessions WHERE id_sha256 = ?", (str(id_sha256),)))
-
-    def end_sessions(self, account: str | None = None, *, seen_before: float | None = None,
-                     created_before: float | None = None) -> int:
-        """End every session of `account` (all accounts when None), or only the stale ones."""
-        where, params = [], []
-        if account is not None:
-            where.append("account = ?")
-            params.append(account)
-        stale = []
-        if seen_before is not None:
-            stale.append("seen_at < ?")
-            params.append(float(seen_before))
-        if created_before is not None:
-            stale.append("created_at < ?")
-            params.append(float(created_before))
-        if stale:
-            where.append("(" + " OR ".join(stale) + ")")
-        sql = "DELETE FROM sessions" + (" WHERE " + " AND ".join(where) if where else "")
+    def _session_write(self, sql: str, params) -> int:
         return self._write(lambda db: db.execute(sql, params).rowcount)
+
+    def _session_read(self, sql: str, params) -> list[tuple]:
+        return self._read(sql, params)
 
     # -- meta, health ---------------------------------------------------------------------
 
