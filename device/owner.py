@@ -137,12 +137,12 @@ def add_parser(sub) -> None:
     cmds = p.add_subparsers(dest="action", metavar="ACTION", required=True)
     s = cmds.add_parser("set", help="set it: asked twice on a terminal, else one line on stdin")
     s.add_argument("--if-unset", action="store_true", help="do nothing when a password is set already")
-    s.set_defaults(func=_cmd_set)
+    s.set_defaults(func=_cmd)
     g = cmds.add_parser("generate", help="make one, store it and print it once")
     g.add_argument("--if-unset", action="store_true", help="do nothing when a password is set already")
-    g.set_defaults(func=_cmd_generate)
+    g.set_defaults(func=_cmd)
     st = cmds.add_parser("status", help="whether a password is set")
-    st.set_defaults(func=_cmd_status)
+    st.set_defaults(func=_cmd)
 
 
 def _data_dir(args) -> Path:
@@ -152,20 +152,10 @@ def _data_dir(args) -> Path:
     return d
 
 
-def _store(d: Path, stored: str) -> None:
-    try:
-        write_hash(d, stored)
-    except OSError as e:
-        raise InputError(f"{credential_file(d)}: cannot write ({e.strerror or e})") from None
-
-
-def _cmd_set(args) -> int:
-    d = _data_dir(args)
-    if args.if_unset and read_hash(d):
-        print(f"a trainer password is set already ({credential_file(d)})")
-        return 0
+def new_password(what: str) -> str:
+    """A new password: asked twice on a terminal, else one line on stdin; InputError if weak."""
     if sys.stdin.isatty():
-        password = getpass.getpass("New trainer password: ")
+        password = getpass.getpass(f"New {what} password: ")
         repeat = getpass.getpass("Again: ")
     else:
         password = sys.stdin.readline().rstrip("\r\n")
@@ -173,28 +163,37 @@ def _cmd_set(args) -> int:
     problem = password_problem(password, repeat)
     if problem:
         raise InputError(f"password: {problem}")
-    _store(d, hash_password(password))
-    print(f"trainer password set ({credential_file(d)}); every trainer session has ended")
-    return 0
+    return password
 
 
-def _cmd_generate(args) -> int:
-    d = _data_dir(args)
-    if args.if_unset and read_hash(d):
-        print(f"a trainer password is set already ({credential_file(d)})")
+def password_command(action: str, d: Path, *, what: str, command: str, ended: str,
+                     if_unset: bool = False) -> int:
+    """`status`, `set` or `generate` of the password in `d` (`ohsa password` on a station,
+    `ohsa hub password` on the hub): `what` names it ("trainer", "hub"), `command` is the command
+    that changes it, `ended` says whose sessions a new one ends."""
+    stored, where = read_hash(d), credential_file(d)
+    if action == "status":
+        print(f"{what} password: {'set' if stored else 'not set'} ({where})")
+        return 0 if stored else 1
+    if if_unset and stored:
+        print(f"a {what} password is set already ({where})")
         return 0
-    password = generate()
-    _store(d, hash_password(password))
-    print(f"trainer password: {password}")
-    print("(shown once: write it down; `ohsa password set` changes it)")
+    password = generate() if action == "generate" else new_password(what)
+    try:
+        write_hash(d, hash_password(password))
+    except OSError as e:
+        raise InputError(f"{where}: cannot write ({e.strerror or e})") from None
+    if action == "generate":
+        print(f"{what} password: {password}")
+        print(f"(shown once: write it down; `{command} set` changes it)")
+    else:
+        print(f"{what} password set ({where}); {ended}")
     return 0
 
 
-def _cmd_status(args) -> int:
-    d = _data_dir(args)
-    stored = read_hash(d)
-    print(f"trainer password: {'set' if stored else 'not set'} ({credential_file(d)})")
-    return 0 if stored else 1
+def _cmd(args) -> int:
+    return password_command(args.action, _data_dir(args), what="trainer", command="ohsa password",
+                            ended="every trainer session has ended", if_unset=getattr(args, "if_unset", False))
 
 
 __all__ = ["hash_password", "verify_password", "password_problem", "read_hash", "write_hash",

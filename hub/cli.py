@@ -128,43 +128,9 @@ def _cmd_password(args) -> int:
     """As `ohsa password` on a station (device/owner.py), for the hub's data directory."""
     from device import owner
 
-    d = data_dir(args.data_dir)
-    stored = owner.read_hash(d)
-    where = owner.credential_file(d)
-    if args.password_action == "status":
-        print(f"hub password: {'set' if stored else 'not set'} ({where})")
-        return 0 if stored else 1
-    if args.if_unset and stored:
-        print(f"a hub password is set already ({where})")
-        return 0
-    password = owner.generate() if args.password_action == "generate" else _new_password("hub")
-    try:
-        owner.write_hash(d, owner.hash_password(password))
-    except OSError as e:
-        raise InputError(f"{where}: cannot write ({e.strerror or e})") from None
-    if args.password_action == "generate":
-        print(f"hub password: {password}")
-        print("(shown once: write it down; `ohsa hub password set` changes it)")
-    else:
-        print(f"hub password set ({where}); every session of the hub's pages has ended")
-    return 0
-
-
-def _new_password(what: str) -> str:
-    """A new password: asked twice on a terminal, else one line on stdin; InputError if weak."""
-    import getpass
-    import sys
-
-    from device import owner
-
-    if sys.stdin.isatty():
-        password, repeat = getpass.getpass(f"New {what} password: "), getpass.getpass("Again: ")
-    else:
-        password = repeat = sys.stdin.readline().rstrip("\r\n")
-    problem = owner.password_problem(password, repeat)
-    if problem:
-        raise InputError(f"password: {problem}")
-    return password
+    return owner.password_command(args.password_action, data_dir(args.data_dir), what="hub",
+                                  command="ohsa hub password", ended="every session of the hub's pages has ended",
+                                  if_unset=getattr(args, "if_unset", False))
 
 
 def _cmd_account(args) -> int:
@@ -181,7 +147,7 @@ def _cmd_account(args) -> int:
             if not trainers:
                 print("no trainer accounts (ohsa hub account set NAME adds one)")
         elif args.account_action == "set":
-            added = store.set_trainer(args.name, owner.hash_password(_new_password(f"{args.name}'s")))
+            added = store.set_trainer(args.name, owner.hash_password(owner.new_password(f"{args.name}'s")))
             print(f"trainer {args.name!r} {'added' if added else 'has a new password; their sessions ended'}")
         else:
             store.remove_trainer(args.name)
