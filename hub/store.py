@@ -20,12 +20,11 @@ import threading
 import psycopg
 
 from device.errors import InputError
-from device.store.people import NAME_RE
+from device.store.people import NAME_RE, OWNER
 from device.store.sessions import SessionsMixin
 from device.vocabulary import COMPENSATION_IDS, PRESENT
 from hub import db
 
-OWNER = "owner"  # the owner's account name (web.auth.ACCOUNT); trainers have their own
 MAX_LIMIT = 1000
 _SUMMARY = ("station, id, created_at, label, member, member_name, kind, parent_id, pain, notes,"
             " reps, findings, revision, received_at")

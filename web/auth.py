@@ -37,13 +37,14 @@ from flask import abort, g, request, session
 from werkzeug.exceptions import TooManyRequests
 
 from device import owner
+from device.store.people import OWNER
 from device.owner import hash_password, password_problem, verify_password  # noqa: F401  (web's names)
 
 security = logging.getLogger("ohsa.security")
 
 PASSWORD_META = "trainer_password"  # where releases before the owner file kept the hash
 SECRET_META = "web_secret_key"
-ACCOUNT = "owner"  # the owner account's name (device/store/people.py OWNER)
+ACCOUNT = OWNER  # the owner account's name
 MIN_PASSWORD_LENGTH = owner.MIN_LENGTH
 MAX_FAILURES = 5
 WINDOW_S = 300.0
