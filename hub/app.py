@@ -28,7 +28,7 @@ from web import auth
 from web import access
 from web.access import public
 from hub.store import Unavailable
-from web.i18n import local_moment
+from web.i18n import trainer_when
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +49,7 @@ def create_app(store, *, data_dir, public_url: str = "", testing: bool = False, 
     app.before_request(_guard)
     app.after_request(access.security_headers)
     app.jinja_env.globals.update(csrf_token=auth.csrf_token, is_trainer=auth.is_trainer)
-    app.jinja_env.filters["when"] = _when
+    app.jinja_env.filters["when"] = trainer_when
     app.jinja_env.filters["ago"] = _ago
     access.plain_errors(app, "hub/message.html")
     app.register_error_handler(Unavailable, _unavailable)
@@ -76,11 +76,6 @@ def _unavailable(error):
     response.status_code = 503
     response.headers["Retry-After"] = "30"
     return response
-
-
-def _when(value) -> str:
-    moment = local_moment(value) if value else None
-    return "" if moment is None else moment.strftime("%Y-%m-%d %H:%M")
 
 
 def _ago(value) -> str:

@@ -23,7 +23,7 @@ from device import owner, paths
 from web import auth
 from web import access
 from web.access import public
-from web.i18n import local_moment
+from web.i18n import trainer_when
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ def create_app(store, station=None, config=None, data_dir=None, testing=False, c
     )
     # the name in force (an in-process restart with new settings replaces the config)
     app.context_processor(lambda: {"station_name": app.extensions["ohsa"]["config"].station.name})
-    app.jinja_env.filters["when"] = _when
+    app.jinja_env.filters["when"] = trainer_when
     access.plain_errors(app, "message.html")
     return app
 
@@ -94,11 +94,3 @@ def _guard():
     from web.kiosk import from_kiosk
 
     return access.gate(from_kiosk(), "trainer.login", "station")
-
-
-def _when(value) -> str:
-    """A stored timestamp (ISO text or epoch seconds) as local 'YYYY-MM-DD HH:MM' (trainer pages)."""
-    if value is None or value == "":
-        return ""
-    moment = local_moment(value)
-    return str(value) if moment is None else moment.strftime("%Y-%m-%d %H:%M")

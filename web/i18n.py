@@ -61,6 +61,15 @@ def local_moment(value) -> datetime.datetime | None:
     return moment.astimezone().replace(tzinfo=None) if moment.tzinfo is not None else moment
 
 
+def trainer_when(value) -> str:
+    """A stored timestamp (ISO text or epoch seconds) as local 'YYYY-MM-DD HH:MM' (the trainer's
+    pages, the hub's)."""
+    if value is None or value == "":
+        return ""
+    moment = local_moment(value)
+    return str(value) if moment is None else moment.strftime("%Y-%m-%d %H:%M")
+
+
 def member_when(value) -> str:
     """A stored timestamp as the locale's date and time (the member's pages)."""
     if value is None or value == "":
