@@ -112,13 +112,17 @@ def validate(lib: dict) -> dict:
 def load(path: str | None = None) -> dict:
     """The checked library (cached; treat it as read-only)."""
     source = Path(path) if path else LIBRARY_PATH
+    return validate(_toml(source, str(source), "exercise library not found"))
+
+
+def _toml(path: Path, name: str, missing: str) -> dict:
+    """A TOML file of the library, or InputError naming it (`missing` when it is not there)."""
     try:
-        lib = tomllib.loads(source.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise InputError(f"{source}: exercise library not found") from None
+        raise InputError(f"{name}: {missing}") from None
     except tomllib.TOMLDecodeError as e:
-        raise InputError(f"{source}: not valid TOML ({e})") from None
-    return validate(lib)
+        raise InputError(f"{name}: not valid TOML ({e})") from None
 
 
 @functools.lru_cache(maxsize=128)
@@ -193,12 +197,7 @@ def load_for(lang: str = "en") -> dict:
     if lang == "en":
         return lib
     path = texts_path(lang)
-    try:
-        texts = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"{path.name}: no exercise texts for language {lang!r}") from None
-    except tomllib.TOMLDecodeError as e:
-        raise InputError(f"{path.name}: not valid TOML ({e})") from None
+    texts = _toml(path, path.name, f"no exercise texts for language {lang!r}")
     _check_texts(texts, lib, path.name)
     out = {**lib}
     for section, keys in MEMBER_KEYS.items():
