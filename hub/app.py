@@ -20,6 +20,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from flask import Flask, Response, abort, current_app, jsonify, make_response, redirect, render_template, request, url_for
+from jinja2 import ChoiceLoader, FileSystemLoader
 
 import web
 from device.errors import InputError
@@ -39,6 +40,8 @@ STALE_S = 15 * 60  # a station silent for this long is shown as "silent"
 
 def create_app(store, *, data_dir, public_url: str = "", testing: bool = False, clock=time.time) -> Flask:
     app = Flask(__name__, static_folder=str(Path(web.__file__).parent / "static"), static_url_path="/static")
+    # the station's templates after the hub's own: the shared pieces (the login form)
+    app.jinja_loader = ChoiceLoader([app.jinja_loader, FileSystemLoader(Path(web.__file__).parent / "templates")])
     app.config.update(TESTING=testing, **auth.app_settings(store, "ohsa_hub_session", 64 * 1024))
     app.extensions["ohsa"] = {
         "store": store, "data_dir": Path(data_dir), "limiter": auth.LoginLimiter(), "clock": clock,
