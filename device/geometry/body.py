@@ -4,7 +4,8 @@
   standing posture's line from the ankles to the shoulders (gravity, as the body shows it);
 - left: from the right hip to the left hip, averaged over the set, made square to up;
 - forward = left x up (the way the person faces);
-- origin: under the standing ankles' midpoint, on the floor when the floor is known.
+- origin: under the midpoint of the standing ankles (each ankle's median), on the floor when the
+  floor is known.
 
 Axes as rows in `BodyFrame.axes`: x forward, y left, z up (a right-handed frame). `to_body`
 expresses world points in it, so a sagittal angle is atan2(x, z) and a frontal offset is y.
@@ -84,12 +85,16 @@ def body_frame(points: np.ndarray, floor_up=(0.0, 0.0, 1.0)) -> BodyFrame | None
     left = np.median(hips, axis=0)
     left = _unit(left - (left @ up) * up)
     forward = np.cross(left, up)
+    # each ankle's own median, then their midpoint: the far ankle is often hidden from the side
+    # camera, and a frame's lone near ankle would pull the origin half a stance toward it
     st = standing_frames(pts, up)
-    feet = _pair_mean(pts[st], L_AN, R_AN)
-    feet = feet[np.isfinite(feet).all(axis=1)]
-    if not len(feet):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an ankle never seen: NaN
+        ankles = np.nanmedian(pts[st][:, [L_AN, R_AN]], axis=0)
+    ankles = ankles[np.isfinite(ankles).all(axis=1)]
+    if not len(ankles):
         return None
-    origin = np.median(feet, axis=0)
+    origin = ankles.mean(axis=0)
     if floor_up is not None:
         origin = origin - (origin @ up) * up  # onto the floor through the world origin
     return BodyFrame(origin, np.stack([forward, left, up]), "floor" if floor_up is not None else "standing posture")
