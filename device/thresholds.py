@@ -256,6 +256,15 @@ THRESHOLDS: dict[str, Threshold] = {
         "then uncorrected +1.3 degree bias) clear push-outs reading 1.33-1.40 fell under the "
         "threshold (held-out sensitivity 0.80). Chosen on the tuning seeds of scripts/eval_3d.py.",
     ),
+    "front_push_out_max_toe_out_deg": Threshold(
+        5.0, "degrees of toe-out", 0.0, 30.0,
+        "Without 3-D (one camera, or a pair not trusted), 'knees push out' is called only on a "
+        "side whose foot the front silhouette saw within this many degrees of pointing at the "
+        "front camera (device/rules/feet.py): from the front alone a knee over a turned-out foot "
+        "reads as pushing out. Knees over straight feet read at most 1.22 on the 2-D sets of "
+        "scripts/eval_3d.py (the front camera up to 5 degrees off the person's axis), over feet "
+        "turned out 10 degrees up to 1.5. Engineering choice.",
+    ),
     "front_max_skew_deg": Threshold(
         40.0, "degrees", 5.0, 80.0,
         "The front camera must see the person roughly from the front for knee and hip widths "

@@ -27,6 +27,7 @@ REASON_CODES = (
     "cannot_measure",  # this station has no way to measure it
     "silhouette_unclear",  # the body's outline was not clear (clothing, background)
     "retest_stance",  # not judged in this re-test's stance
+    "feet_direction",  # from the front alone, knees over turned-out feet cannot be told from pushing out
 )
 
 

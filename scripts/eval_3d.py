@@ -14,8 +14,10 @@ person (no mat). Reported:
   compensation) for every keypoint-visible compensation, per band of angles, with the feet known
   (their true direction in the body frame, what the mat's printed footprints approach), not
   known, and as the front silhouette measures their standing toe-out (the true one seen from the
-  front camera's line of sight, with the silhouette's error drawn, `silhouette_feet`, turned into
-  the body frame by the stage as the station does);
+  front camera's line of sight, with the silhouette's error drawn, turned into the body frame by
+  the stage as the station does); where 3-D is not used, a 2-D push-out stands only over feet
+  seen pointing ahead (device/rules/feet.py: the true feet seen from the front camera, none, the
+  drawn ones);
 - how often the 3-D path was not trusted.
 
 Seeds below 50000 were used for tuning; `--held-out` runs seeds 50000+, never looked at while
@@ -42,6 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from device.analysis import stereo as stereo_stage  # noqa: E402
 from device.geometry import measures3d  # noqa: E402
 from device.rules import evaluate, in3d  # noqa: E402
+from device.rules.feet import push_out_over_seen_feet  # noqa: E402
 from device.thresholds import Thresholds  # noqa: E402
 from device.track import Track  # noqa: E402
 from tests.synth import AMPLITUDES  # noqa: E402
@@ -106,14 +109,6 @@ def seen_from_front(case, toe: float) -> dict[str, float]:
     return {"left": toe - g, "right": toe + g}
 
 
-def silhouette_feet(st, th, case, toe: float, rng: np.random.Generator):
-    """The 3-D stage result with the feet as the front silhouette measures them (no mat): from the
-    front camera's line of sight, with the silhouette's error drawn."""
-    seen = {s: v + SILHOUETTE_TOE_BIAS_DEG + SILHOUETTE_TOE_SD_DEG * rng.standard_normal()
-            for s, v in seen_from_front(case, toe).items()}
-    return stereo_stage.with_feet(st, seen, th, "the silhouette's standing toe-out")
-
-
 def rep_bottoms(phase: np.ndarray) -> list[np.ndarray]:
     deep = phase >= 0.9
     edges = np.flatnonzero(np.diff(np.r_[0, deep.astype(int), 0]))
@@ -140,9 +135,15 @@ def run_set(seed: int, skew: float, height: float, distance: float, toe: float, 
            "trusted": st.trusted, "reason": st.geometry["reason"], "cost_s": cost,
            "angle_err": None if st.geometry["angle_deg"] is None else st.geometry["angle_deg"] - case.angle_between_deg}
     verdicts = {}
-    for feet, s in (("known", known), ("unknown", unknown_feet(st, th) if st.trusted else st),
-                    ("silhouette", silhouette_feet(st, th, case, toe, rng) if st.trusted else st)):
+    seen = seen_from_front(case, toe)
+    drawn = {k: v + SILHOUETTE_TOE_BIAS_DEG + SILHOUETTE_TOE_SD_DEG * rng.standard_normal() for k, v in seen.items()}
+    for feet, s, front_feet in (("known", known, seen), ("unknown", unknown_feet(st, th) if st.trusted else st, None),
+                                ("silhouette", stereo_stage.with_feet(st, drawn, th, "the silhouette") if st.trusted
+                                 else st, drawn)):
         res = evaluate(track, th, clock_offset=0.0, stereo=s)
+        if not st.trusted:  # the 2-D path: push-out only over feet seen pointing ahead (the pipeline's step)
+            res["compensations"]["knees_push_out"] = push_out_over_seen_feet(
+                res["compensations"]["knees_push_out"], front_feet, th)
         verdicts[feet] = {c: res["compensations"][c]["status"] for c in COMPS}
         row.setdefault("values", {})[feet] = {c: res["compensations"][c]["value"] for c in COMPS}
     row["verdicts"] = verdicts
@@ -190,7 +191,6 @@ def summarise(rows: list[dict], title: str) -> str:
         e = [abs(r["angle_err"]) for r in rows if r["skew"] == s and r["angle_err"] is not None]
         cells.append(f"{pct(e, 50):.1f} / {pct(e, 90):.1f}")
     out.append("| p50 / p90 | " + " | ".join(cells) + " |")
-    untrusted = [s for s in SKEWS if any(r["skew"] == s and not r["trusted"] for r in rows)]
     out.append("| not trusted | " + " | ".join(
         str(sum(1 for r in rows if r["skew"] == s and not r["trusted"])) for s in SKEWS) + " |\n")
     out.append("Per-rep measures against the truth, bias / p90 of the absolute error:\n")

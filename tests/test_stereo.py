@@ -191,6 +191,33 @@ def test_knees_over_feet_seen_turned_out_from_an_off_axis_camera_do_not_push_out
         assert out["compensations"]["knees_cave_in"]["status"] == "absent", seed
 
 
+def test_on_the_2d_path_push_out_needs_feet_seen_pointing_ahead():
+    """One camera, knees tracking over feet turned out 20 degrees: the front picture's ratio reads
+    push-out (the issue's complaint); the analysis calls it only over feet seen pointing ahead."""
+    from device.analysis.pipeline import _knees_over_seen_feet
+
+    th = Thresholds()
+    _, track = _case(97, 30, toe=20.0)
+    front_only = Track({"front": track.views["front"]})
+    assert evaluate(front_only, th)["compensations"]["knees_push_out"]["status"] == "present"
+    entry = analyse(front_only)["compensations"]["knees_push_out"]  # no pictures: the feet not seen
+    assert entry["status"] == "not_assessed" and entry["reason_code"] == "feet_direction", entry
+    assert "did not show which way the feet point" in entry["reason"]
+    two_d = stage.two_d("one camera only")
+    for feet, want in (({"left": 20.0, "right": 19.0}, "not_assessed"), ({"left": 2.0, "right": 1.0}, "present")):
+        result = evaluate(front_only, th)
+        result["silhouette"] = {"views": {"front": {"standing_toe_out_deg": feet}}}
+        out = _knees_over_seen_feet(result, front_only, th, two_d, None)["compensations"]["knees_push_out"]
+        assert out["status"] == want, (feet, out)
+    # a push-out over straight feet on the 2-D path stands
+    _, straight = _case(98, 0, {"knees_push_out": "both"})
+    result = evaluate(Track({"front": straight.views["front"]}), th)
+    assert result["compensations"]["knees_push_out"]["status"] == "present"
+    result["silhouette"] = {"views": {"front": {"standing_toe_out_deg": {"left": 1.0, "right": -2.0}}}}
+    out = _knees_over_seen_feet(result, straight, th, two_d, None)["compensations"]["knees_push_out"]
+    assert out["status"] == "present"
+
+
 def test_one_view_keeps_the_2d_path_unchanged():
     _, track = _case(41, 0, {"excessive_forward_lean": "both"})
     side_only = Track({"side": track.views["side"]})

@@ -62,6 +62,8 @@ REASONS = {
     "cannot_measure": N_("This station cannot measure this. A trainer can check it by eye."),
     "silhouette_unclear": N_("We could not see the outline of {part} clearly. Loose clothes can cause this."),
     "retest_stance": N_("This re-test does not check this."),
+    "feet_direction": N_("We could not tell whether your knees push out or simply follow your feet. "
+                         "A trainer can check it by eye."),
 }
 REASON_FALLBACK = N_("We could not check this today.")
 

@@ -17,7 +17,9 @@ the same `Thresholds` object the live rep counter used. Steps, in order:
    standing toe-out the silhouette measured (`_knees_over_seen_feet`); with the mat, how far the
    feet stand from the printed footprints is recorded (`geometry.feet_vs_footprints_deg`),
    "feet turn out" is judged as the feet's direction at the bottom against the footprints, and
-   the heel's lift is measured above the mat's floor plane in centimetres;
+   the heel's lift is measured above the mat's floor plane in centimetres; on the 2-D path a
+   "knees push out" stands only over feet the silhouette saw pointing ahead
+   (`device.rules.feet`);
 6. for a re-test: the comparison with its standard set (`retest.compare`), stored with it.
 """
 
@@ -32,6 +34,7 @@ from device import silhouette
 from device.analysis import retest, stereo
 from device.rules import evaluate
 from device.rules.align import estimate_offset
+from device.rules.feet import push_out_over_seen_feet
 from device.thresholds import Thresholds
 from device.track import Track, ViewTrack
 from device.verdict import not_assessed
@@ -113,12 +116,17 @@ KNEES = ("knees_cave_in", "knees_push_out")
 
 def _knees_over_seen_feet(result: dict, track: Track, th: Thresholds, st: stereo.Stereo,
                           clock_offset: float | None, calibration=None) -> dict:
-    """The 3-D knees against the feet the front silhouette saw (docs/rules.md): without the mat
-    the feet's direction is otherwise not known, and push-out is judged past a foot turned out
-    `stereo_toe_out_unknown_deg`, which misses push-out over straight feet."""
+    """The knees against the feet the front silhouette saw (docs/rules.md). In 3-D without the
+    mat the feet's direction is otherwise not known, and push-out is judged past a foot turned
+    out `stereo_toe_out_unknown_deg`, which misses push-out over straight feet; on the 2-D path a
+    push-out stands only over feet seen pointing at the front camera (`device.rules.feet`)."""
     views = (result.get("silhouette") or {}).get("views") or {}
     feet = (views.get("front") or {}).get("standing_toe_out_deg")
-    if not st.trusted or not feet or st.points is None:
+    if not st.trusted or st.points is None:  # 2-D: push-out only over feet seen pointing ahead
+        comps = result["compensations"]
+        comps["knees_push_out"] = push_out_over_seen_feet(comps["knees_push_out"], feet, th)
+        return result
+    if not feet:
         return result
     if st.geometry.get("calibration") == "mat":  # the printed footprints decide; how far off they stand
         prints = stereo.footprints_seen_from_front(calibration)
