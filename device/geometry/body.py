@@ -69,6 +69,18 @@ def estimate_up(points: np.ndarray) -> np.ndarray:
     return _unit(np.nanmedian(v[st], axis=0))
 
 
+def feet_midpoint(points: np.ndarray, frames: np.ndarray) -> np.ndarray | None:
+    """The midpoint of the ankles over `frames` (bool, N), NaN where a point is not seen: each
+    ankle's own median, then their mean (the far ankle is often hidden from the side camera, and
+    a frame's lone near ankle would pull the point half a stance toward it); one ankle alone when
+    the other is never seen; None when neither is."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an ankle never seen: NaN
+        ankles = np.nanmedian(np.asarray(points)[frames][:, [L_AN, R_AN]], axis=0)
+    ankles = ankles[np.isfinite(ankles).all(axis=1)]
+    return ankles.mean(axis=0) if len(ankles) else None
+
+
 def body_frame(points: np.ndarray, floor_up=(0.0, 0.0, 1.0)) -> BodyFrame | None:
     """The set's body frame from world 3-D keypoints (N, 17, 3), NaN where not valid.
 
@@ -85,16 +97,9 @@ def body_frame(points: np.ndarray, floor_up=(0.0, 0.0, 1.0)) -> BodyFrame | None
     left = np.median(hips, axis=0)
     left = _unit(left - (left @ up) * up)
     forward = np.cross(left, up)
-    # each ankle's own median, then their midpoint: the far ankle is often hidden from the side
-    # camera, and a frame's lone near ankle would pull the origin half a stance toward it
-    st = standing_frames(pts, up)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # an ankle never seen: NaN
-        ankles = np.nanmedian(pts[st][:, [L_AN, R_AN]], axis=0)
-    ankles = ankles[np.isfinite(ankles).all(axis=1)]
-    if not len(ankles):
+    origin = feet_midpoint(pts, standing_frames(pts, up))
+    if origin is None:
         return None
-    origin = ankles.mean(axis=0)
     if floor_up is not None:
         origin = origin - (origin @ up) * up  # onto the floor through the world origin
     return BodyFrame(origin, np.stack([forward, left, up]), "floor" if floor_up is not None else "standing posture")

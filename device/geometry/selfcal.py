@@ -50,6 +50,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from device.geometry.body import feet_midpoint
 from device.geometry.bones import BONES, SYMMETRIC  # the skeleton's bones: one home
 from device.geometry.camera import Camera, Intrinsics
 from device.geometry.triangulate import person_size_px, resample, triangulate_points
@@ -267,7 +268,9 @@ def _terms(front: Camera, side: Camera, pb: _Problem, cfg: dict, depth=None) -> 
         z = xc[:, 2:3]
         with np.errstate(divide="ignore", invalid="ignore"):
             e = (cam.intrinsics.f * xc[:, :2] / z + (cam.intrinsics.cx, cam.intrinsics.cy) - uv[v]) * pb.wrep[v]
-        e = np.where(z > 1e-6, e, 30.0)  # behind the camera: a large but finite penalty
+        # behind the camera: a large but finite penalty, for the points that take part (an
+        # unseen point's solve is arbitrary: a penalty there only makes the cost jump)
+        e = np.where(z > 1e-6, e, 30.0 * (pb.wrep[v] > 0))
         out.append(e.ravel())
     X = X.reshape(pb.K, 17, 3)
     L = _bone_lengths(X)
@@ -492,10 +495,13 @@ def _finish(best, others, pb: _Problem, cfg: dict, H: float, height_m, frames: i
     bone_scatter = float(np.median(scatter)) if scatter else float("nan")
     S = _body_height(_bone_medians(L, bok))
     k = H / S if np.isfinite(S) and S > 0 else 1.0
-    # metres, and the origin on the floor under the standing ankles
-    st = pb.standing & okk[:, [L_AN, R_AN]].all(axis=1)
-    feet = Xk[st][:, [L_AN, R_AN]].mean(axis=1) if st.any() else Xk[:, [L_AN, R_AN]].reshape(-1, 3)
-    o = np.nanmedian(feet, axis=0) * k
+    # metres, and the origin on the floor under the standing ankles (only where they are seen:
+    # an unseen point's solve is arbitrary, and the angle round the person is taken about here)
+    seen = np.where(okk[..., None], Xk, np.nan)
+    feet = feet_midpoint(seen, pb.standing)
+    if feet is None:
+        feet = feet_midpoint(seen, np.ones(K, bool))
+    o = (feet if feet is not None else np.nanmedian(seen[:, [L_HIP, R_HIP]].reshape(-1, 3), axis=0)) * k
     o[2] = 0.0
     cams = []
     for c in (front, side):
