@@ -185,8 +185,14 @@ def test_body_frame_origin_stays_between_the_feet_when_the_far_ankle_hides():
     true_mid = np.nanmedian((case.world_joints[:, 15] + case.world_joints[:, 16]) / 2, axis=0)
     bf = body_frame(pts)
     assert np.linalg.norm(bf.origin[:2] - true_mid[:2]) < 0.02
-    pts[:, 16] = np.nan  # never seen: the left ankle alone is all there is
-    assert body_frame(pts) is not None
+    pts[:, 16] = np.nan  # never seen: the left ankle alone is half a stance off ...
+    alone = body_frame(pts).origin
+    assert np.linalg.norm(alone[:2] - true_mid[:2]) > 0.05
+    # ... and the front camera, which sees both ankles, puts the origin back between them
+    from device.geometry.triangulate import standing_ankles_px
+
+    placed = body_frame(pts, front=(case.front_camera, standing_ankles_px(case.front.keypoints))).origin
+    assert np.linalg.norm(placed[:2] - true_mid[:2]) < 0.03
 
 
 def _true_measures(case, foot):

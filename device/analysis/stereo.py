@@ -40,7 +40,7 @@ import numpy as np
 from device.geometry import bones, measures3d
 from device.geometry.body import body_frame, stature
 from device.geometry.camera import DEFAULT_HFOV_DEG, Camera, Intrinsics
-from device.geometry.triangulate import person_size_px, smooth, triangulate_tracks, within_error
+from device.geometry.triangulate import person_size_px, smooth, standing_ankles_px, triangulate_tracks, within_error
 from device.track import Track, ViewTrack
 
 log = logging.getLogger(__name__)
@@ -186,7 +186,7 @@ def measure(track: Track, th, *, calibration=None, foot_deg: dict | None = None,
     # left-right offset, which the front camera sees directly, is judged on the points as
     # triangulated (the bones do not make it more accurate, and its thresholds were chosen there)
     held = smooth(bones.refine_tracks(raw, used, front, side), SMOOTH_S)
-    bf = body_frame(tri.points)
+    bf = body_frame(tri.points, front=(used[0], standing_ankles_px(front.keypoints)))
     if bf is None:
         return two_d("the hips or ankles were never seen by both cameras at once", calibration=kind)
     place = _placement(used[0], used[1], bf)

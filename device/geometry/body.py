@@ -4,8 +4,8 @@
   standing posture's line from the ankles to the shoulders (gravity, as the body shows it);
 - left: from the right hip to the left hip, averaged over the set, made square to up;
 - forward = left x up (the way the person faces);
-- origin: under the midpoint of the standing ankles (each ankle's median), on the floor when the
-  floor is known.
+- origin: under the midpoint of the standing ankles (placed by the front camera, which sees both,
+  when it is given), on the floor when the floor is known.
 
 Axes as rows in `BodyFrame.axes`: x forward, y left, z up (a right-handed frame). `to_body`
 expresses world points in it, so a sagittal angle is atan2(x, z) and a frontal offset is y.
@@ -69,23 +69,40 @@ def estimate_up(points: np.ndarray) -> np.ndarray:
     return _unit(np.nanmedian(v[st], axis=0))
 
 
-def feet_midpoint(points: np.ndarray, frames: np.ndarray) -> np.ndarray | None:
-    """The midpoint of the ankles over `frames` (bool, N), NaN where a point is not seen: each
-    ankle's own median, then their mean (the far ankle is often hidden from the side camera, and
-    a frame's lone near ankle would pull the point half a stance toward it); one ankle alone when
-    the other is never seen; None when neither is."""
+def feet_midpoint(points: np.ndarray, frames: np.ndarray, front=None) -> np.ndarray | None:
+    """The midpoint of the ankles over `frames` (bool, N), NaN where a point is not seen.
+
+    `front`: (front camera, its picture's standing ankle midpoint, `triangulate.standing_ankles_px`):
+    the point on that camera's ray through the pixel, at the median depth of the ankles seen. The
+    front camera sees both ankles; the side camera often never sees the far one, and the near
+    one alone is half a stance off (on the tuning sets of scripts/eval_3d.py, one set in ten:
+    the camera angle round the person +4 degrees at a square side view). Without it: each
+    ankle's own median, then their mean; one ankle alone when the other is never seen; None
+    when neither is."""
+    pts = np.asarray(points)[frames][:, [L_AN, R_AN]].reshape(-1, 3)
+    pts = pts[np.isfinite(pts).all(axis=1)]
+    if not len(pts):
+        return None
+    if front is not None and front[1] is not None:
+        cam, (u, v) = front
+        k = cam.intrinsics
+        depth = float(np.median(pts @ cam.R[2] + cam.t[2]))
+        if depth > 0:
+            xc = np.array([(u - k.cx) / k.f, (v - k.cy) / k.f, 1.0]) * depth
+            return cam.R.T @ (xc - cam.t)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # an ankle never seen: NaN
         ankles = np.nanmedian(np.asarray(points)[frames][:, [L_AN, R_AN]], axis=0)
     ankles = ankles[np.isfinite(ankles).all(axis=1)]
-    return ankles.mean(axis=0) if len(ankles) else None
+    return ankles.mean(axis=0)
 
 
-def body_frame(points: np.ndarray, floor_up=(0.0, 0.0, 1.0)) -> BodyFrame | None:
+def body_frame(points: np.ndarray, floor_up=(0.0, 0.0, 1.0), front=None) -> BodyFrame | None:
     """The set's body frame from world 3-D keypoints (N, 17, 3), NaN where not valid.
 
     `floor_up`: the floor's normal in the world (a calibrated pair: +Z, and the floor is Z = 0);
     None estimates up from the standing posture (origin then at the ankles, not the floor).
+    `front`: (front camera, standing ankle midpoint pixel) places the origin (`feet_midpoint`).
     Returns None when the hips or ankles are never seen.
     """
     pts = np.asarray(points, dtype=np.float64)
@@ -97,7 +114,7 @@ def body_frame(points: np.ndarray, floor_up=(0.0, 0.0, 1.0)) -> BodyFrame | None
     left = np.median(hips, axis=0)
     left = _unit(left - (left @ up) * up)
     forward = np.cross(left, up)
-    origin = feet_midpoint(pts, standing_frames(pts, up))
+    origin = feet_midpoint(pts, standing_frames(pts, up), front)
     if origin is None:
         return None
     if floor_up is not None:

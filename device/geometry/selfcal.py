@@ -53,7 +53,7 @@ import numpy as np
 from device.geometry.body import feet_midpoint
 from device.geometry.bones import BONES, SYMMETRIC  # the skeleton's bones: one home
 from device.geometry.camera import Camera, Intrinsics
-from device.geometry.triangulate import person_size_px, resample, triangulate_points
+from device.geometry.triangulate import person_size_px, resample, standing_ankles_px, triangulate_points
 
 log = logging.getLogger(__name__)
 
@@ -170,6 +170,7 @@ class _Problem:
     height: float  # the body height the solver's units are held to
     sigma_px: tuple[float, float]
     bone_score_power: float = 0.0
+    ankle_px: np.ndarray | None = None  # front standing ankle midpoint pixel (the origin: body.feet_midpoint)
 
     def __post_init__(self):  # fixed arrays the residuals use at every evaluation
         K = self.f_uv.shape[0]
@@ -433,7 +434,7 @@ def calibrate_pair(front, side, front_intr: Intrinsics, side_intr: Intrinsics,
     hf, hs = float(np.clip(hf, 0.1, 3.5)), float(np.clip(hs, 0.1, 3.5))
     pb = _Problem(front_intr, side_intr, fk_uv, f_w, sk_uv, s_w, standing, np.array([fh_col, fh_row]),
                   d_front, H, (cfg["sigma_px_of_person"] * size_f, cfg["sigma_px_of_person"] * size_s),
-                  cfg["bone_score_power"])
+                  cfg["bone_score_power"], standing_ankles_px(raw[pick], cfg["min_score"]))
     hip_z = HIP_HEIGHT * H
     dyaw0 = -math.atan((sh_col - side_intr.cx) / side_intr.f)
     dpitch0 = ps - math.atan2(hs - hip_z, d_side)
@@ -498,9 +499,9 @@ def _finish(best, others, pb: _Problem, cfg: dict, H: float, height_m, frames: i
     # metres, and the origin on the floor under the standing ankles (only where they are seen:
     # an unseen point's solve is arbitrary, and the angle round the person is taken about here)
     seen = np.where(okk[..., None], Xk, np.nan)
-    feet = feet_midpoint(seen, pb.standing)
+    feet = feet_midpoint(seen, pb.standing, (front, pb.ankle_px))
     if feet is None:
-        feet = feet_midpoint(seen, np.ones(K, bool))
+        feet = feet_midpoint(seen, np.ones(K, bool), (front, pb.ankle_px))
     o = (feet if feet is not None else np.nanmedian(seen[:, [L_HIP, R_HIP]].reshape(-1, 3), axis=0)) * k
     o[2] = 0.0
     cams = []

@@ -119,6 +119,20 @@ def person_size_px(keypoints: np.ndarray, min_score: float = 0.3) -> float:
     return float(np.median(ext)) if len(ext) else float("nan")
 
 
+def standing_ankles_px(keypoints: np.ndarray, min_score: float = 0.3) -> np.ndarray | None:
+    """A view's (u, v) of the ankles' midpoint while standing: the median over the frames where
+    both ankles score `min_score` and the hips stand highest above them (top 30 %). None when
+    never seen. The front camera sees both ankles; the side camera often hides the far one."""
+    k = np.asarray(keypoints, dtype=np.float64)
+    ok = (k[:, [11, 12, 15, 16], 2] >= min_score).all(axis=1)
+    if not ok.any():
+        return None
+    k = k[ok]
+    hip_ankle = k[:, [15, 16], 1].mean(axis=1) - k[:, [11, 12], 1].mean(axis=1)
+    standing = hip_ankle >= np.quantile(hip_ankle, 0.7)
+    return np.median(k[standing][:, [15, 16], :2].mean(axis=1), axis=0)
+
+
 def triangulate_frames(cameras: tuple[Camera, Camera], front_kps: np.ndarray, side_kps: np.ndarray,
                        times: np.ndarray | None = None, *, person_px: tuple[float, float] | None = None,
                        min_score: float = MIN_SCORE, max_error: float = MAX_ERROR_OF_PERSON) -> Triangulation:
