@@ -79,22 +79,21 @@ def feet_midpoint(points: np.ndarray, frames: np.ndarray, front=None) -> np.ndar
     the camera angle round the person +4 degrees at a square side view). Without it: each
     ankle's own median, then their mean; one ankle alone when the other is never seen; None
     when neither is."""
-    pts = np.asarray(points)[frames][:, [L_AN, R_AN]].reshape(-1, 3)
-    pts = pts[np.isfinite(pts).all(axis=1)]
-    if not len(pts):
+    ankles = np.asarray(points)[frames][:, [L_AN, R_AN]]  # (n, 2, 3)
+    seen = ankles.reshape(-1, 3)
+    seen = seen[np.isfinite(seen).all(axis=1)]
+    if not len(seen):
         return None
     if front is not None and front[1] is not None:
         cam, (u, v) = front
         k = cam.intrinsics
-        depth = float(np.median(pts @ cam.R[2] + cam.t[2]))
+        depth = float(np.median(seen @ cam.R[2] + cam.t[2]))
         if depth > 0:
-            xc = np.array([(u - k.cx) / k.f, (v - k.cy) / k.f, 1.0]) * depth
-            return cam.R.T @ (xc - cam.t)
+            return cam.R.T @ (np.array([(u - k.cx) / k.f, (v - k.cy) / k.f, 1.0]) * depth - cam.t)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # an ankle never seen: NaN
-        ankles = np.nanmedian(np.asarray(points)[frames][:, [L_AN, R_AN]], axis=0)
-    ankles = ankles[np.isfinite(ankles).all(axis=1)]
-    return ankles.mean(axis=0)
+        each = np.nanmedian(ankles, axis=0)
+    return each[np.isfinite(each).all(axis=1)].mean(axis=0)
 
 
 def body_frame(points: np.ndarray, floor_up=(0.0, 0.0, 1.0), front=None) -> BodyFrame | None:
