@@ -33,6 +33,18 @@ def _rules_result(synth) -> dict:
     }
 
 
+class _Kept:
+    """A view's frames as the station's keeper hands them to `analyse` (already at frame scale)."""
+
+    scale = 1.0
+
+    def __init__(self, frames):
+        self._frames = frames
+
+    def frames(self):
+        return self._frames
+
+
 def _backgrounds(synth) -> dict:
     out = learned_backgrounds(synth)
     assert all(bg is not None for bg in out.values())
@@ -180,18 +192,9 @@ def test_the_pipeline_uses_the_seen_feet_and_the_floor_plane_on_rendered_views()
     from device.analysis import analyse
     from device.analysis.stereo import mat_foot_deg
 
-    class Kept:
-        scale = 1.0
-
-        def __init__(self, frames):
-            self._frames = frames
-
-        def frames(self):
-            return self._frames
-
     spec = SquatSpec(reps=3, seed=2, heel_lift_cm=5.0, foot_start_deg=(4.0, 12.0))
     synth = render_sequence(spec)
-    kept = {v: Kept(f) for v, f in synth.frames.items()}
+    kept = {v: _Kept(f) for v, f in synth.frames.items()}
     person = analyse(synth.track, kept, backgrounds=_backgrounds(synth))
     geo = person["geometry"]
     assert geo["path"] == "3d" and geo["calibration"] == "person" and geo["feet"].startswith("the silhouette")
@@ -217,18 +220,9 @@ def test_the_pipeline_judges_feet_standing_turned_out_on_the_mat():
     without it (the turn from the standing start) absent."""
     from device.analysis import analyse
 
-    class Kept:
-        scale = 1.0
-
-        def __init__(self, frames):
-            self._frames = frames
-
-        def frames(self):
-            return self._frames
-
     spec = SquatSpec(reps=3, seed=5, foot_start_deg=(20.0, 20.0))
     synth = render_sequence(spec)
-    kept = {v: Kept(f) for v, f in synth.frames.items()}
+    kept = {v: _Kept(f) for v, f in synth.frames.items()}
     mat = analyse(synth.track, kept, backgrounds=_backgrounds(synth), calibration=_calibrated(spec))
     person = analyse(synth.track, kept, backgrounds=_backgrounds(synth))
     assert mat["geometry"]["calibration"] == "mat"
@@ -489,16 +483,7 @@ def test_a_trainers_silhouette_threshold_override_changes_the_verdict():
                                                     "silhouette_low_back_round": 50.0}}})
     th = Thresholds(cfg["rules"]["thresholds"])
 
-    class Kept:  # the frames as the station's keeper hands them over (already at frame scale)
-        scale = 1.0
-
-        def __init__(self, frames):
-            self._frames = frames
-
-        def frames(self):
-            return self._frames
-
-    result = analyse(synth.track, {"side": Kept(synth.frames["side"])}, thresholds=th, backgrounds=bgs)
+    result = analyse(synth.track, {"side": _Kept(synth.frames["side"])}, thresholds=th, backgrounds=bgs)
     comps = result["compensations"]
     for cid, limit in (("heels_rise", 8.0), ("low_back_round", 50.0)):
         assert comps[cid]["status"] == "absent", (cid, comps[cid])
@@ -532,20 +517,11 @@ def test_through_the_pipeline_the_mat_side_angle_gates_the_back():
     from device.analysis import analyse
     from device.analysis.stereo import side_round_from_mat
 
-    class Kept:
-        scale = 1.0
-
-        def __init__(self, frames):
-            self._frames = frames
-
-        def frames(self):
-            return self._frames
-
     spec = SquatSpec(reps=3, seed=9, lumbar_deg=30.0, side_round_deg=10.0)
     synth = render_sequence(spec)
     cal = _calibrated(spec)
     assert abs(side_round_from_mat(cal) - 10.0) < 0.5
-    out = analyse(synth.track, {v: Kept(f) for v, f in synth.frames.items()}, backgrounds=_backgrounds(synth),
+    out = analyse(synth.track, {v: _Kept(f) for v, f in synth.frames.items()}, backgrounds=_backgrounds(synth),
                   calibration=cal)
     assert out["geometry"]["calibration"] == "mat"
     assert out["compensations"]["low_back_round"]["status"] == "not_assessed"
