@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
 
 import pytest
 
@@ -12,7 +10,7 @@ from device.fleet import messages
 from device.fleet.publisher import Publisher
 from tests.fleet_station import USERS, Listener, broker
 from tests.services import free_port
-from tests.test_station_run import _get, _run_station
+from tests.test_station_run import _get, _run_station, _stop
 from tests.test_web import app, client, clock, config_path, store, trainer  # noqa: F401 (fixtures)
 from tests.waiting import wait_until
 from tests.web_fakes import FakeStation
@@ -75,12 +73,7 @@ def test_ohsa_run_with_the_fleet_on_publishes_and_says_offline_at_the_stop(tmp_p
         assert health["cameras"] == {"front": "missing", "side": "missing"}
         assert "fleet" not in json.loads(_get(f"{url}/api/stats")[1])
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            out, err = proc.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            raise
+        out, err = _stop(proc)
     try:
         assert proc.returncode == 0, err
         assert "Traceback" not in err and "fleet:" not in err  # no problem to report

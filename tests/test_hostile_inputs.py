@@ -11,7 +11,6 @@ import shutil
 import struct
 import subprocess
 import sys
-import time
 import zlib
 from pathlib import Path
 
@@ -20,6 +19,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import MODEL
+from tests.test_station_run import _stop
 from tests.web_fakes import SIDE_VIDEO
 
 REPO = Path(__file__).resolve().parent.parent
@@ -231,7 +231,6 @@ def test_run_with_a_data_dir_that_is_a_file_or_a_bad_host(tmp_path):
 def test_a_hand_edited_config_that_would_stop_it_starts_in_safe_mode(tmp_path, toml, key):
     """The settings page refuses these (tests/test_web.py); a file edited by hand still must not
     stop the station: safe mode, the page up, the key named."""
-    import signal
     import urllib.request
 
     conf = tmp_path / "ohsa.toml"
@@ -245,8 +244,7 @@ def test_a_hand_edited_config_that_would_stop_it_starts_in_safe_mode(tmp_path, t
         with urllib.request.urlopen(line.split(" at ")[1].strip() + "/api/status", timeout=10) as r:
             assert key in json.loads(r.read())["safe_mode"]
     finally:
-        proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=30)
+        out, err = _stop(proc, 30)
     assert proc.returncode == 0 and "Traceback" not in err, err
 
 
@@ -254,7 +252,6 @@ def test_a_hand_edited_config_that_would_stop_it_starts_in_safe_mode(tmp_path, t
 
 
 def test_start_up_failure_keeps_the_page_up_in_safe_mode(tmp_path):
-    import signal
     import urllib.request
 
     data = tmp_path / "d"
@@ -277,6 +274,5 @@ def test_start_up_failure_keeps_the_page_up_in_safe_mode(tmp_path):
         with urllib.request.urlopen(url + "/trainer/login", timeout=10) as r:  # the trainer can get in to fix it
             assert r.status == 200
     finally:
-        proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=30)
+        out, err = _stop(proc, 30)
     assert proc.returncode == 0 and "SAFE MODE" in err and "Traceback" not in err, err

@@ -10,7 +10,6 @@ from __future__ import annotations
 import http.cookiejar
 import os
 import re
-import signal
 import subprocess
 import sys
 import urllib.parse
@@ -18,7 +17,7 @@ import urllib.request
 
 from device import owner
 from device.config import load
-from tests.test_station_run import MODEL
+from tests.test_station_run import MODEL, _stop
 from tests.test_web import _settings_form
 
 PASSWORD = "owner-pass-2026"
@@ -67,12 +66,7 @@ def test_apply_restarts_the_station_in_process_with_the_new_settings(tmp_path):
         assert not (data / "settings-trial.json").exists()
         assert '"state":"idle"' in get("/api/status").replace(" ", "")
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            out, err = proc.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            raise
+        out, err = _stop(proc, 30)
     assert proc.returncode == 0, err
     assert "Traceback" not in err
     assert err.count("front camera missing") >= 2, err  # opened twice: at start and on apply

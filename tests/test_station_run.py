@@ -330,6 +330,18 @@ def _run_station(tmp_path, conf, notify=None):
     )
 
 
+def _stop(proc, timeout: float = 20.0) -> tuple[str, str]:
+    """Stop a station started by `_run_station` as systemd does (SIGTERM); its (stdout, stderr).
+    One that has not stopped after `timeout` seconds is killed and the test fails."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        return proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise
+
+
 def _datagrams(sock) -> list[str]:
     out = []
     while True:
@@ -368,12 +380,7 @@ def test_ohsa_run_without_cameras_still_serves_pages(tmp_path):
         sent = []
         assert _wait(lambda: sent.extend(_datagrams(sock)) or sent.count("WATCHDOG=1") >= 2, 10), sent
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            out, err = proc.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            raise
+        out, err = _stop(proc)
     assert proc.returncode == 0, err
     assert "Traceback" not in err
     assert "front camera missing" in err or "front camera" in err
@@ -400,8 +407,7 @@ def test_ohsa_run_with_a_bad_config_starts_in_safe_mode(tmp_path):
         assert "needs a member of staff" in s["message"] and "target_reps" in s["message"]
         assert s["panel"]["status"] == "attention"
     finally:
-        proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=20)
+        out, err = _stop(proc)
     assert proc.returncode == 0 and "Traceback" not in err
     assert "SAFE MODE" in err
 
