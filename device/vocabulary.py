@@ -119,6 +119,7 @@ COMPENSATIONS = {
     )
 }
 COMPENSATION_IDS = tuple(COMPENSATIONS)
+LABELS = {cid: c.label for cid, c in COMPENSATIONS.items()}  # id -> the trainer's English label
 
 
 def region_of(compensation_id: str) -> str:

@@ -24,7 +24,7 @@ from jinja2 import ChoiceLoader, FileSystemLoader
 
 import web
 from device.errors import InputError
-from device.vocabulary import COMPENSATION_IDS, COMPENSATIONS
+from device.vocabulary import COMPENSATION_IDS, LABELS
 from web import auth
 from web import access
 from web.access import public
@@ -117,7 +117,6 @@ def _query(f: dict, limit: int, offset: int) -> tuple[list[dict], int]:
 
 
 def _routes(app: Flask) -> None:
-    labels = {cid: COMPENSATIONS[cid].label for cid in COMPENSATION_IDS}
 
     @app.route("/")
     def index():
@@ -143,7 +142,7 @@ def _routes(app: Flask) -> None:
         items, total = _query(f, per, (page - 1) * per)
         return render_template("hub/list.html", items=items, total=total, capped=total > COUNT_CAP,
                                cap=COUNT_CAP, filters=f, page=page,
-                               pages=max(1, math.ceil(min(total, COUNT_CAP) / per)), labels=labels,
+                               pages=max(1, math.ceil(min(total, COUNT_CAP) / per)), labels=LABELS,
                                stations=_store().station_ids())
 
     @app.route("/assessments/<station>/<assessment_id>")
@@ -152,7 +151,7 @@ def _routes(app: Flask) -> None:
         if record is None:
             abort(404, "No such assessment on the hub.")
         comps = (record["result"] or {}).get("compensations") or {}
-        rows = [(cid, labels[cid], comps.get(cid) or {}) for cid in COMPENSATION_IDS]
+        rows = [(cid, LABELS[cid], comps.get(cid) or {}) for cid in COMPENSATION_IDS]
         return render_template("hub/detail.html", a=record, rows=rows)
 
     @app.route("/assessments/<station>/<assessment_id>/<view>.jpg")
@@ -168,7 +167,7 @@ def _routes(app: Flask) -> None:
         if not history:
             abort(404, "No assessments of this member on the hub.")
         return render_template("hub/member.html", member=member, name=_store().member_name(member),
-                               history=history, labels=labels,
+                               history=history, labels=LABELS,
                                stations=sorted({h["station"] for h in history}))
 
     @app.route("/alerts")

@@ -17,7 +17,7 @@ from device import health as device_health
 from device.errors import ConfigError, InputError
 from device.geometry import words as geometry_words
 from device.plan.check import parse_plan_json, plan_problem
-from device.vocabulary import COMPENSATION_IDS, COMPENSATIONS, STATUSES
+from device.vocabulary import COMPENSATION_IDS, COMPENSATIONS, LABELS, STATUSES
 from web import auth, links, plot, present, settings_form
 from web.access import ctx, public
 from web.kiosk import load, station_state
@@ -140,7 +140,7 @@ def index():
     pages = max(1, math.ceil(total / per))
     return render_template(
         "trainer/list.html", items=items, total=total, page=page, pages=pages, per=per,
-        filters=f, error=error, labels=COMPENSATIONS,
+        filters=f, error=error, labels=LABELS,
     ), (400 if error else 200)
 
 
